@@ -1,0 +1,55 @@
+# Two commands matter: `make run` (serve with demo data) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := wsgi.py
+
+.PHONY: run test deps dev-deps assets browser db demo lint bench
+
+run: deps assets db demo  ## Serve the app on SQLite with demo data at http://127.0.0.1:5000
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+test: dev-deps assets browser  ## Run the whole test suite (PostgreSQL and Chromium tests too)
+	$(BIN)/pytest
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+deps: $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+
+dev-deps: $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+
+# htmx and Bootstrap from the npm registry (pinned in package-lock.json), never committed.
+assets: node_modules/.package-lock.json
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+	cp node_modules/bootstrap/dist/css/bootstrap.min.css static/vendor/bootstrap.min.css
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+# Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else \
+			echo "Chromium is missing: sudo apt-get install chromium (browser tests will skip)"; \
+		fi; \
+	fi
+
+db:
+	$(BIN)/flask db upgrade
+	$(BIN)/flask tools sync
+
+demo:
+	$(BIN)/flask demo load
+
+lint:
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: dev-deps
+	$(BIN)/python -m bench

@@ -1,0 +1,5 @@
+"""Sign up, log in, log out."""
+
+from dashboard.auth.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,135 @@
+"""Sign-up, log-in and log-out pages."""
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+
+from dashboard.auth.forms import LoginForm, SignupForm
+from dashboard.auth.service import (
+    EmailTaken,
+    authenticate,
+    create_user,
+    normalise_email,
+    record_login,
+    user_by_id,
+)
+from dashboard.extensions import limiter, login_manager
+
+bp = Blueprint("auth", __name__)
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Log in to see that page."
+login_manager.login_message_category = "info"
+login_manager.session_protection = "strong"
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    return user_by_id(user_id)
+
+
+def safe_next(target: str | None) -> str:
+    """A same-site path to go to after logging in; anything else goes home."""
+    if target:
+        parts = urlsplit(target)
+        if (
+            not parts.scheme
+            and not parts.netloc
+            and target.startswith("/")
+            and not target.startswith("//")
+        ):
+            return target
+    return url_for("auth.home")
+
+
+def login_email_key() -> str:
+    return "login:" + normalise_email(request.form.get("email", ""))[:254]
+
+
+def failed_login(response) -> bool:
+    return response.status_code != 303
+
+
+def start_session(user) -> None:
+    """Log `user` in on a fresh session, so nothing from before the login carries over."""
+    session.clear()
+    login_user(user)
+    record_login(user)
+
+
+@bp.get("/")
+def home():
+    """The front door: usage for people logged in, the log-in page for everyone else."""
+    if current_user.is_authenticated:
+        return redirect(url_for("usage.index"))
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup():
+    """Create an account and log in."""
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.home"))
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            user = create_user(form.email.data, form.password.data)
+        except EmailTaken:
+            form.email.errors.append("An account with this email already exists. Log in instead?")
+        else:
+            start_session(user)
+            flash(
+                "Welcome! Your account is ready. Create an API key to make your first call.",
+                "success",
+            )
+            return redirect(url_for("keys.index"), 303)
+    return render_template("auth/signup.html", form=form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT_PER_IP"],
+    methods=["POST"],
+    deduct_when=failed_login,
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT_PER_EMAIL"],
+    key_func=login_email_key,
+    methods=["POST"],
+    deduct_when=failed_login,
+)
+def login():
+    """Log in with email and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate(form.email.data, form.password.data)
+        if user is None:
+            form.password.errors.append("That email and password do not match an account.")
+        elif user.is_disabled:
+            form.email.errors.append("This account is disabled. Contact support.")
+        else:
+            start_session(user)
+            return redirect(safe_next(request.args.get("next")), 303)
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """Log out and forget the session."""
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"), 303)

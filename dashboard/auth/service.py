@@ -1,0 +1,71 @@
+"""Accounts: creating them and checking who someone is."""
+
+import uuid
+
+import sqlalchemy as sa
+
+from dashboard.auth.passwords import DUMMY_HASH, hash_password, password_matches
+from dashboard.extensions import db
+from dashboard.models import User, utcnow
+
+
+class EmailTaken(Exception):
+    """Another account already uses this email address."""
+
+
+def normalise_email(email: str) -> str:
+    """Emails are compared case-insensitively; we store them lowercased and trimmed."""
+    return email.strip().lower()
+
+
+def user_by_email(email: str) -> User | None:
+    """The account with this email, whatever its case."""
+    return db.session.scalar(
+        sa.select(User).where(sa.func.lower(User.email) == normalise_email(email))
+    )
+
+
+def user_by_id(user_id: str | uuid.UUID) -> User | None:
+    """The account with this id, or None for an unknown or malformed id."""
+    try:
+        key = user_id if isinstance(user_id, uuid.UUID) else uuid.UUID(str(user_id))
+    except ValueError:
+        return None
+    return db.session.get(User, key)
+
+
+def create_user(email: str, password: str, plan: str = "free", role: str = "user") -> User:
+    """A new account; raises EmailTaken when the address is in use."""
+    email = normalise_email(email)
+    if user_by_email(email) is not None:
+        raise EmailTaken(email)
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        subscription_plan=plan,
+        role=role,
+    )
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError as error:  # a concurrent sign-up won the race
+        db.session.rollback()
+        raise EmailTaken(email) from error
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The account when email and password match, else None (same work either way)."""
+    user = user_by_email(email)
+    if user is None:
+        password_matches(DUMMY_HASH, password)
+        return None
+    if not password_matches(user.password_hash, password):
+        return None
+    return user
+
+
+def record_login(user: User) -> None:
+    """Remember when the account last logged in."""
+    user.last_login_at = utcnow()
+    db.session.commit()

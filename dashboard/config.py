@@ -1,0 +1,110 @@
+"""Configuration read from the environment, with safe defaults for a first run."""
+
+import os
+from datetime import timedelta
+
+from dashboard.plans import DEFAULT_PLANS
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    """A boolean environment variable: 1/true/yes/on are true."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    """An integer environment variable, or the default when unset."""
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def normalise_database_url(url: str) -> str:
+    """Point plain postgres:// URLs at psycopg 3, the driver we ship."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Config:
+    """Settings for a normal run; every value can come from the environment."""
+
+    TESTING = False
+    PRODUCTION = False
+
+    def __init__(self) -> None:
+        self.SECRET_KEY = os.environ.get("SECRET_KEY")  # None: generated in instance/ (dev only)
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            os.environ.get("DATABASE_URL", "sqlite:///dashboard.sqlite")
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
+        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+        # Redis down: the gateway fails open (calls go through, unmetered by the limiter).
+        self.RATELIMIT_FAIL_OPEN = env_flag("RATELIMIT_FAIL_OPEN", True)
+        self.RATELIMIT_HEADERS_ENABLED = False  # the gateway writes its own headers
+        self.LOGIN_RATE_LIMIT_PER_IP = os.environ.get("LOGIN_RATE_LIMIT_PER_IP", "20/minute")
+        self.LOGIN_RATE_LIMIT_PER_EMAIL = os.environ.get("LOGIN_RATE_LIMIT_PER_EMAIL", "5/minute")
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = env_flag("SESSION_COOKIE_SECURE", self.PRODUCTION)
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.PERMANENT_SESSION_LIFETIME = timedelta(days=14)
+        self.FORCE_HTTPS = env_flag("FORCE_HTTPS", False)
+        self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
+        self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
+        self.API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 256 * 1024)
+        self.API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 5)
+        self.METERING_SYNCHRONOUS_COMMIT = env_flag("METERING_SYNCHRONOUS_COMMIT", True)
+        self.IMPERSONATION_MINUTES = env_int("IMPERSONATION_MINUTES", 30)
+        self.PLANS = dict(DEFAULT_PLANS)
+        self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+
+
+class ProductionConfig(Config):
+    """Production: secure cookies and a secret key that must be given."""
+
+    PRODUCTION = True
+
+
+class TestConfig(Config):
+    """Tests: a database URL from the fixture, fast password hashing, no HTTPS."""
+
+    TESTING = True
+
+    def __init__(self, database_url: str = "sqlite://") -> None:
+        super().__init__()
+        self.SECRET_KEY = "test-secret-key"  # noqa: S105 (tests only)
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(database_url)
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
+        self.RATELIMIT_STORAGE_URI = "memory://"
+        self.PASSWORD_HASH_FAST = True
+        self.API_KEY_CACHE_SECONDS = 0
+        self.WTF_CSRF_ENABLED = False  # CSRF tests turn it back on with app_overrides
+
+
+def engine_options(url: str) -> dict:
+    """Bounded waits on PostgreSQL so a database outage answers quickly instead of hanging."""
+    if not url.startswith("postgresql"):
+        return {}
+    return {
+        "pool_pre_ping": True,
+        "pool_size": env_int("DATABASE_POOL_SIZE", 5),
+        "max_overflow": 5,
+        "pool_timeout": 5,
+        "connect_args": {
+            "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 3),
+            "options": "-c timezone=UTC -c statement_timeout={}".format(
+                env_int("DATABASE_STATEMENT_TIMEOUT_MS", 15_000)
+            ),
+        },
+    }
+
+
+def config_from_environment() -> Config:
+    """Production config when FLASK_ENV/APP_ENV says production, else the development one."""
+    env = os.environ.get("APP_ENV", "development").lower()
+    return ProductionConfig() if env == "production" else Config()

@@ -1,0 +1,88 @@
+"""Error pages for people and JSON errors for programs: never a traceback."""
+
+from flask import Flask, current_app, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from dashboard.extensions import db
+
+MESSAGES = {
+    400: ("Bad request", "The request could not be understood."),
+    403: ("Forbidden", "You do not have access to this page."),
+    404: ("Page not found", "There is nothing here. Check the address, or go back."),
+    405: ("Method not allowed", "This address does not accept that kind of request."),
+    413: ("Too large", "What you sent is larger than we accept."),
+    429: ("Too many attempts", "Please wait a minute, then try again."),
+    500: ("Something went wrong", "We could not finish that. Nothing you entered was lost."),
+    503: (
+        "Temporarily unavailable",
+        "We cannot reach our database right now. Please try again in a moment.",
+    ),
+}
+
+JSON_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+def wants_json() -> bool:
+    """API paths answer JSON; everything else answers a page."""
+    return request.path.startswith("/api/")
+
+
+def error_response(status: int, message: str | None = None, code: str | None = None):
+    """A JSON error for API paths, an error page otherwise."""
+    title, default_message = MESSAGES.get(status, MESSAGES[500])
+    if wants_json():
+        code = code or JSON_CODES.get(status, "error")
+        body = {"error": {"code": code, "message": message or default_message}}
+        return jsonify(body), status
+    return render_template(
+        "errors/error.html", status=status, title=title, message=message or default_message
+    ), status
+
+
+def handle_http_exception(error: HTTPException):
+    status = error.code or 500
+    message = None
+    if status in (400, 413) and error.description and wants_json():
+        message = error.description
+    return error_response(status, message)
+
+
+def handle_csrf_error(error: CSRFError):
+    return error_response(
+        400,
+        "This form has expired or was sent from another site. Reload the page and try again.",
+        code="csrf_failed",
+    )
+
+
+def handle_database_down(error: OperationalError):
+    db.session.rollback()
+    return error_response(503, code="database_unavailable")
+
+
+def handle_unexpected(error: Exception):
+    if isinstance(error, HTTPException):
+        return handle_http_exception(error)
+    db.session.rollback()
+    current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+    return error_response(500)
+
+
+def register(app: Flask) -> None:
+    """Install the handlers on `app`."""
+    app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(OperationalError, handle_database_down)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,5 @@
+"""API keys."""
+
+from dashboard.keys.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,5 @@
+"""Logs."""
+
+from dashboard.logs.routes import bp
+
+__all__ = ["bp"]

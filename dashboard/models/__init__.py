@@ -1,0 +1,20 @@
+"""The data model: the seed's tables, kept name for name, plus the dashboard's additions."""
+
+from dashboard.models.audit import AuditEvent
+from dashboard.models.key import ApiKey
+from dashboard.models.tool import Tool
+from dashboard.models.types import utcnow
+from dashboard.models.usage import ToolLog, UsageDaily, UsageSummary
+from dashboard.models.user import SuperAdmin, User
+
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "SuperAdmin",
+    "Tool",
+    "ToolLog",
+    "UsageDaily",
+    "UsageSummary",
+    "User",
+    "utcnow",
+]

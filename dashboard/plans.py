@@ -1,0 +1,35 @@
+"""Plans as data: the one place that says what each plan allows."""
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    title: str
+    monthly_calls: int
+    max_rate_limit: int
+    max_active_keys: int
+    log_retention_days: int
+    price_per_month: int  # whole US dollars, for display only
+
+
+DEFAULT_PLANS = {
+    "free": Plan("free", "Free", 1_000, 100, 3, 7, 0),
+    "pro": Plan("pro", "Pro", 100_000, 1_000, 20, 90, 49),
+    "scale": Plan("scale", "Scale", 5_000_000, 10_000, 100, 365, 499),
+}
+DEFAULT_PLAN = "free"
+
+
+def all_plans() -> list[Plan]:
+    """Every plan of this deployment, cheapest first."""
+    return sorted(current_app.config["PLANS"].values(), key=lambda p: p.monthly_calls)
+
+
+def plan_named(name: str | None) -> Plan:
+    """The plan called `name`; an unknown name (e.g. set by another service) falls back to free."""
+    plans = current_app.config["PLANS"]
+    return plans.get(name or DEFAULT_PLAN) or plans[DEFAULT_PLAN]

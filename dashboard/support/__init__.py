@@ -1,0 +1,5 @@
+"""Support."""
+
+from dashboard.support.routes import bp
+
+__all__ = ["bp"]

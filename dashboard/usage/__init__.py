@@ -1,0 +1,5 @@
+"""Usage."""
+
+from dashboard.usage.routes import bp
+
+__all__ = ["bp"]

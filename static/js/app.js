@@ -1,0 +1,43 @@
+// Small behaviours shared by every page. Pages work without this file; it only adds comfort.
+(function () {
+  "use strict";
+
+  // Copy buttons: <button data-copy-target="#id"> copies that element's text (or value).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy-target]");
+    if (!button) return;
+    var source = document.querySelector(button.getAttribute("data-copy-target"));
+    if (!source) return;
+    var text = source.value !== undefined && source.tagName !== "DIV" ? source.value : source.textContent;
+    navigator.clipboard.writeText(text.trim()).then(function () {
+      var label = button.getAttribute("data-copied-label") || "Copied";
+      var original = button.textContent;
+      button.textContent = label;
+      button.setAttribute("aria-live", "polite");
+      setTimeout(function () { button.textContent = original; }, 2000);
+    });
+  });
+
+  // Dismissable alerts without Bootstrap's JavaScript.
+  document.addEventListener("click", function (event) {
+    var close = event.target.closest("[data-dismiss-alert]");
+    if (close) close.closest(".alert").remove();
+  });
+
+  // <form data-confirm="..."> asks before a plain (non-htmx) destructive submit.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var message = form.getAttribute && form.getAttribute("data-confirm");
+    if (message && !form.hasAttribute("hx-post") && !window.confirm(message)) {
+      event.preventDefault();
+    }
+  });
+
+  // After htmx swaps new content in, move focus to an element that asks for it.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail.elt && event.detail.elt.querySelector
+      ? event.detail.elt.querySelector("[data-autofocus]")
+      : null;
+    if (target) target.focus();
+  });
+})();

@@ -1,0 +1,216 @@
+"""Shared fixtures: an app on SQLite or PostgreSQL, a client, and account helpers.
+
+Every test that takes `app` (or `client`) runs twice, once per database. Each database is made
+fresh for the test session by running the migrations, and emptied after every test.
+PostgreSQL tests are skipped when no server answers, except in CI (CI=true), where that fails.
+"""
+
+import itertools
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from dashboard import create_app
+from dashboard.auth.service import create_user
+from dashboard.config import TestConfig
+from dashboard.extensions import db
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_SERVER = os.environ.get(
+    "TEST_POSTGRES_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432"
+)
+PASSWORD = "correct horse battery"
+TABLES = (
+    "audit_events",
+    "usage_daily",
+    "tool_logs",
+    "usage_summaries",
+    "super_admins",
+    "api_keys",
+    "tools",
+    "users",
+)
+
+
+def postgres_reachable() -> bool:
+    engine = sa.create_engine(f"{POSTGRES_SERVER}/postgres", connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect():
+            return True
+    except sa.exc.OperationalError:
+        return False
+    finally:
+        engine.dispose()
+
+
+def require_postgres() -> None:
+    """Skip without PostgreSQL, or fail in CI where it must be there."""
+    if postgres_reachable():
+        return
+    message = f"PostgreSQL is not reachable at {POSTGRES_SERVER}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: this is a failure, not a skip)")
+    pytest.skip(message)
+
+
+class DatabaseFactory:
+    """Makes empty databases for tests and drops them at the end of the session."""
+
+    def __init__(self, tmp_path_factory):
+        self.tmp_path_factory = tmp_path_factory
+        self.postgres_databases: list[str] = []
+
+    def create(self, backend: str) -> str:
+        """The URL of a new, empty database."""
+        if backend == "sqlite":
+            path = self.tmp_path_factory.mktemp("db") / "test.sqlite"
+            return f"sqlite:///{path}"
+        require_postgres()
+        name = f"dashboard_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        admin = sa.create_engine(f"{POSTGRES_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        admin.dispose()
+        self.postgres_databases.append(name)
+        return f"{POSTGRES_SERVER}/{name}"
+
+    def drop_all(self) -> None:
+        if not self.postgres_databases:
+            return
+        admin = sa.create_engine(f"{POSTGRES_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            for name in self.postgres_databases:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory):
+    factory = DatabaseFactory(tmp_path_factory)
+    yield factory
+    factory.drop_all()
+
+
+def upgrade_to_head(url: str) -> None:
+    """Run every migration against `url`."""
+    from flask_migrate import upgrade
+
+    app = create_app(TestConfig(url))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_urls(databases):
+    """One migrated database per backend for the session, made on first use."""
+    urls: dict[str, str] = {}
+
+    def get(backend: str) -> str:
+        if backend not in urls:
+            url = databases.create(backend)
+            upgrade_to_head(url)
+            urls[backend] = url
+        return urls[backend]
+
+    return get
+
+
+def empty_tables() -> None:
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+    else:
+        for table in TABLES:
+            db.session.execute(sa.text(f"DELETE FROM {table}"))
+    db.session.commit()
+
+
+def make_app(url: str, **overrides):
+    config = TestConfig(url)
+    for name, value in overrides.items():
+        setattr(config, name, value)
+    return create_app(config)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request) -> str:
+    """The database the test runs on; override with indirect parametrisation."""
+    return request.param
+
+
+@pytest.fixture
+def app_overrides() -> dict:
+    """Config values a test module wants changed (override this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def app(backend, migrated_urls, app_overrides):
+    app = make_app(migrated_urls(backend), **app_overrides)
+    ctx = app.app_context()
+    ctx.push()
+    yield app
+    db.session.rollback()
+    empty_tables()
+    db.session.remove()
+    db.engine.dispose()
+    ctx.pop()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+_emails = itertools.count(1)
+
+
+@pytest.fixture
+def make_user(app):
+    """Create an account: make_user(), make_user(plan="pro"), make_user(role="support")."""
+
+    def make(email: str | None = None, password: str = PASSWORD, **fields):
+        return create_user(email or f"user{next(_emails)}@example.com", password, **fields)
+
+    return make
+
+
+class AuthActions:
+    """Log a test client in and out through the real pages (flaskr's `auth` helper)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, user_or_email, password: str = PASSWORD):
+        email = getattr(user_or_email, "email", user_or_email)
+        response = self.client.post("/login", data={"email": email, "password": password})
+        assert response.status_code == 303, "log-in failed"
+        return response
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client) -> AuthActions:
+    return AuthActions(client)
+
+
+@pytest.fixture
+def user(make_user):
+    """One ordinary account on the free plan."""
+    return make_user()
+
+
+@pytest.fixture
+def logged_in(auth, user):
+    """A client logged in as `user`."""
+    auth.login(user)
+    return user
