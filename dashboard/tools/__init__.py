@@ -1,0 +1,1 @@
+"""The tools API's tools: small services that take JSON and return JSON."""
