@@ -72,16 +72,15 @@ def validate_document(payload: dict) -> dict:
     from jsonschema.exceptions import SchemaError
     from referencing.exceptions import Unresolvable
 
-    try:
-        validator_class.check_schema(schema)
-    except SchemaError as error:
-        return rejected_schema([as_error(error.absolute_path, error.message)])
     errors = []
     try:
+        validator_class.check_schema(schema)
         for error in validator_class(schema).iter_errors(payload["document"]):
             if len(errors) == MAX_ERRORS:
                 return {"valid": False, "schema_valid": True, "errors": errors, "truncated": True}
             errors.append(as_error(error.absolute_path, error.message))
+    except SchemaError as error:
+        return rejected_schema([as_error(error.absolute_path, error.message)])
     except Unresolvable as error:
         return rejected_schema([as_error([], f"a $ref cannot be resolved: {error}")])
     except PatternTooSlow as error:
@@ -91,7 +90,8 @@ def validate_document(payload: dict) -> dict:
     except RecursionError:
         return rejected_schema([as_error([], "the schema or document is nested too deeply")])
     except ValueError:  # jsonschema prints values; Python refuses ints over 4,300 digits
-        return rejected_schema([as_error([], "the document has a number too large to check")])
+        error = as_error([], "the document has a number too large to check")
+        return {"valid": False, "schema_valid": True, "errors": [error], "truncated": False}
     errors.sort(key=lambda error: error["path"])
     return {"valid": not errors, "schema_valid": True, "errors": errors, "truncated": False}
 

@@ -17,10 +17,10 @@ WORD = re.compile(r"\w+(?:['’-]\w+)*")
 
 @functools.cache
 def renderer():
-    """A CommonMark renderer with tables and strikethrough; raw HTML in the input is escaped."""
+    """A CommonMark renderer with tables and strikethrough; raw HTML passes on to nh3."""
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 
 
 def warm_up() -> None:
