@@ -36,6 +36,17 @@ def schema_validator_class():
     )
 
 
+@functools.cache
+def schema_format_checker():
+    """jsonschema's format checks for check_schema, but patterns compiled by `regex`, like at run."""
+    import regex
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker()  # a fresh copy; the shared default is left alone
+    checker.checks("regex", raises=regex.error)(regex.compile)
+    return checker
+
+
 def _search(pattern: str, text: str) -> bool:
     """Whether pattern matches somewhere in text; raises PatternTooSlow past the time limit."""
     import regex
@@ -74,7 +85,7 @@ def validate_document(payload: dict) -> dict:
 
     errors = []
     try:
-        validator_class.check_schema(schema)
+        validator_class.check_schema(schema, format_checker=schema_format_checker())
         for error in validator_class(schema).iter_errors(payload["document"]):
             if len(errors) == MAX_ERRORS:
                 return {"valid": False, "schema_valid": True, "errors": errors, "truncated": True}
