@@ -8,9 +8,12 @@ from jsonschema import Draft202012Validator
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ToolVersion:
-    """One callable version of a tool, as listed in the catalog and served by the gateway."""
+    """One callable version of a tool, as listed in the catalog and served by the gateway.
+
+    Compared by identity (eq=False): each is a registry singleton, and so hashable.
+    """
 
     name: str
     version: str
