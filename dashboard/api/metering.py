@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dashboard.extensions import db
@@ -45,6 +46,7 @@ def record_call(
     at = at or utcnow()
     log_id = uuid.uuid4()
     session = db.session
+    relax_commit_durability()
     session.execute(
         sa.insert(ToolLog).values(
             id=log_id,
@@ -111,6 +113,15 @@ def record_call(
     touch_key(api_key_id, at)
     session.commit()
     return log_id
+
+
+def relax_commit_durability() -> None:
+    """With METERING_SYNCHRONOUS_COMMIT off, PostgreSQL commits this transaction without
+    waiting for its WAL flush: faster, and a crash may lose the last few metered calls."""
+    if current_app.config.get("METERING_SYNCHRONOUS_COMMIT", True):
+        return
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text("SET LOCAL synchronous_commit = off"))
 
 
 def record_rejection(

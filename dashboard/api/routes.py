@@ -1,8 +1,14 @@
-"""JSON API routes (placeholder until the gateway lands)."""
+"""JSON API routes: the tool calls, the catalog, usage, the OpenAPI document and health."""
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
+from flask.sessions import SessionInterface
 
+from dashboard.api import gateway, openapi
+from dashboard.api.answers import ApiError, finish, start_timing
+from dashboard.api.catalog import catalog
 from dashboard.extensions import csrf
+from dashboard.models import utcnow
+from dashboard.usage.service import BadMonth, month_usage, parse_month
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 csrf.exempt(bp)  # programs authenticate with API keys, not cookies
@@ -12,3 +18,84 @@ csrf.exempt(bp)  # programs authenticate with API keys, not cookies
 def health():
     """A liveness check with no database work."""
     return jsonify(status="ok")
+
+
+@bp.post("/v1/tools/<name>", defaults={"version": None})
+@bp.post("/v1/tools/<name>/<version>")
+def call_tool(name: str, version: str | None):
+    """Run a tool (the newest served version, or a pinned one) for an API key."""
+    return gateway.call_tool(name, version)
+
+
+@bp.get("/v1/tools")
+def tools():
+    """The catalog: every served tool with its versions, schemas and example input."""
+    return jsonify(catalog())
+
+
+@bp.get("/v1/usage")
+def usage():
+    """The key owner's usage for ?month=YYYY-MM (default: this UTC month)."""
+    key = gateway.key_for_reading()
+    try:
+        first, following = parse_month(request.args.get("month"), utcnow().date())
+    except BadMonth as error:
+        raise ApiError(400, "invalid_month", str(error)) from None
+    return jsonify(month_usage(key.user_id, key.subscription_plan, first, following))
+
+
+def openapi_document():
+    """The OpenAPI 3.1 description of this API, with each served tool's schemas."""
+    return jsonify(openapi.document())
+
+
+bp.add_url_rule("/openapi.json", "openapi", openapi_document, methods=["GET"])
+
+
+@bp.errorhandler(ApiError)
+def api_error(error: ApiError):
+    return error.response()
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(bp.url_prefix + "/")
+
+
+@bp.before_app_request
+def start_api_timing() -> None:
+    if is_api_request():
+        start_timing()
+
+
+@bp.after_app_request
+def finish_api_answer(response):
+    """Server-Timing (and rate-limit headers once known) on every /api/ answer, 404s too."""
+    return finish(response) if is_api_request() else response
+
+
+class NoSessionForApi(SessionInterface):
+    """The app's session interface, except that /api/ requests get a null session.
+
+    Programs authenticate with keys; an API answer never sets or refreshes a session cookie,
+    even when a browser that is logged in to the dashboard calls the API.
+    """
+
+    def __init__(self, inner: SessionInterface) -> None:
+        self.inner = inner
+        self.null_session_class = inner.null_session_class
+
+    def open_session(self, app, request):
+        if request.path.startswith(bp.url_prefix + "/"):
+            return self.make_null_session(app)
+        return self.inner.open_session(app, request)
+
+    def save_session(self, app, session, response) -> None:
+        self.inner.save_session(app, session, response)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+@bp.record_once
+def keep_sessions_off_the_api(state) -> None:
+    state.app.session_interface = NoSessionForApi(state.app.session_interface)

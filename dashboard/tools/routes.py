@@ -3,7 +3,7 @@
 from flask import Blueprint, render_template
 from flask_login import login_required
 
-bp = Blueprint("tools", __name__, url_prefix="/tools")
+bp = Blueprint("tools", __name__, url_prefix="/tools", cli_group="tools")
 
 
 @bp.get("/")

@@ -1,0 +1,96 @@
+"""Finding the key a request carries: one index seek on api_keys.key, cached for a few seconds.
+
+The hot path sees plain rows (key columns plus the owner's plan and disabled flag), never ORM
+objects. A key revoked or changed in the dashboard is seen within API_KEY_CACHE_SECONDS.
+"""
+
+import threading
+import time
+
+import sqlalchemy as sa
+from flask import current_app
+
+from dashboard.extensions import db
+from dashboard.keys.secrets import hash_secret
+from dashboard.models import ApiKey, User
+
+KEYS = ApiKey.__table__
+USERS = User.__table__
+CACHE_MAX_ENTRIES = 10_000  # unknown secrets are cached too; a flood of them only clears it
+_MISSING = object()
+
+
+def secret_from_headers(headers) -> str | None:
+    """The secret from `Authorization: Bearer <key>`, else from `X-API-Key`; None if neither."""
+    authorization = headers.get("Authorization", "")
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    api_key = headers.get("X-API-Key", "").strip()
+    return api_key or None
+
+
+def key_lookup_query(key_hash: str) -> sa.Select:
+    """The key row and its owner's plan: an index seek on api_keys_key_key."""
+    return (
+        sa.select(
+            KEYS.c.id,
+            KEYS.c.user_id,
+            KEYS.c.expires_at,
+            KEYS.c.is_active,
+            KEYS.c.revoked_at,
+            KEYS.c.grace_ends_at,
+            KEYS.c.rate_limit_per_minute,
+            KEYS.c.allowed_tools,
+            KEYS.c.allowed_ips,
+            USERS.c.subscription_plan,
+            USERS.c.is_disabled,
+        )
+        .join(USERS, USERS.c.id == KEYS.c.user_id)
+        .where(KEYS.c.key == key_hash)
+    )
+
+
+class KeyCache:
+    """A small in-process TTL cache: SHA-256 of a secret -> key row (or None for unknown)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.entries: dict[str, tuple[float, object]] = {}
+        self.lock = threading.Lock()
+
+    def get(self, key_hash: str):
+        entry = self.entries.get(key_hash)
+        if entry is None or entry[0] < time.monotonic():
+            return _MISSING
+        return entry[1]
+
+    def put(self, key_hash: str, row) -> None:
+        if self.seconds <= 0:
+            return
+        with self.lock:
+            if len(self.entries) >= CACHE_MAX_ENTRIES:
+                self.entries.clear()
+            self.entries[key_hash] = (time.monotonic() + self.seconds, row)
+
+
+def key_cache() -> KeyCache:
+    """This app's key cache, made on first use."""
+    app = current_app._get_current_object()
+    cache = app.extensions.get("api_key_cache")
+    if cache is None:
+        cache = app.extensions.setdefault(
+            "api_key_cache", KeyCache(app.config["API_KEY_CACHE_SECONDS"])
+        )
+    return cache
+
+
+def find_key(secret: str):
+    """The key row for `secret` with its owner's plan and disabled flag, or None."""
+    key_hash = hash_secret(secret)
+    cache = key_cache()
+    row = cache.get(key_hash)
+    if row is _MISSING:
+        row = db.session.execute(key_lookup_query(key_hash)).first()
+        cache.put(key_hash, row)
+    return row

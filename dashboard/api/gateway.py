@@ -1,0 +1,263 @@
+"""The hot path of `POST /api/v1/tools/<name>[/<version>]`, top to bottom:
+
+authenticate -> find the tool -> limit (rate, quota) -> restrictions -> read and validate the
+input -> run -> meter -> answer.
+
+Logged (one tool_logs row, both counters): every call that gets past authentication, the tool
+lookup and the limits, whatever its outcome: success, ip_not_allowed, tool_not_allowed,
+payload_too_large, invalid_json, invalid_input, tool_error. Not logged: 401s (no key), 404s
+(no such tool; no row for arbitrary names), and 429s, which count in usage_daily's rejected
+columns only.
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app, g, jsonify, request
+
+from dashboard.api import metering
+from dashboard.api.answers import ApiError, timing
+from dashboard.api.catalog import active_tools
+from dashboard.api.credentials import find_key, secret_from_headers
+from dashboard.api.payload import InvalidJson, PayloadTooLarge, parse_object, read_body
+from dashboard.api.throttle import LimiterUnavailable, calls_this_month, key_limiter
+from dashboard.keys.rules import ip_allowed, key_refusal, tool_allowed
+from dashboard.models import utcnow
+from dashboard.plans import plan_named
+from dashboard.tools.registry import ToolVersion, count_tokens, validation_errors
+
+
+@dataclass(frozen=True)
+class Call:
+    """Who is calling which tool from where."""
+
+    key: object  # the key row from credentials.find_key
+    tool: ToolVersion
+    client_ip: str | None
+
+
+def call_tool(name: str, version: str | None):
+    """Run a tool for an API key and meter the call."""
+    key = authenticate()
+    tool = find_served_tool(name, version, key)
+    enforce_rate_limit(key, tool)
+    enforce_quota(key, tool)
+    call = Call(key, tool, request.remote_addr)
+    enforce_restrictions(call)
+    payload = read_input(call)
+    validate(call, payload)
+    output, execution_ms = run(call, payload)
+    tokens = count_tokens(payload, output)
+    request_id = meter(call, payload, output, "success", execution_ms, tokens)
+    return jsonify(
+        tool=tool.name,
+        version=tool.version,
+        output=output,
+        usage={"tokens": tokens, "execution_time_ms": execution_ms},
+        request_id=request_id,
+    )
+
+
+def key_for_reading():
+    """The key for a read-only endpoint (usage): authenticated, rate limited, IP-checked."""
+    key = authenticate()
+    enforce_rate_limit(key, None)
+    if not ip_allowed(key.allowed_ips, request.remote_addr):
+        raise ApiError(
+            403, "ip_not_allowed", f"This key may not be used from {request.remote_addr}."
+        )
+    return key
+
+
+def authenticate():
+    """The key row for the request's secret, or 401 missing/invalid/expired/revoked."""
+    secret = secret_from_headers(request.headers)
+    if secret is None:
+        raise ApiError(
+            401,
+            "missing_api_key",
+            "Send your API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`.",
+            headers={"WWW-Authenticate": 'Bearer realm="tools-api"'},
+        )
+    with timing().database():
+        key = find_key(secret)
+    if key is None:
+        raise ApiError(401, "invalid_api_key", "This API key does not exist.")
+    now = utcnow()
+    refusal = key_refusal(key, now)
+    if refusal == "expired_api_key":
+        raise ApiError(401, refusal, f"This API key expired at {iso(key.expires_at)}.")
+    if refusal == "revoked_api_key":
+        raise ApiError(401, refusal, revoked_message(key, now))
+    if key.is_disabled:
+        raise ApiError(401, "revoked_api_key", "The account that owns this key is disabled.")
+    return key
+
+
+def find_served_tool(name: str, version: str | None, key) -> ToolVersion:
+    """The newest served version of `name`, or the pinned one; 404 (not logged) otherwise."""
+    with timing().database():
+        tools = active_tools()
+    tool, problem = tools.resolve(name, version)
+    if tool is not None:
+        return tool
+    g.api_rate_window = key_limiter().peek(key.id, key.rate_limit_per_minute)
+    if problem == "unknown_tool":
+        raise ApiError(404, problem, f"There is no tool called {name!r}. See GET /api/v1/tools.")
+    served = ", ".join(sorted(tools.versions[name], key=lambda v: int(v.removeprefix("v"))))
+    raise ApiError(404, problem, f"{name} has no version {version!r}; served: {served}.")
+
+
+def enforce_rate_limit(key, tool: ToolVersion | None) -> None:
+    """Count the call against the key's per-minute limit; 429 rate_limited (not logged)."""
+    try:
+        allowed, window = key_limiter().hit(key.id, key.rate_limit_per_minute)
+    except LimiterUnavailable:
+        raise ApiError(
+            503, "rate_limiter_unavailable", "Rate limiting is unavailable; try again shortly."
+        ) from None
+    g.api_rate_window = window
+    if allowed:
+        return
+    if tool is not None:
+        with timing().database():
+            metering.record_rejection(
+                user_id=key.user_id, api_key_id=key.id, tool_name=tool.name, reason="rate_limit"
+            )
+    retry_after = window.headers()["X-RateLimit-Reset"]
+    raise ApiError(
+        429,
+        "rate_limited",
+        f"This key may make {key.rate_limit_per_minute} calls a minute; "
+        f"try again in {retry_after} s.",
+        headers={"Retry-After": str(max(1, int(retry_after)))},
+    )
+
+
+def enforce_quota(key, tool: ToolVersion) -> None:
+    """Refuse with 429 quota_exceeded once the month's calls reach the plan's quota."""
+    plan = plan_named(key.subscription_plan)
+    now = utcnow()
+    month = now.strftime("%Y-%m")
+    with timing().database():
+        used = calls_this_month(key.user_id, month)
+    if used < plan.monthly_calls:
+        return
+    with timing().database():
+        metering.record_rejection(
+            user_id=key.user_id, api_key_id=key.id, tool_name=tool.name, reason="quota"
+        )
+    resets = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1)
+    raise ApiError(
+        429,
+        "quota_exceeded",
+        f"The {plan.title} plan allows {plan.monthly_calls:,} calls a month; {used:,} were "
+        f"made in {month}. The quota resets at {iso(resets)}.",
+        headers={"Retry-After": str(max(1, int((resets - now).total_seconds())))},
+        limit=plan.monthly_calls,
+        used=used,
+        resets_at=iso(resets),
+    )
+
+
+def enforce_restrictions(call: Call) -> None:
+    """The key's optional IP and tool restrictions; 403, logged."""
+    if not ip_allowed(call.key.allowed_ips, call.client_ip):
+        message = f"This key may not be used from {call.client_ip}."
+        refuse(call, None, 403, "ip_not_allowed", message)
+    if not tool_allowed(call.key.allowed_tools, call.tool.name):
+        refuse(call, None, 403, "tool_not_allowed", f"This key may not call {call.tool.name}.")
+
+
+def read_input(call: Call) -> dict:
+    """The body as a JSON object; 413 payload_too_large or 400 invalid_json, logged."""
+    try:
+        return parse_object(read_body())
+    except PayloadTooLarge as error:
+        refuse(call, None, 413, "payload_too_large", str(error))
+    except InvalidJson as error:
+        refuse(call, None, 400, "invalid_json", str(error))
+
+
+def validate(call: Call, payload: dict) -> None:
+    """The input must match the tool version's schema; 422 invalid_input with every error."""
+    errors = validation_errors(call.tool, payload)
+    if errors:
+        first = errors[0]
+        where = f" at {first['path']}" if first["path"] else ""
+        message = f"The input does not match the schema{where}: {first['message']}"
+        refuse(call, payload, 422, "invalid_input", message, errors=errors)
+
+
+def run(call: Call, payload: dict) -> tuple[dict, int]:
+    """The tool's output and its run time in ms; 500 tool_error (logged) when it raises."""
+    started = time.perf_counter()
+    try:
+        output = call.tool.run(payload)
+    except Exception as error:
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        timing().tool_ms += elapsed_ms
+        current_app.logger.exception("Tool %s %s failed", call.tool.name, call.tool.version)
+        refuse(
+            call,
+            payload,
+            500,
+            "tool_error",
+            f"{call.tool.name} {call.tool.version} failed while running; the failure is logged.",
+            execution_ms=round(elapsed_ms),
+            log_message=f"{type(error).__name__}: {error}"[:500],
+        )
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    timing().tool_ms += elapsed_ms
+    return output, round(elapsed_ms)
+
+
+def meter(
+    call: Call,
+    payload: dict | None,
+    output: dict | None,
+    status: str,
+    execution_ms: int,
+    tokens: int,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> str:
+    """Write the call's log row and counters in one transaction; the log row's id."""
+    with timing().database():
+        log_id = metering.record_call(
+            user_id=call.key.user_id,
+            api_key_id=call.key.id,
+            tool_name=call.tool.name,
+            tool_version=call.tool.version,
+            input_payload=payload,
+            output_payload=output,
+            status=status,
+            execution_time_ms=execution_ms,
+            tokens_used=tokens,
+            error_message=error_message,
+            error_code=error_code,
+            client_ip=call.client_ip,
+        )
+    return str(log_id)
+
+
+def refuse(call, payload, status, code, message, execution_ms=0, log_message=None, **extra):
+    """Log a failed call (status error), then answer the error with its request_id."""
+    tokens = count_tokens(payload, {}) if payload is not None else 0
+    request_id = meter(
+        call, payload, None, "error", execution_ms, tokens, code, log_message or message
+    )
+    raise ApiError(status, code, message, request_id=request_id, **extra)
+
+
+def revoked_message(key, now: datetime) -> str:
+    """Why a revoked key is refused: revoked, or rolled and past its grace period."""
+    if key.revoked_at is None and key.grace_ends_at is not None and key.grace_ends_at <= now:
+        return f"This API key was replaced; its grace period ended at {iso(key.grace_ends_at)}."
+    return "This API key was revoked."
+
+
+def iso(moment: datetime | None) -> str:
+    """A naive UTC time as `2026-03-01T00:00:00Z`."""
+    return (moment or utcnow()).replace(microsecond=0).isoformat() + "Z"
