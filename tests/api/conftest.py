@@ -60,9 +60,9 @@ TEST_TOOLS = [
 ]
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def test_tools():
-    """Register the test tools (a failing one, a two-version one) for the whole session."""
+    """Register the test tools (a failing one, a two-version one) while a module runs."""
     for tool in TEST_TOOLS:
         registry.register(tool)
     yield

@@ -1,0 +1,133 @@
+"""The catalog, usage, OpenAPI document, health, JSON for unknown routes, and 503s."""
+
+import pytest
+import sqlalchemy as sa
+from flask import url_for
+from openapi_spec_validator import validate as validate_spec
+
+from dashboard.extensions import db
+from dashboard.models import Tool
+from dashboard.tools.registry import all_tools
+from tests.api.conftest import error_code
+from tests.conftest import make_app
+
+
+def test_catalog_lists_served_tools_with_versions_and_schemas(api):
+    db.session.execute(
+        sa.update(Tool).where(Tool.name == "twin", Tool.version == "v1").values(is_active=False)
+    )
+    db.session.commit()
+    response = api.get("/api/v1/tools")
+
+    assert response.status_code == 200
+    tools = {tool["name"]: tool for tool in response.get_json()["tools"]}
+    assert set(tools) == {tool.name for tool in all_tools()}
+    echo = tools["echo"]
+    assert echo["latest_version"] == "v1"
+    (version,) = echo["versions"]
+    assert version["input_schema"]["required"] == ["message"]
+    assert version["example_input"] == {"message": "Hello, tools API!"}
+    assert [v["version"] for v in tools["twin"]["versions"]] == ["v2"]
+
+
+def test_usage_for_this_month(api, secret, user):
+    api.call("echo", {"message": "hi"}, key=secret)
+    api.call("echo", {"message": 1}, key=secret)
+    response = api.get("/api/v1/usage", key=secret)
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["calls"], body["errors"], body["plan"]["name"]) == (2, 1, "free")
+    assert body["tools"][0]["tool"] == "echo"
+    assert "X-RateLimit-Remaining" in response.headers
+
+
+def test_usage_for_a_past_month_is_empty(api, secret):
+    body = api.get("/api/v1/usage?month=2024-02", key=secret).get_json()
+    assert (body["month"], body["calls"], body["days"]) == ("2024-02", 0, [])
+
+
+@pytest.mark.parametrize("month", ["2024-13", "soon", "1999-01"])
+def test_usage_with_a_bad_month_is_400(api, secret, month):
+    response = api.get(f"/api/v1/usage?month={month}", key=secret)
+    assert (response.status_code, error_code(response)) == (400, "invalid_month")
+    assert (
+        "month" in response.get_json()["error"]["message"].lower()
+        or month in (response.get_json()["error"]["message"])
+    )
+
+
+def test_usage_needs_a_key(api):
+    response = api.get("/api/v1/usage")
+    assert (response.status_code, error_code(response)) == (401, "missing_api_key")
+
+
+def test_usage_respects_the_ip_restriction(api, make_key):
+    secret = make_key(allowed_ips=["10.0.0.0/8"])
+    response = api.get("/api/v1/usage", key=secret)
+    assert (response.status_code, error_code(response)) == (403, "ip_not_allowed")
+
+
+def test_openapi_document_is_valid_and_lists_every_tool(api, app):
+    with app.test_request_context():
+        assert url_for("api.openapi") == "/api/openapi.json"
+    document = api.get("/api/openapi.json").get_json()
+
+    validate_spec(document)
+    assert document["openapi"].startswith("3.1")
+    assert set(document["components"]["securitySchemes"]) == {"bearerAuth", "apiKeyHeader"}
+    for tool in all_tools():
+        pinned = document["paths"][f"/api/v1/tools/{tool.name}/{tool.version}"]["post"]
+        assert set(pinned["responses"]) == {
+            "200", "400", "401", "403", "404", "413", "422", "429", "500", "503"
+        }  # fmt: skip
+        assert f"/api/v1/tools/{tool.name}" in document["paths"]
+    for path in ("/api/v1/tools", "/api/v1/usage", "/api/v1/tools/{name}/{version}"):
+        assert path in document["paths"]
+
+
+def test_health(api):
+    assert api.get("/api/v1/health").get_json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/api/v1/nothing", 404), ("GET", "/api/v1/tools/echo", 405)],
+)
+def test_unknown_routes_and_methods_answer_json(api, method, path, status):
+    response = api.request(method, path)
+    assert response.status_code == status
+    assert response.is_json and "code" in response.get_json()["error"]
+    assert "Server-Timing" in response.headers
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_database_down_is_a_quick_json_503(tmp_path):
+    """No database at all: the key lookup fails and the API answers 503 JSON."""
+    down = make_app(f"sqlite:///{tmp_path}/missing/dir/db.sqlite").test_client()
+    response = down.post(
+        "/api/v1/tools/echo", json={"message": "hi"}, headers={"X-API-Key": "tk_live_x"}
+    )
+    assert response.status_code == 503
+    assert error_code(response) == "database_unavailable"
+    assert "Server-Timing" in response.headers
+
+
+@pytest.mark.parametrize("app_overrides", [{"API_KEY_CACHE_SECONDS": 60}])
+def test_key_rows_are_cached_for_the_configured_seconds(api, secret):
+    """With a cache, a key revoked in the dashboard still works until its entry expires."""
+    from dashboard.models import ApiKey, utcnow
+
+    assert api.call("echo", {"message": "a"}, key=secret).status_code == 200
+    db.session.execute(sa.update(ApiKey).values(revoked_at=utcnow()))
+    db.session.commit()
+    assert api.call("echo", {"message": "b"}, key=secret).status_code == 200
+
+
+def test_without_a_cache_revocation_is_immediate(api, secret):
+    from dashboard.models import ApiKey, utcnow
+
+    assert api.call("echo", {"message": "a"}, key=secret).status_code == 200
+    db.session.execute(sa.update(ApiKey).values(revoked_at=utcnow()))
+    db.session.commit()
+    assert error_code(api.call("echo", {"message": "b"}, key=secret)) == "revoked_api_key"
