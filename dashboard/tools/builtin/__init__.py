@@ -1,0 +1,1 @@
+"""The tools that ship with the product, one module per tool."""

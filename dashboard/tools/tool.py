@@ -1,0 +1,70 @@
+"""What a tool version is: its schemas, an example and the function that runs it."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from jsonschema import Draft202012Validator
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+@dataclass(frozen=True, eq=False)
+class ToolVersion:
+    """One callable version of a tool, as listed in the catalog and served by the gateway.
+
+    Compared by identity (eq=False): each is a registry singleton, and so hashable.
+    """
+
+    name: str
+    version: str
+    title: str
+    description: str
+    input_schema: dict
+    output_schema: dict
+    example_input: dict
+    run: Callable[[dict], dict] = field(repr=False)
+    validator: Draft202012Validator = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Check both schemas once and compile the input validator for every later call."""
+        Draft202012Validator.check_schema(self.input_schema)
+        Draft202012Validator.check_schema(self.output_schema)
+        object.__setattr__(self, "validator", Draft202012Validator(self.input_schema))
+
+    @property
+    def endpoint_path(self) -> str:
+        """Where the gateway serves this version."""
+        return f"/api/v1/tools/{self.name}/{self.version}"
+
+    @property
+    def version_number(self) -> int:
+        """The version as a number, so v10 sorts after v9."""
+        return int(self.version.removeprefix("v"))
+
+
+def text_schema(description: str, max_length: int = 20_000, min_length: int = 1) -> dict:
+    """The schema of a bounded text property."""
+    return {
+        "type": "string",
+        "minLength": min_length,
+        "maxLength": max_length,
+        "description": description,
+    }
+
+
+def object_schema(properties: dict, required: list[str]) -> dict:
+    """A closed object schema in the 2020-12 dialect."""
+    return {
+        "$schema": SCHEMA_DIALECT,
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+
+
+def well_formed(text: str) -> str:
+    """Replace lone surrogates (legal in JSON escapes, not in UTF-8) with U+FFFD."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
