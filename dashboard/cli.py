@@ -5,6 +5,7 @@ from flask import Flask
 
 from dashboard.auth.forms import PASSWORD_MIN
 from dashboard.auth.service import EmailTaken, create_user, user_by_email
+from dashboard.demo import ADMIN_EMAIL, DEMO_EMAIL, DEMO_PASSWORD, SUPPORT_EMAIL, load_demo
 from dashboard.extensions import db
 from dashboard.models import SuperAdmin
 from dashboard.plans import DEFAULT_PLANS
@@ -50,8 +51,6 @@ def promote_admin_command(email: str, notes: str | None) -> None:
 @click.option("--calls", default=1500, show_default=True, help="Calls to make.")
 def load_demo_command(days: int, calls: int) -> None:
     """Create demo accounts and their call history (does nothing if they exist)."""
-    from dashboard.demo import DEMO_EMAIL, DEMO_PASSWORD, load_demo
-
     with click.progressbar(length=calls, label="Making demo calls") as bar:
         last = [0]
 
@@ -64,10 +63,7 @@ def load_demo_command(days: int, calls: int) -> None:
     if not result["created"]:
         click.echo("Demo data is already there.")
     click.echo(f"Log in as {DEMO_EMAIL} with password {DEMO_PASSWORD}")
-    click.echo(
-        f"Support console: support@example.com / {DEMO_PASSWORD}; "
-        f"super admin: admin@example.com / {DEMO_PASSWORD}"
-    )
+    click.echo(f"Support console: {SUPPORT_EMAIL}; super admin: {ADMIN_EMAIL} (same password)")
 
 
 def register(app: Flask) -> None:

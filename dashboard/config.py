@@ -74,6 +74,7 @@ class TestConfig(Config):
     """Tests: a database URL from the fixture, fast password hashing, no HTTPS."""
 
     TESTING = True
+    __test__ = False  # not a pytest test class
 
     def __init__(self, database_url: str = "sqlite://") -> None:
         super().__init__()

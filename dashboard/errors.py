@@ -1,11 +1,11 @@
 """Error pages for people and JSON errors for programs: never a traceback."""
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from dashboard.extensions import db
+from dashboard.extensions import db, login_manager
 
 MESSAGES = {
     400: ("Bad request", "The request could not be understood."),
@@ -69,6 +69,8 @@ def handle_csrf_error(error: CSRFError):
 
 def handle_database_down(error: OperationalError):
     db.session.rollback()
+    # The page must not ask the database who is logged in: show it as to a visitor.
+    g._login_user = login_manager.anonymous_user()
     return error_response(503, code="database_unavailable")
 
 

@@ -7,6 +7,7 @@ PostgreSQL tests are skipped when no server answers, except in CI (CI=true), whe
 
 import itertools
 import os
+import re
 import uuid
 
 import pytest
@@ -182,6 +183,15 @@ def make_user(app):
     return make
 
 
+CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf_token(client, url: str = "/login") -> str:
+    """The CSRF token a form on `url` carries (empty when CSRF is off)."""
+    match = CSRF_INPUT.search(client.get(url).get_data(as_text=True))
+    return match.group(1) if match else ""
+
+
 class AuthActions:
     """Log a test client in and out through the real pages (flaskr's `auth` helper)."""
 
@@ -190,7 +200,8 @@ class AuthActions:
 
     def login(self, user_or_email, password: str = PASSWORD):
         email = getattr(user_or_email, "email", user_or_email)
-        response = self.client.post("/login", data={"email": email, "password": password})
+        data = {"email": email, "password": password, "csrf_token": csrf_token(self.client)}
+        response = self.client.post("/login", data=data)
         assert response.status_code == 303, "log-in failed"
         return response
 

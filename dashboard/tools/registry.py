@@ -82,7 +82,7 @@ def validation_errors(tool: ToolVersion, payload: object) -> list[dict]:
 
 
 def count_tokens(input_payload: dict, output: dict) -> int:
-    """Tokens for one call: ceil(UTF-8 bytes of compact sorted-key JSON of input + output / 4), >= 1.
+    """Tokens for one call: ceil(UTF-8 bytes of compact JSON of input + output / 4), at least 1.
 
     Both objects are encoded with json.dumps(separators=(",", ":"), ensure_ascii=False,
     sort_keys=True); the byte lengths are added, divided by 4 and rounded up. Lone surrogates

@@ -38,7 +38,7 @@ def schema_validator_class():
 
 @functools.cache
 def schema_format_checker():
-    """jsonschema's format checks for check_schema, but patterns compiled by `regex`, like at run."""
+    """jsonschema's format checks for check_schema, with patterns compiled by `regex`."""
     import regex
     from jsonschema import FormatChecker
 

@@ -1,4 +1,4 @@
-"""VADER with the same scores but linear time: its stock checks re-lowercase the whole text per word.
+"""VADER with the same scores in linear time (stock checks re-lowercase the text per word).
 
 vaderSentiment 3.3.2 lowercases every word of the text inside `_negation_check` and
 `_special_idioms_check` (called for each sentiment word) and uses `list.index` inside `_but_check`,
