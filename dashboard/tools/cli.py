@@ -1,6 +1,7 @@
 """`flask tools sync`: mirror the tool registry into the `tools` table."""
 
 import click
+import sqlalchemy as sa
 
 from dashboard.extensions import db
 from dashboard.models import Tool
@@ -18,3 +19,29 @@ def sync_command() -> None:
             **counts
         )
     )
+
+
+def switch(name: str, version: str, active: bool) -> None:
+    tool = db.session.scalar(sa.select(Tool).where(Tool.name == name, Tool.version == version))
+    if tool is None:
+        raise click.ClickException(f"No tool {name} {version} in the tools table (run sync).")
+    tool.is_active = active
+    db.session.commit()
+    state = "on" if active else "off"
+    click.echo(f"{name} {version} is switched {state} (API answers change within the cache time).")
+
+
+@bp.cli.command("disable")
+@click.argument("name")
+@click.argument("version")
+def disable_command(name: str, version: str) -> None:
+    """Stop serving one tool version: the API answers 404 for it."""
+    switch(name, version, active=False)
+
+
+@bp.cli.command("enable")
+@click.argument("name")
+@click.argument("version")
+def enable_command(name: str, version: str) -> None:
+    """Serve a tool version again."""
+    switch(name, version, active=True)

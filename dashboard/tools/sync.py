@@ -8,6 +8,8 @@ from dashboard.tools.registry import all_tools
 def sync_tools(session, tool_model) -> dict:
     """Insert missing tool versions, refresh changed ones, deactivate those no longer served.
 
+    A version switched off by an operator (`flask tools disable`) stays off.
+
     tool_model is the mapped Tool class (name, version, description, endpoint_path, is_active).
     Returns {"added": n, "updated": n, "deactivated": n}; the caller commits.
     """
@@ -27,14 +29,10 @@ def sync_tools(session, tool_model) -> dict:
                 )
             )
             counts["added"] += 1
-        elif (row.description, row.endpoint_path, row.is_active) != (
-            tool.description,
-            tool.endpoint_path,
-            True,
-        ):
+        elif (row.description, row.endpoint_path) != (tool.description, tool.endpoint_path):
+            # is_active is left alone: an operator may have switched this version off.
             row.description = tool.description
             row.endpoint_path = tool.endpoint_path
-            row.is_active = True
             counts["updated"] += 1
     for key, row in stored.items():
         if key not in served and row.is_active:

@@ -57,7 +57,7 @@ def test_second_sync_changes_nothing(session):
     assert sync_tools(session, Tool) == {"added": 0, "updated": 0, "deactivated": 0}
 
 
-def test_sync_updates_deactivates_and_reactivates(session):
+def test_sync_updates_and_deactivates_but_keeps_an_operators_switch_off(session):
     sync_tools(session, Tool)
     stored = rows(session)
     stored[("echo", "v1")].description = "old words"
@@ -71,9 +71,9 @@ def test_sync_updates_deactivates_and_reactivates(session):
         )
     )
     session.flush()
-    assert sync_tools(session, Tool) == {"added": 0, "updated": 2, "deactivated": 1}
+    assert sync_tools(session, Tool) == {"added": 0, "updated": 1, "deactivated": 1}
     stored = rows(session)
     assert stored[("echo", "v1")].description != "old words"
-    assert stored[("keywords", "v1")].is_active is True
+    assert stored[("keywords", "v1")].is_active is False
     assert stored[("retired", "v1")].is_active is False
     assert sync_tools(session, Tool) == {"added": 0, "updated": 0, "deactivated": 0}
