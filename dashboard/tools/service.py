@@ -4,29 +4,19 @@ import json
 import shlex
 from functools import cache
 
-import sqlalchemy as sa
-
-from dashboard.extensions import db
-from dashboard.models import Tool
-from dashboard.tools.registry import ToolVersion, all_tools, count_tokens
-
-
-def inactive_versions() -> set[tuple[str, str]]:
-    """(name, version) pairs switched off in the `tools` table."""
-    rows = db.session.execute(sa.select(Tool.name, Tool.version).where(Tool.is_active.is_(False)))
-    return {(row.name, row.version) for row in rows}
+from dashboard.api.catalog import active_tools
+from dashboard.tools.registry import ToolVersion, count_tokens
 
 
 def catalog() -> list[dict]:
-    """Each served tool with its versions, newest first, and its newest version's text."""
-    switched_off = inactive_versions()
-    tools: dict[str, list[ToolVersion]] = {}
-    for tool in all_tools():
-        if (tool.name, tool.version) not in switched_off:
-            tools.setdefault(tool.name, []).append(tool)
+    """Each tool the API serves, with its versions (newest first) and its newest version."""
+    served = active_tools()
     return [
         {"name": name, "latest": versions[-1], "versions": versions[::-1]}
-        for name, versions in sorted(tools.items())
+        for name, versions in (
+            (name, sorted(served.versions[name].values(), key=lambda t: t.version_number))
+            for name in sorted(served.versions)
+        )
     ]
 
 

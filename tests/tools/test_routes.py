@@ -3,6 +3,13 @@ import pytest
 from dashboard.extensions import db
 from dashboard.models import Tool
 from dashboard.tools.registry import all_tools
+from dashboard.tools.sync import sync_tools
+
+
+@pytest.fixture(autouse=True)
+def synced(app):
+    sync_tools(db.session, Tool)
+    db.session.commit()
 
 
 def test_catalog_lists_every_tool_with_versions(client, logged_in):
@@ -35,7 +42,11 @@ def test_unknown_tool_or_version_is_404(client, logged_in, url):
 
 
 def test_switched_off_versions_leave_the_catalog(client, logged_in):
-    db.session.add(Tool(name="sentiment", version="v2", endpoint_path="/x", is_active=False))
+    db.session.execute(
+        sa.update(Tool)
+        .where(Tool.name == "sentiment", Tool.version == "v2")
+        .values(is_active=False)
+    )
     db.session.commit()
     assert client.get("/tools/sentiment/v2").status_code == 404
     assert "/api/v1/tools/sentiment/v1" in client.get("/tools/sentiment").get_data(as_text=True)
