@@ -1,4 +1,5 @@
 import pytest
+import sqlalchemy as sa
 
 from dashboard.extensions import db
 from dashboard.models import Tool
