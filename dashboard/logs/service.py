@@ -243,13 +243,27 @@ def list_query(where: list):
 
 
 def newer_exists(where: list, cursor: tuple[datetime, uuid.UUID]) -> bool:
-    """Whether any row under `where` comes after `cursor` (a cheap EXISTS on the index)."""
-    return bool(db.session.scalar(sa.select(sa.exists().where(*where, newer_than(cursor)))))
+    """Whether any row under `where` comes after `cursor`. Asking for the nearest such row in
+    index order (not a bare EXISTS, which the planner may answer with a sequential scan) keeps
+    this one step down the (created_at, id) index."""
+    nearest = (
+        sa.select(ToolLog.id)
+        .where(*where, newer_than(cursor))
+        .order_by(ToolLog.created_at.asc(), ToolLog.id.asc())
+        .limit(1)
+    )
+    return db.session.scalar(nearest) is not None
 
 
 def older_exists(where: list, cursor: tuple[datetime, uuid.UUID]) -> bool:
-    """Whether any row under `where` comes before `cursor`."""
-    return bool(db.session.scalar(sa.select(sa.exists().where(*where, older_than(cursor)))))
+    """Whether any row under `where` comes before `cursor` (the nearest one, by the index)."""
+    nearest = (
+        sa.select(ToolLog.id)
+        .where(*where, older_than(cursor))
+        .order_by(ToolLog.created_at.desc(), ToolLog.id.desc())
+        .limit(1)
+    )
+    return db.session.scalar(nearest) is not None
 
 
 def page_of_logs(
@@ -312,8 +326,13 @@ def newer_calls_since(user: User, filters: LogFilter, cursor: str) -> bool:
 
 def has_any_logs(user: User) -> bool:
     """Whether the user has any call within retention (tells 'no calls yet' from 'no match')."""
-    where = [ToolLog.user_id == user.id, ToolLog.created_at >= retention_start(user)]
-    return bool(db.session.scalar(sa.select(sa.exists().where(*where))))
+    newest = (
+        sa.select(ToolLog.id)
+        .where(ToolLog.user_id == user.id, ToolLog.created_at >= retention_start(user))
+        .order_by(ToolLog.created_at.desc(), ToolLog.id.desc())
+        .limit(1)
+    )
+    return db.session.scalar(newest) is not None
 
 
 def tool_names_of(user: User) -> list[str]:
