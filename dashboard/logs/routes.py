@@ -32,6 +32,7 @@ def fragment_request() -> bool:
 
 
 def vary(response: Response) -> Response:
+    """Tell caches that the answer depends on the htmx headers."""
     response.headers["Vary"] = "HX-Request, HX-History-Restore-Request"
     return response
 

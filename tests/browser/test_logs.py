@@ -2,15 +2,27 @@ import itertools
 import re
 from datetime import timedelta
 
+import pytest
+import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from dashboard.api.metering import record_call
 from dashboard.auth.service import user_by_email
+from dashboard.extensions import db
 from dashboard.keys.service import create_key
-from dashboard.models import utcnow
+from dashboard.models import User, utcnow
 
 _n = itertools.count()
 PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(autouse=True)
+def remove_accounts(live_app):
+    """The live server's database outlives the test: delete what this test made."""
+    yield
+    with live_app.app_context():
+        db.session.execute(sa.delete(User).where(User.email.like(f"logs%-{id(_n)}@example.com")))
+        db.session.commit()
 
 
 def sign_up(page: Page) -> str:
