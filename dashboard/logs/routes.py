@@ -1,13 +1,135 @@
-"""Logs pages (placeholder until the feature lands)."""
+"""The logs pages: the filtered list, one call, the CSV export."""
 
-from flask import Blueprint, render_template
-from flask_login import login_required
+from urllib.parse import parse_qsl, urlencode
 
-bp = Blueprint("logs", __name__, url_prefix="/logs")
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from dashboard.errors import error_response
+from dashboard.keys.service import keys_of
+from dashboard.logs import service
+from dashboard.models import utcnow
+from dashboard.plans import plan_named
+
+bp = Blueprint("logs", __name__, url_prefix="/logs", cli_group="logs")
+
+LIST_PARAMS = (*service.FILTER_PARAMS, "after", "before")
+BAD_CURSOR = "That page link is broken or out of date, so the newest calls are shown."
+
+
+def fragment_request() -> bool:
+    """An htmx request that wants a fragment (a history restore wants the whole page)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def vary(response: Response) -> Response:
+    """Tell caches that the answer depends on the htmx headers."""
+    response.headers["Vary"] = "HX-Request, HX-History-Restore-Request"
+    return response
 
 
 @bp.get("/")
 @login_required
 def index():
-    """Logs."""
-    return render_template("placeholder.html", title="Logs")
+    """The user's calls, newest first, filtered, one keyset page at a time."""
+    filters = service.parse_filters(request.args, current_user)
+    direction, cursor = "next", request.args.get("after")
+    if request.args.get("before"):
+        direction, cursor = "prev", request.args["before"]
+    problems = list(filters.problems)
+    try:
+        page = service.page_of_logs(current_user, filters, cursor, direction)
+    except service.BadCursor:
+        problems.append(BAD_CURSOR)
+        cursor = None
+        page = service.page_of_logs(current_user, filters)
+    context = {
+        "filters": filters,
+        "problems": problems,
+        "page": page,
+        "list_args": list_args(filters, cursor, direction),
+        "has_any": bool(page.logs) or service.has_any_logs(current_user),
+        "first_curl": service.first_call_curl(request.url_root),
+        "plan": plan_named(current_user.subscription_plan),
+    }
+    if fragment_request():
+        response = Response(render_template("logs/_results.html", **context))
+        response.headers["HX-Push-Url"] = url_for("logs.index", **context["list_args"])
+        return vary(response)
+    context["keys"] = keys_of(current_user)
+    context["tool_names"] = service.tool_names_of(current_user)
+    return vary(Response(render_template("logs/index.html", **context)))
+
+
+def list_args(filters: service.LogFilter, cursor: str | None, direction: str) -> dict:
+    """The URL parameters of the list as shown: valid filters and the page's cursor."""
+    args = filters.query_args()
+    if cursor:
+        args["before" if direction == "prev" else "after"] = cursor
+    return args
+
+
+@bp.get("/newer")
+@login_required
+def newer():
+    """Whether calls arrived after the first row shown (polled by the first page)."""
+    filters = service.parse_filters(request.args, current_user)
+    if not fragment_request():
+        return redirect(url_for("logs.index", **filters.query_args()))
+    try:
+        arrived = service.newer_calls_since(current_user, filters, request.args.get("since", ""))
+    except service.BadCursor:
+        arrived = False
+    return vary(Response(render_template("logs/_newer.html", arrived=arrived, filters=filters)))
+
+
+@bp.get("/<log_id>")
+@login_required
+def detail(log_id: str):
+    """One call in full: payloads, error, request id, and the curl that repeats it."""
+    log = service.log_of(current_user, log_id)
+    if log is None:
+        abort(404)
+    context = {
+        "log": log,
+        "key": next((k for k in keys_of(current_user) if k.id == log.api_key_id), None),
+        "back_url": back_to_list(request.args.get("back", "")),
+        "back": request.args.get("back", ""),
+        "curl": service.repeat_curl(
+            request.url_root, log.tool_name, log.tool_version, log.input_payload
+        ),
+        "input_json": service.pretty_json(log.input_payload),
+        "output_json": service.pretty_json(log.output_payload),
+    }
+    template = "logs/_detail.html" if fragment_request() else "logs/detail.html"
+    return vary(Response(render_template(template, **context)))
+
+
+def back_to_list(query_string: str) -> str:
+    """The list's URL with the filters and page a detail link carried in `back`."""
+    pairs = [(n, v) for n, v in parse_qsl(query_string[:4000]) if n in LIST_PARAMS]
+    return url_for("logs.index") + (f"?{urlencode(pairs)}" if pairs else "")
+
+
+@bp.get("/export.csv")
+@login_required
+def export():
+    """The filtered list as CSV, streamed row by row."""
+    filters = service.parse_filters(request.args, current_user)
+    if filters.problems:
+        return error_response(400, " ".join(filters.problems))
+    rows = service.export_rows(current_user, filters)
+    filename = f"tool-logs-{utcnow():%Y-%m-%d}.csv"
+    response = Response(stream_with_context(service.csv_chunks(rows)), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

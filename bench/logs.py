@@ -1,0 +1,275 @@
+"""The logs page at scale: a million calls for one user, pages by cursor, filters, the export.
+
+    python -m bench.logs [--rows 1000000] [--pages 500] [--keep]
+
+Creates its own PostgreSQL database (dashboard_bench_logs), runs the migrations, loads the rows
+with COPY, ANALYZEs, then measures server time through the Flask test client against the real
+app (time for client.get to return the whole answer). Drops the database unless --keep.
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import statistics
+import time
+import uuid
+from datetime import timedelta
+
+import psycopg
+
+SERVER = os.environ.get("BENCH_POSTGRES_SERVER", "postgresql://postgres@127.0.0.1:5432")
+DATABASE = "dashboard_bench_logs"
+PASSWORD = "bench password 123"
+TOOLS = ("echo", "keywords", "sentiment", "readability", "markdown", "language")
+ERRORS = (
+    ("tool_error", "Tool timed out after 3000 ms"),
+    ("invalid_input", "Input does not match the schema: 'text' is a required property"),
+    ("tool_error", "Upstream model returned 502 Bad Gateway"),
+)
+COLUMNS = (
+    "id, user_id, api_key_id, tool_name, tool_version, input_payload, output_payload, "
+    "created_at, status, execution_time_ms, tokens_used, error_message, error_code, client_ip"
+)
+
+
+def admin(sql: str) -> None:
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def make_app(url: str):
+    from dashboard import create_app
+    from dashboard.config import TestConfig
+
+    config = TestConfig(url)
+    config.TESTING = False  # errors answer like production
+    return create_app(config)
+
+
+def setup_database(url: str) -> None:
+    from flask_migrate import upgrade
+
+    admin(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    admin(f'CREATE DATABASE "{DATABASE}"')
+    app = make_app(url)
+    with app.app_context():
+        upgrade()
+        from dashboard.extensions import db
+
+        db.engine.dispose()
+
+
+def create_accounts(app) -> tuple[dict, list[dict]]:
+    """The measured user (scale plan: a year of retention) and two others, with keys."""
+    from dashboard.auth.service import create_user
+    from dashboard.keys.service import create_key
+
+    with app.app_context():
+        accounts = []
+        for n, plan in enumerate(("scale", "pro", "free")):
+            user = create_user(f"bench{n}@example.com", PASSWORD, plan=plan)
+            keys = [create_key(user, name)[0].id for name in ("Production", "Staging", "CI")]
+            accounts.append({"email": user.email, "id": user.id, "keys": keys})
+        return accounts[0], accounts[1:]
+
+
+def load_rows(conn, account: dict, rows: int, days: int, rng: random.Random, label: str) -> None:
+    """COPY `rows` calls for one account, newest now, spread over `days` days, with ties."""
+    from dashboard.models import utcnow
+
+    now = utcnow().replace(microsecond=0)
+    step = timedelta(days=days) / rows
+    started = time.perf_counter()
+    report_every = max(rows // 10, 1)
+    with conn.cursor() as cursor, cursor.copy(f"COPY tool_logs ({COLUMNS}) FROM STDIN") as copy:
+        for n in range(rows):
+            # Groups of three calls share one millisecond: pages must handle ties.
+            at = now - step * (n - n % 3)
+            failed = rng.random() < 0.05
+            code, message = rng.choice(ERRORS) if failed else (None, None)
+            tool = TOOLS[n % len(TOOLS)]
+            copy.write_row(
+                (
+                    uuid.uuid4(),
+                    account["id"],
+                    account["keys"][n % 3],
+                    tool,
+                    "v2" if n % 7 == 0 else "v1",
+                    json.dumps({"text": f"call {n}", "limit": n % 10}),
+                    None if failed else json.dumps({"ok": True, "n": n}),
+                    at,
+                    "error" if failed else "success",
+                    rng.randint(1, 400),
+                    rng.randint(5, 900),
+                    message,
+                    code,
+                    "203.0.113.7",
+                )
+            )
+            if (n + 1) % report_every == 0:
+                done, elapsed = n + 1, time.perf_counter() - started
+                print(
+                    f"  {label}: {done:>9,} / {rows:,} rows ({done / rows:4.0%}, "
+                    f"{elapsed:5.1f} s, {done / elapsed:,.0f} rows/s)",
+                    flush=True,
+                )
+    conn.commit()
+
+
+def bulk_load(url_psycopg: str, main: dict, others: list[dict], rows: int) -> float:
+    """Load with the tool_logs indexes dropped, then rebuild them exactly as they were."""
+    rng = random.Random(7)
+    started = time.perf_counter()
+    with psycopg.connect(url_psycopg) as conn:
+        indexes = conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes "
+            "WHERE tablename = 'tool_logs' AND indexname <> 'tool_logs_pkey'"
+        ).fetchall()
+        for name, _ in indexes:
+            conn.execute(f'DROP INDEX "{name}"')
+        conn.commit()
+        load_rows(conn, main, rows, 300, rng, "measured user")
+        for n, other in enumerate(others):
+            load_rows(conn, other, max(rows // 20, 1000), 60, rng, f"other user {n + 1}")
+        print("  rebuilding indexes ...", flush=True)
+        for _, definition in indexes:
+            conn.execute(definition)
+        conn.commit()
+        conn.autocommit = True
+        print("  ANALYZE ...", flush=True)
+        conn.execute("ANALYZE tool_logs")
+    return time.perf_counter() - started
+
+
+def rss_mb() -> float:
+    """The process's resident memory now (Linux), in MB."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def timed_get(client, url: str) -> tuple[float, str]:
+    started = time.perf_counter()
+    response = client.get(url)
+    elapsed = (time.perf_counter() - started) * 1000
+    assert response.status_code == 200, (url, response.status_code)
+    return elapsed, response.get_data(as_text=True)
+
+
+def next_link(html: str) -> str | None:
+    found = re.search(r'rel="next" href="([^"]+)"', html)
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+def repeat(client, url: str, times: int = 15) -> tuple[float, int]:
+    """Median server time of `url` (after one warm-up) and the rows it showed."""
+    _, html = timed_get(client, url)
+    samples = [timed_get(client, url)[0] for _ in range(times)]
+    return statistics.median(samples), html.count("data-log-id=")
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def measure(app, email: str, pages: int) -> dict:
+    results = {}
+    client = app.test_client()
+    response = client.post("/login", data={"email": email, "password": PASSWORD})
+    assert response.status_code == 303, "log-in failed"
+
+    results["first page"] = repeat(client, "/logs/")
+
+    url = "/logs/"
+    walk = []
+    for _ in range(pages):
+        elapsed, html = timed_get(client, url)
+        walk.append(elapsed)
+        url = next_link(html)
+        if url is None:
+            break
+    results["walk"] = walk
+
+    results["tool=keywords&status=error"] = repeat(client, "/logs/?tool=keywords&status=error")
+    results["q=timed out"] = repeat(client, "/logs/?q=timed+out")
+    results["q=no such text (every failed call)"] = repeat(client, "/logs/?q=no+such+text", 3)
+
+    started = time.perf_counter()
+    before = rss_mb()
+    peak = before
+    rows = -1  # the header line
+    size = 0
+    response = client.get("/logs/export.csv", buffered=False)
+    for chunk in response.response:
+        size += len(chunk)
+        rows += chunk.count("\r\n") if isinstance(chunk, str) else chunk.count(b"\r\n")
+        peak = max(peak, rss_mb())
+    response.close()
+    elapsed = time.perf_counter() - started
+    results["export"] = {
+        "rows": rows,
+        "seconds": elapsed,
+        "rate": rows / elapsed,
+        "mb": size / 2**20,
+        "rss_before": before,
+        "rss_peak": peak,
+    }
+    return results
+
+
+def report(results: dict, rows: int, load_seconds: float) -> None:
+    print(f"\nLoaded {rows:,} rows for the measured user in {load_seconds:.1f} s (incl. indexes).")
+    median, shown = results["first page"]
+    print(f"first page                          median {median:7.1f} ms  ({shown} rows)")
+    walk = results["walk"]
+    print(
+        f"walk {len(walk)} pages by cursor            median {statistics.median(walk):7.1f} ms"
+        f"  p95 {percentile(walk, 0.95):6.1f} ms  page {len(walk)}: {walk[-1]:.1f} ms"
+    )
+    for name in ("tool=keywords&status=error", "q=timed out", "q=no such text (every failed call)"):
+        median, shown = results[name]
+        print(f"{name:<35} median {median:7.1f} ms  ({shown} rows)")
+    export = results["export"]
+    print(
+        f"export.csv: {export['rows']:,} rows, {export['mb']:.0f} MB in {export['seconds']:.1f} s"
+        f" = {export['rate']:,.0f} rows/s; RSS {export['rss_before']:.0f} MB before,"
+        f" {export['rss_peak']:.0f} MB peak (+{export['rss_peak'] - export['rss_before']:.0f} MB)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="calls of the measured user")
+    parser.add_argument("--pages", type=int, default=500, help="pages to walk by cursor")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args()
+
+    url_psycopg = f"{SERVER}/{DATABASE}"
+    url = url_psycopg.replace("postgresql://", "postgresql+psycopg://", 1)
+    print(f"Database {DATABASE}: creating and migrating ...", flush=True)
+    setup_database(url)
+    app = make_app(url)
+    try:
+        main_account, others = create_accounts(app)
+        print(f"Loading {args.rows:,} calls (+{len(others)} other users) with COPY ...")
+        load_seconds = bulk_load(url_psycopg, main_account, others, args.rows)
+        with app.app_context():
+            results = measure(app, main_account["email"], args.pages)
+        report(results, args.rows, load_seconds)
+    finally:
+        with app.app_context():
+            from dashboard.extensions import db
+
+            db.session.remove()
+            db.engine.dispose()
+        if args.keep:
+            print(f"Kept database {DATABASE}.")
+        else:
+            admin(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+            print(f"Dropped database {DATABASE}.")
+
+
+if __name__ == "__main__":
+    main()
