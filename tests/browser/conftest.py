@@ -11,7 +11,10 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import IN_CI, make_app, postgres_reachable
+from dashboard.extensions import db
+from dashboard.models import Tool
+from dashboard.tools.sync import sync_tools
+from tests.conftest import IN_CI, make_app, postgres_reachable, upgrade_to_head
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -52,10 +55,16 @@ def browser_context_args(browser_context_args):
 
 
 @pytest.fixture(scope="session")
-def live_app(migrated_urls):
-    """The app with CSRF on, as served, on PostgreSQL when it is there (SQLite otherwise)."""
+def live_app(databases):
+    """The app with CSRF on, as served, on a database of its own (PostgreSQL when it is there)."""
     backend = "postgresql" if (IN_CI or postgres_reachable()) else "sqlite"
-    return make_app(migrated_urls(backend), WTF_CSRF_ENABLED=True)
+    url = databases.create(backend)
+    upgrade_to_head(url)
+    app = make_app(url, WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        sync_tools(db.session, Tool)
+        db.session.commit()
+    return app
 
 
 @pytest.fixture(scope="session")
