@@ -4,8 +4,8 @@ import json
 import shlex
 from functools import cache
 
-from dashboard.api.catalog import active_tools
 from dashboard.tools.registry import ToolVersion, count_tokens
+from dashboard.tools.served import active_tools
 
 
 def catalog() -> list[dict]:
