@@ -11,7 +11,8 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.fields import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
 
 from dashboard.auth.forms import strip
 from dashboard.keys.rules import parse_ip_list
@@ -21,19 +22,18 @@ from dashboard.plans import Plan
 
 IPS_MAX_CHARS = 4000
 EXPIRY_CHOICES = [
-    ("never", "Never"),
-    ("7", "In 7 days"),
-    ("30", "In 30 days"),
-    ("90", "In 90 days"),
-    ("custom", "On a date"),
+    SelectChoice("never", "Never"),
+    SelectChoice("7", "In 7 days"),
+    SelectChoice("30", "In 30 days"),
+    SelectChoice("90", "In 90 days"),
+    SelectChoice("custom", "On a date"),
 ]
 GRACE_CHOICES = [
-    ("none", "No grace: the old key stops at once"),
-    ("1h", "1 hour"),
-    ("24h", "24 hours"),
-    ("7d", "7 days"),
+    SelectChoice("none", "No grace: the old key stops at once"),
+    SelectChoice("1h", "1 hour"),
+    SelectChoice("24h", "24 hours"),
+    SelectChoice("7d", "7 days"),
 ]
-assert {value for value, _ in GRACE_CHOICES} == set(GRACE_PERIODS)
 
 
 class WholeNumberField(IntegerField):
@@ -67,7 +67,7 @@ class KeySettingsForm(FlaskForm):
         "Name",
         filters=[strip],
         validators=[
-            InputRequired("Give the key a name."),
+            DataRequired("Give the key a name."),  # after trimming: spaces are no name
             Length(max=NAME_MAX, message=f"A name has at most {NAME_MAX} characters."),
         ],
         render_kw={"maxlength": NAME_MAX, "autocomplete": "off"},
@@ -91,7 +91,7 @@ class KeySettingsForm(FlaskForm):
     def __init__(self, *args, plan: Plan, tools: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.plan = plan
-        self.allowed_tools.choices = [(name, name) for name in tools]
+        self.allowed_tools.choices = [SelectChoice(name) for name in tools]
         self.ip_entries: list[str] = []
 
     def use_id_prefix(self, prefix: str) -> None:
@@ -113,7 +113,7 @@ class KeySettingsForm(FlaskForm):
             )
 
     def validate_allowed_tools(self, field):
-        known = {value for value, _ in field.choices}
+        known = {choice.value for choice in field.choices}
         unknown = sorted(set(field.data or []) - known)
         if unknown:
             field.errors.append("Unknown tools: " + ", ".join(unknown) + ".")
@@ -142,7 +142,7 @@ class CreateKeyForm(KeySettingsForm):
     )
 
     def validate_expiry(self, field):
-        if field.data not in {value for value, _ in EXPIRY_CHOICES}:
+        if field.data not in {choice.value for choice in EXPIRY_CHOICES}:
             field.errors.append("Choose when the key expires.")
 
     def validate_expires_on(self, field):
