@@ -136,7 +136,7 @@ class KeySettingsForm(FlaskForm):
 class CreateKeyForm(KeySettingsForm):
     expiry = RadioField("Expires", choices=EXPIRY_CHOICES, default="never", validate_choice=False)
     expires_on = DayField(
-        "Expiry date",
+        "Date (for “On a date”)",
         validators=[Optional()],
         description="The key stops working at 00:00 UTC on this date.",
     )

@@ -73,7 +73,7 @@ def test_someone_elses_key_answers_404_and_stays_untouched(
     assert len(db.session.scalars(sa.select(ApiKey)).all()) == 1
 
 
-@pytest.mark.parametrize("bad_id", ["nope", "123", str(uuid.uuid4()), "%20", "1'--"])
+@pytest.mark.parametrize("bad_id", ["nope", str(uuid.uuid4()), "1'--"])
 @pytest.mark.parametrize(("method", "url"), KEY_URLS)
 def test_malformed_or_unknown_ids_answer_404(client, logged_in, method, url, bad_id):
     assert getattr(client, method)(url.format(id=bad_id)).status_code == 404
