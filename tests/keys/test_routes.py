@@ -669,3 +669,17 @@ def test_rolling_at_the_plan_limit_is_allowed(client, logged_in, make_key):
     keys = [make_key(logged_in, f"key {n}")[0] for n in range(3)]
     assert client.post(f"/keys/{keys[0].id}/roll", data={"grace": "1h"}).status_code == 303
     assert len(keys_of(logged_in)) == 4
+
+
+def test_no_secret_or_hash_in_log_lines(client, logged_in, caplog):
+    caplog.set_level("DEBUG")
+    secret = secret_shown_after_creating(client, {}, name="logged?")
+    key = only_key(logged_in)
+    client.post(f"/keys/{key.id}/roll", data={"grace": "1h"}, headers=HX)
+    client.post(f"/keys/{key.id}/edit", data={"name": "", "rate_limit_per_minute": "x"})
+    client.post(f"/keys/{key.id}/expire")
+    hashes = [k.key for k in keys_of(logged_in)]
+    for record in caplog.records:
+        line = record.getMessage()
+        assert secret not in line
+        assert not any(h in line for h in hashes)
