@@ -1,13 +1,291 @@
-"""API keys pages (placeholder until the feature lands)."""
+"""The API keys page: list, create, edit, expire and roll keys.
 
-from flask import Blueprint, render_template
-from flask_login import login_required
+Every action is its own view, so that access rules (e.g. no key secrets while support staff
+impersonate a customer) can be added as decorators. Each works as a plain form post (303 back to
+the list) and in place with htmx (the section or the row is re-rendered, flashes out of band).
+"""
+
+from datetime import timedelta
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from dashboard.keys.forms import CreateKeyForm, EditKeyForm, RollKeyForm
+from dashboard.keys.rules import key_status
+from dashboard.keys.service import (
+    GRACE_PERIODS,
+    KeyLimitReached,
+    KeyNotActive,
+    create_key_within_plan,
+    expire_key,
+    expiry_from_choice,
+    key_limit_message,
+    key_of,
+    keys_of,
+    roll_key,
+    stop_delay_phrase,
+    tool_choices,
+    update_key,
+)
+from dashboard.models import utcnow
+from dashboard.plans import plan_named
 
 bp = Blueprint("keys", __name__, url_prefix="/keys")
+
+# The secret of a key made by a plain form post waits here for exactly one display.
+NEW_SECRET_SESSION_KEY = "keys_new_secret"  # noqa: S105 (a session key name)
+NOT_ROLLABLE = {"rolled": "was already rolled", "expired": "has expired", "revoked": "was revoked"}
+
+
+@bp.after_request
+def never_cache(response):
+    """Key pages may hold a one-time secret: no cache keeps them; htmx and plain differ."""
+    response.headers["Cache-Control"] = "no-store"
+    response.vary.add("HX-Request")
+    return response
+
+
+def own_key_or_404(key_id: str):
+    """The current user's key, or 404 for anyone else's key and for malformed ids."""
+    key = key_of(current_user, key_id)
+    if key is None:
+        abort(404)
+    return key
+
+
+def current_plan():
+    return plan_named(current_user.subscription_plan)
+
+
+def settings_form(form_class, **kwargs):
+    """A create or edit form bound to the user's plan and the tool list."""
+    tools = kwargs.pop("tools", None) or tool_choices()
+    return form_class(plan=current_plan(), tools=tools, **kwargs)
+
+
+def page_context(create_form=None, new_secret=None, new_key=None, replaced=None) -> dict:
+    """Everything the list section needs."""
+    now = utcnow()
+    keys = keys_of(current_user)
+    plan = current_plan()
+    active = sum(1 for key in keys if key_status(key, now) == "active")
+    return {
+        "keys": keys,
+        "keys_by_id": {key.id: key for key in keys},
+        "now": now,
+        "tomorrow": (now + timedelta(days=1)).date().isoformat(),
+        "key_status": key_status,
+        "plan": plan,
+        "active_count": active,
+        "at_limit": active >= plan.max_active_keys,
+        "limit_message": key_limit_message(plan),
+        "stop_delay": stop_delay_phrase(current_app.config["API_KEY_CACHE_SECONDS"]),
+        "create_form": create_form or settings_form(CreateKeyForm, formdata=None),
+        "new_secret": new_secret,
+        "new_key": new_key,
+        "replaced": replaced,
+    }
+
+
+def render_section(status: int = 200, **context):
+    """The whole page, or for htmx the list section with out-of-band flashes."""
+    template = "keys/_section.html" if request.htmx else "keys/index.html"
+    return render_template(template, **page_context(**context)), status
+
+
+def back_to_list():
+    """After a mutation: 303 to the list for plain posts, the re-rendered section for htmx."""
+    if request.htmx:
+        return render_section()
+    return redirect(url_for("keys.index"), 303)
+
+
+def row_context(key) -> dict:
+    return {
+        "key": key,
+        "now": utcnow(),
+        "key_status": key_status,
+        "keys_by_id": {},
+        "stop_delay": stop_delay_phrase(current_app.config["API_KEY_CACHE_SECONDS"]),
+        "oob_flashes": bool(request.htmx),
+    }
 
 
 @bp.get("/")
 @login_required
 def index():
-    """API keys."""
-    return render_template("placeholder.html", title="API keys")
+    """The user's keys, newest first, and the form to create one."""
+    shown_once = session.pop(NEW_SECRET_SESSION_KEY, None)
+    if shown_once:
+        key = key_of(current_user, shown_once.get("key_id", ""))
+        if key is not None:
+            replaced = key_of(current_user, shown_once.get("replaced_id") or "")
+            return render_section(new_secret=shown_once["secret"], new_key=key, replaced=replaced)
+    return render_section()
+
+
+def show_secret_once(key, secret: str, replaced=None):
+    """Show a new secret: in the htmx answer, or once on the list after the redirect."""
+    if request.htmx:
+        return render_section(new_secret=secret, new_key=key, replaced=replaced)
+    session[NEW_SECRET_SESSION_KEY] = {
+        "key_id": str(key.id),
+        "secret": secret,
+        "replaced_id": str(replaced.id) if replaced else None,
+    }
+    return redirect(url_for("keys.index"), 303)
+
+
+@bp.post("/")
+@login_required
+def create():
+    """Create a key; its secret is shown exactly once."""
+    form = settings_form(CreateKeyForm)
+    if form.validate_on_submit():
+        try:
+            key, secret = create_key_within_plan(
+                current_user,
+                form.name.data,
+                rate_limit_per_minute=form.rate_limit_per_minute.data,
+                expires_at=expiry_from_choice(form.expiry.data, form.custom_date),
+                **form.restrictions(),
+            )
+        except KeyLimitReached as refusal:
+            form.form_errors.append(str(refusal))
+        else:
+            flash(
+                f"Key “{key.name}” created. Copy its secret now: it is shown only once.",
+                "success",
+            )
+            return show_secret_once(key, secret)
+    # htmx only swaps 2xx answers; a plain post says 422.
+    return render_section(status=200 if request.htmx else 422, create_form=form)
+
+
+@bp.get("/<key_id>")
+@login_required
+def show(key_id: str):
+    """One key's row (htmx, e.g. to cancel editing); plain requests go to the list."""
+    key = own_key_or_404(key_id)
+    if not request.htmx:
+        return redirect(url_for("keys.index") + f"#key-{key.id}")
+    return render_template("keys/_row.html", **row_context(key))
+
+
+def edit_form_for(key):
+    """The edit form: the posted values, or on GET the key's current settings."""
+    # A tool deactivated since stays choosable on a key that already allows it.
+    tools = sorted(set(tool_choices()) | set(key.allowed_tools or []))
+    data = {
+        "name": key.name,
+        "rate_limit_per_minute": key.rate_limit_per_minute,
+        "allowed_tools": key.allowed_tools or [],
+        "allowed_ips": "\n".join(key.allowed_ips or []),
+    }
+    return settings_form(EditKeyForm, tools=tools, data=data)
+
+
+def id_prefix(key) -> str:
+    """A prefix for the ids of a key's forms, unique on the page."""
+    return f"key-{key.id.hex[:12]}-"
+
+
+def render_edit(key, form, status=200):
+    form.use_id_prefix(id_prefix(key))
+    template = "keys/_edit_row.html" if request.htmx else "keys/edit.html"
+    return render_template(template, key=key, form=form, id_prefix=id_prefix(key)), status
+
+
+@bp.get("/<key_id>/edit")
+@login_required
+def edit_form(key_id: str):
+    """The form to change a key's name, rate limit and restrictions."""
+    key = own_key_or_404(key_id)
+    return render_edit(key, edit_form_for(key))
+
+
+@bp.post("/<key_id>/edit")
+@login_required
+def edit(key_id: str):
+    """Save a key's name, rate limit and restrictions."""
+    key = own_key_or_404(key_id)
+    form = edit_form_for(key)
+    if not form.validate_on_submit():
+        return render_edit(key, form, status=200 if request.htmx else 422)
+    update_key(
+        key,
+        name=form.name.data,
+        rate_limit_per_minute=form.rate_limit_per_minute.data,
+        **form.restrictions(),
+    )
+    flash(f"Key “{key.name}” saved.", "success")
+    if request.htmx:
+        return render_template("keys/_row.html", focus_edit=True, **row_context(key))
+    return redirect(url_for("keys.index"), 303)
+
+
+@bp.get("/<key_id>/expire")
+@login_required
+def confirm_expire(key_id: str):
+    """Ask before expiring a key (the page for browsers without JavaScript)."""
+    key = own_key_or_404(key_id)
+    return render_template("keys/expire.html", **row_context(key))
+
+
+@bp.post("/<key_id>/expire")
+@login_required
+def expire(key_id: str):
+    """Expire a key now."""
+    key = own_key_or_404(key_id)
+    if key_status(key, utcnow()) == "revoked":
+        flash(f"Key “{key.name}” was already revoked.", "info")
+    else:
+        expire_key(key)
+        delay = stop_delay_phrase(current_app.config["API_KEY_CACHE_SECONDS"])
+        flash(f"Key “{key.name}” expired. It stops working {delay}.", "success")
+    return back_to_list()
+
+
+def render_roll(key, form, status=200):
+    template = "keys/_roll_row.html" if request.htmx else "keys/roll.html"
+    context = row_context(key)
+    return render_template(template, form=form, id_prefix=id_prefix(key), **context), status
+
+
+@bp.get("/<key_id>/roll")
+@login_required
+def roll_form(key_id: str):
+    """The form to roll a key: choose how long the old one keeps working."""
+    key = own_key_or_404(key_id)
+    return render_roll(key, RollKeyForm())
+
+
+@bp.post("/<key_id>/roll")
+@login_required
+def roll(key_id: str):
+    """Replace a key by a new one (new secret shown once); the old one works for a grace."""
+    key = own_key_or_404(key_id)
+    form = RollKeyForm()
+    if not form.validate_on_submit():
+        return render_roll(key, form, status=200 if request.htmx else 422)
+    try:
+        successor, secret = roll_key(key, GRACE_PERIODS[form.grace.data])
+    except KeyNotActive as refusal:
+        flash(
+            f"Key “{key.name}” {NOT_ROLLABLE.get(str(refusal), 'is not active')}: "
+            "only an active key can be rolled. Create a new key instead.",
+            "error",
+        )
+        return back_to_list()
+    flash(f"Key “{key.name}” rolled. Copy the new secret now: it is shown only once.", "success")
+    return show_secret_once(successor, secret, replaced=key)

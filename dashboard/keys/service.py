@@ -1,20 +1,41 @@
-"""Keys: creating them and reading a user's keys."""
+"""Keys: creating, reading, changing, expiring and rolling a user's keys."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
 from dashboard.extensions import db
+from dashboard.keys.rules import key_status
 from dashboard.keys.secrets import display_prefix, hash_secret, new_secret
-from dashboard.models import ApiKey, User
+from dashboard.models import ApiKey, Tool, User, utcnow
+from dashboard.plans import Plan, plan_named
+
+NAME_MAX = 80
+DEFAULT_RATE_LIMIT = 100  # the seed's column default
+EXPIRY_PRESETS = {"7": timedelta(days=7), "30": timedelta(days=30), "90": timedelta(days=90)}
+# How long a rolled key keeps working next to its successor.
+GRACE_PERIODS = {
+    "none": timedelta(0),
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+}
+
+
+class KeyLimitReached(Exception):
+    """The plan allows no more active keys."""
+
+
+class KeyNotActive(Exception):
+    """Only an active key can be rolled."""
 
 
 def create_key(
     user: User,
     name: str,
     *,
-    rate_limit_per_minute: int = 100,
+    rate_limit_per_minute: int = DEFAULT_RATE_LIMIT,
     expires_at: datetime | None = None,
     allowed_tools: list[str] | None = None,
     allowed_ips: list[str] | None = None,
@@ -34,6 +55,16 @@ def create_key(
     db.session.add(key)
     db.session.commit()
     return key, secret
+
+
+def create_key_within_plan(user: User, name: str, **settings) -> tuple[ApiKey, str]:
+    """create_key, refused with KeyLimitReached when the plan's active keys are all in use."""
+    # Lock the account row (PostgreSQL) so two concurrent creations cannot both pass the count.
+    db.session.execute(sa.select(User.id).where(User.id == user.id).with_for_update())
+    if active_key_count(user) >= plan_named(user.subscription_plan).max_active_keys:
+        db.session.rollback()
+        raise KeyLimitReached(key_limit_message(plan_named(user.subscription_plan)))
+    return create_key(user, name, **settings)
 
 
 def keys_of(user: User) -> list[ApiKey]:
@@ -56,3 +87,95 @@ def key_of(user: User, key_id: str | uuid.UUID) -> ApiKey | None:
     return db.session.scalar(
         sa.select(ApiKey).where(ApiKey.id == key_uuid, ApiKey.user_id == user.id)
     )
+
+
+def active_key_count(user: User, now: datetime | None = None) -> int:
+    """How many of the user's keys are `active` (rolled keys in their grace do not count)."""
+    now = now or utcnow()
+    return sum(1 for key in keys_of(user) if key_status(key, now) == "active")
+
+
+def key_limit_message(plan: Plan) -> str:
+    """What to tell someone whose plan allows no more active keys."""
+    noun = "key" if plan.max_active_keys == 1 else "keys"
+    return (
+        f"Your {plan.title} plan allows {plan.max_active_keys} active {noun}. "
+        "Expire one or upgrade."
+    )
+
+
+def tool_choices() -> list[str]:
+    """Names of the active tools (the `tools` table that `flask tools sync` fills), A to Z."""
+    return list(
+        db.session.scalars(
+            sa.select(Tool.name).where(Tool.is_active.is_(True)).distinct().order_by(Tool.name)
+        )
+    )
+
+
+def expiry_from_choice(choice: str, on: date | None, now: datetime | None = None):
+    """expires_at for a form's choice: a preset (`7`, `30`, `90` days), `custom` (00:00 UTC on
+    the date `on`) or `never` (None)."""
+    if choice in EXPIRY_PRESETS:
+        return (now or utcnow()) + EXPIRY_PRESETS[choice]
+    if choice == "custom" and on is not None:
+        return datetime.combine(on, time())
+    return None
+
+
+def update_key(
+    key: ApiKey,
+    *,
+    name: str,
+    rate_limit_per_minute: int,
+    allowed_tools: list[str] | None,
+    allowed_ips: list[str] | None,
+) -> ApiKey:
+    """Change a key's name, rate limit and restrictions."""
+    key.name = name
+    key.rate_limit_per_minute = rate_limit_per_minute
+    key.allowed_tools = allowed_tools or None
+    key.allowed_ips = allowed_ips or None
+    db.session.commit()
+    return key
+
+
+def expire_key(key: ApiKey, now: datetime | None = None) -> ApiKey:
+    """Stop a key now (the gateway notices within API_KEY_CACHE_SECONDS)."""
+    key.revoked_at = now or utcnow()
+    key.is_active = False
+    db.session.commit()
+    return key
+
+
+def roll_key(key: ApiKey, grace: timedelta, now: datetime | None = None) -> tuple[ApiKey, str]:
+    """A successor with the same name, limits and restrictions, and its secret; the old key
+    keeps working for `grace` (zero: it stops at once). Raises KeyNotActive for other keys."""
+    now = now or utcnow()
+    if key_status(key, now) != "active":
+        raise KeyNotActive(key_status(key, now))
+    secret = new_secret()
+    successor = ApiKey(
+        user_id=key.user_id,
+        name=key.name,
+        key=hash_secret(secret),
+        prefix=display_prefix(secret),
+        created_at=now,
+        rate_limit_per_minute=key.rate_limit_per_minute,
+        expires_at=key.expires_at,
+        allowed_tools=list(key.allowed_tools) if key.allowed_tools else None,
+        allowed_ips=list(key.allowed_ips) if key.allowed_ips else None,
+    )
+    db.session.add(successor)
+    db.session.flush()
+    key.replaced_by_id = successor.id
+    key.grace_ends_at = now + grace
+    db.session.commit()
+    return successor, secret
+
+
+def stop_delay_phrase(cache_seconds: int) -> str:
+    """`within 5 seconds`, or `at once` when the gateway does not cache keys."""
+    if cache_seconds <= 0:
+        return "at once"
+    return f"within {cache_seconds} second{'s' if cache_seconds != 1 else ''}"
