@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from flask import g
 
 from dashboard import create_app
 from dashboard.auth.service import create_user
@@ -132,7 +133,17 @@ def make_app(url: str, **overrides):
     config = TestConfig(url)
     for name, value in overrides.items():
         setattr(config, name, value)
-    return create_app(config)
+    app = create_app(config)
+    # Tests keep one app context open, which Flask reuses for every request of the test client;
+    # in production each request has its own. Start each request with an empty `g`, so nothing
+    # cached per request (the logged-in user, the CSRF token) leaks into the next one.
+    app.before_request_funcs.setdefault(None, []).insert(0, fresh_request_globals)
+    return app
+
+
+def fresh_request_globals() -> None:
+    for name in list(g):
+        g.pop(name)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
