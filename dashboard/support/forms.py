@@ -2,7 +2,7 @@
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from dashboard.support.audit import KNOWN_ACTIONS
 
@@ -33,7 +33,7 @@ class ImpersonateForm(FlaskForm):
         "Reason",
         filters=[strip],
         validators=[
-            InputRequired("Say why you need to view as this customer."),
+            DataRequired("Say why you need to view as this customer."),
             Length(
                 min=REASON_MIN,
                 max=REASON_MAX,

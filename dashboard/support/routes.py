@@ -117,7 +117,7 @@ def impersonate(user_id: str):
         impersonation.start_impersonation(current_user, subject, form.reason.data)
     except NotAllowed as refusal:
         return error_response(403, str(refusal))
-    flash(f"You are viewing as {subject.email}. Actions are limited and audited.", "warning")
+    flash(f"Now viewing as {subject.email}. Actions are limited and audited.", "warning")
     return redirect(url_for("auth.home"), 303)
 
 

@@ -21,7 +21,9 @@ CONSOLE_POSTS = [
 @pytest.mark.parametrize("url", CONSOLE_GETS + CONSOLE_POSTS)
 def test_console_is_a_404_for_anonymous_visitors(client, customer, url):
     method = client.post if url in CONSOLE_POSTS else client.get
-    response = method(url.format(id=customer.id), data={"reason": "looking around", "role": "support"})
+    response = method(
+        url.format(id=customer.id), data={"reason": "looking around", "role": "support"}
+    )
     assert response.status_code == 404
     assert "support" not in response.get_data(as_text=True).lower()
 
@@ -124,7 +126,7 @@ def test_search_refuses_overlong_queries_clearly(client, auth, support):
 
 def test_user_page_shows_plan_keys_usage_and_latest_errors(client, auth, support, customer):
     key, secret = create_key(customer, "Production server")
-    expired, _ = create_key(customer, "Old laptop", expires_at=utcnow() - timedelta(days=1))
+    create_key(customer, "Old laptop", expires_at=utcnow() - timedelta(days=1))
     start = utcnow() - timedelta(minutes=30)
     make_call(customer, key)
     for n in range(12):
