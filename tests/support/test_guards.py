@@ -73,7 +73,7 @@ def test_the_banner_reads_viewing_as_with_an_end_button(client, viewing):
     html = client.get("/logs/").get_data(as_text=True)
     assert "You are viewing as" in html and viewing.email in html
     assert 'action="/support/impersonation/end"' in html
-    assert ">End</button>" in html
+    assert '>End<span class="visually-hidden">' in html
 
 
 def test_password_change_is_refused(client, viewing):
