@@ -51,6 +51,7 @@ bp.add_app_template_global(support_access_for)
 
 
 def with_vary(body):
+    """A response that caches apart from its htmx fragment."""
     response = make_response(body)
     response.headers["Vary"] = "HX-Request"
     return response
@@ -69,6 +70,7 @@ def index():
 
 
 def subject_or_404(user_id: str):
+    """The account with this id, or a 404 page that says so (unknown and malformed alike)."""
     subject = user_for_support(user_id)
     if subject is None:
         abort(make_response(error_response(404, "No account has that id. Search for it again.")))
@@ -76,12 +78,14 @@ def subject_or_404(user_id: str):
 
 
 def plan_form_for(subject, formdata=None) -> PlanForm:
+    """The plan picker, offering this deployment's plans."""
     form = PlanForm(formdata=formdata, plan=subject.subscription_plan)
     form.plan.choices = [SelectChoice(p.name, p.title) for p in all_plans()]
     return form
 
 
 def render_user(subject, impersonate_form=None, role_form=None, plan_form=None, status=200):
+    """The customer's console page, with any forms that came back with errors."""
     return render_template(
         "support/user.html",
         subject=subject,
