@@ -1,0 +1,138 @@
+"""The audit trail: who on the support side did what, to whom, when, and from where."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import sqlalchemy as sa
+from flask import has_request_context, request
+
+from dashboard.extensions import db
+from dashboard.models import AuditEvent, User, utcnow
+
+AUDIT_PAGE_SIZE = 50
+# What the customer sees on their account page: support looking in, and what support did there.
+CUSTOMER_VISIBLE_ACTIONS = ("impersonation.start", "impersonation.action", "key.expire")
+KNOWN_ACTIONS = (
+    "impersonation.start",
+    "impersonation.end",
+    "impersonation.action",
+    "key.expire",
+    "user.role",
+    "user.plan",
+)
+
+
+def record_event(
+    action: str,
+    *,
+    actor: User | None,
+    subject: User | None,
+    details: dict | None = None,
+    commit: bool = True,
+) -> AuditEvent:
+    """Write one audit row with the actor, subject, details and the request's IP."""
+    event = AuditEvent(
+        actor_id=actor.id if actor else None,
+        actor_email=actor.email if actor else None,
+        subject_id=subject.id if subject else None,
+        subject_email=subject.email if subject else None,
+        action=action,
+        details=details or {},
+        ip=request.remote_addr if has_request_context() else None,
+        created_at=_to_milliseconds(utcnow()),
+    )
+    db.session.add(event)
+    if commit:
+        db.session.commit()
+    return event
+
+
+def _to_milliseconds(value: datetime) -> datetime:
+    """PostgreSQL keeps TIMESTAMP(3); cutting here keeps keyset cursors exact on both backends."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def support_access_for(user) -> list[AuditEvent]:
+    """The last 20 times support viewed this account or acted in it, newest first."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(AuditEvent)
+            .where(
+                AuditEvent.subject_id == user.id,
+                AuditEvent.action.in_(CUSTOMER_VISIBLE_ACTIONS),
+            )
+            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+            .limit(20)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    action: str = ""
+    actor: str = ""
+    subject: str = ""
+    since: date | None = None
+    until: date | None = None
+
+    def conditions(self) -> list:
+        """SQL conditions for the filled-in fields."""
+        found = []
+        if self.action:
+            found.append(AuditEvent.action == self.action)
+        if self.actor:
+            found.append(_email_contains(AuditEvent.actor_email, self.actor))
+        if self.subject:
+            found.append(_email_contains(AuditEvent.subject_email, self.subject))
+        if self.since:
+            found.append(AuditEvent.created_at >= datetime.combine(self.since, time.min))
+        if self.until:
+            following = datetime.combine(self.until + timedelta(days=1), time.min)
+            found.append(AuditEvent.created_at < following)
+        return found
+
+
+def _email_contains(column, text: str):
+    return sa.func.lower(column).contains(text.strip().lower(), autoescape=True)
+
+
+def encode_cursor(event: AuditEvent) -> str:
+    """A keyset cursor: the time and id of the last row shown."""
+    return f"{event.created_at.strftime('%Y%m%dT%H%M%S.%f')}_{event.id.hex}"
+
+
+def decode_cursor(text: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """The (time, id) in a cursor, or None for a missing or malformed one."""
+    if not text or "_" not in text:
+        return None
+    stamp, _, key = text.partition("_")
+    try:
+        return datetime.strptime(stamp, "%Y%m%dT%H%M%S.%f"), uuid.UUID(key)
+    except ValueError:
+        return None
+
+
+def audit_page(
+    filters: AuditFilter, before: str | None = None, size: int = AUDIT_PAGE_SIZE
+) -> tuple[list[AuditEvent], str | None]:
+    """One page of events, newest first, and the cursor of the next page (None at the end)."""
+    query = sa.select(AuditEvent).where(*filters.conditions())
+    cursor = decode_cursor(before)
+    if cursor:
+        at, key = cursor
+        query = query.where(
+            sa.or_(
+                AuditEvent.created_at < at,
+                sa.and_(AuditEvent.created_at == at, AuditEvent.id < key),
+            )
+        )
+    rows = list(
+        db.session.scalars(
+            query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(size + 1)
+        )
+    )
+    following = encode_cursor(rows[size - 1]) if len(rows) > size else None
+    return rows[:size], following

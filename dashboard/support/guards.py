@@ -1,0 +1,95 @@
+"""Who may reach the console, and what a support person may not do while viewing as a customer."""
+
+from functools import wraps
+
+from flask import abort, g, make_response, render_template, request
+from flask_login import current_user
+
+from dashboard.errors import error_response
+
+REFUSED_MESSAGE = "Not allowed while viewing as a customer."
+REFUSED_HINT = "Only the customer can do this. End “viewing as” to get back to the console."
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Deny by default: while viewing as a customer, these are the only endpoints that accept a write.
+ALLOWED_WRITES = frozenset({"support.end_impersonation", "keys.expire", "auth.logout"})
+# Pages refused even for reading: they reveal secrets or prepare an action only the customer may
+# take. Their writes are refused anyway by the rule above; this also hides the forms.
+FORBIDDEN_ENDPOINTS = frozenset(
+    {
+        "account.password",
+        "account.delete",
+        "keys.create",
+        "keys.new",
+        "keys.roll",
+        "keys.edit",
+        "keys.reveal",
+    }
+)
+
+
+def is_impersonating() -> bool:
+    """True while the request acts as a customer on behalf of a support person."""
+    return g.get("impersonation") is not None
+
+
+def refused_while_impersonating(endpoint: str | None, method: str) -> bool:
+    """The rule the before-request check applies to every request while viewing as a customer."""
+    if endpoint in FORBIDDEN_ENDPOINTS:
+        return True
+    if endpoint and endpoint.startswith("support.") and endpoint != "support.end_impersonation":
+        return True  # the console itself, and so viewing as someone else, waits until the end
+    return method not in SAFE_METHODS and endpoint not in ALLOWED_WRITES
+
+
+def refusal_response():
+    """403 with a clear message: the error page, or an alert that htmx shows in the flash area."""
+    g.impersonation_refused = True
+    if request.headers.get("HX-Request") == "true":
+        response = make_response(
+            render_template("support/_refused.html", message=REFUSED_MESSAGE, hint=REFUSED_HINT),
+            403,
+        )
+        response.headers["X-Impersonation-Refused"] = "1"
+        response.headers["HX-Retarget"] = "#flashes"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    return error_response(403, f"{REFUSED_MESSAGE} {REFUSED_HINT}", code="impersonating")
+
+
+def forbidden_while_impersonating(view):
+    """Refuse this view with 403 while a support person views as a customer."""
+
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        if is_impersonating():
+            return refusal_response()
+        return view(*args, **kwargs)
+
+    return guarded
+
+
+def staff_required(view):
+    """Support staff and super admins only; everyone else (anonymous too) gets a plain 404."""
+
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        if not current_user.is_authenticated or not current_user.is_staff:
+            abort(404)
+        return view(*args, **kwargs)
+
+    return guarded
+
+
+def super_admin_required(view):
+    """Super admins only: support staff are told no (403), everyone else gets a 404."""
+
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        if not current_user.is_authenticated or not current_user.is_staff:
+            abort(404)
+        if not current_user.is_super_admin:
+            return error_response(403, "Only super admins can see or do this.")
+        return view(*args, **kwargs)
+
+    return guarded

@@ -1,0 +1,253 @@
+"""Viewing as a customer: starting, the banner, ending three ways, and the audit rows."""
+
+from datetime import timedelta
+
+import pytest
+
+from dashboard.extensions import db
+from dashboard.models import User, utcnow
+from tests.support.conftest import REASON, events, start_viewing
+
+SESSION_KEYS = (
+    "impersonator_id",
+    "impersonation_subject_id",
+    "impersonation_started_at",
+    "impersonation_reason",
+)
+
+
+def session_of(client) -> dict:
+    with client.session_transaction() as session:
+        return dict(session)
+
+
+def test_start_acts_as_the_customer_and_shows_the_banner(client, auth, support, customer):
+    auth.login(support)
+    response = start_viewing(client, customer)
+    assert response.status_code == 303
+    state = session_of(client)
+    assert state["_user_id"] == str(support.id)  # Flask-Login still knows the support person
+    assert state["impersonator_id"] == str(support.id)
+    assert state["impersonation_subject_id"] == str(customer.id)
+    assert state["impersonation_reason"] == REASON
+    page = client.get("/account/").get_data(as_text=True)
+    assert 'data-testid="plan-name">Pro<' in page  # the customer's plan, not the support person's
+    assert f'data-testid="impersonated-email">{customer.email}<' in page
+    assert "impersonated-email" in page
+    assert 'href="/support/"' not in page  # no console link while viewing
+
+
+def test_start_writes_an_audit_row(client, auth, support, customer):
+    auth.login(support)
+    start_viewing(client, customer)
+    (event,) = events("impersonation.start")
+    assert (event.actor_id, event.actor_email) == (support.id, support.email)
+    assert (event.subject_id, event.subject_email) == (customer.id, customer.email)
+    assert event.details == {"reason": REASON}
+    assert event.ip == "127.0.0.1"
+    assert abs(event.created_at - utcnow()) < timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [
+        ("", "Say why you need to view as this customer."),
+        ("   ", "Say why you need to view as this customer."),
+        ("abcd", "Write between 5 and 500 characters."),
+        ("x" * 501, "Write between 5 and 500 characters."),
+    ],
+)
+def test_a_reason_of_5_to_500_characters_is_required(
+    client, auth, support, customer, reason, message
+):
+    auth.login(support)
+    response = start_viewing(client, customer, reason)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert "impersonator_id" not in session_of(client)
+    assert events() == []
+
+
+def test_reasons_of_exactly_5_and_500_characters_work(client, auth, support, customer):
+    auth.login(support)
+    assert start_viewing(client, customer, "x" * 500).status_code == 303
+    client.post("/support/impersonation/end")
+    assert start_viewing(client, customer, "12345").status_code == 303
+
+
+@pytest.mark.parametrize("target", ["admin", "other_support", "self"])
+def test_nobody_views_as_staff_or_themselves(client, auth, support, make_user, request, target):
+    subject = {
+        "admin": lambda: request.getfixturevalue("admin"),
+        "other_support": lambda: make_user(role="support"),
+        "self": lambda: support,
+    }[target]()
+    auth.login(support)
+    response = start_viewing(client, subject)
+    assert response.status_code == 403
+    assert "view as" in response.get_data(as_text=True)
+    assert "impersonator_id" not in session_of(client)
+    assert events() == []
+
+
+def test_super_admins_cannot_view_as_a_super_admin_either(client, auth, admin, make_user):
+    other = make_user()
+    from dashboard.models import SuperAdmin
+
+    db.session.add(SuperAdmin(user_id=other.id))
+    db.session.commit()
+    auth.login(admin)
+    assert start_viewing(client, other).status_code == 403
+
+
+def test_super_admins_can_view_as_a_customer(client, auth, admin, customer):
+    auth.login(admin)
+    assert start_viewing(client, customer).status_code == 303
+    assert customer.email in client.get("/account/").get_data(as_text=True)
+
+
+def test_disabled_accounts_cannot_be_viewed_as(client, auth, support, customer):
+    customer.is_disabled = True
+    db.session.commit()
+    auth.login(support)
+    response = start_viewing(client, customer)
+    assert response.status_code == 403
+    assert "disabled" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("user_id", ["00000000-0000-0000-0000-000000000000", "garbage", "1 OR 1=1"])
+def test_forged_ids_answer_404(client, auth, support, user_id):
+    auth.login(support)
+    response = client.post(f"/support/users/{user_id}/impersonate", data={"reason": REASON})
+    assert response.status_code == 404
+    assert "No account has that id" in response.get_data(as_text=True)
+    assert events() == []
+
+
+def test_end_button_goes_back_to_the_console_and_audits(client, viewing, support):
+    response = client.post("/support/impersonation/end")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/support/users/{viewing.id}"
+    assert not any(key in session_of(client) for key in SESSION_KEYS)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"You stopped viewing as {viewing.email}." in page
+    assert "impersonated-email" not in page
+    (end,) = events("impersonation.end")
+    assert end.details["how"] == "button"
+    assert end.details["reason"] == REASON
+    assert (end.actor_id, end.subject_id) == (support.id, viewing.id)
+
+
+def test_end_when_not_viewing(client, auth, support):
+    auth.login(support)
+    response = client.post("/support/impersonation/end", follow_redirects=True)
+    assert "You were not viewing as anyone." in response.get_data(as_text=True)
+    assert events() == []
+
+
+def test_logout_ends_viewing_and_audits(client, viewing, support):
+    response = client.post("/logout")
+    assert response.status_code == 303
+    assert session_of(client) == {"_flashes": [("info", "You are logged out.")]}
+    (end,) = events("impersonation.end")
+    assert end.details["how"] == "logout"
+    assert end.actor_id == support.id
+    assert client.get("/account/").status_code == 302  # logged out entirely
+
+
+def expire_the_view(client, minutes: int = 31) -> None:
+    with client.session_transaction() as session:
+        started = utcnow() - timedelta(minutes=minutes)
+        session["impersonation_started_at"] = started.isoformat()
+
+
+def test_expiry_ends_on_the_next_request(client, viewing, support):
+    expire_the_view(client)
+    response = client.get("/logs/")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/support/users/{viewing.id}"
+    assert "impersonator_id" not in session_of(client)
+    (end,) = events("impersonation.end")
+    assert end.details["how"] == "expired"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "ended by itself after 30 minutes" in page
+    assert "impersonated-email" not in page
+
+
+def test_just_before_expiry_still_viewing(client, viewing):
+    expire_the_view(client, minutes=29)
+    assert "impersonated-email" in client.get("/logs/").get_data(as_text=True)
+
+
+def test_expiry_with_htmx_redirects_through_a_header(client, viewing):
+    expire_the_view(client)
+    response = client.get("/logs/", headers={"HX-Request": "true"})
+    assert response.headers["HX-Redirect"] == f"/support/users/{viewing.id}"
+
+
+def test_expiry_follows_the_configured_minutes(app, client, viewing):
+    app.config["IMPERSONATION_MINUTES"] = 0
+    response = client.get("/account/")
+    assert response.status_code == 303
+    assert events("impersonation.end")[0].details["how"] == "expired"
+
+
+def test_an_expired_write_is_not_replayed_as_the_support_person(client, viewing, support):
+    expire_the_view(client)
+    response = client.post("/account/delete", data={"confirm_email": support.email})
+    assert response.status_code == 303
+    assert db.session.get(User, support.id) is not None
+
+
+def test_logout_after_expiry_still_logs_out(client, viewing):
+    expire_the_view(client)
+    client.post("/logout")
+    assert client.get("/account/").status_code == 302
+    assert [e.details["how"] for e in events("impersonation.end")] == ["expired"]
+
+
+def test_losing_the_support_role_ends_viewing(client, viewing, support):
+    support.role = "user"
+    db.session.commit()
+    response = client.get("/account/")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"
+    assert events("impersonation.end")[0].details["how"] == "invalid"
+    page = client.get("/account/").get_data(as_text=True)
+    assert support.email in page and "impersonated-email" not in page
+
+
+def test_a_tampered_session_is_not_honoured(client, viewing, make_user, support):
+    other = make_user()
+    with client.session_transaction() as session:
+        session["impersonator_id"] = str(other.id)
+    page = client.get("/account/").get_data(as_text=True)
+    assert "impersonated-email" not in page
+    assert support.email in page
+    assert events("impersonation.end")[0].details["how"] == "invalid"
+
+
+def test_the_customer_sees_support_access_on_their_account_page(client, viewing, support, auth):
+    client.post("/support/impersonation/end")
+    auth.logout()
+    auth.login(viewing)
+    page = client.get("/account/").get_data(as_text=True)
+    assert f"Support ({support.email})" in page
+    assert REASON in page
+    assert "viewed your account" in page
+
+
+def test_no_support_access_yet(client, logged_in):
+    page = client.get("/account/").get_data(as_text=True)
+    assert "Support has not viewed your account." in page
+
+
+def test_support_access_lists_only_this_customer(client, auth, support, customer, make_user):
+    other = make_user()
+    auth.login(support)
+    start_viewing(client, other, "About the other account")
+    client.post("/support/impersonation/end")
+    auth.logout()
+    auth.login(customer)
+    page = client.get("/account/").get_data(as_text=True)
+    assert "About the other account" not in page
