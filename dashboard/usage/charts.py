@@ -155,6 +155,25 @@ def base_layout(days: Sequence[date] | None = None, **extra) -> dict:
     return layout
 
 
+def figure(traces: list[dict], layout: dict) -> go.Figure:
+    """A Figure from plain trace and layout dicts, without plotly.py's per-property checks.
+
+    Validating every property costs about five times the rest of building a chart, on every
+    page view; tests/usage/test_charts.py validates each chart once instead.
+    """
+    return go.Figure(traces, layout, _validate=False)
+
+
+def bar(**properties) -> dict:
+    """A bar trace."""
+    return {"type": "bar", **properties}
+
+
+def scatter(**properties) -> dict:
+    """A line (scatter) trace."""
+    return {"type": "scatter", **properties}
+
+
 def iso(days: Sequence[date]) -> list[str]:
     """Dates as the ISO strings plotly reads as a date axis."""
     return [day.isoformat() for day in days]
@@ -165,7 +184,7 @@ def calls_by_tool_chart(days: Sequence[date], by_tool: Mapping[str, Sequence[int
     x = iso(days)
     order = sorted(by_tool, key=lambda tool: (-sum(by_tool[tool]), tool))
     traces = [
-        go.Bar(
+        bar(
             x=x,
             y=list(by_tool[tool]),
             name=tool,
@@ -174,7 +193,7 @@ def calls_by_tool_chart(days: Sequence[date], by_tool: Mapping[str, Sequence[int
         )
         for index, tool in enumerate(order)
     ]
-    return go.Figure(traces, base_layout(days, barmode="stack"))
+    return figure(traces, base_layout(days, barmode="stack"))
 
 
 def calls_by_outcome_chart(
@@ -193,7 +212,7 @@ def calls_by_outcome_chart(
         ("Rejected: quota", quota_rejected, "quota"),
     )
     traces = [
-        go.Bar(
+        bar(
             x=x,
             y=list(values),
             name=name,
@@ -202,19 +221,19 @@ def calls_by_outcome_chart(
         )
         for name, values, key in series
     ]
-    return go.Figure(traces, base_layout(days, barmode="stack"))
+    return figure(traces, base_layout(days, barmode="stack"))
 
 
 def tokens_chart(days: Sequence[date], tokens: Sequence[int]) -> go.Figure:
     """Tokens per day."""
-    trace = go.Bar(
+    trace = bar(
         x=iso(days),
         y=list(tokens),
         name="Tokens",
         marker={"color": PRIMARY},
         hovertemplate="%{y:,} tokens<extra></extra>",
     )
-    return go.Figure([trace], base_layout(days, showlegend=False))
+    return figure([trace], base_layout(days, showlegend=False))
 
 
 def error_rates(errors: Sequence[int], calls: Sequence[int]) -> list[float | None]:
@@ -225,14 +244,14 @@ def error_rates(errors: Sequence[int], calls: Sequence[int]) -> list[float | Non
 def errors_chart(days: Sequence[date], errors: Sequence[int], calls: Sequence[int]) -> go.Figure:
     """Errors per day as bars, and the error rate as a line on a second axis."""
     x = iso(days)
-    bars = go.Bar(
+    bars = bar(
         x=x,
         y=list(errors),
         name="Errors",
         marker={"color": ERROR},
         hovertemplate="%{y:,} errors<extra></extra>",
     )
-    rate = go.Scatter(
+    rate = scatter(
         x=x,
         y=error_rates(errors, calls),
         name="Error rate",
@@ -257,7 +276,7 @@ def errors_chart(days: Sequence[date], errors: Sequence[int], calls: Sequence[in
             "fixedrange": True,
         },
     )
-    return go.Figure([bars, rate], layout)
+    return figure([bars, rate], layout)
 
 
 def latency_chart(days: Sequence[date], histograms: Sequence[Sequence[int]]) -> go.Figure:
@@ -268,7 +287,7 @@ def latency_chart(days: Sequence[date], histograms: Sequence[Sequence[int]]) -> 
     for key, name, color in (("p50", "Median", PRIMARY), ("p95", "95th percentile", P95)):
         values = latency[key]
         traces.append(
-            go.Scatter(
+            scatter(
                 x=x,
                 y=[p.ms if p else None for p in values],
                 customdata=[p.label if p else "no calls" for p in values],
@@ -281,7 +300,7 @@ def latency_chart(days: Sequence[date], histograms: Sequence[Sequence[int]]) -> 
             )
         )
     layout = base_layout(days, yaxis={"ticksuffix": " ms", "title": {"text": "Execution time"}})
-    return go.Figure(traces, layout)
+    return figure(traces, layout)
 
 
 def trend_chart(
@@ -293,14 +312,14 @@ def trend_chart(
     """Calls (bars) and tokens (line, second axis) for each month `YYYY-MM`, `selected` darker."""
     x = [f"{month}-01" for month in months]
     colors = [PRIMARY if month == selected else "rgba(99, 102, 241, 0.45)" for month in months]
-    bars = go.Bar(
+    bars = bar(
         x=x,
         y=list(calls),
         name="Calls",
         marker={"color": colors},
         hovertemplate="%{y:,} calls<extra></extra>",
     )
-    line = go.Scatter(
+    line = scatter(
         x=x,
         y=list(tokens),
         name="Tokens",
@@ -324,12 +343,12 @@ def trend_chart(
             "fixedrange": True,
         },
     )
-    return go.Figure([bars, line], layout)
+    return figure([bars, line], layout)
 
 
-def figure_json(figure: go.Figure) -> str:
+def figure_json(fig: go.Figure) -> str:
     """The figure as JSON that is safe inside <script type="application/json">."""
-    text = figure.to_json()
+    text = fig.to_json()
     # A tool name such as "</script>" must not end the data block early.
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
@@ -380,8 +399,7 @@ def summaries(series: Mapping, trend: Sequence[Mapping]) -> dict[str, str]:
     rate = f"{errors / calls:.1%}" if calls else "no calls"
     year_calls = sum(row["calls"] for row in trend)
     return {
-        "calls-by-tool": busiest(series["calls"], "calls")
-        + (f" Most used: {top}." if top else ""),
+        "calls-by-tool": busiest(series["calls"], "calls") + (f" Most used: {top}." if top else ""),
         "calls-by-outcome": (
             f"{calls - errors:,} succeeded, {errors:,} failed and {rejected:,} were rejected "
             "(rate limit or quota)."

@@ -37,9 +37,12 @@ def account(live_app):
                 key = rng.choice(keys)
                 if rng.random() < 0.04:
                     record_rejection(
-                        user_id=user.id, api_key_id=key.id, tool_name=tool,
-                        reason=rng.choice(("rate_limit", "quota")), at=at,
-                    )  # fmt: skip
+                        user_id=user.id,
+                        api_key_id=key.id,
+                        tool_name=tool,
+                        reason=rng.choice(("rate_limit", "quota")),
+                        at=at,
+                    )
                     continue
                 failed = rng.random() < 0.07
                 record_call(

@@ -168,3 +168,24 @@ def test_month_figures_builds_every_chart():
     summaries = charts.summaries(series, trend)
     assert summaries["calls-by-tool"].startswith("4 calls this month; the busiest day was March 1")
     assert "3 were rejected" in summaries["calls-by-outcome"]
+
+
+def test_every_chart_passes_plotlys_validation():
+    # The page builds figures without plotly.py's per-property checks (for speed): check here.
+    import plotly.graph_objects as go
+
+    series = {
+        "days": DAYS,
+        "calls": [3, 0, 1],
+        "errors": [1, 0, 0],
+        "tokens": [30, 0, 10],
+        "rejected_rate_limit": [0, 2, 0],
+        "rejected_quota": [0, 0, 1],
+        "histograms": [histogram(le_5=3), histogram(), histogram(gt_5000=1)],
+        "by_tool": {"echo": [3, 0, 1], "summarize": [0, 0, 0]},
+    }
+    trend = [{"month": "2026-02", "calls": 5, "tokens": 50}]
+    for name, figure in charts.month_figures(series, trend, "2026-02").items():
+        validated = go.Figure(figure.to_dict())  # raises ValueError on any unknown property
+        assert validated.to_plotly_json()["data"] == figure.to_plotly_json()["data"], name
+        assert figure.to_plotly_json()["layout"]["template"] == {}, name  # no 6 kB theme
