@@ -6,12 +6,13 @@
 
 import re
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
 from dashboard.extensions import db
-from dashboard.models import UsageDaily, UsageSummary
+from dashboard.models import ApiKey, UsageDaily, UsageSummary
+from dashboard.models.usage import LATENCY_COLUMNS
 from dashboard.plans import plan_named
 
 MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -118,4 +119,166 @@ def month_usage(user_id: uuid.UUID, plan_name: str, first: date, following: date
             }
             for row in tool_rows
         ],
+    }
+
+
+# The usage page's details: the month's rows per day, tool and key, and the 12-month trend.
+# Like month_usage, these read only the rollups (usage_daily, usage_summaries).
+
+
+def month_days(first: date, following: date) -> list[date]:
+    """Every day of the month that starts on `first`."""
+    return [first + timedelta(days=n) for n in range((following - first).days)]
+
+
+def shift_month(first: date, months: int) -> date:
+    """The first day of the month `months` months after (or before) `first`'s month."""
+    index = first.year * 12 + first.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def daily_tool_rows(user_id: uuid.UUID, first: date, following: date) -> list[dict]:
+    """Per day and tool: calls, errors, tokens, rejections, execution ms and latency histogram."""
+    columns = [getattr(UsageDaily, name) for name in (*COUNTER_COLUMNS, *LATENCY_COLUMNS)]
+    rows = db.session.execute(
+        sa.select(
+            UsageDaily.day,
+            UsageDaily.tool_name,
+            *(sa.func.sum(column).label(column.key) for column in columns),
+        )
+        .where(
+            UsageDaily.user_id == user_id,
+            UsageDaily.day >= first,
+            UsageDaily.day < following,
+        )
+        .group_by(UsageDaily.day, UsageDaily.tool_name)
+        .order_by(UsageDaily.day, UsageDaily.tool_name)
+    ).all()
+    return [
+        {
+            "day": row.day,
+            "tool": row.tool_name,
+            **{column.key: int(getattr(row, column.key)) for column in columns},
+        }
+        for row in rows
+    ]
+
+
+def key_breakdown(user_id: uuid.UUID, first: date, following: date) -> list[dict]:
+    """Per API key of the user: the month's calls, errors, tokens, rejections, average latency."""
+    rows = month_totals_by(
+        (ApiKey.id, ApiKey.name, ApiKey.prefix),
+        user_id,
+        first,
+        following,
+        join=(ApiKey, sa.and_(ApiKey.id == UsageDaily.api_key_id, ApiKey.user_id == user_id)),
+    )
+    return [
+        {"key_id": str(row.id), "name": row.name, "prefix": row.prefix, **counters(row)}
+        for row in rows
+    ]
+
+
+def tool_breakdown(user_id: uuid.UUID, first: date, following: date) -> list[dict]:
+    """Per tool: the month's calls, errors, tokens, rejections, average latency."""
+    rows = month_totals_by((UsageDaily.tool_name,), user_id, first, following)
+    return [{"tool": row.tool_name, **counters(row)} for row in rows]
+
+
+def month_totals_by(group, user_id, first, following, join=None) -> list:
+    """The month's usage_daily counters summed by the `group` columns, busiest first."""
+    total = sa.func.sum
+    query = sa.select(
+        *group,
+        total(UsageDaily.calls).label("calls"),
+        total(UsageDaily.errors).label("errors"),
+        total(UsageDaily.tokens).label("tokens"),
+        total(UsageDaily.execution_ms_total).label("execution_ms_total"),
+        total(UsageDaily.rejected_rate_limit + UsageDaily.rejected_quota).label("rejected"),
+    ).select_from(UsageDaily)
+    if join is not None:
+        query = query.join(*join)
+    return db.session.execute(
+        query.where(
+            UsageDaily.user_id == user_id,
+            UsageDaily.day >= first,
+            UsageDaily.day < following,
+        )
+        .group_by(*group)
+        .order_by(total(UsageDaily.calls).desc(), *group)
+    ).all()
+
+
+def counters(row) -> dict:
+    """A breakdown row's counters; average latency over logged calls (None without calls)."""
+    calls = int(row.calls)
+    return {
+        "calls": calls,
+        "errors": int(row.errors),
+        "tokens": int(row.tokens),
+        "rejected": int(row.rejected),
+        "avg_latency_ms": round(int(row.execution_ms_total) / calls, 1) if calls else None,
+    }
+
+
+def monthly_trend(user_id: uuid.UUID, last: date, months: int = 12) -> list[dict]:
+    """Calls and tokens for the `months` months that end with `last`'s month, oldest first."""
+    firsts = [shift_month(last, n) for n in range(1 - months, 1)]
+    labels = [first.strftime("%Y-%m") for first in firsts]
+    rows = db.session.execute(
+        sa.select(UsageSummary.month_year, UsageSummary.total_calls, UsageSummary.total_tokens)
+        .where(UsageSummary.user_id == user_id)
+        .where(UsageSummary.month_year >= labels[0], UsageSummary.month_year <= labels[-1])
+    ).all()
+    found = {row.month_year: row for row in rows}
+    return [
+        {
+            "month": label,
+            "calls": int(found[label].total_calls) if label in found else 0,
+            "tokens": int(found[label].total_tokens) if label in found else 0,
+        }
+        for label in labels
+    ]
+
+
+COUNTER_COLUMNS = (
+    "calls",
+    "errors",
+    "tokens",
+    "execution_ms_total",
+    "rejected_rate_limit",
+    "rejected_quota",
+)
+
+
+def daily_series(days: list[date], rows: list[dict]) -> dict:
+    """Per-day lists aligned with `days` (zeros where nothing happened) from daily_tool_rows."""
+    position = {day: index for index, day in enumerate(days)}
+    size = len(days)
+    series = {name: [0] * size for name in COUNTER_COLUMNS}
+    histograms = [[0] * len(LATENCY_COLUMNS) for _ in days]
+    by_tool: dict[str, list[int]] = {}
+    for row in rows:
+        index = position[row["day"]]
+        for name in COUNTER_COLUMNS:
+            series[name][index] += row[name]
+        for bucket, name in enumerate(LATENCY_COLUMNS):
+            histograms[index][bucket] += row[name]
+        if row["calls"]:
+            by_tool.setdefault(row["tool"], [0] * size)[index] += row["calls"]
+    return {"days": days, **series, "histograms": histograms, "by_tool": by_tool}
+
+
+def usage_report(user_id: uuid.UUID, plan_name: str, first: date, following: date) -> dict:
+    """Everything the usage page shows for a month: month_usage's numbers plus the details."""
+    days = month_days(first, following)
+    series = daily_series(days, daily_tool_rows(user_id, first, following))
+    histogram = [sum(bucket) for bucket in zip(*series["histograms"], strict=True)]
+    return {
+        "summary": month_usage(user_id, plan_name, first, following),
+        "series": series,
+        "histogram": histogram,
+        "keys": key_breakdown(user_id, first, following),
+        "tools": tool_breakdown(user_id, first, following),
+        "trend": monthly_trend(user_id, first),
     }

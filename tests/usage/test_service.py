@@ -1,0 +1,120 @@
+"""The usage page's rollup queries, fed through the real metering path, on both databases."""
+
+from datetime import date, datetime
+
+from dashboard.keys.service import create_key
+from dashboard.usage import service
+from dashboard.usage.service import month_usage, parse_month, shift_month
+
+MARCH = (date(2026, 3, 1), date(2026, 4, 1))
+APRIL = (date(2026, 4, 1), date(2026, 5, 1))
+LAST_MOMENT_OF_MARCH = datetime(2026, 3, 31, 23, 59, 59, 999000)
+FIRST_MOMENT_OF_APRIL = datetime(2026, 4, 1, 0, 0, 0)
+
+
+def test_shift_month_crosses_years():
+    assert shift_month(date(2026, 1, 1), -1) == date(2025, 12, 1)
+    assert shift_month(date(2026, 12, 1), 1) == date(2027, 1, 1)
+    assert shift_month(date(2026, 3, 1), -11) == date(2025, 4, 1)
+
+
+def test_month_days_covers_the_month():
+    days = service.month_days(date(2028, 2, 1), date(2028, 3, 1))
+    assert len(days) == 29 and days[0] == date(2028, 2, 1) and days[-1] == date(2028, 2, 29)
+
+
+def test_days_split_at_midnight_utc(user, key, call, reject):
+    call(user, key, "echo", LAST_MOMENT_OF_MARCH, tokens=3)
+    call(user, key, "echo", FIRST_MOMENT_OF_APRIL, tokens=4)
+    reject(user, key, "echo", FIRST_MOMENT_OF_APRIL, reason="quota")
+
+    march = service.daily_tool_rows(user.id, *MARCH)
+    assert [(row["day"], row["calls"], row["tokens"]) for row in march] == [
+        (date(2026, 3, 31), 1, 3)
+    ]
+    april = service.daily_tool_rows(user.id, *APRIL)
+    assert [(row["day"], row["calls"], row["rejected_quota"]) for row in april] == [
+        (date(2026, 4, 1), 1, 1)
+    ]
+
+
+def test_daily_series_aligns_every_day_and_sums_tools(user, key, call, reject):
+    call(user, key, "echo", datetime(2026, 3, 2, 8), ms=1)
+    call(user, key, "echo", datetime(2026, 3, 2, 9), ms=7, status="error")
+    call(user, key, "summarize", datetime(2026, 3, 2, 10), ms=6000, tokens=50)
+    call(user, key, "summarize", datetime(2026, 3, 30, 10), ms=150)
+    reject(user, key, "translate", datetime(2026, 3, 5, 1))
+
+    days = service.month_days(*MARCH)
+    series = service.daily_series(days, service.daily_tool_rows(user.id, *MARCH))
+    assert len(series["calls"]) == 31
+    assert series["calls"][1] == 3 and series["calls"][29] == 1 and sum(series["calls"]) == 4
+    assert series["errors"][1] == 1
+    assert series["tokens"][1] == 60
+    assert series["rejected_rate_limit"][4] == 1
+    # A tool that was only rejected has no calls to stack.
+    assert set(series["by_tool"]) == {"echo", "summarize"}
+    assert series["by_tool"]["echo"][1] == 2 and series["by_tool"]["summarize"][29] == 1
+    # Histogram buckets: ≤1, (5,10] and > 5000 on March 2; (100,200] on March 30.
+    assert series["histograms"][1] == [1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]
+    assert series["histograms"][29][7] == 1
+
+
+def test_breakdowns_per_key_and_tool(user, make_user, call, reject):
+    production, _ = create_key(user, "Production")
+    staging, _ = create_key(user, "Staging")
+    at = datetime(2026, 3, 10, 12)
+    call(user, production, "echo", at, ms=10, tokens=5)
+    call(user, production, "echo", at, ms=30, tokens=5, status="error")
+    call(user, production, "summarize", at, ms=100, tokens=40)
+    call(user, staging, "echo", at, ms=20, tokens=1)
+    reject(user, staging, "echo", at)
+    reject(user, staging, "echo", at, reason="quota")
+    call(user, production, "echo", datetime(2026, 4, 1), ms=1, tokens=1)  # another month
+    stranger = make_user()
+    call(stranger, create_key(stranger, "Theirs")[0], "echo", at)
+
+    keys = service.key_breakdown(user.id, *MARCH)
+    assert [(k["name"], k["calls"], k["errors"], k["tokens"], k["rejected"]) for k in keys] == [
+        ("Production", 3, 1, 50, 0),
+        ("Staging", 1, 0, 1, 2),
+    ]
+    assert keys[0]["avg_latency_ms"] == round(140 / 3, 1)
+    assert keys[0]["prefix"] == production.prefix and keys[0]["key_id"] == str(production.id)
+
+    tools = service.tool_breakdown(user.id, *MARCH)
+    assert [(t["tool"], t["calls"], t["errors"], t["tokens"]) for t in tools] == [
+        ("echo", 3, 1, 11),
+        ("summarize", 1, 0, 40),
+    ]
+    assert tools[0]["avg_latency_ms"] == 20.0
+
+
+def test_breakdown_of_a_key_with_only_rejections_has_no_average(user, key, reject):
+    reject(user, key, "echo", datetime(2026, 3, 3))
+    (row,) = service.key_breakdown(user.id, *MARCH)
+    assert row["calls"] == 0 and row["rejected"] == 1 and row["avg_latency_ms"] is None
+
+
+def test_monthly_trend_fills_missing_months(user, key, call):
+    call(user, key, "echo", datetime(2025, 4, 15), tokens=2)  # the oldest month shown
+    call(user, key, "echo", datetime(2025, 3, 31, 23, 59, 59), tokens=100)  # one too old
+    call(user, key, "echo", datetime(2026, 3, 1), tokens=7)
+    call(user, key, "echo", datetime(2026, 3, 2), tokens=8)
+    trend = service.monthly_trend(user.id, date(2026, 3, 1))
+    assert len(trend) == 12
+    assert trend[0] == {"month": "2025-04", "calls": 1, "tokens": 2}
+    assert trend[-1] == {"month": "2026-03", "calls": 2, "tokens": 15}
+    assert [row["calls"] for row in trend[1:-1]] == [0] * 10
+
+
+def test_usage_report_agrees_with_month_usage(user, key, call, reject):
+    for day in (1, 15, 31):
+        call(user, key, "echo", datetime(2026, 3, day, 12), tokens=day)
+    reject(user, key, "echo", datetime(2026, 3, 31, 23, 59, 59))
+    report = service.usage_report(user.id, "free", *MARCH)
+    assert report["summary"] == month_usage(user.id, "free", *MARCH)
+    assert sum(report["series"]["calls"]) == report["summary"]["calls"] == 3
+    assert sum(report["series"]["tokens"]) == report["summary"]["tokens"] == 47
+    assert sum(report["histogram"]) == 3
+    assert parse_month("2026-03", date(2026, 11, 1)) == MARCH
