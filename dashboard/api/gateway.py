@@ -206,7 +206,7 @@ def run(call: Call, payload: dict) -> tuple[dict, int]:
             "tool_error",
             f"{call.tool.name} {call.tool.version} failed while running; the failure is logged.",
             execution_ms=round(elapsed_ms),
-            log_message=f"{type(error).__name__}: {error}"[:500],
+            log_message=failure_summary(error),
         )
     elapsed_ms = (time.perf_counter() - started) * 1000
     timing().tool_ms += elapsed_ms
@@ -261,3 +261,14 @@ def revoked_message(key, now: datetime) -> str:
 def iso(moment: datetime | None) -> str:
     """A naive UTC time as `2026-03-01T00:00:00Z`."""
     return (moment or utcnow()).replace(microsecond=0).isoformat() + "Z"
+
+
+def failure_summary(error: Exception) -> str:
+    """`Type: message` of a tool's exception, at most 500 characters and storable as TEXT on
+    both databases (no NUL, no lone surrogates), even when str(error) itself fails."""
+    try:
+        text = f"{type(error).__name__}: {error}"
+    except Exception:
+        text = type(error).__name__
+    text = text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+    return text[:500]
