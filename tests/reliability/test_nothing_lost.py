@@ -28,7 +28,19 @@ FAILURES = {
 }
 
 
+# Outputs that a tool may wrongly return: not JSON, not an object, or not storable.
+BAD_OUTPUTS = {
+    "nan output": {"x": float("nan")},
+    "nul output": {"x": "a\x00b"},
+    "surrogate output": {"x": "\udc80"},
+    "list output": ["a"],
+    "object output": {"x": object()},
+}
+
+
 def failing(payload: dict) -> dict:
+    if payload["failure"] in BAD_OUTPUTS:
+        return BAD_OUTPUTS[payload["failure"]]
     raise FAILURES[payload["failure"]]
 
 
@@ -37,7 +49,9 @@ FAILING_TOOL = ToolVersion(
     version="v1",
     title="Failing",
     description="Raises the exception it is asked for.",
-    input_schema=object_schema({"failure": {"enum": sorted(FAILURES)}}, required=["failure"]),
+    input_schema=object_schema(
+        {"failure": {"enum": sorted(FAILURES) + sorted(BAD_OUTPUTS)}}, required=["failure"]
+    ),
     output_schema=object_schema({}, required=[]),
     example_input={"failure": "runtime"},
     run=failing,
@@ -73,7 +87,7 @@ def call(client, secret, tool: str, body: dict):
     )
 
 
-@pytest.mark.parametrize("failure", sorted(FAILURES))
+@pytest.mark.parametrize("failure", sorted(FAILURES) + sorted(BAD_OUTPUTS))
 def test_a_failing_tool_leaves_its_log_row(client, secret, failure):
     response = call(client, secret, "failing", {"failure": failure})
 
