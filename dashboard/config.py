@@ -88,10 +88,15 @@ class TestConfig(Config):
 
 
 def engine_options(url: str) -> dict:
-    """Bounded waits on PostgreSQL so a database outage answers quickly instead of hanging."""
+    """Bounded waits on PostgreSQL so a database outage answers quickly instead of hanging.
+
+    SQL parameters stay out of logs and error messages on every database (hide_parameters):
+    they hold key hashes, password hashes, emails and the customers' tool payloads.
+    """
     if not url.startswith("postgresql"):
-        return {}
+        return {"hide_parameters": True}
     return {
+        "hide_parameters": True,
         "pool_pre_ping": True,
         "pool_size": env_int("DATABASE_POOL_SIZE", 5),
         "max_overflow": 5,

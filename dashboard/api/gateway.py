@@ -10,6 +10,7 @@ payload_too_large, invalid_json, invalid_input, tool_error. Not logged: 401s (no
 columns only.
 """
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,13 @@ from dashboard.api import metering
 from dashboard.api.answers import ApiError, timing
 from dashboard.api.catalog import active_tools
 from dashboard.api.credentials import find_key, secret_from_headers
-from dashboard.api.payload import InvalidJson, PayloadTooLarge, parse_object, read_body
+from dashboard.api.payload import (
+    InvalidJson,
+    PayloadTooLarge,
+    parse_object,
+    read_body,
+    unstorable,
+)
 from dashboard.api.throttle import LimiterUnavailable, calls_this_month, key_limiter
 from dashboard.keys.rules import ip_allowed, key_refusal, tool_allowed
 from dashboard.models import utcnow
@@ -195,6 +202,7 @@ def run(call: Call, payload: dict) -> tuple[dict, int]:
     started = time.perf_counter()
     try:
         output = call.tool.run(payload)
+        check_output(output)
     except Exception as error:
         elapsed_ms = (time.perf_counter() - started) * 1000
         timing().tool_ms += elapsed_ms
@@ -206,7 +214,7 @@ def run(call: Call, payload: dict) -> tuple[dict, int]:
             "tool_error",
             f"{call.tool.name} {call.tool.version} failed while running; the failure is logged.",
             execution_ms=round(elapsed_ms),
-            log_message=f"{type(error).__name__}: {error}"[:500],
+            log_message=failure_summary(error),
         )
     elapsed_ms = (time.perf_counter() - started) * 1000
     timing().tool_ms += elapsed_ms
@@ -261,3 +269,32 @@ def revoked_message(key, now: datetime) -> str:
 def iso(moment: datetime | None) -> str:
     """A naive UTC time as `2026-03-01T00:00:00Z`."""
     return (moment or utcnow()).replace(microsecond=0).isoformat() + "Z"
+
+
+def failure_summary(error: Exception) -> str:
+    """`Type: message` of a tool's exception, at most 500 characters and storable as TEXT on
+    both databases (no NUL, no lone surrogates), even when str(error) itself fails."""
+    try:
+        text = f"{type(error).__name__}: {error}"
+    except Exception:
+        text = type(error).__name__
+    text = text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+    return text[:500]
+
+
+class BadToolOutput(ValueError):
+    """A tool returned something that cannot be answered and stored as a JSON object."""
+
+
+def check_output(output) -> None:
+    """Refuse (as the tool's failure) an output that is not a storable JSON object: a 200 must
+    match the OpenAPI document and its log row must be writable on both databases."""
+    if not isinstance(output, dict):
+        raise BadToolOutput(f"the output is {type(output).__name__}, not a JSON object")
+    try:
+        json.dumps(output, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise BadToolOutput(f"the output is not JSON: {error}") from None
+    problem = unstorable(output)
+    if problem:
+        raise BadToolOutput(f"the output cannot be stored: {problem}")

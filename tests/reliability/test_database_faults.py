@@ -8,8 +8,10 @@ from sqlalchemy.engine import make_url
 
 from dashboard.auth.service import create_user
 from dashboard.extensions import db
-from dashboard.models import User
-from tests.conftest import PASSWORD, make_app, require_postgres
+from dashboard.keys.service import create_key
+from dashboard.models import Tool, ToolLog
+from dashboard.tools.sync import sync_tools
+from tests.conftest import PASSWORD, empty_tables, make_app, require_postgres
 from tests.reliability.tcp_proxy import TcpProxy
 
 # Generous: it proves the wait is bounded (connect timeout), not how fast it is.
@@ -32,14 +34,16 @@ def proxied(migrated_urls):
         },
     )
     with app.app_context():
-        create_user("faults@example.com", PASSWORD)
+        user = create_user("faults@example.com", PASSWORD)
+        sync_tools(db.session, Tool)
+        _, secret = create_key(user, "faults")
+    app.config["TEST_SECRET"] = secret
     # No app context stays pushed: each request opens its own, as in production.
     yield app, proxy
     proxy.cut()
     proxy.start()
     with app.app_context():
-        db.session.execute(sa.delete(User).where(User.email == "faults@example.com"))
-        db.session.commit()
+        empty_tables()
         db.engine.dispose()
     proxy.cut()
 
@@ -65,3 +69,49 @@ def test_dashboard_shows_a_friendly_page_and_recovers(proxied):
 
     proxy.start()
     assert client.get("/account/").status_code == 200  # same app, same pool: no restart
+
+
+def timed_call(client, secret):
+    started = time.monotonic()
+    response = client.post(
+        "/api/v1/tools/echo", json={"message": "hi"}, headers={"Authorization": f"Bearer {secret}"}
+    )
+    return response, time.monotonic() - started
+
+
+def log_rows(app) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(ToolLog))
+
+
+def test_api_answers_json_503_quickly_and_recovers(proxied):
+    app, proxy = proxied
+    client = app.test_client()
+    secret = app.config["TEST_SECRET"]
+    assert timed_call(client, secret)[0].status_code == 200
+
+    proxy.cut()
+    for _ in range(2):  # the pooled connection dies, then a new one cannot be made
+        response, elapsed = timed_call(client, secret)
+        assert response.status_code == 503
+        assert response.get_json()["error"]["code"] == "database_unavailable"
+        assert "Server-Timing" in response.headers
+        assert elapsed < BOUNDED_SECONDS
+
+    proxy.start()
+    response, _ = timed_call(client, secret)  # same app, same pool: pre-ping replaces the dead
+    assert response.status_code == 200
+    assert log_rows(app) == 2  # the calls that failed left no half-written rows behind
+
+
+def test_api_survives_the_database_dropping_connections_mid_burst(proxied):
+    """Connections killed while idle in the pool are replaced by pre-ping, without a 5xx."""
+    app, proxy = proxied
+    client = app.test_client()
+    secret = app.config["TEST_SECRET"]
+    for _ in range(3):
+        assert timed_call(client, secret)[0].status_code == 200
+        proxy.cut()
+        proxy.start()
+    assert timed_call(client, secret)[0].status_code == 200
+    assert log_rows(app) == 4

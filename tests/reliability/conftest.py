@@ -1,0 +1,134 @@
+"""Reliability helpers: Redis and gunicorn checks, a real gunicorn server, a small HTTP client."""
+
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.conftest import IN_CI
+
+ROOT = Path(__file__).resolve().parents[2]
+REDIS_SERVER = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def require(ok: bool, message: str) -> None:
+    """Skip when a service or program is missing, or fail in CI where it must be there."""
+    if ok:
+        return
+    if IN_CI:
+        pytest.fail(message + " (CI=true: this is a failure, not a skip)")
+    pytest.skip(message)
+
+
+def require_redis(url: str = REDIS_SERVER) -> None:
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        reachable = True
+    except redis.RedisError:
+        reachable = False
+    require(reachable, f"Redis is not reachable at {url}")
+
+
+def require_gunicorn() -> None:
+    require(importlib.util.find_spec("gunicorn") is not None, "gunicorn is not installed")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def closed_port() -> int:
+    """A local port where nothing listens (bound and released)."""
+    return free_port()
+
+
+class Gunicorn:
+    """`gunicorn --workers N wsgi:app` as a subprocess; every request's worker pid is logged."""
+
+    def __init__(self, env: dict, workers: int, log_dir: Path) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.access_log = log_dir / "access.log"
+        self.error_log = log_dir / "error.log"
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--access-logfile",
+            str(self.access_log),
+            "--access-logformat",
+            "%(p)s %(s)s",
+            "--error-logfile",
+            str(self.error_log),
+            "--timeout",
+            "30",
+            "wsgi:app",
+        ]
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env={**os.environ, **env}, start_new_session=True
+        )
+
+    def wait_until_ready(self, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {self.error_log.read_text()[-2000:]}")
+            with contextlib.suppress(OSError):
+                if http("GET", self.base_url + "/api/v1/health", timeout=2)[0] == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"gunicorn did not answer within {seconds} s")
+
+    def worker_pids(self) -> set[str]:
+        """The pids of the workers that answered requests, from the access log."""
+        lines = self.access_log.read_text().splitlines()
+        return {line.split()[0] for line in lines if line.strip()}
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+
+
+def http(method: str, url: str, body=None, headers=None, timeout: float = 30):
+    """(status, headers, JSON body or None) over a new connection; 4xx/5xx do not raise."""
+    data = json.dumps(body).encode() if body is not None else None
+    assert url.startswith("http://127.0.0.1:")
+    request = urllib.request.Request(  # noqa: S310 (a local http URL, checked above)
+        url, data=data, method=method, headers=dict(headers or {})
+    )
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            status, answer_headers, raw = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        status, answer_headers, raw = error.code, error.headers, error.read()
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = None
+    return status, answer_headers, parsed
