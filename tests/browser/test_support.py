@@ -104,6 +104,14 @@ def test_support_views_as_a_customer_and_the_customer_sees_it(page: Page, people
     screenshot("banner")
     on_phone(page, screenshot, "banner")
 
+    # A leaked key: support may expire it (and nothing else) while viewing as the customer.
+    page.get_by_role("link", name="API keys").click()
+    expect(page.get_by_role("button", name="Create key")).to_have_count(0)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("link", name="Expire key Production server").click()
+    expect(page.get_by_text("Key “Production server” expired.")).to_be_visible()
+    expect(banner).to_be_visible()
+
     banner.get_by_role("button", name="End").click()
     expect(page.get_by_text(f"You stopped viewing as {people['customer']}.")).to_be_visible()
     expect(page.get_by_role("region", name="Viewing as a customer")).to_have_count(0)
