@@ -4,7 +4,13 @@ import os
 import time
 from contextlib import contextmanager
 
+import psycopg
 import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from dashboard import create_app
+from dashboard.config import TestConfig
+from dashboard.extensions import db
 
 POSTGRES_SERVER = os.environ.get(
     "BENCH_POSTGRES_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -37,3 +43,29 @@ def progress(label: str, done: int, total: int, started: float) -> None:
         end="" if done < total else "\n",
         flush=True,
     )
+
+
+PSYCOPG_SERVER = os.environ.get("BENCH_PSYCOPG_SERVER", "postgresql://postgres@127.0.0.1:5432")
+
+
+def admin(sql: str) -> None:
+    """Run one statement on the server's `postgres` database (CREATE/DROP DATABASE)."""
+    with psycopg.connect(f"{PSYCOPG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def make_app(url: str):
+    """The real app on `url`, answering errors as in production."""
+    config = TestConfig(url)
+    config.TESTING = False
+    return create_app(config)
+
+
+def setup_database(name: str, url: str) -> None:
+    """(Re)create the database `name` at `url` and run every migration."""
+    admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin(f'CREATE DATABASE "{name}"')
+    app = make_app(url)
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()

@@ -19,6 +19,8 @@ from datetime import timedelta
 
 import psycopg
 
+from bench.common import admin, make_app, setup_database
+
 SERVER = os.environ.get("BENCH_POSTGRES_SERVER", "postgresql://postgres@127.0.0.1:5432")
 DATABASE = "dashboard_bench_logs"
 PASSWORD = "bench password 123"
@@ -32,33 +34,6 @@ COLUMNS = (
     "id, user_id, api_key_id, tool_name, tool_version, input_payload, output_payload, "
     "created_at, status, execution_time_ms, tokens_used, error_message, error_code, client_ip"
 )
-
-
-def admin(sql: str) -> None:
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def make_app(url: str):
-    from dashboard import create_app
-    from dashboard.config import TestConfig
-
-    config = TestConfig(url)
-    config.TESTING = False  # errors answer like production
-    return create_app(config)
-
-
-def setup_database(url: str) -> None:
-    from flask_migrate import upgrade
-
-    admin(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    admin(f'CREATE DATABASE "{DATABASE}"')
-    app = make_app(url)
-    with app.app_context():
-        upgrade()
-        from dashboard.extensions import db
-
-        db.engine.dispose()
 
 
 def create_accounts(app) -> tuple[dict, list[dict]]:
@@ -249,7 +224,7 @@ def main() -> None:
     url_psycopg = f"{SERVER}/{DATABASE}"
     url = url_psycopg.replace("postgresql://", "postgresql+psycopg://", 1)
     print(f"Database {DATABASE}: creating and migrating ...", flush=True)
-    setup_database(url)
+    setup_database(DATABASE, url)
     app = make_app(url)
     try:
         main_account, others = create_accounts(app)

@@ -25,6 +25,8 @@ from datetime import date, datetime, timedelta
 
 import psycopg
 
+from bench.common import admin, make_app, setup_database
+
 SERVER = os.environ.get("BENCH_POSTGRES_SERVER", "postgresql://postgres@127.0.0.1:5432")
 DATABASE = "dashboard_bench_usage"
 PASSWORD = "bench password 123"
@@ -44,33 +46,6 @@ DAILY_COLUMNS = (
     "user_id, day, api_key_id, tool_name, calls, errors, tokens, execution_ms_total, "
     f"rejected_rate_limit, rejected_quota, {LATENCY_COLUMNS}"
 )
-
-
-def admin(sql: str) -> None:
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def make_app(url: str):
-    from dashboard import create_app
-    from dashboard.config import TestConfig
-
-    config = TestConfig(url)
-    config.TESTING = False  # errors answer like production
-    return create_app(config)
-
-
-def setup_database(url: str) -> None:
-    from flask_migrate import upgrade
-
-    admin(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    admin(f'CREATE DATABASE "{DATABASE}"')
-    app = make_app(url)
-    with app.app_context():
-        upgrade()
-        from dashboard.extensions import db
-
-        db.engine.dispose()
 
 
 def shift(first: date, months: int) -> date:
@@ -248,7 +223,7 @@ def main() -> None:
     sa_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
 
     started = time.perf_counter()
-    setup_database(sa_url)
+    setup_database(DATABASE, sa_url)
     app = make_app(sa_url)
     account = load_rollups(url, app, args.calls, rng)
     if args.with_logs:
