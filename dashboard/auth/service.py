@@ -3,6 +3,7 @@
 import uuid
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from dashboard.auth.passwords import DUMMY_HASH, hash_password, password_matches
 from dashboard.extensions import db
@@ -31,7 +32,8 @@ def user_by_id(user_id: str | uuid.UUID) -> User | None:
         key = user_id if isinstance(user_id, uuid.UUID) else uuid.UUID(str(user_id))
     except ValueError:
         return None
-    return db.session.get(User, key)
+    # The super-admin row comes in the same query: every page's menu asks for it.
+    return db.session.get(User, key, options=[orm.joinedload(User.super_admin)])
 
 
 def create_user(email: str, password: str, plan: str = "free", role: str = "user") -> User:

@@ -154,11 +154,12 @@ def daily_tool_rows(user_id: uuid.UUID, first: date, following: date) -> list[di
         .group_by(UsageDaily.day, UsageDaily.tool_name)
         .order_by(UsageDaily.day, UsageDaily.tool_name)
     ).all()
+    names = [column.key for column in columns]
     return [
         {
             "day": row.day,
             "tool": row.tool_name,
-            **{column.key: int(getattr(row, column.key)) for column in columns},
+            **dict(zip(names, map(int, row[2:]), strict=True)),
         }
         for row in rows
     ]
