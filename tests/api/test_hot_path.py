@@ -1,0 +1,151 @@
+"""The tightened API path: one-statement metering, the month-count cache, one-trip limits."""
+
+import uuid
+from datetime import datetime
+
+import pytest
+import sqlalchemy as sa
+
+from dashboard.api import metering
+from dashboard.extensions import db
+from dashboard.models import ApiKey, ToolLog, UsageDaily, UsageSummary
+
+AT = datetime(2026, 3, 14, 9, 26, 53, 589000)
+LOG_COLUMNS = [c for c in ToolLog.__table__.columns if c.name != "id"]
+DAILY_COLUMNS = list(UsageDaily.__table__.columns)
+
+
+def key_id_of(user) -> uuid.UUID:
+    return db.session.scalar(sa.select(ApiKey.id).where(ApiKey.user_id == user.id))
+
+
+def call_fields(user, **changes) -> dict:
+    fields = dict(
+        user_id=user.id,
+        api_key_id=key_id_of(user),
+        tool_name="echo",
+        tool_version="v1",
+        input_payload={"message": "héllo", "nested": {"n": [1, 2.5, None]}},
+        output_payload=None,
+        status="error",
+        execution_time_ms=37,
+        tokens_used=11,
+        error_message="The input does not match",
+        error_code="invalid_input",
+        client_ip="203.0.113.9",
+        at=AT,
+    )
+    return {**fields, **changes}
+
+
+def rows(user):
+    """Everything metering wrote for `user`: log rows, month counters, daily rollups, last use."""
+    logs = db.session.execute(
+        sa.select(*LOG_COLUMNS).where(ToolLog.user_id == user.id).order_by(ToolLog.status)
+    ).all()
+    months = db.session.execute(
+        sa.select(UsageSummary.month_year, UsageSummary.total_calls, UsageSummary.total_tokens)
+        .where(UsageSummary.user_id == user.id)
+        .order_by(UsageSummary.month_year)
+    ).all()
+    daily = db.session.execute(
+        sa.select(*DAILY_COLUMNS).where(UsageDaily.user_id == user.id).order_by(UsageDaily.day)
+    ).all()
+    last_used = db.session.scalar(
+        sa.select(ApiKey.last_request_at).where(ApiKey.user_id == user.id)
+    )
+    return logs, months, daily, last_used
+
+
+def owned(row) -> tuple:
+    """A row's values without its owner's ids (which differ between the two users)."""
+    return tuple(v for k, v in row._mapping.items() if k not in ("user_id", "api_key_id"))
+
+
+def sql_nulls(user) -> tuple:
+    """How many output payloads are SQL NULL (not JSON null) for `user`."""
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(ToolLog)
+        .where(ToolLog.user_id == user.id, ToolLog.output_payload.is_(sa.null()))
+    )
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_one_statement_writes_what_the_statement_by_statement_path_writes(app, make_key, make_user):
+    """On PostgreSQL both paths run; every column they write is the same, NULL payloads too."""
+    single, stepwise = make_user(), make_user()
+    make_key(single)
+    make_key(stepwise)
+    for owner, write in (
+        (single, metering.record_call_in_one_statement),
+        (stepwise, metering.record_call_statement_by_statement),
+    ):
+        first = write(**call_fields(owner))
+        second = write(**call_fields(owner, status="success", execution_time_ms=3, tokens_used=5))
+        assert (first.month_calls, second.month_calls) == (1, 2)
+        assert db.session.get(ToolLog, second.log_id) is not None
+
+    single_rows, stepwise_rows = rows(single), rows(stepwise)
+    logs, months, daily, last_used = single_rows
+    assert len(logs) == 2
+    assert logs[0].output_payload is None and logs[0].input_payload["nested"]["n"][2] is None
+    assert months == [("2026-03", 2, 16)]
+    assert (daily[0].calls, daily[0].errors, daily[0].tokens) == (2, 1, 16)
+    assert (daily[0].latency_le_50, daily[0].latency_le_5, daily[0].execution_ms_total) == (
+        1,
+        1,
+        40,
+    )
+    assert last_used == AT
+
+    def without_owner(found):
+        logs, months, daily, last_used = found
+        return [owned(r) for r in logs], months, [owned(r) for r in daily], last_used
+
+    assert without_owner(single_rows) == without_owner(stepwise_rows)
+    assert sql_nulls(single) == sql_nulls(stepwise)
+
+
+def test_record_call_keeps_its_signature_and_answers_the_log_id(app, make_key, user):
+    make_key()
+    fields = call_fields(user)
+    log_id = metering.record_call(**fields)
+    assert isinstance(log_id, uuid.UUID)
+    assert db.session.get(ToolLog, log_id).error_code == "invalid_input"
+    assert db.session.scalar(sa.select(UsageSummary.total_calls)) == 1
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_one_statement_inside_an_open_transaction_commits_it(app, make_key, user):
+    """A caller that already read something (a key-cache miss) gets the same single statement,
+    committed with its transaction."""
+    make_key()
+    db.session.execute(sa.select(ApiKey.id)).all()
+    assert db.session().in_transaction()
+    recorded = metering.record_call_counted(**call_fields(user))
+    assert not db.session().in_transaction()
+    db.session.rollback()  # nothing left to roll back: the write stays
+    assert db.session.get(ToolLog, recorded.log_id) is not None
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+@pytest.mark.parametrize("app_overrides", [{"METERING_SYNCHRONOUS_COMMIT": False}])
+def test_relaxed_commit_is_local_to_the_metering_statement(app, make_key, user):
+    make_key()
+    metering.record_call_counted(**call_fields(user))
+    with db.engine.connect() as connection:  # the pool's connections keep the default
+        assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+    assert db.session.scalar(sa.text("SHOW synchronous_commit")) == "on"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ToolLog)) == 1
+
+
+def test_last_request_at_moves_at_most_every_resolution(app, make_key, user):
+    make_key()
+    later = AT + metering.LAST_USED_RESOLUTION / 2
+    much_later = AT + metering.LAST_USED_RESOLUTION * 2
+    for at in (AT, later):
+        metering.record_call_counted(**call_fields(user, at=at))
+    assert rows(user)[3] == AT
+    metering.record_call_counted(**call_fields(user, at=much_later))
+    assert rows(user)[3] == much_later
