@@ -92,7 +92,7 @@ def engine_options(url: str) -> dict:
     if not url.startswith("postgresql"):
         return {}
     return {
-        "pool_pre_ping": True,
+        "pool_pre_ping": env_flag("DATABASE_POOL_PRE_PING", True),
         "pool_size": env_int("DATABASE_POOL_SIZE", 5),
         "max_overflow": 5,
         "pool_timeout": 5,

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 
+from dashboard.api.connection import hot_connection
 from dashboard.extensions import db
 from dashboard.models import ApiKey, ToolLog, UsageDaily, UsageSummary, utcnow
 from dashboard.models.usage import LATENCY_COLUMNS, latency_bucket_column
@@ -63,9 +64,10 @@ def record_call(
 
 
 class Recorded(NamedTuple):
-    """What metering one call wrote: the log row's id and the month's calls after it."""
+    """What metering one call wrote: the log row's id, its month and the month's calls after it."""
 
     log_id: uuid.UUID
+    month_year: str
     month_calls: int
 
 
@@ -94,8 +96,8 @@ def record_call_in_one_statement(
     at: datetime,
 ) -> Recorded:
     """PostgreSQL: the log row, both counters and the key's last use in ONE statement (one
-    round trip), committed before returning. Outside a transaction it runs in autocommit mode,
-    so the statement is the whole transaction: no BEGIN, no COMMIT round trips."""
+    round trip), committed before returning. Outside a transaction it runs in autocommit mode
+    (hot_connection), so the statement is the whole transaction: no BEGIN or COMMIT trips."""
     log_id = uuid.uuid4()
     bucket = latency_bucket_column(execution_time_ms)
     params = {
@@ -122,16 +124,13 @@ def record_call_in_one_statement(
         **{column: int(column == bucket) for column in LATENCY_COLUMNS},
     }
     relaxed = not current_app.config.get("METERING_SYNCHRONOUS_COMMIT", True)
-    session = db.session()
-    if session.in_transaction():
-        connection = session.connection()
-    else:
-        connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    month_calls = connection.exec_driver_sql(
-        RECORD_CALL_RELAXED_SQL if relaxed else RECORD_CALL_SQL, params
-    ).scalar_one()
-    session.commit()
-    return Recorded(log_id, month_calls)
+    month_calls = (
+        hot_connection()
+        .exec_driver_sql(RECORD_CALL_RELAXED_SQL if relaxed else RECORD_CALL_SQL, params)
+        .scalar_one()
+    )
+    db.session.commit()
+    return Recorded(log_id, params["month_year"], month_calls)
 
 
 def _record_call_sql(relaxed: bool) -> str:
@@ -276,7 +275,7 @@ def record_call_statement_by_statement(
         )
     ).scalar_one()
     session.commit()
-    return Recorded(log_id, month_calls)
+    return Recorded(log_id, month_of(at), month_calls)
 
 
 def record_rejection(
