@@ -10,7 +10,7 @@ import time
 import sqlalchemy as sa
 from flask import current_app
 
-from dashboard.api.connection import hot_connection
+from dashboard.api.connection import fetch_one
 from dashboard.keys.secrets import hash_secret
 from dashboard.models import ApiKey, User
 
@@ -95,6 +95,6 @@ def find_key(secret: str):
     cache = key_cache()
     row = cache.get(key_hash)
     if row is _MISSING:
-        row = hot_connection().execute(KEY_LOOKUP, {"key_hash": key_hash}).first()
+        row = fetch_one(KEY_LOOKUP, {"key_hash": key_hash})
         cache.put(key_hash, row)
     return row

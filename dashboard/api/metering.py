@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 
-from dashboard.api.connection import hot_connection
+from dashboard.api.connection import write_returning_one
 from dashboard.extensions import db
 from dashboard.models import ApiKey, ToolLog, UsageDaily, UsageSummary, utcnow
 from dashboard.models.usage import LATENCY_COLUMNS, latency_bucket_column
@@ -97,7 +97,7 @@ def record_call_in_one_statement(
 ) -> Recorded:
     """PostgreSQL: the log row, both counters and the key's last use in ONE statement (one
     round trip), committed before returning. Outside a transaction it runs in autocommit mode
-    (hot_connection), so the statement is the whole transaction: no BEGIN or COMMIT trips."""
+    (dashboard.api.connection), so the statement is the whole transaction."""
     log_id = uuid.uuid4()
     bucket = latency_bucket_column(execution_time_ms)
     params = {
@@ -124,12 +124,9 @@ def record_call_in_one_statement(
         **{column: int(column == bucket) for column in LATENCY_COLUMNS},
     }
     relaxed = not current_app.config.get("METERING_SYNCHRONOUS_COMMIT", True)
-    month_calls = (
-        hot_connection()
-        .exec_driver_sql(RECORD_CALL_RELAXED_SQL if relaxed else RECORD_CALL_SQL, params)
-        .scalar_one()
+    month_calls = write_returning_one(
+        RECORD_CALL_RELAXED_SQL if relaxed else RECORD_CALL_SQL, params
     )
-    db.session.commit()
     return Recorded(log_id, params["month_year"], month_calls)
 
 

@@ -6,6 +6,7 @@ from flask.sessions import SessionInterface
 from dashboard.api import gateway, openapi
 from dashboard.api.answers import ApiError, finish, start_timing
 from dashboard.api.catalog import catalog
+from dashboard.api.connection import release_raw_connection
 from dashboard.extensions import csrf
 from dashboard.models import utcnow
 from dashboard.usage.service import BadMonth, month_usage, parse_month
@@ -99,3 +100,8 @@ class NoSessionForApi(SessionInterface):
 @bp.record_once
 def keep_sessions_off_the_api(state) -> None:
     state.app.session_interface = NoSessionForApi(state.app.session_interface)
+
+
+@bp.record_once
+def return_the_hot_path_connection(state) -> None:
+    state.app.teardown_appcontext(release_raw_connection)

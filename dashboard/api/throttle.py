@@ -32,7 +32,7 @@ from limits.storage import RedisStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
 from dashboard.api.answers import RateWindow
-from dashboard.api.connection import hot_connection
+from dashboard.api.connection import fetch_one
 from dashboard.models import UsageSummary
 
 SUMMARIES = UsageSummary.__table__
@@ -196,12 +196,8 @@ def saw_calls_this_month(user_id, month_year: str, calls: int) -> None:
 
 def read_calls_this_month(user_id, month_year: str) -> int:
     """The user's metered calls in the month (usage_summaries.total_calls)."""
-    calls = (
-        hot_connection()
-        .execute(MONTH_CALLS, {"user_id": user_id, "month_year": month_year})
-        .scalar()
-    )
-    return calls or 0
+    row = fetch_one(MONTH_CALLS, {"user_id": user_id, "month_year": month_year})
+    return row[0] if row else 0
 
 
 MONTH_CALLS = sa.select(SUMMARIES.c.total_calls).where(
