@@ -13,34 +13,39 @@ from functools import cache
 
 import sqlalchemy as sa
 from flask import g
-from psycopg.rows import namedtuple_row
+from psycopg.rows import namedtuple_row, tuple_row
 
 from dashboard.extensions import db
 
 
-def raw_connection():
-    """The context's autocommit psycopg connection, or None when the session must be used."""
-    borrowed = g.get("api_raw_connection")
-    if borrowed is not None:
-        return borrowed.dbapi_connection
-    session = db.session()
-    if session.in_transaction():
+def raw_cursor():
+    """The context's cursor on an autocommit psycopg connection, or None when the session
+    must be used. One cursor serves the whole context (psycopg copies its adapters into every
+    new cursor)."""
+    cursor = g.get("api_raw_cursor")
+    if cursor is not None:
+        return cursor
+    # Look at the session only if this context made one (making one costs more than a query).
+    if db.session.registry.has() and db.session().in_transaction():
         return None
-    engine = session.get_bind()
+    engine = db.engine
     if engine.dialect.name != "postgresql":
         return None
     borrowed = engine.raw_connection()
     borrowed.dbapi_connection.autocommit = True
     g.api_raw_connection = borrowed
-    return borrowed.dbapi_connection
+    g.api_raw_cursor = borrowed.dbapi_connection.cursor()
+    return g.api_raw_cursor
 
 
 def release_raw_connection(_error=None) -> None:
     """Give the borrowed connection back to the pool, as the pool lent it."""
     borrowed = g.pop("api_raw_connection", None)
+    cursor = g.pop("api_raw_cursor", None)
     if borrowed is None:
         return
     try:
+        cursor.close()
         if not borrowed.dbapi_connection.closed:
             borrowed.dbapi_connection.autocommit = False
     finally:
@@ -57,21 +62,21 @@ def postgresql_sql(query: sa.Executable) -> str:
 
 def fetch_one(query: sa.Executable, params: dict):
     """The first row of `query` (attributes by column name), or None."""
-    connection = raw_connection()
-    if connection is None:
+    cursor = raw_cursor()
+    if cursor is None:
         return db.session.execute(query, params).first()
-    with connection.cursor(row_factory=namedtuple_row) as cursor:
-        cursor.execute(postgresql_sql(query), params)
-        return cursor.fetchone()
+    cursor.row_factory = namedtuple_row
+    cursor.execute(postgresql_sql(query), params)
+    return cursor.fetchone()
 
 
 def write_returning_one(sql: str, params: dict):
     """Run a PostgreSQL write that answers one value, committed before this returns."""
-    connection = raw_connection()
-    if connection is None:
+    cursor = raw_cursor()
+    if cursor is None:
         value = db.session.connection().exec_driver_sql(sql, params).scalar_one()
         db.session.commit()
         return value
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()[0]
+    cursor.row_factory = tuple_row
+    cursor.execute(sql, params)
+    return cursor.fetchone()[0]

@@ -74,7 +74,7 @@ class Recorded(NamedTuple):
 def record_call_counted(*, at: datetime | None = None, **call) -> Recorded:
     """record_call, also returning the user's calls this month (the quota reads it)."""
     at = at or utcnow()
-    if db.session.get_bind().dialect.name == "postgresql":
+    if db.engine.dialect.name == "postgresql":
         return record_call_in_one_statement(at=at, **call)
     return record_call_statement_by_statement(at=at, **call)
 

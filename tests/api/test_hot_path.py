@@ -1,14 +1,21 @@
 """The tightened API path: one-statement metering, the month-count cache, one-trip limits."""
 
+import time
 import uuid
 from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
+from limits import RateLimitItemPerMinute
 
 from dashboard.api import metering
+from dashboard.api.connection import postgresql_sql
+from dashboard.api.credentials import KEY_LOOKUP, find_key
+from dashboard.api.throttle import calls_this_month, key_limiter, month_counts
 from dashboard.extensions import db
-from dashboard.models import ApiKey, ToolLog, UsageDaily, UsageSummary
+from dashboard.keys.secrets import hash_secret
+from dashboard.models import ApiKey, ToolLog, UsageDaily, UsageSummary, utcnow
+from tests.api.test_limits import REDIS_URL, TINY_PLANS, require_redis
 
 AT = datetime(2026, 3, 14, 9, 26, 53, 589000)
 LOG_COLUMNS = [c for c in ToolLog.__table__.columns if c.name != "id"]
@@ -149,3 +156,110 @@ def test_last_request_at_moves_at_most_every_resolution(app, make_key, user):
     assert rows(user)[3] == AT
     metering.record_call_counted(**call_fields(user, at=much_later))
     assert rows(user)[3] == much_later
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_prebuilt_key_lookup_as_sent_is_an_index_seek(app, user):
+    db.session.execute(
+        sa.insert(ApiKey),
+        [
+            {"user_id": user.id, "key": hash_secret(f"secret {n}"), "prefix": "tk_", "name": ""}
+            for n in range(500)
+        ],
+    )
+    db.session.commit()
+    db.session.execute(sa.text("ANALYZE api_keys"))
+    plan = db.session.connection().exec_driver_sql(
+        "EXPLAIN " + postgresql_sql(KEY_LOOKUP), {"key_hash": hash_secret("secret 250")}
+    )
+    assert "Index Scan using api_keys_key_key on api_keys" in "\n".join(plan.scalars())
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_hot_path_borrows_one_connection_per_context_and_gives_it_back(app, make_key, user):
+    secret = make_key()
+    fields = call_fields(user)
+    db.session.commit()
+    pool = db.engine.pool
+    checked_out = pool.checkedout()
+    with app.app_context():
+        assert find_key(secret).user_id == fields["user_id"]
+        assert calls_this_month(fields["user_id"], "2026-03") == 0
+        metering.record_call_counted(**fields)
+        assert pool.checkedout() == checked_out + 1  # one borrowed connection for all three
+        assert not db.session.registry.has()  # no ORM session was made on the hot path
+    assert pool.checkedout() == checked_out
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ToolLog)) == 1
+
+
+@pytest.mark.parametrize("app_overrides", [{"API_KEY_CACHE_SECONDS": 60}])
+def test_month_count_comes_back_from_metering_and_is_remembered(app, api, secret, user):
+    month = utcnow().strftime("%Y-%m")
+    assert api.call("echo", {"message": "a"}, key=secret).status_code == 200
+    assert month_counts().get(user.id, month) == 1
+    # The count is taken from the cache: a row changed behind the gateway's back is not read
+    # again until the cache entry expires or a metered call brings back the true count.
+    db.session.execute(sa.update(UsageSummary).values(total_calls=500))
+    db.session.commit()
+    assert calls_this_month(user.id, month) == 1
+    assert api.call("echo", {"message": "b"}, key=secret).status_code == 200
+    assert month_counts().get(user.id, month) == 501
+
+
+@pytest.mark.parametrize("app_overrides", [{"PLANS": TINY_PLANS, "API_KEY_CACHE_SECONDS": 60}])
+def test_cached_month_count_still_stops_at_the_quota(api, secret):
+    answers = [api.call("echo", {"message": "hi"}, key=secret).status_code for _ in range(4)]
+    assert answers == [200, 200, 429, 429]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.parametrize("app_overrides", [{"RATELIMIT_STORAGE_URI": REDIS_URL}])
+def test_redis_rate_limit_is_one_round_trip_and_agrees_with_limits(app, api, make_key):
+    require_redis()
+    secret = make_key(rate_limit_per_minute=5)
+    limiter = key_limiter()
+    client = limiter.limiter.storage.get_connection()
+    sent = []
+    original = client.execute_command
+
+    def counting(*args, **options):
+        sent.append(args[0])
+        return original(*args, **options)
+
+    client.execute_command = counting
+    try:
+        answer = api.call("echo", {"message": "a"}, key=secret)
+    finally:
+        client.execute_command = original
+    assert answer.headers["X-RateLimit-Remaining"] == "4"
+    assert sent in (["EVALSHA"], ["EVALSHA", "EVAL"])  # EVAL once if the script was not cached
+    key_id = find_key(secret).id
+    item = RateLimitItemPerMinute(5, namespace="api-key")
+    stats = limiter.limiter.get_window_stats(item, str(key_id))
+    assert stats.remaining == 4
+    assert 0 < stats.reset_time - time.time() <= 60
+    limiter.limiter.storage.clear(item.key_for(str(key_id)))
+
+
+def test_api_answers_keep_the_security_headers(api, secret):
+    answers = [api.call("echo", {"message": "a"}, key=secret) for _ in range(2)]
+    answers.append(api.get("/api/v1/tools"))
+    names = (
+        "Content-Security-Policy",
+        "X-Content-Type-Options",
+        "X-Frame-Options",
+        "Referrer-Policy",
+    )
+    first = {name: answers[0].headers.get(name) for name in names}
+    assert first["X-Content-Type-Options"] == "nosniff"
+    assert first["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in first["Content-Security-Policy"]
+    for answer in answers[1:]:  # built once, copied onto the next answers
+        assert {name: answer.headers.get(name) for name in names} == first
+
+
+def test_pages_still_get_talisman_and_flask_limiter(client, app):
+    page = client.get("/login")
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    hooks = app.before_request_funcs[None]
+    assert any(getattr(hook, "__wrapped__", None) is not None for hook in hooks)
