@@ -2,6 +2,7 @@
 
 import functools
 
+import psycopg
 from flask import Blueprint, jsonify, request
 from flask.sessions import SessionInterface
 from flask_limiter import Limiter
@@ -11,6 +12,7 @@ from dashboard.api import gateway, openapi
 from dashboard.api.answers import ApiError, finish, start_timing
 from dashboard.api.catalog import catalog
 from dashboard.api.connection import release_raw_connection
+from dashboard.errors import handle_database_down
 from dashboard.extensions import csrf
 from dashboard.models import utcnow
 from dashboard.usage.service import BadMonth, month_usage, parse_month
@@ -60,6 +62,12 @@ bp.add_url_rule("/openapi.json", "openapi", openapi_document, methods=["GET"])
 @bp.errorhandler(ApiError)
 def api_error(error: ApiError):
     return error.response()
+
+
+@bp.errorhandler(psycopg.OperationalError)
+def database_down(error: psycopg.OperationalError):
+    """The hot path talks to psycopg directly: its outage answers 503 like SQLAlchemy's."""
+    return handle_database_down(error)
 
 
 def is_api_request() -> bool:

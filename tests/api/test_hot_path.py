@@ -7,15 +7,21 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 from limits import RateLimitItemPerMinute
+from sqlalchemy.engine import make_url
 
 from dashboard.api import metering
-from dashboard.api.connection import postgresql_sql
+from dashboard.api.connection import give_back_kept_connection, kept_connections, postgresql_sql
 from dashboard.api.credentials import KEY_LOOKUP, find_key
 from dashboard.api.throttle import calls_this_month, key_limiter, month_counts
+from dashboard.auth.service import create_user
 from dashboard.extensions import db
 from dashboard.keys.secrets import hash_secret
-from dashboard.models import ApiKey, ToolLog, UsageDaily, UsageSummary, utcnow
+from dashboard.keys.service import create_key
+from dashboard.models import ApiKey, Tool, ToolLog, UsageDaily, UsageSummary, User, utcnow
+from dashboard.tools.sync import sync_tools
 from tests.api.test_limits import REDIS_URL, TINY_PLANS, require_redis
+from tests.conftest import PASSWORD, make_app, require_postgres
+from tests.reliability.tcp_proxy import TcpProxy
 
 AT = datetime(2026, 3, 14, 9, 26, 53, 589000)
 LOG_COLUMNS = [c for c in ToolLog.__table__.columns if c.name != "id"]
@@ -263,3 +269,59 @@ def test_pages_still_get_talisman_and_flask_limiter(client, app):
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     hooks = app.before_request_funcs[None]
     assert any(getattr(hook, "__wrapped__", None) is not None for hook in hooks)
+
+
+@pytest.fixture
+def proxied_api(migrated_urls):
+    """An app that keeps hot-path connections, whose PostgreSQL goes through a cuttable proxy."""
+    require_postgres()
+    url = make_url(migrated_urls("postgresql"))
+    proxy = TcpProxy(url.host, url.port or 5432).start()
+    app = make_app(
+        url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
+        API_CONNECTION_KEEP_SECONDS=60,
+        SQLALCHEMY_ENGINE_OPTIONS={
+            "pool_pre_ping": True,
+            "pool_size": 2,
+            "pool_timeout": 3,
+            "connect_args": {"connect_timeout": 2, "options": "-c statement_timeout=5000"},
+        },
+    )
+    with app.app_context():
+        sync_tools(db.session, Tool)
+        user = create_user("outage@example.com", PASSWORD)
+        _, secret = create_key(user, "outage")
+        db.session.commit()
+    yield app, proxy, secret
+    proxy.cut()
+    proxy.start()
+    with app.app_context():
+        give_back_kept_connection()
+        db.session.execute(sa.delete(User).where(User.email == "outage@example.com"))
+        db.session.commit()
+        db.engine.dispose()
+    proxy.cut()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # the autouse fixtures' app; unused here
+def test_api_keeps_its_connection_answers_503_when_the_database_goes_and_recovers(proxied_api):
+    app, proxy, secret = proxied_api
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {secret}"}
+
+    def call():
+        return client.post("/api/v1/tools/echo", json={"message": "hi"}, headers=headers)
+
+    assert [call().status_code for _ in range(2)] == [200, 200]
+    with app.app_context():
+        kept = kept_connections().borrowed
+    assert kept is not None  # kept between requests: the next call needs no checkout or ping
+
+    proxy.cut()
+    down = call()
+    assert (down.status_code, down.get_json()["error"]["code"]) == (503, "database_unavailable")
+
+    proxy.start()
+    assert call().status_code == 200  # the broken connection was discarded, no restart
+    with app.app_context():
+        assert kept_connections().borrowed is not kept
