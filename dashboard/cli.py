@@ -49,7 +49,8 @@ def promote_admin_command(email: str, notes: str | None) -> None:
 @demo.command("load")
 @click.option("--days", default=45, show_default=True, help="Days of history.")
 @click.option("--calls", default=1500, show_default=True, help="Calls to make.")
-def load_demo_command(days: int, calls: int) -> None:
+@click.option("--users", default=0, show_default=True, help="More customers, two keys each.")
+def load_demo_command(days: int, calls: int, users: int) -> None:
     """Create demo accounts and their call history (does nothing if they exist)."""
     with click.progressbar(length=calls, label="Making demo calls") as bar:
         last = [0]
@@ -58,7 +59,7 @@ def load_demo_command(days: int, calls: int) -> None:
             bar.update(done - last[0])
             last[0] = done
 
-        result = load_demo(days=days, calls=calls, progress=progress)
+        result = load_demo(days=days, calls=calls, users=users, progress=progress)
         bar.update(calls - last[0])
     if not result["created"]:
         click.echo("Demo data is already there.")

@@ -58,6 +58,11 @@ class Config:
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
         self.API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 256 * 1024)
         self.API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 5)
+        # A user's calls this month, kept per worker between metering writes (quota checks).
+        self.API_QUOTA_CACHE_SECONDS = env_int(
+            "API_QUOTA_CACHE_SECONDS", self.API_KEY_CACHE_SECONDS
+        )
+        self.API_CONNECTION_KEEP_SECONDS = env_int("API_CONNECTION_KEEP_SECONDS", 1)
         self.METERING_SYNCHRONOUS_COMMIT = env_flag("METERING_SYNCHRONOUS_COMMIT", True)
         self.IMPERSONATION_MINUTES = env_int("IMPERSONATION_MINUTES", 30)
         self.PLANS = dict(DEFAULT_PLANS)
@@ -84,6 +89,8 @@ class TestConfig(Config):
         self.RATELIMIT_STORAGE_URI = "memory://"
         self.PASSWORD_HASH_FAST = True
         self.API_KEY_CACHE_SECONDS = 0
+        self.API_QUOTA_CACHE_SECONDS = 0
+        self.API_CONNECTION_KEEP_SECONDS = 0  # each test's engine is disposed of at its end
         self.WTF_CSRF_ENABLED = False  # CSRF tests turn it back on with app_overrides
 
 
@@ -97,7 +104,7 @@ def engine_options(url: str) -> dict:
         return {"hide_parameters": True}
     return {
         "hide_parameters": True,
-        "pool_pre_ping": True,
+        "pool_pre_ping": env_flag("DATABASE_POOL_PRE_PING", True),
         "pool_size": env_int("DATABASE_POOL_SIZE", 5),
         "max_overflow": 5,
         "pool_timeout": 5,

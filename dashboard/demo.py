@@ -2,6 +2,8 @@
 
 import random
 import time
+import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from dashboard.api.metering import record_call, record_rejection
@@ -9,6 +11,7 @@ from dashboard.auth.service import create_user, user_by_email
 from dashboard.extensions import db
 from dashboard.keys.service import create_key
 from dashboard.models import SuperAdmin, utcnow
+from dashboard.plans import DEFAULT_PLANS
 from dashboard.tools.registry import all_tools, count_tokens
 
 DEMO_EMAIL = "demo@example.com"
@@ -17,8 +20,11 @@ SUPPORT_EMAIL = "support@example.com"
 ADMIN_EMAIL = "admin@example.com"
 
 
-def load_demo(days: int = 45, calls: int = 1500, seed: int = 7, progress=None) -> dict:
-    """Create the demo accounts (if missing) and `calls` calls spread over `days` days."""
+def load_demo(
+    days: int = 45, calls: int = 1500, users: int = 0, seed: int = 7, progress=None
+) -> dict:
+    """Create the demo accounts (if missing), `users` more customers with two keys each, and
+    `calls` calls spread over `days` days, each customer with its own error rate."""
     rng = random.Random(seed)
     if user_by_email(DEMO_EMAIL) is not None:
         return {"created": False}
@@ -31,23 +37,38 @@ def load_demo(days: int = 45, calls: int = 1500, seed: int = 7, progress=None) -
     production, _ = create_key(demo, "Production server", rate_limit_per_minute=600)
     staging, _ = create_key(demo, "Staging", rate_limit_per_minute=100)
     laptop, _ = create_key(demo, "Old laptop", expires_at=utcnow() - timedelta(days=3))
-    keys = [production, production, production, staging, laptop]
+    # Plain ids, read once: ORM objects would be refreshed (a query) after every commit.
+    customers = [DemoCustomer(demo.id, (production.id,) * 3 + (staging.id, laptop.id), 0.06)]
+    plans = sorted(DEFAULT_PLANS)
+    for n in range(1, users + 1):
+        user = create_user(customer_email(n), DEMO_PASSWORD, plan=plans[n % len(plans)])
+        keys = [create_key(user, "Server")[0], create_key(user, "Batch jobs")[0]]
+        customers.append(
+            DemoCustomer(user.id, tuple(key.id for key in keys), rng.uniform(0.01, 0.2))
+        )
+    db.session.commit()
+    weights = [3] + [1] * users  # the demo account is the busiest
 
     tools = [t for t in all_tools() if t.name != "echo"]
     now = utcnow()
     for n in range(calls):
+        customer = rng.choices(customers, weights)[0]
         tool = rng.choice(tools)
-        key = rng.choice(keys)
+        key_id = rng.choice(customer.key_ids)
         # More traffic on recent days, at working hours.
         age = timedelta(days=days * rng.random() ** 1.6, hours=rng.gauss(0, 3))
         at = min(now - timedelta(seconds=5), now - age)
         if rng.random() < 0.02:
             reason = "rate_limit" if rng.random() < 0.7 else "quota"
             record_rejection(
-                user_id=demo.id, api_key_id=key.id, tool_name=tool.name, reason=reason, at=at
+                user_id=customer.user_id,
+                api_key_id=key_id,
+                tool_name=tool.name,
+                reason=reason,
+                at=at,
             )
-            continue
-        record_demo_call(demo, key, tool, at, rng)
+        else:
+            record_demo_call(customer, key_id, tool, at, rng)
         if progress and n % 100 == 0:
             progress(n, calls)
     return {
@@ -57,12 +78,26 @@ def load_demo(days: int = 45, calls: int = 1500, seed: int = 7, progress=None) -
     }
 
 
-def record_demo_call(user, key, tool, at, rng) -> None:
+@dataclass(frozen=True)
+class DemoCustomer:
+    """A demo account: its id, its keys (repeated for weight) and how often its calls fail."""
+
+    user_id: uuid.UUID
+    key_ids: tuple
+    error_rate: float
+
+
+def customer_email(n: int) -> str:
+    """The address of the n-th extra demo customer."""
+    return f"customer{n}@demo.example.com"
+
+
+def record_demo_call(customer: DemoCustomer, key_id, tool, at, rng) -> None:
     """Run the tool for real on its example input (sometimes a broken one) and meter it."""
-    if rng.random() < 0.06:
+    if rng.random() < customer.error_rate:
         record_call(
-            user_id=user.id,
-            api_key_id=key.id,
+            user_id=customer.user_id,
+            api_key_id=key_id,
             tool_name=tool.name,
             tool_version=tool.version,
             input_payload={"txt": "wrong field name"},
@@ -79,8 +114,8 @@ def record_demo_call(user, key, tool, at, rng) -> None:
     output = tool.run(tool.example_input)
     elapsed = int((time.perf_counter() - started) * 1000) + rng.randint(0, 40)
     record_call(
-        user_id=user.id,
-        api_key_id=key.id,
+        user_id=customer.user_id,
+        api_key_id=key_id,
         tool_name=tool.name,
         tool_version=tool.version,
         input_payload=tool.example_input,

@@ -10,7 +10,7 @@ import time
 import sqlalchemy as sa
 from flask import current_app
 
-from dashboard.extensions import db
+from dashboard.api.connection import fetch_one
 from dashboard.keys.secrets import hash_secret
 from dashboard.models import ApiKey, User
 
@@ -30,7 +30,7 @@ def secret_from_headers(headers) -> str | None:
     return api_key or None
 
 
-def key_lookup_query(key_hash: str) -> sa.Select:
+def key_lookup_query(key_hash) -> sa.Select:
     """The key row and its owner's plan: an index seek on api_keys_key_key."""
     return (
         sa.select(
@@ -49,6 +49,10 @@ def key_lookup_query(key_hash: str) -> sa.Select:
         .join(USERS, USERS.c.id == KEYS.c.user_id)
         .where(KEYS.c.key == key_hash)
     )
+
+
+# Built once: each lookup only binds the hash (SQLAlchemy's compiled-statement cache does the rest).
+KEY_LOOKUP = key_lookup_query(sa.bindparam("key_hash", type_=sa.Text))
 
 
 class KeyCache:
@@ -91,6 +95,6 @@ def find_key(secret: str):
     cache = key_cache()
     row = cache.get(key_hash)
     if row is _MISSING:
-        row = db.session.execute(key_lookup_query(key_hash)).first()
+        row = fetch_one(KEY_LOOKUP, {"key_hash": key_hash})
         cache.put(key_hash, row)
     return row

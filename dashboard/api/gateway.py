@@ -28,7 +28,12 @@ from dashboard.api.payload import (
     read_body,
     unstorable,
 )
-from dashboard.api.throttle import LimiterUnavailable, calls_this_month, key_limiter
+from dashboard.api.throttle import (
+    LimiterUnavailable,
+    calls_this_month,
+    key_limiter,
+    saw_calls_this_month,
+)
 from dashboard.keys.rules import ip_allowed, key_refusal, tool_allowed
 from dashboard.models import utcnow
 from dashboard.plans import plan_named
@@ -233,7 +238,7 @@ def meter(
 ) -> str:
     """Write the call's log row and counters in one transaction; the log row's id."""
     with timing().database():
-        log_id = metering.record_call(
+        recorded = metering.record_call_counted(
             user_id=call.key.user_id,
             api_key_id=call.key.id,
             tool_name=call.tool.name,
@@ -247,7 +252,8 @@ def meter(
             error_code=error_code,
             client_ip=call.client_ip,
         )
-    return str(log_id)
+    saw_calls_this_month(call.key.user_id, recorded.month_year, recorded.month_calls)
+    return str(recorded.log_id)
 
 
 def refuse(call, payload, status, code, message, execution_ms=0, log_message=None, **extra):

@@ -1,11 +1,18 @@
 """JSON API routes: the tool calls, the catalog, usage, the OpenAPI document and health."""
 
+import functools
+
+import psycopg
 from flask import Blueprint, jsonify, request
 from flask.sessions import SessionInterface
+from flask_limiter import Limiter
+from flask_talisman import Talisman
 
 from dashboard.api import gateway, openapi
 from dashboard.api.answers import ApiError, finish, start_timing
 from dashboard.api.catalog import catalog
+from dashboard.api.connection import release_raw_connection
+from dashboard.errors import handle_database_down
 from dashboard.extensions import csrf
 from dashboard.models import utcnow
 from dashboard.usage.service import BadMonth, month_usage, parse_month
@@ -57,6 +64,12 @@ def api_error(error: ApiError):
     return error.response()
 
 
+@bp.errorhandler(psycopg.OperationalError)
+def database_down(error: psycopg.OperationalError):
+    """The hot path talks to psycopg directly: its outage answers 503 like SQLAlchemy's."""
+    return handle_database_down(error)
+
+
 def is_api_request() -> bool:
     return request.path.startswith(bp.url_prefix + "/")
 
@@ -99,3 +112,65 @@ class NoSessionForApi(SessionInterface):
 @bp.record_once
 def keep_sessions_off_the_api(state) -> None:
     state.app.session_interface = NoSessionForApi(state.app.session_interface)
+
+
+@bp.record_once
+def return_the_hot_path_connection(state) -> None:
+    state.app.teardown_appcontext(release_raw_connection)
+
+
+class SecurityHeadersOnce:
+    """Talisman's after_request, except that /api/ answers get headers built once per app.
+
+    Talisman rebuilds the same headers (the CSP text, HSTS, frame and referrer policies) on
+    every answer; API views never change them per request, so the first API answer's headers
+    (per http/https, which decides HSTS) are remembered and copied onto the next ones.
+    """
+
+    def __init__(self, set_headers) -> None:
+        self.set_headers = set_headers
+        self.remembered: dict[bool, list[tuple[str, str]]] = {}
+
+    def __call__(self, response):
+        if not is_api_request():
+            return self.set_headers(response)
+        secure = request.is_secure
+        headers = self.remembered.get(secure)
+        if headers is None:
+            before = dict(response.headers)
+            response = self.set_headers(response)
+            self.remembered[secure] = [
+                (name, value)
+                for name, value in response.headers.items()
+                if before.get(name) != value
+            ]
+            return response
+        for name, value in headers:
+            response.headers[name] = value
+        return response
+
+
+def not_for_the_api(before_request):
+    """A before_request hook that /api/ requests skip."""
+
+    @functools.wraps(before_request)
+    def unless_api():
+        return None if is_api_request() else before_request()
+
+    return unless_api
+
+
+@bp.record_once
+def lighter_hooks_for_the_api(state) -> None:
+    """Talisman's headers built once (SecurityHeadersOnce), and no Flask-Limiter check: it
+    guards the login routes only, the gateway counts per key itself, and its before_request
+    works out exemptions and limits for every request (profiled: about a fifth of a bare
+    request's CPU). The factory binds both extensions before the blueprints."""
+    functions = state.app.after_request_funcs.get(None, [])
+    for position, function in enumerate(functions):
+        if getattr(function, "__func__", None) is Talisman._set_response_headers:
+            functions[position] = SecurityHeadersOnce(function)
+    functions = state.app.before_request_funcs.get(None, [])
+    for position, function in enumerate(functions):
+        if getattr(function, "__func__", None) is Limiter._check_request_limit:
+            functions[position] = not_for_the_api(function)

@@ -1,7 +1,9 @@
 """Per-key rate limits (the `limits` library) and the plan's monthly quota.
 
-Strategy: fixed window, one minute, started by the key's first call. It costs one atomic
-INCR (+EXPIRE) per call on Redis and a single counter in memory, and X-RateLimit-Reset is exact.
+Strategy: fixed window, one minute, started by the key's first call. On Redis a call costs ONE
+round trip: a Lua script (the `limits` library's INCRBY + EXPIRE, plus the TTL) answers the count
+and the reset time together, where `limits` alone makes three (hit, get, ttl). In memory it is a
+single counter. X-RateLimit-Reset is exact. Keys are named as `limits` names them.
 A moving window would forbid the up-to-2x burst across a window edge, but it keeps one entry
 per call (10,000 per key on the biggest plan) and runs a Lua scan of them on every call.
 
@@ -10,24 +12,41 @@ own counters); `redis://...` is shared by all workers. Redis calls time out afte
 RATELIMIT_REDIS_TIMEOUT seconds and are not retried; when Redis fails the gateway fails open
 (RATELIMIT_FAIL_OPEN, default True: calls go through without rate-limit headers) or answers
 503 `rate_limiter_unavailable`, and it does not ask Redis again for RATELIMIT_RETRY_SECONDS.
+
+Quota: the month's calls per user are kept in process for API_QUOTA_CACHE_SECONDS (default
+API_KEY_CACHE_SECONDS) and refreshed by every metered call, whose statement answers the new count.
+A call is let through while the count this process saw is below the quota, and every call let
+through brings back the true count, so the quota is overrun by at most one call per request
+handler running at once (gunicorn workers x threads), as without the cache.
 """
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
 from limits import RateLimitItemPerMinute
-from limits.storage import storage_from_string
+from limits.storage import RedisStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
 from dashboard.api.answers import RateWindow
-from dashboard.extensions import db
+from dashboard.api.connection import fetch_one
 from dashboard.models import UsageSummary
 
 SUMMARIES = UsageSummary.__table__
 _init_lock = threading.Lock()
+CACHE_MAX_ENTRIES = 10_000
+
+# INCRBY + EXPIRE as `limits` does it, and the TTL, in one round trip.
+HIT_AND_TTL = """
+local current = redis.call("incrby", KEYS[1], ARGV[2])
+if tonumber(current) == tonumber(ARGV[2]) then
+    redis.call("expire", KEYS[1], ARGV[1])
+end
+return {current, redis.call("ttl", KEYS[1])}
+"""
 
 
 class LimiterUnavailable(Exception):
@@ -42,10 +61,23 @@ class KeyLimiter:
     fail_open: bool
     retry_seconds: float
     down_until: float = 0.0
+    redis_hit: Callable | None = None  # the HIT_AND_TTL script, when the storage is Redis
 
     def hit(self, key_id, limit: int) -> tuple[bool, RateWindow | None]:
         """Count one call for the key: (allowed, window); window is None when storage is down."""
-        return self._ask(lambda item, ident: self.limiter.hit(item, ident), key_id, limit)
+        if self.redis_hit is None:
+            return self._ask(lambda item, ident: self.limiter.hit(item, ident), key_id, limit)
+        if time.monotonic() < self.down_until:
+            return self._storage_down()
+        item = RateLimitItemPerMinute(limit, namespace="api-key")
+        key = self.limiter.storage.prefixed_key(item.key_for(str(key_id)))
+        try:
+            count, ttl = self.redis_hit([key], [item.get_expiry(), 1])
+        except Exception:  # redis.ConnectionError, TimeoutError, ...: any storage failure
+            return self._failed()
+        count = int(count)
+        window = RateWindow(limit, max(0, limit - count), max(int(ttl), 0) + time.time())
+        return count <= limit, window
 
     def peek(self, key_id, limit: int) -> RateWindow | None:
         """The key's window without counting a call (for answers that are not counted)."""
@@ -60,10 +92,13 @@ class KeyLimiter:
             allowed = action(item, ident)
             stats = self.limiter.get_window_stats(item, ident)
         except Exception:  # redis.ConnectionError, TimeoutError, ...: any storage failure
-            current_app.logger.warning("Rate-limit storage failed", exc_info=True)
-            self.down_until = time.monotonic() + self.retry_seconds
-            return self._storage_down()
+            return self._failed()
         return allowed, RateWindow(limit, stats.remaining, stats.reset_time)
+
+    def _failed(self) -> tuple[bool, None]:
+        current_app.logger.warning("Rate-limit storage failed", exc_info=True)
+        self.down_until = time.monotonic() + self.retry_seconds
+        return self._storage_down()
 
     def _storage_down(self) -> tuple[bool, None]:
         if self.fail_open:
@@ -101,16 +136,71 @@ def key_limiter() -> KeyLimiter:
                     FixedWindowRateLimiter(storage),
                     fail_open=app.config.get("RATELIMIT_FAIL_OPEN", True),
                     retry_seconds=float(app.config.get("RATELIMIT_RETRY_SECONDS", 5)),
+                    redis_hit=(
+                        storage.get_connection().register_script(HIT_AND_TTL)
+                        if isinstance(storage, RedisStorage)
+                        else None
+                    ),
                 )
                 app.extensions["api_key_limiter"] = limiter
     return limiter
 
 
+class MonthCounts:
+    """Calls this month per user as this process last saw them, for `seconds` at most."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.entries: dict[tuple, tuple[float, int]] = {}
+        self.lock = threading.Lock()
+
+    def get(self, user_id, month_year: str) -> int | None:
+        entry = self.entries.get((user_id, month_year))
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, user_id, month_year: str, calls: int) -> None:
+        if self.seconds <= 0:
+            return
+        with self.lock:
+            if len(self.entries) >= CACHE_MAX_ENTRIES:
+                self.entries.clear()
+            self.entries[(user_id, month_year)] = (time.monotonic() + self.seconds, calls)
+
+
+def month_counts() -> MonthCounts:
+    """This app's month-count cache, made on first use."""
+    app = current_app._get_current_object()
+    counts = app.extensions.get("api_month_counts")
+    if counts is None:
+        seconds = app.config.get("API_QUOTA_CACHE_SECONDS", app.config["API_KEY_CACHE_SECONDS"])
+        counts = app.extensions.setdefault("api_month_counts", MonthCounts(seconds))
+    return counts
+
+
 def calls_this_month(user_id, month_year: str) -> int:
+    """The user's metered calls in the month: from the cache, else usage_summaries."""
+    counts = month_counts()
+    calls = counts.get(user_id, month_year)
+    if calls is None:
+        calls = read_calls_this_month(user_id, month_year)
+        counts.put(user_id, month_year, calls)
+    return calls
+
+
+def saw_calls_this_month(user_id, month_year: str, calls: int) -> None:
+    """Remember the count a metered call brought back (it is the true count after that call)."""
+    month_counts().put(user_id, month_year, calls)
+
+
+def read_calls_this_month(user_id, month_year: str) -> int:
     """The user's metered calls in the month (usage_summaries.total_calls)."""
-    calls = db.session.execute(
-        sa.select(SUMMARIES.c.total_calls).where(
-            SUMMARIES.c.user_id == user_id, SUMMARIES.c.month_year == month_year
-        )
-    ).scalar()
-    return calls or 0
+    row = fetch_one(MONTH_CALLS, {"user_id": user_id, "month_year": month_year})
+    return row[0] if row else 0
+
+
+MONTH_CALLS = sa.select(SUMMARIES.c.total_calls).where(
+    SUMMARIES.c.user_id == sa.bindparam("user_id"),
+    SUMMARIES.c.month_year == sa.bindparam("month_year"),
+)
