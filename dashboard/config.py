@@ -58,10 +58,10 @@ class Config:
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
         self.API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 256 * 1024)
         self.API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 5)
-        # A user's calls this month, kept per worker between metering writes (quota checks).
-        self.API_QUOTA_CACHE_SECONDS = env_int(
-            "API_QUOTA_CACHE_SECONDS", self.API_KEY_CACHE_SECONDS
-        )
+        # A user's calls this month, kept per worker between metering writes (quota checks);
+        # unset, it follows API_KEY_CACHE_SECONDS (dashboard/api/throttle.py).
+        if os.environ.get("API_QUOTA_CACHE_SECONDS"):
+            self.API_QUOTA_CACHE_SECONDS = env_int("API_QUOTA_CACHE_SECONDS", 5)
         self.API_CONNECTION_KEEP_SECONDS = env_int("API_CONNECTION_KEEP_SECONDS", 1)
         self.METERING_SYNCHRONOUS_COMMIT = env_flag("METERING_SYNCHRONOUS_COMMIT", True)
         self.IMPERSONATION_MINUTES = env_int("IMPERSONATION_MINUTES", 30)
@@ -89,7 +89,6 @@ class TestConfig(Config):
         self.RATELIMIT_STORAGE_URI = "memory://"
         self.PASSWORD_HASH_FAST = True
         self.API_KEY_CACHE_SECONDS = 0
-        self.API_QUOTA_CACHE_SECONDS = 0
         self.API_CONNECTION_KEEP_SECONDS = 0  # each test's engine is disposed of at its end
         self.WTF_CSRF_ENABLED = False  # CSRF tests turn it back on with app_overrides
 
