@@ -83,6 +83,7 @@ def test_filter_page_open_a_call_and_come_back(page: Page, live_app, screenshot)
     expect(page.locator("#log-results")).not_to_contain_text("Success")
     first_row = rows(page).first.get_attribute("data-log-id")
 
+    page.wait_for_load_state("networkidle")  # the debounced search has answered and settled
     page.get_by_role("link", name="Older →").click()
     expect(page).to_have_url(re.compile(r"after="))
     expect(rows(page)).to_have_count(10)
