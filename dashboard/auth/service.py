@@ -8,6 +8,7 @@ from sqlalchemy import orm
 from dashboard.auth.passwords import DUMMY_HASH, hash_password, password_matches
 from dashboard.extensions import db
 from dashboard.models import User, utcnow
+from dashboard.models.types import parse_uuid
 
 
 class EmailTaken(Exception):
@@ -28,9 +29,8 @@ def user_by_email(email: str) -> User | None:
 
 def user_by_id(user_id: str | uuid.UUID) -> User | None:
     """The account with this id, or None for an unknown or malformed id."""
-    try:
-        key = user_id if isinstance(user_id, uuid.UUID) else uuid.UUID(str(user_id))
-    except ValueError:
+    key = parse_uuid(user_id)
+    if key is None:
         return None
     # The super-admin row comes in the same query: every page's menu asks for it.
     return db.session.get(User, key, options=[orm.joinedload(User.super_admin)])

@@ -9,6 +9,7 @@ from dashboard.extensions import db
 from dashboard.keys.rules import key_status
 from dashboard.keys.secrets import display_prefix, hash_secret, new_secret
 from dashboard.models import ApiKey, Tool, User, utcnow
+from dashboard.models.types import parse_uuid
 from dashboard.plans import Plan, plan_named
 
 NAME_MAX = 80
@@ -80,9 +81,8 @@ def keys_of(user: User) -> list[ApiKey]:
 
 def key_of(user: User, key_id: str | uuid.UUID) -> ApiKey | None:
     """The user's key with this id; None for someone else's key or a malformed id."""
-    try:
-        key_uuid = key_id if isinstance(key_id, uuid.UUID) else uuid.UUID(str(key_id))
-    except ValueError:
+    key_uuid = parse_uuid(key_id)
+    if key_uuid is None:
         return None
     return db.session.scalar(
         sa.select(ApiKey).where(ApiKey.id == key_uuid, ApiKey.user_id == user.id)

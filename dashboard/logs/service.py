@@ -18,6 +18,7 @@ from sqlalchemy.orm import defer
 from dashboard.extensions import db
 from dashboard.keys.service import keys_of
 from dashboard.models import ApiKey, ToolLog, UsageDaily, User, utcnow
+from dashboard.models.types import parse_uuid
 from dashboard.plans import plan_named
 
 PAGE_SIZE = 50
@@ -352,9 +353,8 @@ def tool_names_of(user: User) -> list[str]:
 
 def log_of(user: User, log_id: str) -> ToolLog | None:
     """The user's log row with this id within retention; None for a foreign or malformed id."""
-    try:
-        log_uuid = uuid.UUID(str(log_id))
-    except ValueError:
+    log_uuid = parse_uuid(log_id)
+    if log_uuid is None:
         return None
     return db.session.scalar(
         sa.select(ToolLog).where(

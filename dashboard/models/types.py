@@ -22,3 +22,13 @@ def utcnow() -> datetime:
 def new_id() -> uuid.UUID:
     """A random UUID for a new row (PostgreSQL would use gen_random_uuid())."""
     return uuid.uuid4()
+
+
+def parse_uuid(value: object) -> uuid.UUID | None:
+    """`value` as a UUID (from a URL, a form, the session), or None when it is not one."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None

@@ -14,6 +14,7 @@ from flask import (
 from flask_login import current_user
 from wtforms import SelectChoice
 
+from dashboard.auth.service import user_by_id
 from dashboard.errors import error_response
 from dashboard.plans import all_plans, plan_named
 from dashboard.support import impersonation
@@ -40,7 +41,6 @@ from dashboard.support.service import (
     latest_errors,
     search_users,
     this_month_usage,
-    user_for_support,
 )
 
 bp = Blueprint("support", __name__, url_prefix="/support")
@@ -71,7 +71,7 @@ def index():
 
 def subject_or_404(user_id: str):
     """The account with this id, or a 404 page that says so (unknown and malformed alike)."""
-    subject = user_for_support(user_id)
+    subject = user_by_id(user_id)
     if subject is None:
         abort(make_response(error_response(404, "No account has that id. Search for it again.")))
     return subject

@@ -65,15 +65,6 @@ def search_users(query: str, after: str | None = None, size: int = SEARCH_PAGE_S
     return SearchPage(users=users[:size], kind=kind, next_after=next_after)
 
 
-def user_for_support(user_id: str) -> User | None:
-    """The account with this id, or None for an unknown or malformed id."""
-    try:
-        key = uuid.UUID(str(user_id))
-    except ValueError:
-        return None
-    return db.session.get(User, key)
-
-
 def keys_overview(user: User) -> list[dict]:
     """The user's keys as support sees them: prefix, name, status and dates, never the hash."""
     now = utcnow()
