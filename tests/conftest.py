@@ -11,6 +11,7 @@ import re
 import uuid
 
 import pytest
+import redis
 import sqlalchemy as sa
 from flask import g
 
@@ -23,6 +24,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_SERVER = os.environ.get(
     "TEST_POSTGRES_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432"
 )
+REDIS_SERVER = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 PASSWORD = "correct horse battery"
 TABLES = (
     "audit_events",
@@ -47,14 +49,26 @@ def postgres_reachable() -> bool:
         engine.dispose()
 
 
-def require_postgres() -> None:
-    """Skip without PostgreSQL, or fail in CI where it must be there."""
-    if postgres_reachable():
+def require(ok: bool, message: str) -> None:
+    """Skip when a service or program is missing, or fail in CI (CI=true), where it must be."""
+    if ok:
         return
-    message = f"PostgreSQL is not reachable at {POSTGRES_SERVER}"
     if IN_CI:
         pytest.fail(message + " (CI=true: this is a failure, not a skip)")
     pytest.skip(message)
+
+
+def require_postgres() -> None:
+    require(postgres_reachable(), f"PostgreSQL is not reachable at {POSTGRES_SERVER}")
+
+
+def require_redis(url: str = REDIS_SERVER) -> None:
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        reachable = True
+    except redis.RedisError:
+        reachable = False
+    require(reachable, f"Redis is not reachable at {url}")
 
 
 class DatabaseFactory:

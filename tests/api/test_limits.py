@@ -1,10 +1,8 @@
 """Rate limits (memory and Redis storage, fail-open) and the plan's monthly quota."""
 
-import os
 from datetime import timedelta
 
 import pytest
-import redis
 import sqlalchemy as sa
 
 from dashboard.api.metering import record_call
@@ -12,24 +10,13 @@ from dashboard.extensions import db
 from dashboard.models import ApiKey, ToolLog, UsageDaily, utcnow
 from dashboard.plans import Plan
 from tests.api.conftest import error_code
-from tests.conftest import IN_CI, make_app
+from tests.conftest import REDIS_SERVER, make_app, require_redis
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+REDIS_URL = REDIS_SERVER
 TINY_PLANS = {
     "free": Plan("free", "Free", 2, 100, 3, 7, 0),
     "pro": Plan("pro", "Pro", 100_000, 1_000, 20, 90, 49),
 }
-
-
-def require_redis() -> None:
-    """Skip without Redis, or fail in CI where it must be there."""
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        message = f"Redis is not reachable at {REDIS_URL}"
-        if IN_CI:
-            pytest.fail(message + " (CI=true: this is a failure, not a skip)")
-        pytest.skip(message)
 
 
 def daily_totals():

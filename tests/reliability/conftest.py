@@ -13,31 +13,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pytest
-import redis
-
-from tests.conftest import IN_CI
+from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_SERVER = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
-
-
-def require(ok: bool, message: str) -> None:
-    """Skip when a service or program is missing, or fail in CI where it must be there."""
-    if ok:
-        return
-    if IN_CI:
-        pytest.fail(message + " (CI=true: this is a failure, not a skip)")
-    pytest.skip(message)
-
-
-def require_redis(url: str = REDIS_SERVER) -> None:
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-        reachable = True
-    except redis.RedisError:
-        reachable = False
-    require(reachable, f"Redis is not reachable at {url}")
 
 
 def require_gunicorn() -> None:

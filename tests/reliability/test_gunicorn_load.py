@@ -15,14 +15,8 @@ from dashboard.extensions import db
 from dashboard.keys.service import create_key
 from dashboard.models import Tool, ToolLog, UsageDaily, UsageSummary
 from dashboard.tools.sync import sync_tools
-from tests.conftest import PASSWORD, make_app, upgrade_to_head
-from tests.reliability.conftest import (
-    REDIS_SERVER,
-    Gunicorn,
-    http,
-    require_gunicorn,
-    require_redis,
-)
+from tests.conftest import PASSWORD, REDIS_SERVER, make_app, require_redis, upgrade_to_head
+from tests.reliability.conftest import Gunicorn, http, require_gunicorn
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,8 @@ from dashboard.extensions import db
 from dashboard.keys.service import create_key
 from dashboard.models import Tool
 from dashboard.tools.sync import sync_tools
-from tests.reliability.conftest import REDIS_SERVER, closed_port, require_redis
+from tests.conftest import REDIS_SERVER, require_redis
+from tests.reliability.conftest import closed_port
 from tests.reliability.tcp_proxy import TcpProxy
 
 BOUNDED_SECONDS = 3  # Redis waits are 0.25 s; this proves they are bounded, not how fast
