@@ -156,10 +156,6 @@ def _back_to_console(subject: User | None):
 
 def resolve_impersonation():
     """Before every request: act as the customer when viewing is on, valid and not expired."""
-    # `g` outlives one request when an app context was pushed around several (tests, scripts):
-    # start from nothing, so a swap never carries over to the next request.
-    for name in ("impersonation", "impersonator", "impersonation_refused", "_login_user"):
-        g.pop(name, None)
     if request.endpoint == "static" or IMPERSONATOR not in session:
         return None
     real = current_user._get_current_object()
