@@ -43,6 +43,11 @@ class Config:
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
         # Redis down: the gateway fails open (calls go through, unmetered by the limiter).
         self.RATELIMIT_FAIL_OPEN = env_flag("RATELIMIT_FAIL_OPEN", True)
+        self.RATELIMIT_REDIS_TIMEOUT = float(os.environ.get("RATELIMIT_REDIS_TIMEOUT", "0.25"))
+        self.RATELIMIT_RETRY_SECONDS = float(os.environ.get("RATELIMIT_RETRY_SECONDS", "5"))
+        # Every Redis key the gateway writes starts with this (several deployments, or test
+        # runs, can share one Redis server).
+        self.RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "tools-api")
         self.RATELIMIT_HEADERS_ENABLED = False  # the gateway writes its own headers
         self.LOGIN_RATE_LIMIT_PER_IP = os.environ.get("LOGIN_RATE_LIMIT_PER_IP", "20/minute")
         self.LOGIN_RATE_LIMIT_PER_EMAIL = os.environ.get("LOGIN_RATE_LIMIT_PER_EMAIL", "5/minute")
@@ -59,9 +64,9 @@ class Config:
         self.API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 256 * 1024)
         self.API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 5)
         # A user's calls this month, kept per worker between metering writes (quota checks);
-        # unset, it follows API_KEY_CACHE_SECONDS (dashboard/api/throttle.py).
-        if os.environ.get("API_QUOTA_CACHE_SECONDS"):
-            self.API_QUOTA_CACHE_SECONDS = env_int("API_QUOTA_CACHE_SECONDS", 5)
+        # None follows API_KEY_CACHE_SECONDS.
+        quota_seconds = os.environ.get("API_QUOTA_CACHE_SECONDS")
+        self.API_QUOTA_CACHE_SECONDS = int(quota_seconds) if quota_seconds else None
         self.API_CONNECTION_KEEP_SECONDS = env_int("API_CONNECTION_KEEP_SECONDS", 1)
         self.METERING_SYNCHRONOUS_COMMIT = env_flag("METERING_SYNCHRONOUS_COMMIT", True)
         self.IMPERSONATION_MINUTES = env_int("IMPERSONATION_MINUTES", 30)

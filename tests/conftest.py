@@ -15,7 +15,7 @@ import redis
 import sqlalchemy as sa
 from flask import g
 
-from dashboard import create_app
+from dashboard import create_app, create_wsgi_app
 from dashboard.auth.service import create_user
 from dashboard.config import TestConfig
 from dashboard.extensions import db
@@ -147,7 +147,7 @@ def make_app(url: str, **overrides):
     config = TestConfig(url)
     for name, value in overrides.items():
         setattr(config, name, value)
-    app = create_app(config)
+    app = create_wsgi_app(config)
     # Tests keep one app context open, which Flask reuses for every request of the test client;
     # in production each request has its own. Start each request with an empty `g`, so nothing
     # cached per request (the logged-in user, the CSRF token) leaks into the next one.
@@ -183,6 +183,12 @@ def app(backend, migrated_urls, app_overrides):
     db.session.remove()
     db.engine.dispose()
     ctx.pop()
+
+
+@pytest.fixture
+def api_app(app):
+    """The JSON API's own app, mounted under /api of `app` (push its context to look inside)."""
+    return app.extensions["api_app"]
 
 
 @pytest.fixture

@@ -88,8 +88,24 @@ def count_tokens(input_payload: dict, output: dict) -> int:
     sort_keys=True); the byte lengths are added, divided by 4 and rounded up. Lone surrogates
     (possible in JSON string escapes) count as 3 bytes each.
     """
-    size = _utf8_size(input_payload) + _utf8_size(output)
-    return max(1, math.ceil(size / 4))
+    return tokens_for(utf8_size(canonical_json(input_payload)), utf8_size(canonical_json(output)))
+
+
+def tokens_for(input_bytes: int, output_bytes: int) -> int:
+    """count_tokens from the byte sizes of the canonical JSON of the input and the output."""
+    return max(1, math.ceil((input_bytes + output_bytes) / 4))
+
+
+def canonical_json(value: object) -> str:
+    """Compact JSON with sorted keys and UTF-8 text: what tokens are counted on."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+
+
+def utf8_size(text: str) -> int:
+    """Bytes of `text` in UTF-8 (a lone surrogate counts as 3)."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def warm_up() -> None:
@@ -98,14 +114,6 @@ def warm_up() -> None:
         warm = getattr(module, "warm_up", None)
         if warm is not None:
             warm()
-
-
-def _utf8_size(value: object) -> int:
-    """Bytes of value's compact JSON in UTF-8."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-    if text.isascii():
-        return len(text)
-    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _json_pointer(path) -> str:
