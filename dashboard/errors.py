@@ -22,6 +22,7 @@ MESSAGES = {
     ),
 }
 
+
 def error_response(status: int, message: str | None = None):
     """The error page for `status` (the JSON API app has its own handlers)."""
     title, default_message = MESSAGES.get(status, MESSAGES[500])
