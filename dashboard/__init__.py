@@ -57,6 +57,7 @@ def create_app(config: Config | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     register_blueprints(app)
+    register_jobs(app)
     register_error_handlers(app)
     register_commands(app)
     register_template_helpers(app)
@@ -78,10 +79,33 @@ def ensure_secret_key(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from dashboard import account, api, assets, auth, keys, logs, support, tools, usage
+    from dashboard import (
+        account,
+        alerts,
+        api,
+        assets,
+        auth,
+        keys,
+        logs,
+        support,
+        tools,
+        usage,
+        webhooks,
+    )
 
-    for module in (assets, auth, account, keys, logs, usage, tools, support, api):
+    for module in (assets, auth, account, keys, logs, usage, tools, alerts, webhooks, support, api):
         app.register_blueprint(module.bp)
+
+
+def register_jobs(app: Flask) -> None:
+    """One Huey for the app with every job; `flask worker` runs them."""
+    from dashboard.alerts import tasks as alert_tasks  # noqa: F401 (declares the jobs)
+    from dashboard.jobs import jobs, worker_command
+    from dashboard.logs import tasks as log_tasks  # noqa: F401
+    from dashboard.webhooks import tasks as webhook_tasks  # noqa: F401
+
+    jobs.init_app(app)
+    app.cli.add_command(worker_command)
 
 
 def register_error_handlers(app: Flask) -> None:
