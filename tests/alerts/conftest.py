@@ -97,15 +97,21 @@ class Worker:
     def __init__(self, app) -> None:
         self.huey = app.extensions["jobs"].huey
         self.finished: dict[str, int] = {}
+        self.queued: dict[str, int] = {}
         self.lock = threading.Lock()
 
         @self.huey.signal(signals.SIGNAL_COMPLETE, signals.SIGNAL_ERROR)
-        def count(signal_name, task, *args):
+        def count_finished(signal_name, task, *args):
             with self.lock:
                 self.finished[task.name] = self.finished.get(task.name, 0) + 1
 
+        @self.huey.signal(signals.SIGNAL_ENQUEUED)
+        def count_queued(signal_name, task, *args):
+            with self.lock:
+                self.queued[task.name] = self.queued.get(task.name, 0) + 1
+
         self.consumer = self.huey.create_consumer(
-            workers=4,
+            workers=3,
             worker_type="thread",
             periodic=False,
             initial_delay=0.02,
@@ -126,6 +132,11 @@ class Worker:
     def count(self, name: str) -> int:
         with self.lock:
             return self.finished.get(name, 0)
+
+    def idle(self) -> bool:
+        """Every job queued from this process has run (retries included)."""
+        with self.lock:
+            return self.queued == self.finished
 
 
 @pytest.fixture
