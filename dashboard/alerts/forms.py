@@ -20,7 +20,7 @@ class AlertSettingsForm(FlaskForm):
         "Error rate threshold (%)",
         validators=[
             InputRequired("Give a percentage."),
-            NumberRange(1, 100, "Between 1 and 100 %."),
+            NumberRange(1, 100, "Between 1 and 100 percent."),
         ],
     )
     error_rate_min_calls = IntegerField(

@@ -5,6 +5,7 @@ import uuid
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from wtforms.fields import SelectChoice
 
 from dashboard.alerts.forms import AlertSettingsForm
 from dashboard.alerts.service import recent_alerts, save_settings, settings_for, watched_key_ids
@@ -23,14 +24,16 @@ SETTINGS_FIELDS = (
 )
 
 
-def key_choices(user_id) -> list[tuple[str, str]]:
+def key_choices(user_id) -> list[SelectChoice]:
     """The account's usable keys as (id, label) checkbox choices."""
     keys = db.session.scalars(
         sa.select(ApiKey)
         .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None), ApiKey.is_active.is_(True))
         .order_by(ApiKey.created_at)
     )
-    return [(str(key.id), f"{key.name or 'Unnamed key'} ({key.prefix}…)") for key in keys]
+    return [
+        SelectChoice(str(key.id), f"{key.name or 'Unnamed key'} ({key.prefix}…)") for key in keys
+    ]
 
 
 def settings_form(formdata=None) -> AlertSettingsForm:

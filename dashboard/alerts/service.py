@@ -95,6 +95,19 @@ def recent_alerts(user_id: uuid.UUID, limit: int = 20) -> list[AlertEvent]:
     return list(db.session.scalars(query))
 
 
+def alerting_overview(user_id: uuid.UUID) -> dict:
+    """What support staff see of an account's alerting: settings, endpoints, latest deliveries."""
+    from dashboard.webhooks.service import endpoints_of, recent_deliveries
+
+    return {
+        "settings": settings_for(user_id),
+        "watched_keys": len(watched_key_ids(user_id)),
+        "alerts": recent_alerts(user_id, limit=10),
+        "endpoints": endpoints_of(user_id),
+        "deliveries": recent_deliveries(user_id, limit=10),
+    }
+
+
 def raise_alert(user_id: uuid.UUID, event_type: str, dedupe_key: str, data: dict) -> bool:
     """Record the alert unless (user, dedupe_key) was raised before, then send it by email and
     to the account's webhooks. The unique constraint decides, so of many workers raising the same

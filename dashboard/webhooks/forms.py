@@ -2,6 +2,7 @@
 
 from flask_wtf import FlaskForm
 from wtforms import StringField
+from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from dashboard.alerts.events import EVENT_TYPES
@@ -18,7 +19,7 @@ class EndpointForm(FlaskForm):
     description = StringField("Description (optional)", validators=[Length(max=200)])
     event_types = CheckboxesField(
         "Events",
-        choices=list(EVENT_TYPES.items()),
+        choices=[SelectChoice(value, label) for value, label in EVENT_TYPES.items()],
         validators=[InputRequired("Choose at least one event.")],
     )
 

@@ -79,7 +79,7 @@ def test_many_workers_crossing_80_percent_raise_one_alert(
     connections), and twelve more jobs claim the same threshold as if queued by other processes
     whose memos know nothing: one alert, one email, one webhook."""
     turn_on(user)
-    endpoint, secret = webhooks.create_endpoint(user.id, receiver.url, "", ALL_EVENTS)
+    _, secret = webhooks.create_endpoint(user.id, receiver.url, "", ALL_EVENTS)
     _, key_secret = create_key(user, "load")
     set_month_calls(user, 797)
     month = utcnow().strftime("%Y-%m")
