@@ -103,6 +103,7 @@ def in_app_context(app: Flask, func: Callable) -> Callable:
             return func(*args)
 
     run.__name__ = func.__name__
+    run.__module__ = func.__module__  # the worker lists jobs by where they are declared
     run.__doc__ = func.__doc__
     return run
 
@@ -120,7 +121,17 @@ def worker_command(workers: int | None) -> None:
         raise click.ClickException(
             "QUEUE_URL keeps jobs inside the web process; a worker needs redis:// or SQLite."
         )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    show_logs_of("huey", "dashboard")
     count = workers or current_app.config["JOBS_WORKERS"]
     consumer = bound.huey.create_consumer(workers=count, worker_type="thread", periodic=True)
     consumer.run()
+
+
+def show_logs_of(*names: str) -> None:
+    """INFO and above of these loggers on the terminal (the worker's own output)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in names:
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        logger.addHandler(handler)
