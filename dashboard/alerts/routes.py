@@ -64,7 +64,7 @@ def save():
     """Save the alert settings."""
     form = settings_form(request.form)
     if not form.validate_on_submit():
-        return render_alerts(form, 422)
+        return render_alerts(form, 200 if request.htmx else 422)  # htmx swaps only 2xx
     save_settings(
         current_user.id,
         {uuid.UUID(k) for k in form.watched_keys.data},
