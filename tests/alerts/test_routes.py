@@ -109,7 +109,7 @@ def test_test_event_and_resend_update_the_log_in_place(client, logged_in, worker
     response = client.post(f"/webhooks/{endpoint.id}/test", headers={"HX-Request": "true"})
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in body and 'id="deliveries"' in body
-    assert "webhook.test" in body
+    assert "webhook.<wbr>test" in body
     (delivery,) = service.deliveries_of(endpoint)
     wait_for(lambda: worker.idle() and receiver.received, what="the test event")
     response = client.post(f"/webhooks/deliveries/{delivery.id}/resend")
