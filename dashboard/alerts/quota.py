@@ -35,6 +35,7 @@ def after_metered_call(key, recorded) -> None:
     if memo in _queued:
         return
     _queued[memo] = True
+    # Imported here: the tasks reach the metering module, which the gateway (our caller) imports.
     from dashboard.alerts.tasks import quota_threshold_reached
 
     try:
