@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from huey import crontab
 
 from dashboard.alerts.events import TEST_EVENT
 from dashboard.alerts.service import endpoint_disabled
@@ -95,7 +96,7 @@ def claim(delivery_id: uuid.UUID) -> bool:
     statement = (
         sa.update(DELIVERIES)
         .where(DELIVERIES.c.id == delivery_id, DELIVERIES.c.status.in_(("pending", "retrying")))
-        .values(status="sending")
+        .values(status="sending", last_attempt_at=utcnow())
         .returning(DELIVERIES.c.id)
     )
     claimed = db.session.execute(statement).scalar_one_or_none() is not None
@@ -123,3 +124,24 @@ def disable(endpoint_id: uuid.UUID, reason: str) -> bool:
         .returning(ENDPOINTS.c.id)
     )
     return db.session.execute(statement).scalar_one_or_none() is not None
+
+
+# A worker that dies mid-attempt leaves its delivery "sending"; after this long it is retried.
+STUCK_AFTER = timedelta(minutes=5)
+
+
+@jobs.periodic(lambda config: crontab(minute="*/5"))
+def retry_stuck_deliveries(now=None) -> int:
+    """Every 5 minutes: queue again the deliveries a dead worker left half-sent."""
+    now = now or utcnow()
+    statement = (
+        sa.update(DELIVERIES)
+        .where(DELIVERIES.c.status == "sending", DELIVERIES.c.last_attempt_at < now - STUCK_AFTER)
+        .values(status="retrying", error="The worker stopped during the attempt.")
+        .returning(DELIVERIES.c.id)
+    )
+    stuck = list(db.session.execute(statement).scalars())
+    db.session.commit()
+    for delivery_id in stuck:
+        jobs.enqueue(deliver_webhook, str(delivery_id))
+    return len(stuck)

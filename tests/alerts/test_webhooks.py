@@ -1,6 +1,8 @@
 """Webhooks delivered by the real queue to a real receiver, verified with the standardwebhooks
 library; retries, disabling, and every way a delivery can fail ending with a clear reason."""
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -9,6 +11,7 @@ from dashboard.extensions import db
 from dashboard.models import WebhookDelivery, WebhookEndpoint, utcnow
 from dashboard.webhooks import service
 from dashboard.webhooks.delivery import attempt
+from dashboard.webhooks.tasks import retry_stuck_deliveries
 from tests.alerts.conftest import wait_for
 
 
@@ -175,3 +178,24 @@ def test_a_disabled_endpoint_gets_no_events(app, user, worker, receiver):
     count = sa.select(sa.func.count()).select_from(WebhookDelivery)
     assert db.session.scalar(count) == 1
     assert db.session.get(WebhookEndpoint, endpoint.id).is_enabled
+
+
+def test_a_delivery_left_half_sent_by_a_dead_worker_is_sent_again(app, user, worker, receiver):
+    endpoint, secret = service.create_endpoint(user.id, receiver.url, "", ["key.expiring"])
+    delivery = WebhookDelivery(
+        endpoint_id=endpoint.id,
+        user_id=user.id,
+        message_id="msg_stuck",
+        event_type="key.expiring",
+        payload={"type": "key.expiring", "data": {}},
+        status="sending",
+        attempts=0,
+        last_attempt_at=utcnow() - timedelta(minutes=6),
+    )
+    db.session.add(delivery)
+    db.session.commit()
+    assert retry_stuck_deliveries() == 1
+    done = wait_for(finished(delivery.id))
+    assert done.status == "succeeded"
+    Webhook(secret).verify(receiver.received[0][1], receiver.received[0][0])
+    assert retry_stuck_deliveries() == 0
