@@ -58,6 +58,7 @@ def create_app(config: Config | None = None) -> Flask:
     trust_proxies(app)
 
     register_blueprints(app)
+    register_jobs(app)
     register_error_handlers(app)
     register_commands(app)
     register_template_helpers(app)
@@ -79,6 +80,7 @@ def create_api_app(config: Config | None = None) -> Flask:
     app.url_map.merge_slashes = False  # /v1/tools/%2F0 is a 404, not a redirect
     db.init_app(app)
     extension.gateway.init_app(app)
+    register_jobs(app)  # metered calls queue alerts
     trust_proxies(app)
     app.register_blueprint(routes.bp)
     routes.register_error_handlers(app)
@@ -156,10 +158,21 @@ def ensure_secret_key(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from dashboard import account, assets, auth, keys, logs, support, tools, usage
+    from dashboard import account, alerts, assets, auth, keys, logs, support, tools, usage, webhooks
 
-    for module in (assets, auth, account, keys, logs, usage, tools, support):
+    for module in (assets, auth, account, keys, logs, usage, tools, alerts, webhooks, support):
         app.register_blueprint(module.bp)
+
+
+def register_jobs(app: Flask) -> None:
+    """One Huey for the app with every job; `flask worker` runs them."""
+    from dashboard.alerts import tasks as alert_tasks  # noqa: F401 (declares the jobs)
+    from dashboard.jobs import jobs, worker_command
+    from dashboard.logs import tasks as log_tasks  # noqa: F401
+    from dashboard.webhooks import tasks as webhook_tasks  # noqa: F401
+
+    jobs.init_app(app)
+    app.cli.add_command(worker_command)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -72,6 +72,27 @@ class Config:
         self.IMPERSONATION_MINUTES = env_int("IMPERSONATION_MINUTES", 30)
         self.PLANS = dict(DEFAULT_PLANS)
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+        # Jobs (alerts, webhooks, the daily log purge): redis://... in production; empty is a
+        # SQLite file in instance/ (nothing to install); memory:// keeps jobs in this process.
+        self.QUEUE_URL = os.environ.get("QUEUE_URL", "")
+        self.QUEUE_NAME = os.environ.get("QUEUE_NAME", "toolbox")
+        self.JOBS_WORKERS = env_int("JOBS_WORKERS", 2)
+        self.JOBS_PURGE_LOGS_HOUR = env_int("JOBS_PURGE_LOGS_HOUR", 3)  # UTC, daily
+        # Email: no MAIL_SERVER prints each message and appends it to instance/mail.log.
+        self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+        self.MAIL_PORT = env_int("MAIL_PORT", 587)
+        self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+        self.MAIL_USE_TLS = env_flag("MAIL_USE_TLS", True)
+        self.MAIL_FROM = os.environ.get("MAIL_FROM", "Toolbox <toolbox@localhost>")
+        # Webhooks: private, loopback and link-local destinations are refused unless allowed.
+        self.WEBHOOK_ALLOW_PRIVATE = env_flag("WEBHOOK_ALLOW_PRIVATE", False)
+        self.WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5"))
+        self.WEBHOOK_MAX_RESPONSE_BYTES = env_int("WEBHOOK_MAX_RESPONSE_BYTES", 64 * 1024)
+        self.WEBHOOK_RETRY_SECONDS = float(os.environ.get("WEBHOOK_RETRY_SECONDS", "30"))
+        self.WEBHOOK_RETRY_FOR_SECONDS = env_int("WEBHOOK_RETRY_FOR_SECONDS", 24 * 3600)
+        self.WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 30)
+        self.WEBHOOK_SECRET_OVERLAP_HOURS = env_int("WEBHOOK_SECRET_OVERLAP_HOURS", 24)
 
 
 class ProductionConfig(Config):
@@ -96,6 +117,9 @@ class TestConfig(Config):
         self.API_KEY_CACHE_SECONDS = 0
         self.API_CONNECTION_KEEP_SECONDS = 0  # each test's engine is disposed of at its end
         self.WTF_CSRF_ENABLED = False  # CSRF tests turn it back on with app_overrides
+        self.QUEUE_URL = "memory://"  # alert tests run a real queue (tests/alerts/conftest.py)
+        self.MAIL_SERVER = ""
+        self.WEBHOOK_ALLOW_PRIVATE = False
 
 
 def engine_options(url: str) -> dict:

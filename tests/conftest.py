@@ -27,6 +27,12 @@ POSTGRES_SERVER = os.environ.get(
 REDIS_SERVER = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 PASSWORD = "correct horse battery"
 TABLES = (
+    "webhook_deliveries",
+    "webhook_endpoints",
+    "alert_events",
+    "api_key_seen_ips",
+    "alert_key_watches",
+    "alert_settings",
     "audit_events",
     "usage_daily",
     "tool_logs",

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from flask import current_app, g, request
 
+from dashboard.alerts.quota import after_metered_call
 from dashboard.api import metering
 from dashboard.api.answers import ApiError, timing
 from dashboard.api.catalog import active_tools
@@ -293,6 +294,7 @@ def meter(
             output_json=encoded.output_json if encoded else None,
         )
     saw_calls_this_month(call.key.user_id, recorded.month_year, recorded.month_calls)
+    after_metered_call(call.key, recorded)  # queues a quota alert when a threshold is crossed
     return str(recorded.log_id)
 
 
