@@ -12,7 +12,8 @@ columns only.
 
 import json
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app, g, jsonify, request
@@ -38,6 +39,7 @@ from dashboard.keys.rules import ip_allowed, key_refusal, tool_allowed
 from dashboard.models import utcnow
 from dashboard.plans import plan_named
 from dashboard.tools.registry import ToolVersion, count_tokens, validation_errors
+from dashboard.tools.upstream import Identity, UpstreamFailure, forward
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class Call:
     key: object  # the key row from credentials.find_key
     tool: ToolVersion
     client_ip: str | None
+    # The log row's id, known before the tool runs (upstream tools are told it).
+    request_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
 
 def call_tool(name: str, version: str | None):
@@ -59,8 +63,11 @@ def call_tool(name: str, version: str | None):
     enforce_restrictions(call)
     payload = read_input(call)
     validate(call, payload)
-    output, execution_ms = run(call, payload)
-    tokens = count_tokens(payload, output)
+    if tool.kind == "upstream":
+        output, execution_ms, tokens = run_upstream(call, payload)
+    else:
+        output, execution_ms = run(call, payload)
+        tokens = count_tokens(payload, output)
     request_id = meter(call, payload, output, "success", execution_ms, tokens)
     return jsonify(
         tool=tool.name,
@@ -226,6 +233,27 @@ def run(call: Call, payload: dict) -> tuple[dict, int]:
     return output, round(elapsed_ms)
 
 
+def run_upstream(call: Call, payload: dict) -> tuple[dict, int, int]:
+    """Forward to the upstream service: (output, run time in ms, tokens); its failures are
+    answered and logged (422, 502, 503 or 504; see dashboard/tools/upstream.py)."""
+    identity = Identity(str(call.key.user_id), str(call.key.id), str(call.request_id))
+    try:
+        forwarded = forward(call.tool, payload, identity)
+    except UpstreamFailure as failure:
+        timing().tool_ms += failure.execution_ms
+        refuse(
+            call,
+            payload,
+            failure.status,
+            failure.code,
+            failure.message,
+            execution_ms=failure.execution_ms,
+            log_message=failure.log_message,
+        )
+    timing().tool_ms += forwarded.execution_ms
+    return forwarded.output, forwarded.execution_ms, forwarded.tokens
+
+
 def meter(
     call: Call,
     payload: dict | None,
@@ -251,6 +279,7 @@ def meter(
             error_message=error_message,
             error_code=error_code,
             client_ip=call.client_ip,
+            log_id=call.request_id,
         )
     saw_calls_this_month(call.key.user_id, recorded.month_year, recorded.month_calls)
     return str(recorded.log_id)

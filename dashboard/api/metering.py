@@ -93,12 +93,13 @@ def record_call_in_one_statement(
     error_message=None,
     error_code=None,
     client_ip=None,
+    log_id: uuid.UUID | None = None,
     at: datetime,
 ) -> Recorded:
     """PostgreSQL: the log row, both counters and the key's last use in ONE statement (one
     round trip), committed before returning. Outside a transaction it runs in autocommit mode
     (dashboard.api.connection), so the statement is the whole transaction."""
-    log_id = uuid.uuid4()
+    log_id = log_id or uuid.uuid4()
     bucket = latency_bucket_column(execution_time_ms)
     params = {
         "log_id": log_id,
@@ -197,10 +198,11 @@ def record_call_statement_by_statement(
     error_message=None,
     error_code=None,
     client_ip=None,
+    log_id: uuid.UUID | None = None,
     at: datetime,
 ) -> Recorded:
     """SQLite (and any other database): the same writes as separate statements, one commit."""
-    log_id = uuid.uuid4()
+    log_id = log_id or uuid.uuid4()
     session = db.session
     session.execute(
         sa.insert(ToolLog).values(
