@@ -5,7 +5,8 @@ input -> run -> meter -> answer.
 
 Logged (one tool_logs row, both counters): every call that gets past authentication, the tool
 lookup and the limits, whatever its outcome: success, ip_not_allowed, tool_not_allowed,
-payload_too_large, invalid_json, invalid_input, tool_error. Not logged: 401s (no key), 404s
+payload_too_large, invalid_json, invalid_input, tool_error, and an upstream tool's
+upstream_error, upstream_unavailable and tool_timeout. Not logged: 401s (no key), 404s
 (no such tool; no row for arbitrary names), and 429s, which count in usage_daily's rejected
 columns only.
 """
@@ -249,6 +250,7 @@ def run_upstream(call: Call, payload: dict) -> tuple[dict, int, int]:
             failure.message,
             execution_ms=failure.execution_ms,
             log_message=failure.log_message,
+            **failure.extra,
         )
     timing().tool_ms += forwarded.execution_ms
     return forwarded.output, forwarded.execution_ms, forwarded.tokens

@@ -21,17 +21,27 @@ CALL_ERRORS = {
     "422": ("The input does not match the tool's input schema.", ["invalid_input"]),
     "429": ("The key's rate limit or the plan's quota.", ["rate_limited", "quota_exceeded"]),
     "500": ("The tool failed while running.", ["tool_error", "internal_error"]),
-    "503": (
-        "The database (or, when failing closed, the rate limiter) is unavailable.",
-        ["database_unavailable", "rate_limiter_unavailable"],
+    "502": (
+        "An upstream tool failed, or answered something unusable (not JSON, too large, "
+        "a redirect, or an output that breaks its schema).",
+        ["upstream_error"],
     ),
+    "503": (
+        "The database (or, when failing closed, the rate limiter) is unavailable, or an "
+        "upstream tool is refused for now (failing, or at its limit of calls in progress).",
+        ["database_unavailable", "rate_limiter_unavailable", "upstream_unavailable"],
+    ),
+    "504": ("The tool did not answer within its deadline.", ["tool_timeout"]),
 }
 USAGE_ERRORS = {
     "400": ("`month` is not YYYY-MM or out of range.", ["invalid_month"]),
     "401": CALL_ERRORS["401"],
     "403": ("The key may not be used from this address.", ["ip_not_allowed"]),
     "429": ("The key's rate limit.", ["rate_limited"]),
-    "503": CALL_ERRORS["503"],
+    "503": (
+        "The database (or, when failing closed, the rate limiter) is unavailable.",
+        ["database_unavailable", "rate_limiter_unavailable"],
+    ),
 }
 RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
@@ -135,13 +145,18 @@ def error_responses(errors: dict) -> dict:
         responses[status] = {
             "description": description + " Codes: " + ", ".join(codes) + ".",
             "headers": headers(
-                *(RATE_HEADERS if status not in ("401", "503") else ()),
+                *(RATE_HEADERS if has_rate_headers(status, codes) else ()),
                 retry_after=status == "429",
                 authenticate=status == "401",
             ),
             "content": json_content(schema),
         }
     return responses
+
+
+def has_rate_headers(status: str, codes: list[str]) -> bool:
+    """Every answer after the key's window is known: not 401s, not the 503s of an outage."""
+    return status != "401" and (status != "503" or "upstream_unavailable" in codes)
 
 
 def call_parameters(pinned: bool, templated: bool) -> list[dict]:

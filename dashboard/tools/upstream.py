@@ -73,12 +73,16 @@ class UpstreamFailure(Exception):
         self.message = message
         self.execution_ms = execution_ms
         self.log_message = log_message or message
-        self.counts_as_failure = True  # for the breaker
+        self.extra: dict = {}  # more fields of the JSON error
 
 
 class UpstreamInvalidInput(UpstreamFailure):
     status = 422
     code = "invalid_input"
+
+    def __init__(self, message: str, upstream_message: str, log_message: str) -> None:
+        super().__init__(message, log_message=log_message)
+        self.extra = {"errors": [{"path": "", "message": upstream_message}]}
 
 
 class UpstreamError(UpstreamFailure):
@@ -331,7 +335,9 @@ def interpret(tool: ToolVersion, label: str, response: httpx.Response, raw: byte
                 f"{label} refused the call without saying why; the failure is logged.",
                 log_message=f"upstream answered {status} without a JSON error",
             )
-        raise UpstreamInvalidInput(f"{label}: {message}", log_message=f"upstream {status}")
+        raise UpstreamInvalidInput(
+            f"{label} refused the input: {message}", message, log_message=f"upstream {status}"
+        )
     if not 200 <= status < 300:
         where = response.headers.get("Location", "")
         detail = f" (redirect to {where[:200]}, not followed)" if 300 <= status < 400 else ""
