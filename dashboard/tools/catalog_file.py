@@ -97,9 +97,9 @@ def sync_catalog(session, path: str | Path) -> dict:
 def line_of(lines: list[str], key: str, start: int) -> int:
     """The 1-based line where `key = ` is first written at or after line `start` (0-based),
     within the same [[tool]] table; the table's first line when not found."""
-    pattern = re.compile(rf"\s*{re.escape(key)}\s*[=.]")
+    pattern = re.compile(rf"\s*(\[\s*tool\s*\.\s*)?{re.escape(key)}\s*[=.\]]")
     for number in range(start, len(lines)):
-        if number > start and re.match(r"\s*\[", lines[number]):
+        if number > start and TABLE_HEADER.match(lines[number]):
             break
         if pattern.match(lines[number]):
             return number + 1
