@@ -33,6 +33,7 @@ CALL_ERRORS = {
     ),
     "504": ("The tool did not answer within its deadline.", ["tool_timeout"]),
 }
+UPSTREAM_ONLY = ("502", "504")
 USAGE_ERRORS = {
     "400": ("`month` is not YYYY-MM or out of range.", ["invalid_month"]),
     "401": CALL_ERRORS["401"],
@@ -223,6 +224,9 @@ def tool_operation(tool: ToolVersion, pinned: bool) -> dict:
         [],
     )
     operation["requestBody"]["content"][JSON]["example"] = tool.example_input
+    if tool.kind != "upstream":  # only upstream tools answer 502, and 503/504 for their own
+        for status in UPSTREAM_ONLY:
+            operation["responses"].pop(status, None)
     return operation
 
 
