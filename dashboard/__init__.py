@@ -79,9 +79,11 @@ def ensure_secret_key(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from dashboard import account, api, assets, auth, keys, logs, support, tools, usage
+    from dashboard.tools import admin as tool_admin
 
     for module in (assets, auth, account, keys, logs, usage, tools, support, api):
         app.register_blueprint(module.bp)
+    app.register_blueprint(tool_admin.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -285,16 +285,17 @@ def test_a_failing_upstream_is_a_502(api, secret, example):
     assert "500" in log_row(response).error_message
 
 
-@pytest.mark.parametrize("path", ["/shout?delay_ms=1500", "/drip"])
+@pytest.mark.parametrize("path", ["/shout?delay_ms=5000", "/drip"])
 def test_past_the_deadline_is_a_504_within_the_deadline(api, secret, example, misbehaving, path):
     server = misbehaving if path == "/drip" else example
     define("shout", url(server, path), timeout_ms=300)
+    assert api.checker  # fetch the OpenAPI document now, not inside the timed call
     started = time.perf_counter()
     response = api.call("shout", {"text": "hi"}, key=secret)
     elapsed = time.perf_counter() - started
     assert response.status_code == 504
     assert error_code(response) == "tool_timeout"
-    assert elapsed < 1.2  # the 300 ms deadline (plus the gateway's own work), not 1.5 s or 10 s
+    assert elapsed < 2.5  # the 300 ms deadline (plus the gateway's own work), not 5 s or 10 s
     assert log_row(response).execution_time_ms >= 290
 
 
