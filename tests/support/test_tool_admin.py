@@ -132,7 +132,7 @@ def test_the_test_button_calls_the_upstream(client, auth, admin, example):
     assert "<html" not in text
     assert "200 in" in text and "HELLO!" in text
     path, headers = example.RequestHandlerClass.calls[-1]
-    assert headers["X-Toolbox-Account"] == str(admin.id)
+    assert (path, headers["X-Toolbox-Account"]) == ("/shout", str(admin.id))
 
 
 def test_a_failing_test_shows_why(client, auth, admin, example):
