@@ -1,6 +1,7 @@
 """The upstream-tools page in Chromium: a super admin adds a tool, fixes a mistake, tests it."""
 
 import json
+import os
 import threading
 import uuid
 
@@ -14,7 +15,7 @@ from examples.upstream.service import make_server
 from tests.browser.test_support import PASSWORD, log_in
 
 SECRET = "browser-secret"
-SHOTS = "/tmp/upstream-shots"
+SHOTS = "/tmp/upstream-shots"  # noqa: S108 (screenshots to look at)
 
 
 @pytest.fixture
@@ -39,6 +40,7 @@ def admin_email(live_app):
 
 
 def shoot(page: Page, name: str) -> None:
+    os.makedirs(SHOTS, exist_ok=True)
     page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
 
 
