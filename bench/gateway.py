@@ -6,6 +6,7 @@ with wrk from a second process, and prints side by side, in one run:
   (b) GET /bench/read   the same with one indexed PostgreSQL read
   (c) POST /api/v1/tools/echo with a valid key (many keys, round-robin)
   (d) the same with one hot key (all calls on one key's counters)
+(and with --upstream, only (g): an upstream tool answering after 50 ms; bench/gateway_upstream.py)
 with requests/s, p50/p90/p99 latency, the CPU time per request of the app's workers, the bench
 database's PostgreSQL backends and Redis, the ratios (c)/(a), (c)/(b), (d)/(c), and the resident
 memory of each worker before and after 100,000 tool calls. Endpoints alternate over --rounds
@@ -102,7 +103,7 @@ def start_gunicorn(env: dict, port: int, args) -> subprocess.Popen:
     if args.worker_class == "gthread":
         command += ["--threads", str(args.threads)]
     server = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/bare", timeout=1).read()
@@ -110,7 +111,7 @@ def start_gunicorn(env: dict, port: int, args) -> subprocess.Popen:
         except OSError:
             time.sleep(0.2)
     server.terminate()
-    raise SystemExit("gunicorn did not start within 30 s")
+    raise SystemExit("gunicorn did not start within 120 s")
 
 
 def worker_pids(master: int) -> list[int]:
@@ -248,7 +249,15 @@ def main() -> None:
         help="METERING_SYNCHRONOUS_COMMIT=false",
     )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--upstream", action="store_true", help="only (g): an upstream tool answering in 50 ms"
+    )
     args = parser.parse_args()
+    if args.upstream:
+        # Imported here: gateway_upstream reuses this module's helpers.
+        from bench import gateway_upstream
+
+        return gateway_upstream.run(args)
 
     load_before = load_average()
     with bench_database("dashboard_bench_gateway", keep=args.keep) as database_url:
