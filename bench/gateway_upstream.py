@@ -92,7 +92,10 @@ def run(args: argparse.Namespace) -> None:
             env.update(
                 TOOLS_CATALOG_FILE=str(catalog),
                 UPSTREAM_SECRETS=f"bench={SECRET}",
-                DATABASE_POOL_SIZE="8",
+                # Threads wait on the upstream, not on PostgreSQL: they must not keep a pooled
+                # connection between queries (the default keeps it 1 s), or 32 threads need 32.
+                DATABASE_POOL_SIZE="16",
+                API_CONNECTION_KEEP_SECONDS="0",
             )
             secrets, _ = prepare_database(env, args.keys)
             keys = Path(tmp) / "keys.txt"

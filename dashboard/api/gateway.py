@@ -22,6 +22,7 @@ from flask import current_app, g, jsonify, request
 from dashboard.api import metering
 from dashboard.api.answers import ApiError, timing
 from dashboard.api.catalog import active_tools
+from dashboard.api.connection import give_back_before_waiting
 from dashboard.api.credentials import find_key, secret_from_headers
 from dashboard.api.payload import (
     InvalidJson,
@@ -238,6 +239,7 @@ def run_upstream(call: Call, payload: dict) -> tuple[dict, int, int]:
     """Forward to the upstream service: (output, run time in ms, tokens); its failures are
     answered and logged (422, 502, 503 or 504; see dashboard/tools/upstream.py)."""
     identity = Identity(str(call.key.user_id), str(call.key.id), str(call.request_id))
+    give_back_before_waiting()
     try:
         forwarded = forward(call.tool, payload, identity)
     except UpstreamFailure as failure:
