@@ -6,12 +6,14 @@ as API_KEY_CACHE_SECONDS), not once per call. A version missing from the table i
 `flask tools sync` adds the registry's versions to it.
 """
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
+from jsonschema.exceptions import SchemaError
 
 from dashboard.extensions import db
 from dashboard.models import Tool
@@ -19,6 +21,7 @@ from dashboard.tools.registry import ToolVersion, all_tools
 from dashboard.tools.tool import Upstream
 
 TOOLS = Tool.__table__
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,13 @@ def load_active_tools() -> ActiveTools:
             versions.setdefault(tool.name, {})[tool.version] = tool
     for row in rows:
         if row.kind == "upstream" and row.version not in versions.get(row.name, {}):
-            versions.setdefault(row.name, {})[row.version] = upstream_tool(row)
+            try:
+                tool = upstream_tool(row)
+            except (ValueError, TypeError, SchemaError):
+                # A row edited by hand past the checks: skip it, serve every other tool.
+                log.exception("Upstream tool %s %s is not valid; not served", row.name, row.version)
+                continue
+            versions.setdefault(row.name, {})[row.version] = tool
     return ActiveTools(versions)
 
 

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from dashboard.extensions import db
-from dashboard.models import AuditEvent, ToolLog, UsageSummary
+from dashboard.models import AuditEvent, Tool, ToolLog, UsageSummary
 from dashboard.tools.definitions import checked_definition, save_definition
 from examples.upstream.service import make_server, verify
 from tests.api.conftest import error_code
@@ -367,3 +367,14 @@ def test_changes_are_audited(app, example):
     define("vat", url(example, "/vat"), timeout_ms=999)  # no change, no event
     actions = db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.created_at))
     assert list(actions) == ["upstream_tool.added", "upstream_tool.updated"]
+
+
+def test_a_broken_stored_definition_is_skipped_not_fatal(api, secret, example):
+    define("vat", url(example, "/vat"))
+    define("shout", url(example, "/shout"))
+    db.session.execute(
+        sa.update(Tool).where(Tool.name == "shout").values(input_schema={"type": 12})
+    )
+    db.session.commit()
+    assert api.call("vat", {"amount": 1}, key=secret).status_code == 200
+    assert api.call("shout", {"text": "hi"}, key=secret).status_code == 404
