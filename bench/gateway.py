@@ -11,6 +11,7 @@ by side, in one run:
   (e) GET /bench/bare       a plain Flask app: no extensions, no hooks (bench/plain.py)
   (f) POST /bench/echo      the minimal metered call (bench/minimal.py): hash, cached key,
                             shared limiter in Redis, one metering statement, durable commit
+  (g) with --upstream, only: an upstream tool answering after 50 ms (bench/gateway_upstream.py)
 with requests/s, p50/p90/p99 latency, the CPU time per request of the app's workers, the bench
 database's PostgreSQL backends and Redis, the ratios (a)/(e), (c)/(e), (c)/(f), (d)/(c), and the
 resident memory of the product's workers before and after 100,000 tool calls. Endpoints
@@ -142,7 +143,7 @@ def start_server(env: dict, model: str, app: str, args) -> tuple[subprocess.Pope
     command = server_command(model, target, port, args)
     server = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(base + probe, timeout=1).read()  # noqa: S310 (127.0.0.1)
@@ -152,7 +153,7 @@ def start_server(env: dict, model: str, app: str, args) -> tuple[subprocess.Pope
         except OSError:
             time.sleep(0.2)
     os.killpg(server.pid, signal.SIGTERM)
-    raise SystemExit(f"{model} did not start {target} within 60 s")
+    raise SystemExit(f"{model} did not start {target} within 120 s")
 
 
 def stop_server(server: subprocess.Popen) -> None:
@@ -304,7 +305,15 @@ def main() -> None:
         help="METERING_SYNCHRONOUS_COMMIT=false",
     )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--upstream", action="store_true", help="only (g): an upstream tool answering in 50 ms"
+    )
     args = parser.parse_args()
+    if args.upstream:
+        # Imported here: gateway_upstream reuses this module's helpers.
+        from bench import gateway_upstream
+
+        return gateway_upstream.run(args)
     models = [model for model in args.servers.split(",") if model]
     unknown = set(models) - set(SERVER_MODELS)
     if unknown:

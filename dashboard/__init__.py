@@ -159,9 +159,11 @@ def ensure_secret_key(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from dashboard import account, alerts, assets, auth, keys, logs, support, tools, usage, webhooks
+    from dashboard.tools import admin as tool_admin
 
     for module in (assets, auth, account, keys, logs, usage, tools, alerts, webhooks, support):
         app.register_blueprint(module.bp)
+    app.register_blueprint(tool_admin.bp)
 
 
 def register_jobs(app: Flask) -> None:

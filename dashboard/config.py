@@ -20,6 +20,12 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def env_secrets(name: str) -> dict[str, str]:
+    """`ref=secret,ref2=secret2` from the environment, as {ref: secret}."""
+    pairs = (item.partition("=") for item in os.environ.get(name, "").split(","))
+    return {ref.strip(): secret.strip() for ref, _, secret in pairs if ref.strip() and secret}
+
+
 def normalise_database_url(url: str) -> str:
     """Point plain postgres:// URLs at psycopg 3, the driver we ship."""
     for prefix in ("postgres://", "postgresql://"):
@@ -71,6 +77,14 @@ class Config:
         self.METERING_SYNCHRONOUS_COMMIT = env_flag("METERING_SYNCHRONOUS_COMMIT", True)
         self.IMPERSONATION_MINUTES = env_int("IMPERSONATION_MINUTES", 30)
         self.PLANS = dict(DEFAULT_PLANS)
+        # Upstream tools (dashboard/tools/upstream.py) and their catalog file.
+        self.TOOLS_CATALOG_FILE = os.environ.get("TOOLS_CATALOG_FILE") or None
+        self.UPSTREAM_SECRETS = env_secrets("UPSTREAM_SECRETS")
+        self.UPSTREAM_CONNECT_TIMEOUT_MS = env_int("UPSTREAM_CONNECT_TIMEOUT_MS", 1000)
+        self.UPSTREAM_MAX_RESPONSE_BYTES = env_int("UPSTREAM_MAX_RESPONSE_BYTES", 1024 * 1024)
+        self.UPSTREAM_MAX_CONNECTIONS = env_int("UPSTREAM_MAX_CONNECTIONS", 100)
+        self.UPSTREAM_BREAKER_FAILURES = env_int("UPSTREAM_BREAKER_FAILURES", 5)
+        self.UPSTREAM_BREAKER_COOLDOWN_SECONDS = env_int("UPSTREAM_BREAKER_COOLDOWN_SECONDS", 30)
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
         # Jobs (alerts, webhooks, the daily log purge): redis://... in production; empty is a
         # SQLite file in instance/ (nothing to install); memory:// keeps jobs in this process.

@@ -87,6 +87,14 @@ def raw_cursor():
     return borrowed.cursor
 
 
+def give_back_before_waiting() -> None:
+    """Return this context's connection to the pool now, before a long wait on the network
+    (an upstream tool): a waiting thread must not hold one. A later query borrows again."""
+    borrowed = g.pop("api_borrowed", None)
+    if borrowed is not None:
+        borrowed.give_back()
+
+
 def release_raw_connection(error=None) -> None:
     """At the end of a context: keep the connection for this thread's next request (no pool
     checkout, no ping) if API_CONNECTION_KEEP_SECONDS allows, else give it back."""

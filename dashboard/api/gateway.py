@@ -5,14 +5,16 @@ input -> run -> meter -> answer.
 
 Logged (one tool_logs row, both counters): every call that gets past authentication, the tool
 lookup and the limits, whatever its outcome: success, ip_not_allowed, tool_not_allowed,
-payload_too_large, invalid_json, invalid_input, tool_error. Not logged: 401s (no key), 404s
+payload_too_large, invalid_json, invalid_input, tool_error, and an upstream tool's
+upstream_error, upstream_unavailable and tool_timeout. Not logged: 401s (no key), 404s
 (no such tool; no row for arbitrary names), and 429s, which count in usage_daily's rejected
 columns only.
 """
 
 import json
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app, g, request
@@ -22,6 +24,7 @@ from dashboard.api import metering
 from dashboard.api.answers import ApiError, timing
 from dashboard.api.catalog import active_tools
 from dashboard.api.codes import ErrorCode
+from dashboard.api.connection import give_back_before_waiting
 from dashboard.api.credentials import KeyRow, find_key, secret_from_headers
 from dashboard.api.payload import (
     InvalidJson,
@@ -47,6 +50,7 @@ from dashboard.tools.registry import (
     utf8_size,
     validation_errors,
 )
+from dashboard.tools.upstream import Identity, UpstreamFailure, forward
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class Call:
     key: KeyRow
     tool: ToolVersion
     client_ip: str | None
+    # The log row's id, known before the tool runs (upstream tools are told it).
+    request_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
 
 @dataclass(frozen=True)
@@ -77,8 +83,12 @@ def call_tool(name: str, version: str | None):
     enforce_restrictions(call)
     payload = read_input(call)
     validate(call, payload)
-    output, execution_ms = run(call, payload)
-    encoded = encode(call, payload, output, execution_ms)
+    if tool.kind == "upstream":
+        output, execution_ms, tokens = run_upstream(call, payload)
+    else:
+        output, execution_ms = run(call, payload)
+        tokens = None
+    encoded = encode(call, payload, output, execution_ms, tokens)
     request_id = meter(call, payload, output, "success", execution_ms, encoded.tokens, encoded)
     return answer(call, encoded, execution_ms, request_id)
 
@@ -228,15 +238,17 @@ def run(call: Call, payload: dict) -> tuple[dict, int]:
     return output, round(elapsed_ms)
 
 
-def encode(call: Call, payload: dict, output, execution_ms: int) -> Encoded:
+def encode(call: Call, payload: dict, output, execution_ms: int, tokens: int | None) -> Encoded:
     """Encode the input and the output once each; an output that is not a storable JSON
-    object is the tool's failure (500 tool_error, logged)."""
+    object is the tool's failure (500 tool_error, logged). `tokens` is the upstream's own
+    count, when it sent one."""
     input_json = canonical_json(payload)
     try:
         output_json = check_output(output)
     except BadToolOutput as error:
         tool_failed(call, payload, error, execution_ms)
-    tokens = tokens_for(utf8_size(input_json), utf8_size(output_json))
+    if tokens is None:
+        tokens = tokens_for(utf8_size(input_json), utf8_size(output_json))
     return Encoded(input_json, output_json, tokens)
 
 
@@ -262,6 +274,28 @@ def answer(call: Call, encoded: Encoded, execution_ms: int, request_id: str):
         f'"version":{json.dumps(call.tool.version)}}}'
     )
     return current_app.response_class(body, mimetype="application/json")
+
+
+def run_upstream(call: Call, payload: dict) -> tuple[dict, int, int]:
+    """Forward to the upstream service: (output, run time in ms, tokens); its failures are
+    answered and logged (422, 502, 503 or 504; see dashboard/tools/upstream.py)."""
+    identity = Identity(str(call.key.user_id), str(call.key.id), str(call.request_id))
+    give_back_before_waiting()
+    try:
+        forwarded = forward(call.tool, payload, identity)
+    except UpstreamFailure as failure:
+        timing().tool_ms += failure.execution_ms
+        refuse(
+            call,
+            payload,
+            failure.code,
+            failure.message,
+            execution_ms=failure.execution_ms,
+            log_message=failure.log_message,
+            **failure.extra,
+        )
+    timing().tool_ms += forwarded.execution_ms
+    return forwarded.output, forwarded.execution_ms, forwarded.tokens
 
 
 def meter(
@@ -292,6 +326,7 @@ def meter(
             client_ip=call.client_ip,
             input_json=encoded.input_json if encoded else None,
             output_json=encoded.output_json if encoded else None,
+            log_id=call.request_id,
         )
     saw_calls_this_month(call.key.user_id, recorded.month_year, recorded.month_calls)
     after_metered_call(call.key, recorded)  # queues a quota alert when a threshold is crossed

@@ -93,6 +93,7 @@ def record_call_in_one_statement(
     error_message=None,
     error_code=None,
     client_ip=None,
+    log_id: uuid.UUID | None = None,
     at: datetime,
     input_json: str | None = None,
     output_json: str | None = None,
@@ -101,7 +102,7 @@ def record_call_in_one_statement(
     round trip), committed before returning. Outside a transaction it runs in autocommit mode
     (dashboard.api.connection), so the statement is the whole transaction. `input_json` and
     `output_json`, when given, are the payloads already encoded (the gateway encodes once)."""
-    log_id = uuid.uuid4()
+    log_id = log_id or uuid.uuid4()
     bucket = latency_bucket_column(execution_time_ms)
     params = {
         "log_id": log_id,
@@ -200,13 +201,14 @@ def record_call_statement_by_statement(
     error_message=None,
     error_code=None,
     client_ip=None,
+    log_id: uuid.UUID | None = None,
     at: datetime,
     input_json: str | None = None,
     output_json: str | None = None,
 ) -> Recorded:
     """SQLite (and any other database): the same writes as separate statements, one commit
     (the JSON columns take the objects; pre-encoded text is not needed here)."""
-    log_id = uuid.uuid4()
+    log_id = log_id or uuid.uuid4()
     session = db.session
     session.execute(
         sa.insert(ToolLog).values(

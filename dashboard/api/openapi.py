@@ -26,7 +26,11 @@ DESCRIPTIONS = {
     422: "The input does not match the tool's input schema.",
     429: "The key's rate limit or the plan's quota.",
     500: "The tool (or the gateway) failed while running.",
-    503: "The database (or, when failing closed, the rate limiter) is unavailable.",
+    502: "An upstream tool failed, or answered something unusable (not JSON, too large, "
+    "a redirect, or an output that breaks its schema).",
+    503: "The database (or, when failing closed, the rate limiter) is unavailable; on tool "
+    "calls also an upstream tool refused for now (failing, or at its limit of calls in progress).",
+    504: "The tool did not answer within its deadline.",
 }
 
 
@@ -51,8 +55,12 @@ CALL_ERRORS = errors_of(
     ErrorCode.QUOTA_EXCEEDED,
     ErrorCode.TOOL_ERROR,
     ErrorCode.INTERNAL_ERROR,
+    ErrorCode.UPSTREAM_ERROR,
+    ErrorCode.UPSTREAM_UNAVAILABLE,
+    ErrorCode.TOOL_TIMEOUT,
     *_DOWN,
 )
+UPSTREAM_ONLY = ("502", "504")
 USAGE_ERRORS = errors_of(
     ErrorCode.INVALID_MONTH, *_AUTH, ErrorCode.IP_NOT_ALLOWED, ErrorCode.RATE_LIMITED, *_DOWN
 )
@@ -158,13 +166,18 @@ def error_responses(errors: dict) -> dict:
         responses[status] = {
             "description": description + " Codes: " + ", ".join(codes) + ".",
             "headers": headers(
-                *(RATE_HEADERS if status not in ("401", "503") else ()),
+                *(RATE_HEADERS if has_rate_headers(status, codes) else ()),
                 retry_after=status == "429",
                 authenticate=status == "401",
             ),
             "content": json_content(schema),
         }
     return responses
+
+
+def has_rate_headers(status: str, codes: list[str]) -> bool:
+    """Every answer after the key's window is known: not 401s, not the 503s of an outage."""
+    return status != "401" and (status != "503" or "upstream_unavailable" in codes)
 
 
 def call_parameters(pinned: bool, templated: bool) -> list[dict]:
@@ -231,6 +244,9 @@ def tool_operation(tool: ToolVersion, pinned: bool) -> dict:
         [],
     )
     operation["requestBody"]["content"][JSON]["example"] = tool.example_input
+    if tool.kind != "upstream":  # only upstream tools answer 502, and 503/504 for their own
+        for status in UPSTREAM_ONLY:
+            operation["responses"].pop(status, None)
     return operation
 
 
