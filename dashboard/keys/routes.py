@@ -78,7 +78,7 @@ def page_context(create_form=None, new_secret=None, new_key=None, replaced=None)
     now = utcnow()
     keys = keys_of(current_user)
     plan = current_plan()
-    active = sum(1 for key in keys if key_status(key, now) == "active")
+    active = sum(1 for key in keys if key_status(key, now) in ("active", "rolled"))
     return {
         "keys": keys,
         "keys_by_id": {key.id: key for key in keys},
@@ -280,6 +280,9 @@ def roll(key_id: str):
         return render_roll(key, form, status=200 if request.htmx else 422)
     try:
         successor, secret = roll_key(key, GRACE_PERIODS[form.grace.data])
+    except KeyLimitReached as refusal:
+        flash(str(refusal), "error")
+        return back_to_list()
     except KeyNotActive as refusal:
         flash(
             f"Key “{key.name}” {NOT_ROLLABLE.get(str(refusal), 'is not active')}: "
