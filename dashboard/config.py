@@ -54,6 +54,8 @@ class Config:
         self.RATELIMIT_RETRY_SECONDS = env_float("RATELIMIT_RETRY_SECONDS", 5)
         # Names of the API's rate-limit logs and invalidation marks in Redis start with this.
         self.RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "tools-api")
+        # The sliding window of the API's limits ("calls a minute"); shorter only in tests.
+        self.RATELIMIT_WINDOW_SECONDS = env_int("RATELIMIT_WINDOW_SECONDS", 60)
         self.RATELIMIT_HEADERS_ENABLED = False  # the gateway writes its own headers
         self.LOGIN_RATE_LIMIT_PER_IP = os.environ.get("LOGIN_RATE_LIMIT_PER_IP", "20/minute")
         self.LOGIN_RATE_LIMIT_PER_EMAIL = os.environ.get("LOGIN_RATE_LIMIT_PER_EMAIL", "5/minute")

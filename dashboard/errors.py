@@ -3,7 +3,7 @@
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from dashboard.extensions import db, login_manager
 
@@ -56,7 +56,11 @@ def handle_http_exception(error: HTTPException):
     message = None
     if status in (400, 413) and error.description and wants_json():
         message = error.description
-    return error_response(status, message)
+    body, status = error_response(status, message)
+    response = current_app.make_response((body, status))
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))  # RFC 9110
+    return response
 
 
 def handle_csrf_error(error: CSRFError):

@@ -30,7 +30,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-WINDOW_SECONDS = 60
+WINDOW_SECONDS = 60  # RATELIMIT_WINDOW_SECONDS; shorter only in tests
 
 # KEYS: key log, account log, key's invalidated-at mark, account's invalidated-at mark.
 # ARGV: key limit, account limit, window (ms), a member suffix unique to this call, 1 to count
@@ -84,8 +84,12 @@ class Window:
 
     policy: str  # "key" or "account"
     limit: int
-    remaining: int
+    used: int  # calls in the log (this one included when it was let through)
     reset_seconds: float  # until the log next frees a place
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
 
     def reset(self) -> int:
         return max(0, math.ceil(self.reset_seconds))
@@ -99,6 +103,7 @@ class Verdict:
     key: Window
     account: Window
     invalidated_at: float = 0.0  # epoch seconds of the newer mark; 0.0 when there is none
+    window_seconds: int = WINDOW_SECONDS
 
     @property
     def binding(self) -> Window:
@@ -119,20 +124,34 @@ class Verdict:
             "X-RateLimit-Remaining": str(binding.remaining),
             "X-RateLimit-Reset": str(binding.reset()),
             "RateLimit-Policy": ", ".join(
-                f'"{w.policy}";q={w.limit};w={WINDOW_SECONDS}' for w in windows
+                f'"{w.policy}";q={w.limit};w={self.window_seconds}' for w in windows
             ),
             "RateLimit": ", ".join(f'"{w.policy}";r={w.remaining};t={w.reset()}' for w in windows),
         }
+
+    def judged_again(self, fresh: "Verdict") -> "Verdict":
+        """This call's verdict after its key row was read again: `fresh` read the logs with the
+        new row's limits (count=False); a call already let through is refused when it put a
+        log over a new, lower limit (it stays in the log, like any call let through)."""
+        refused_by = self.refused_by
+        if refused_by is None:
+            if fresh.key.used > fresh.key.limit:
+                refused_by = "key"
+            elif fresh.account.used > fresh.account.limit:
+                refused_by = "account"
+        return Verdict(
+            refused_by, fresh.key, fresh.account, fresh.invalidated_at, self.window_seconds
+        )
 
     def retry_after(self) -> int:
         """Seconds until the limit that refused lets one more call through (at least 1)."""
         return max(1, self.binding.reset())
 
 
-def verdict_from(refused: int, counts, frees_ms, limits, marks=("", "")) -> Verdict:
+def verdict_from(refused, counts, frees_ms, limits, window_seconds, marks=("", "")) -> Verdict:
     """A Verdict from the script's answer (or the memory logs' equivalent)."""
     key, account = (
-        Window(policy, limit, max(0, limit - int(count)), int(ms) / 1000)
+        Window(policy, limit, int(count), int(ms) / 1000)
         for policy, limit, count, ms in zip(
             ("key", "account"), limits, counts, frees_ms, strict=True
         )
@@ -143,14 +162,16 @@ def verdict_from(refused: int, counts, frees_ms, limits, marks=("", "")) -> Verd
         key,
         account,
         max(stamps, default=0.0),
+        window_seconds,
     )
 
 
 class RedisCallLimits:
     """The sliding logs in Redis, shared by every worker: one script call per API call."""
 
-    def __init__(self, client, prefix: str) -> None:
+    def __init__(self, client, prefix: str, window_seconds: int = WINDOW_SECONDS) -> None:
         self.script = client.register_script(SLIDING_LOGS)
+        self.window_seconds = window_seconds
         self.prefix = prefix
         self.sequence = itertools.count()
         self.pid = os.getpid()
@@ -166,7 +187,7 @@ class RedisCallLimits:
         if os.getpid() != self.pid:  # forked (gunicorn preload): keep members unique
             self.pid, self.sequence = os.getpid(), itertools.count()
         suffix = f"{self.pid}:{next(self.sequence)}"
-        argv = [key_limit, account_limit, WINDOW_SECONDS * 1000, suffix, 1 if count else 0]
+        argv = [key_limit, account_limit, self.window_seconds * 1000, suffix, 1 if count else 0]
         refused, key_count, key_frees, account_count, account_frees, *marks = self.script(
             keys, argv
         )
@@ -175,6 +196,7 @@ class RedisCallLimits:
             (key_count, account_count),
             (key_frees, account_frees),
             (key_limit, account_limit),
+            self.window_seconds,
             [mark.decode() if isinstance(mark, bytes) else mark for mark in marks],
         )
 
@@ -182,7 +204,8 @@ class RedisCallLimits:
 class MemoryCallLimits:
     """The same sliding logs in this process (`memory://`): limits are per process."""
 
-    def __init__(self) -> None:
+    def __init__(self, window_seconds: int = WINDOW_SECONDS) -> None:
+        self.window_seconds = window_seconds
         self.logs: dict[tuple[str, object], deque] = {}
         self.lock = threading.Lock()
 
@@ -204,17 +227,17 @@ class MemoryCallLimits:
             frees = [
                 self._frees_ms(log, limit, now) for log, limit in zip(logs, limits, strict=True)
             ]
-            return verdict_from(refused, [len(log) for log in logs], frees, limits)
+            counts = [len(log) for log in logs]
+            return verdict_from(refused, counts, frees, limits, self.window_seconds)
 
     def _trimmed(self, name, now: float) -> deque:
         log = self.logs.setdefault(name, deque())
-        while log and log[0] <= now - WINDOW_SECONDS:
+        while log and log[0] <= now - self.window_seconds:
             log.popleft()
         return log
 
-    @staticmethod
-    def _frees_ms(log: deque, limit: int, now: float) -> float:
+    def _frees_ms(self, log: deque, limit: int, now: float) -> float:
         if not log:
             return 0
         entry = log[max(len(log) - limit, 0)]
-        return max(0.0, (entry + WINDOW_SECONDS - now) * 1000)
+        return max(0.0, (entry + self.window_seconds - now) * 1000)

@@ -131,7 +131,8 @@ def enforce_rate_limit(key, tool: ToolVersion | None):
             503, "rate_limiter_unavailable", "Rate limiting is unavailable; try again shortly."
         ) from None
     if verdict is not None and verdict.invalidated_at >= key.loaded_at:
-        key = authenticate(again=True)
+        key = authenticate(again=True)  # changed since it was cached: judged on the new row
+        verdict = verdict.judged_again(key_limiter().check(key, count=False) or verdict)
     g.api_rate_window = verdict
     if verdict is None or verdict.refused_by is None:
         return key

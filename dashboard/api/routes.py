@@ -27,8 +27,10 @@ def health():
     return jsonify(status="ok")
 
 
-@bp.post("/v1/tools/<name>", defaults={"version": None})
-@bp.post("/v1/tools/<name>/<version>")
+# merge_slashes=False: an encoded slash in a name (`/tools/%2F0`) is no tool (JSON 404), not a
+# redirect to `/tools/0`.
+@bp.post("/v1/tools/<name>", defaults={"version": None}, merge_slashes=False)
+@bp.post("/v1/tools/<name>/<version>", merge_slashes=False)
 def call_tool(name: str, version: str | None):
     """Run a tool (the newest served version, or a pinned one) for an API key."""
     return gateway.call_tool(name, version)

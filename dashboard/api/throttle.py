@@ -93,11 +93,13 @@ def build_key_limiter(config) -> KeyLimiter:
         "fail_open": config["RATELIMIT_FAIL_OPEN"],
         "retry_seconds": float(config["RATELIMIT_RETRY_SECONDS"]),
     }
+    window = int(config["RATELIMIT_WINDOW_SECONDS"])
     client = redis_client()
     if client is None:
-        return KeyLimiter(MemoryCallLimits(), **settings)
+        return KeyLimiter(MemoryCallLimits(window), **settings)
     prefix = config["RATELIMIT_KEY_PREFIX"]
-    return KeyLimiter(RedisCallLimits(client, prefix), redis=client, prefix=prefix, **settings)
+    limits = RedisCallLimits(client, prefix, window)
+    return KeyLimiter(limits, redis=client, prefix=prefix, **settings)
 
 
 class MonthCounts:

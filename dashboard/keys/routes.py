@@ -89,7 +89,7 @@ def page_context(create_form=None, new_secret=None, new_key=None, replaced=None)
         "active_count": active,
         "at_limit": active >= plan.max_active_keys,
         "limit_message": key_limit_message(plan),
-        "stop_delay": stop_delay_phrase(current_app.config["API_KEY_CACHE_SECONDS"]),
+        "stop_delay": stop_delay(),
         "create_form": create_form or settings_form(CreateKeyForm, formdata=None),
         "new_secret": new_secret,
         "new_key": new_key,
@@ -116,7 +116,7 @@ def row_context(key) -> dict:
         "now": utcnow(),
         "key_status": key_status,
         "keys_by_id": {},
-        "stop_delay": stop_delay_phrase(current_app.config["API_KEY_CACHE_SECONDS"]),
+        "stop_delay": stop_delay(),
         "oob_flashes": bool(request.htmx),
     }
 
@@ -251,9 +251,16 @@ def expire(key_id: str):
         flash(f"Key “{key.name}” was already revoked.", "info")
     else:
         expire_key(key)
-        delay = stop_delay_phrase(current_app.config["API_KEY_CACHE_SECONDS"])
+        delay = stop_delay()
         flash(f"Key “{key.name}” expired. It stops working {delay}.", "success")
     return back_to_list()
+
+
+def stop_delay() -> str:
+    """How soon an expired key stops working on every worker."""
+    config = current_app.config
+    shared = config["RATELIMIT_STORAGE_URI"].startswith(("redis", "rediss", "valkey"))
+    return stop_delay_phrase(config["API_KEY_CACHE_SECONDS"], shared)
 
 
 def render_roll(key, form, status=200):

@@ -204,8 +204,12 @@ def roll_limit_message(plan: Plan) -> str:
     )
 
 
-def stop_delay_phrase(cache_seconds: int) -> str:
-    """`within 5 seconds`, or `at once` when the gateway does not cache keys."""
+def stop_delay_phrase(cache_seconds: int, shared_storage: bool = False) -> str:
+    """`within a second` when the workers share Redis (they read the invalidation marks),
+    `at once` when the gateway does not cache keys, else `within 5 seconds` (other worker
+    processes keep their cached row that long)."""
+    if shared_storage:
+        return "within a second"
     if cache_seconds <= 0:
         return "at once"
     return f"within {cache_seconds} second{'s' if cache_seconds != 1 else ''}"

@@ -1,6 +1,5 @@
 """The tightened API path: one-statement metering, the month-count cache, one-trip limits."""
 
-import time
 import uuid
 from datetime import datetime
 
