@@ -46,8 +46,11 @@ def tools():
 def usage():
     """The key owner's usage for ?month=YYYY-MM (default: this UTC month)."""
     key = gateway.key_for_reading()
+    month = request.args.get("month")
     try:
-        first, following = parse_month(request.args.get("month"), utcnow().date())
+        if month and month != month.strip():  # the API takes exactly what its document says
+            raise BadMonth(f"“{month[:20]}” is not a month. Use the form YYYY-MM, e.g. 2026-03.")
+        first, following = parse_month(month, utcnow().date())
     except BadMonth as error:
         raise ApiError(400, "invalid_month", str(error)) from None
     return jsonify(month_usage(key.user_id, key.subscription_plan, first, following))
