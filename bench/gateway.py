@@ -102,7 +102,7 @@ def start_gunicorn(env: dict, port: int, args) -> subprocess.Popen:
     if args.worker_class == "gthread":
         command += ["--threads", str(args.threads)]
     server = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # each worker loads the tools' models first
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/bare", timeout=1).read()
@@ -110,7 +110,7 @@ def start_gunicorn(env: dict, port: int, args) -> subprocess.Popen:
         except OSError:
             time.sleep(0.2)
     server.terminate()
-    raise SystemExit("gunicorn did not start within 30 s")
+    raise SystemExit("gunicorn did not start within 120 s")
 
 
 def worker_pids(master: int) -> list[int]:
