@@ -6,6 +6,7 @@ pass through the API app, its extension and its headers, so the difference to
 `POST /api/v1/tools/echo` is the gateway's own cost. They exist only here, never in the product.
 """
 
+import dataclasses
 import hashlib
 
 import sqlalchemy as sa
@@ -37,3 +38,11 @@ def read():
 
 app = create_wsgi_app()
 app.extensions["api_app"].register_blueprint(reference)
+# No rejections during the run (the bench account is on Scale): the account's limit is still
+# counted on every call, it never says no. Keys get the same treatment in prepare_database.
+for served in (app, app.extensions["api_app"]):
+    plans = served.config["PLANS"]
+    served.config["PLANS"] = {
+        **plans,
+        "scale": dataclasses.replace(plans["scale"], account_calls_per_minute=1_000_000_000),
+    }

@@ -26,6 +26,12 @@ def env_secrets(name: str) -> dict[str, str]:
     return {ref.strip(): secret.strip() for ref, _, secret in pairs if ref.strip() and secret}
 
 
+def env_float(name: str, default: float) -> float:
+    """A number environment variable, or the default when unset."""
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 def normalise_database_url(url: str) -> str:
     """Point plain postgres:// URLs at psycopg 3, the driver we ship."""
     for prefix in ("postgres://", "postgresql://"):
@@ -49,11 +55,13 @@ class Config:
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
         # Redis down: the gateway fails open (calls go through, unmetered by the limiter).
         self.RATELIMIT_FAIL_OPEN = env_flag("RATELIMIT_FAIL_OPEN", True)
-        self.RATELIMIT_REDIS_TIMEOUT = float(os.environ.get("RATELIMIT_REDIS_TIMEOUT", "0.25"))
-        self.RATELIMIT_RETRY_SECONDS = float(os.environ.get("RATELIMIT_RETRY_SECONDS", "5"))
-        # Every Redis key the gateway writes starts with this (several deployments, or test
-        # runs, can share one Redis server).
+        # Redis waits and outages: a call waits at most this long, then Redis is left alone.
+        self.RATELIMIT_REDIS_TIMEOUT = env_float("RATELIMIT_REDIS_TIMEOUT", 0.25)
+        self.RATELIMIT_RETRY_SECONDS = env_float("RATELIMIT_RETRY_SECONDS", 5)
+        # Names of the API's rate-limit logs and invalidation marks in Redis start with this.
         self.RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "tools-api")
+        # The sliding window of the API's limits ("calls a minute"); shorter only in tests.
+        self.RATELIMIT_WINDOW_SECONDS = env_int("RATELIMIT_WINDOW_SECONDS", 60)
         self.RATELIMIT_HEADERS_ENABLED = False  # the gateway writes its own headers
         self.LOGIN_RATE_LIMIT_PER_IP = os.environ.get("LOGIN_RATE_LIMIT_PER_IP", "20/minute")
         self.LOGIN_RATE_LIMIT_PER_EMAIL = os.environ.get("LOGIN_RATE_LIMIT_PER_EMAIL", "5/minute")

@@ -4,7 +4,7 @@ dashboard/api/routes.py.)"""
 from flask import Flask, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from dashboard.extensions import db, login_manager
 
@@ -33,7 +33,11 @@ def error_response(status: int, message: str | None = None):
 
 def handle_http_exception(error: HTTPException):
     status = error.code or 500
-    return error_response(status)
+    body, status = error_response(status)
+    response = current_app.make_response((body, status))
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))  # RFC 9110
+    return response
 
 
 def handle_csrf_error(error: CSRFError):

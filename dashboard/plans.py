@@ -14,12 +14,21 @@ class Plan:
     max_active_keys: int
     log_retention_days: int
     price_per_month: int  # whole US dollars, for display only
+    # Calls a minute for all of the account's keys together (every worker counts them);
+    # unset, as many as one key may make at most.
+    account_calls_per_minute: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.account_calls_per_minute is None:
+            object.__setattr__(self, "account_calls_per_minute", self.max_rate_limit)
 
 
 DEFAULT_PLANS = {
-    "free": Plan("free", "Free", 1_000, 100, 3, 7, 0),
-    "pro": Plan("pro", "Pro", 100_000, 1_000, 20, 90, 49),
-    "scale": Plan("scale", "Scale", 5_000_000, 10_000, 100, 365, 499),
+    "free": Plan("free", "Free", 1_000, 100, 3, 7, 0, account_calls_per_minute=100),
+    "pro": Plan("pro", "Pro", 100_000, 1_000, 20, 90, 49, account_calls_per_minute=1_000),
+    "scale": Plan(
+        "scale", "Scale", 5_000_000, 10_000, 100, 365, 499, account_calls_per_minute=10_000
+    ),
 }
 DEFAULT_PLAN = "free"
 

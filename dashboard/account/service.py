@@ -3,6 +3,7 @@
 from dashboard.auth.passwords import hash_password, password_matches
 from dashboard.extensions import db
 from dashboard.models import User
+from dashboard.revocation import account_changed
 
 
 def change_password(user: User, current: str, new: str) -> bool:
@@ -15,6 +16,9 @@ def change_password(user: User, current: str, new: str) -> bool:
 
 
 def delete_account(user: User) -> None:
-    """Delete the account; its keys, logs and usage go with it (ON DELETE CASCADE)."""
+    """Delete the account; its keys, logs and usage go with it (ON DELETE CASCADE), and every
+    worker stops accepting its keys from the next call on."""
+    user_id = user.id
     db.session.delete(user)
     db.session.commit()
+    account_changed(user_id)

@@ -1,6 +1,5 @@
 """How the API answers: JSON errors, Server-Timing and rate-limit headers on every answer."""
 
-import math
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -55,23 +54,6 @@ class Timing:
         return f"gateway;dur={own_ms:.2f}, tool;dur={self.tool_ms:.2f}, db;dur={self.db_ms:.2f}"
 
 
-@dataclass(frozen=True)
-class RateWindow:
-    """The key's rate-limit window after this request: what the X-RateLimit-* headers say."""
-
-    limit: int
-    remaining: int
-    reset_at: float  # epoch seconds
-
-    def headers(self) -> dict[str, str]:
-        reset = max(0, math.ceil(self.reset_at - time.time()))
-        return {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(reset),
-        }
-
-
 def start_timing() -> Timing:
     """Start the clock for this request (and forget any window a previous request left in g)."""
     g.api_rate_window = None
@@ -85,7 +67,8 @@ def timing() -> Timing:
 
 
 def finish(response):
-    """Add Server-Timing, and the rate-limit headers once the key's window is known."""
+    """Add Server-Timing, and the rate-limit headers once the key's limits are known
+    (g.api_rate_window: a call_limits.Verdict)."""
     window = g.get("api_rate_window")
     if window is not None:
         for name, value in window.headers().items():

@@ -1,13 +1,16 @@
 """Finding the key a request carries: one index seek on api_keys.key, cached for a few seconds.
 
 The hot path sees plain rows (key columns plus the owner's plan and disabled flag), never ORM
-objects (a typed KeyRow). A key revoked or changed in the dashboard is seen within
-API_KEY_CACHE_SECONDS.
+objects. Each row remembers when it was read (`loaded_at`): the gateway drops a cached row whose
+key or account was changed after that (dashboard/api/revocation.py), so a key expired, rolled
+past its grace, edited, or whose account was disabled, deleted or moved to another plan is seen
+by the next call on every worker; API_KEY_CACHE_SECONDS bounds it when Redis is not there.
 """
 
+import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -19,22 +22,6 @@ from dashboard.models import ApiKey, User
 KEYS = ApiKey.__table__
 USERS = User.__table__
 _MISSING = object()
-
-
-class KeyRow(NamedTuple):
-    """What the hot path knows of a key: its columns and its owner's plan and disabled flag."""
-
-    id: uuid.UUID
-    user_id: uuid.UUID
-    expires_at: datetime | None
-    is_active: bool
-    revoked_at: datetime | None
-    grace_ends_at: datetime | None
-    rate_limit_per_minute: int
-    allowed_tools: list[str] | None
-    allowed_ips: list[str] | None
-    subscription_plan: str
-    is_disabled: bool
 
 
 def secret_from_headers(headers) -> str | None:
@@ -72,16 +59,48 @@ def key_lookup_query(key_hash) -> sa.Select:
 KEY_LOOKUP = key_lookup_query(sa.bindparam("key_hash", type_=sa.Text))
 
 
-def find_key(secret: str) -> KeyRow | None:
+@dataclass(frozen=True)
+class KeyRow:
+    """A key row as the gateway uses it, and when it was read from the database."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    expires_at: datetime | None
+    is_active: bool
+    revoked_at: datetime | None
+    grace_ends_at: datetime | None
+    rate_limit_per_minute: int
+    allowed_tools: list | None
+    allowed_ips: list | None
+    subscription_plan: str
+    is_disabled: bool
+    loaded_at: float  # epoch seconds, taken before the read
+
+
+def find_key(secret: str) -> "KeyRow | None":
     """The key row for `secret` with its owner's plan and disabled flag, or None.
 
     Unknown secrets are cached too (as None), so a flood of made-up keys costs no queries; the
     cache holds at most 10,000 entries and drops the least recently used."""
     key_hash = hash_secret(secret)
     cache = gateway_state().keys
-    key = cache.get(key_hash, _MISSING)
-    if key is _MISSING:
-        row = fetch_one(KEY_LOOKUP, {"key_hash": key_hash})
-        key = KeyRow(*row) if row is not None else None
-        cache.put(key_hash, key)
-    return key
+    row = cache.get(key_hash, _MISSING)
+    if row is _MISSING:
+        row = read_key(key_hash)
+        cache.put(key_hash, row)
+    return row
+
+
+def find_key_again(secret: str):
+    """The key row read from the database now (the cached one was invalidated)."""
+    key_hash = hash_secret(secret)
+    row = read_key(key_hash)
+    gateway_state().keys.put(key_hash, row)
+    return row
+
+
+def read_key(key_hash: str) -> KeyRow | None:
+    """The key row from the database, stamped with the time just before the read."""
+    loaded_at = time.time()
+    row = fetch_one(KEY_LOOKUP, {"key_hash": key_hash})
+    return None if row is None else KeyRow(**row._asdict(), loaded_at=loaded_at)

@@ -55,6 +55,15 @@ class TimedCache:
         with self.lock:
             self.entries.pop(key, None)
 
+    def forget_matching(self, key_id=None, user_id=None) -> None:
+        """Drop the cached key rows of one key, or of every key of one account."""
+        if self.entries is None:
+            return
+        with self.lock:
+            for name, row in list(self.entries.items()):
+                if row is not None and (row.id == key_id or row.user_id == user_id):
+                    self.entries.pop(name, None)
+
     def clear(self) -> None:
         if self.entries is None:
             return

@@ -25,7 +25,7 @@ from dashboard.api.answers import ApiError, timing
 from dashboard.api.catalog import active_tools
 from dashboard.api.codes import ErrorCode
 from dashboard.api.connection import give_back_before_waiting
-from dashboard.api.credentials import KeyRow, find_key, secret_from_headers
+from dashboard.api.credentials import KeyRow, find_key, find_key_again, secret_from_headers
 from dashboard.api.payload import (
     InvalidJson,
     PayloadTooLarge,
@@ -77,7 +77,7 @@ def call_tool(name: str, version: str | None):
     """Run a tool for an API key and meter the call."""
     key = authenticate()
     tool = find_served_tool(name, version, key)
-    enforce_rate_limit(key, tool)
+    key = enforce_rate_limit(key, tool)
     enforce_quota(key, tool)
     call = Call(key, tool, request.remote_addr)
     enforce_restrictions(call)
@@ -95,8 +95,7 @@ def call_tool(name: str, version: str | None):
 
 def key_for_reading() -> KeyRow:
     """The key for a read-only endpoint (usage): authenticated, rate limited, IP-checked."""
-    key = authenticate()
-    enforce_rate_limit(key, None)
+    key = enforce_rate_limit(authenticate(), None)
     if not ip_allowed(key.allowed_ips, request.remote_addr):
         raise ApiError(
             ErrorCode.IP_NOT_ALLOWED, f"This key may not be used from {request.remote_addr}."
@@ -104,8 +103,9 @@ def key_for_reading() -> KeyRow:
     return key
 
 
-def authenticate() -> KeyRow:
-    """The key row for the request's secret, or 401 missing/invalid/expired/revoked."""
+def authenticate(again: bool = False) -> KeyRow:
+    """The key row for the request's secret, or 401 missing/invalid/expired/revoked;
+    again=True reads the row from the database (the cached one was invalidated)."""
     secret = secret_from_headers(request.headers)
     if secret is None:
         raise ApiError(
@@ -114,7 +114,7 @@ def authenticate() -> KeyRow:
             headers={"WWW-Authenticate": 'Bearer realm="tools-api"'},
         )
     with timing().database():
-        key = find_key(secret)
+        key = find_key_again(secret) if again else find_key(secret)
     if key is None:
         raise ApiError(ErrorCode.INVALID_API_KEY, "This API key does not exist.")
     now = utcnow()
@@ -136,7 +136,7 @@ def find_served_tool(name: str, version: str | None, key: KeyRow) -> ToolVersion
     tool, problem = tools.resolve(name, version)
     if tool is not None:
         return tool
-    g.api_rate_window = key_limiter().peek(key.id, key.rate_limit_per_minute)
+    g.api_rate_window = key_limiter().check(key, count=False)
     if problem == "unknown_tool":
         message = f"There is no tool called {name!r}. See GET /api/v1/tools."
         raise ApiError(ErrorCode.UNKNOWN_TOOL, message)
@@ -145,28 +145,37 @@ def find_served_tool(name: str, version: str | None, key: KeyRow) -> ToolVersion
     raise ApiError(ErrorCode.UNKNOWN_VERSION, message)
 
 
-def enforce_rate_limit(key: KeyRow, tool: ToolVersion | None) -> None:
-    """Count the call against the key's per-minute limit; 429 rate_limited (not logged)."""
+def enforce_rate_limit(key: KeyRow, tool: ToolVersion | None) -> KeyRow:
+    """Count the call against its key's and account's per-minute limits (429 rate_limited, not
+    logged); the key row, read again when the dashboard changed it since it was cached."""
     try:
-        allowed, window = key_limiter().hit(key.id, key.rate_limit_per_minute)
+        verdict = key_limiter().check(key)
     except LimiterUnavailable:
         message = "Rate limiting is unavailable; try again shortly."
         raise ApiError(ErrorCode.RATE_LIMITER_UNAVAILABLE, message) from None
-    g.api_rate_window = window
-    if allowed:
-        return
+    if verdict is not None and verdict.invalidated_at >= key.loaded_at:
+        key = authenticate(again=True)  # changed since it was cached: judged on the new row
+        verdict = verdict.judged_again(key_limiter().check(key, count=False) or verdict)
+    g.api_rate_window = verdict
+    if verdict is None or verdict.refused_by is None:
+        return key
     if tool is not None:
         with timing().database():
             metering.record_rejection(
                 user_id=key.user_id, api_key_id=key.id, tool_name=tool.name, reason="rate_limit"
             )
-    retry_after = window.headers()["X-RateLimit-Reset"]
-    raise ApiError(
-        ErrorCode.RATE_LIMITED,
-        f"This key may make {key.rate_limit_per_minute} calls a minute; "
-        f"try again in {retry_after} s.",
-        headers={"Retry-After": str(max(1, int(retry_after)))},
-    )
+    retry_after = verdict.retry_after()
+    if verdict.refused_by == "account":
+        plan = plan_named(key.subscription_plan)
+        message = (
+            f"The keys of this {plan.title} account may make {verdict.account.limit} calls a "
+            f"minute together; try again in {retry_after} s."
+        )
+    else:
+        message = (
+            f"This key may make {verdict.key.limit} calls a minute; try again in {retry_after} s."
+        )
+    raise ApiError(ErrorCode.RATE_LIMITED, message, headers={"Retry-After": str(retry_after)})
 
 
 def enforce_quota(key: KeyRow, tool: ToolVersion) -> None:

@@ -1,9 +1,12 @@
 """The OpenAPI 3.1 document of the JSON API, built from the served tools' own schemas."""
 
+import json
+
 from flask import current_app
 
 from dashboard.api.catalog import active_tools
 from dashboard.api.codes import ErrorCode, codes_by_status
+from dashboard.models import utcnow
 from dashboard.tools.registry import ToolVersion
 
 JSON = "application/json"
@@ -21,10 +24,11 @@ DESCRIPTIONS = {
     400: "The request or its body cannot be used.",
     401: "No key, an unknown key, or a key that may no longer be used.",
     403: "The key's restrictions refuse this call.",
-    404: "No such tool or version is served.",
+    404: "No such tool or version is served (not_found: a name no route holds, such as one "
+    "with an encoded slash).",
     413: "The body is larger than the API accepts.",
     422: "The input does not match the tool's input schema.",
-    429: "The key's rate limit or the plan's quota.",
+    429: "The key's or the account's per-minute limit, or (tool calls) the plan's monthly quota.",
     500: "The tool (or the gateway) failed while running.",
     502: "An upstream tool failed, or answered something unusable (not JSON, too large, "
     "a redirect, or an output that breaks its schema).",
@@ -49,6 +53,7 @@ CALL_ERRORS = errors_of(
     ErrorCode.TOOL_NOT_ALLOWED,
     ErrorCode.UNKNOWN_TOOL,
     ErrorCode.UNKNOWN_VERSION,
+    ErrorCode.NOT_FOUND,
     ErrorCode.PAYLOAD_TOO_LARGE,
     ErrorCode.INVALID_INPUT,
     ErrorCode.RATE_LIMITED,
@@ -64,17 +69,29 @@ UPSTREAM_ONLY = ("502", "504")
 USAGE_ERRORS = errors_of(
     ErrorCode.INVALID_MONTH, *_AUTH, ErrorCode.IP_NOT_ALLOWED, ErrorCode.RATE_LIMITED, *_DOWN
 )
-RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+RATE_HEADERS = (
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "RateLimit-Policy",
+    "RateLimit",
+)
+
+
+def month_pattern(today) -> str:
+    """`YYYY-MM` for the months the usage endpoint answers: 2000 up to next year (or empty)."""
+    years = "|".join(str(year) for year in range(2000, today.year + 2))
+    return f"^(({years})-(0[1-9]|1[0-2]))?$"
 
 
 def document() -> dict:
     """The whole OpenAPI 3.1 document, with one pair of paths per served tool."""
     tools = active_tools().all()
+    # Only served tools have paths: any other name answers 404 unknown_tool (or not_found), and
+    # a templated path would also match the served names with every other tool's body.
     paths = {
         "/api/v1/tools": {"get": catalog_operation()},
-        "/api/v1/tools/{name}": {"post": generic_call_operation(pinned=False)},
-        "/api/v1/tools/{name}/{version}": {"post": generic_call_operation(pinned=True)},
-        "/api/v1/usage": {"get": usage_operation()},
+        "/api/v1/usage": {"get": usage_operation(utcnow().date())},
         "/api/v1/health": {"get": plain_operation("health", "Liveness check.", "Health")},
         "/api/openapi.json": {
             "get": plain_operation("openapi", "This document.", "OpenApiDocument")
@@ -83,7 +100,7 @@ def document() -> dict:
     schemas = dict(COMPONENT_SCHEMAS)
     newest = {tool.name: tool for tool in tools}  # sorted by version: the last one wins
     for tool in tools:
-        schemas[schema_name(tool, "Input")] = embedded(tool.input_schema, tool, "input")
+        schemas[schema_name(tool, "Input")] = storable_input(tool, tool.input_schema)
         schemas[schema_name(tool, "Output")] = embedded(tool.output_schema, tool, "output")
         paths[f"/api/v1/tools/{tool.name}/{tool.version}"] = {"post": tool_operation(tool, True)}
     for tool in newest.values():
@@ -117,7 +134,11 @@ INFO_DESCRIPTION = (
     "`X-API-Key: <key>`. Bodies are JSON objects of at most {max_body} bytes. Every answer "
     "carries `Server-Timing` (gateway, tool and database time in ms); once the key is known, "
     "answers carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` "
-    "(seconds until the key's one-minute window resets). Errors are "
+    "(for whichever of the key's and the account's limits has fewer calls left) and the IETF "
+    "`RateLimit-Policy` and `RateLimit` fields (both limits). Limits count the calls of the last "
+    "60 seconds (a sliding window). Strings and property names may not hold \\u0000, and "
+    "bodies may nest at most 64 levels (400 invalid_json). A method a path does not document "
+    "answers 405 with an `Allow` header. Errors are "
     '`{{"error": {{"code": ..., "message": ...}}}}`.'
 )
 
@@ -129,6 +150,48 @@ def schema_name(tool: ToolVersion, part: str) -> str:
 def embedded(schema: dict, tool: ToolVersion, part: str) -> dict:
     """A tool schema as its own resource ($id), so its local references keep working."""
     return {"$id": f"urn:tools-api:{tool.name}:{tool.version}:{part}", **schema}
+
+
+NOT_NUL = "^[^\\u0000]*$"
+STORABLE = f"{REF}schemas/StorableValue"
+
+
+def storable_input(tool: ToolVersion, schema: dict) -> dict:
+    """A tool's input schema that also says what the gateway refuses before the tool sees it:
+    a NUL in any string or property name (400 invalid_json). Strings without a pattern get one
+    that excludes NUL, open objects take only names without NUL, and values of any type refer to the
+    StorableValue component. A schema with references of its own keeps its $id (so they stay
+    local), and then its values of any type are described without the NUL rule."""
+    if "$ref" in json.dumps(schema):
+        return embedded(schema, tool, "input")
+
+    def walk(node):
+        if not isinstance(node, dict):
+            return node
+        node = {
+            name: (
+                {key: walk(value) for key, value in child.items()}
+                if name in ("properties", "$defs", "patternProperties")
+                else [walk(item) for item in child]
+                if isinstance(child, list) and name in ("anyOf", "oneOf", "allOf", "prefixItems")
+                else walk(child)
+                if name in ("items", "additionalProperties", "not")
+                else child
+            )
+            for name, child in node.items()
+        }
+        kinds = node.get("type")
+        kinds = set(kinds) if isinstance(kinds, list) else {kinds} if kinds else set()
+        if not kinds and not {"$ref", "anyOf", "oneOf", "allOf", "enum", "const"} & set(node):
+            return {**node, "$ref": STORABLE}
+        if "string" in kinds and "pattern" not in node:
+            node["pattern"] = NOT_NUL
+        if "object" in kinds and node.get("additionalProperties", True) is True:
+            node["patternProperties"] = {NOT_NUL: {"$ref": STORABLE}}
+            node["additionalProperties"] = False  # names holding NUL
+        return node
+
+    return walk(schema)
 
 
 def ref(kind: str, name: str) -> dict:
@@ -180,39 +243,22 @@ def has_rate_headers(status: str, codes: list[str]) -> bool:
     return status != "401" and (status != "503" or "upstream_unavailable" in codes)
 
 
-def call_parameters(pinned: bool, templated: bool) -> list[dict]:
-    if not templated:
-        return []
-    parameters = [
-        {
-            "name": "name",
-            "in": "path",
-            "required": True,
-            "description": "The tool's name, as GET /api/v1/tools lists it.",
-            "schema": {"type": "string"},
-        }
-    ]
-    if pinned:
-        parameters.append(
-            {
-                "name": "version",
-                "in": "path",
-                "required": True,
-                "description": "A version such as `v1` or `v2`.",
-                "schema": {"type": "string", "pattern": "^v[0-9]+$"},
-            }
-        )
-    return parameters
-
-
 def call_operation(
     operation_id: str, summary: str, description: str, body: dict, output: dict, params: list
 ) -> dict:
+    # The result as one object whose `output` is the tool's own schema (not allOf over a
+    # generic result), so that generated clients get a typed output per tool.
     result = {
-        "allOf": [
-            ref("schemas", "CallResult"),
-            {"properties": {"output": output}},
-        ]
+        "type": "object",
+        "required": ["tool", "version", "output", "usage", "request_id"],
+        "properties": {
+            "tool": {"type": "string"},
+            "version": {"type": "string"},
+            "output": output,
+            "usage": ref("schemas", "CallUsage"),
+            "request_id": {"type": "string", "format": "uuid"},
+        },
+        "additionalProperties": False,
     }
     return {
         "operationId": operation_id,
@@ -226,6 +272,12 @@ def call_operation(
                 "description": "The tool ran. The call is logged; request_id is its log id.",
                 "headers": headers(*RATE_HEADERS),
                 "content": json_content(result),
+                "links": {
+                    "UsageOfThisMonth": {
+                        "operationId": "get_usage",
+                        "description": "The key owner's usage this month, this call counted.",
+                    }
+                },
             },
             **error_responses(CALL_ERRORS),
         },
@@ -250,19 +302,6 @@ def tool_operation(tool: ToolVersion, pinned: bool) -> dict:
     return operation
 
 
-def generic_call_operation(pinned: bool) -> dict:
-    """POST for any tool name (and version): what every tool call has in common."""
-    return call_operation(
-        "call_tool_version" if pinned else "call_tool",
-        "Run a pinned version of a tool" if pinned else "Run the newest version of a tool",
-        "The body is the tool's input object (its schema is in GET /api/v1/tools and under "
-        "the tool's own path in this document). Names that are not served answer 404.",
-        {"type": "object"},
-        {"type": "object"},
-        call_parameters(pinned, templated=True),
-    )
-
-
 def catalog_operation() -> dict:
     return {
         "operationId": "list_tools",
@@ -281,7 +320,7 @@ def catalog_operation() -> dict:
     }
 
 
-def usage_operation() -> dict:
+def usage_operation(today) -> dict:
     return {
         "operationId": "get_usage",
         "summary": "The key owner's usage for a month",
@@ -291,8 +330,9 @@ def usage_operation() -> dict:
                 "name": "month",
                 "in": "query",
                 "required": False,
-                "description": "YYYY-MM (UTC); this month when left out.",
-                "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                "description": "YYYY-MM (UTC), from 2000 to next year; this month when left "
+                "out or empty.",
+                "schema": {"type": "string", "pattern": month_pattern(today)},
             }
         ],
         "responses": {
@@ -333,11 +373,24 @@ HEADERS = {
         "schema": {"type": "string"},
     },
     "X-RateLimit-Limit": integer_header(
-        "Calls the key may make a minute. Sent once the key is known, except while the "
-        "rate-limit storage is unreachable (the gateway then fails open)."
+        "Calls a minute of the binding limit (the key's or the account's, whichever has fewer "
+        "calls left). Sent once the key is known, except while the rate-limit storage is "
+        "unreachable (the gateway then fails open)."
     ),
-    "X-RateLimit-Remaining": integer_header("Calls left in the key's current window."),
-    "X-RateLimit-Reset": integer_header("Seconds until the key's current window resets."),
+    "X-RateLimit-Remaining": integer_header("Calls left in the binding limit's window."),
+    "X-RateLimit-Reset": integer_header(
+        "Seconds until the binding limit's sliding window next frees a place."
+    ),
+    "RateLimit-Policy": {
+        "description": 'Both limits, e.g. `"key";q=100;w=60, "account";q=1000;w=60` '
+        "(draft-ietf-httpapi-ratelimit-headers).",
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'Calls left and seconds until a place frees, per limit: `"key";r=99;t=60, '
+        '"account";r=999;t=60`.',
+        "schema": {"type": "string"},
+    },
     "Retry-After": integer_header("Seconds to wait before trying again.", required=True),
     "WWW-Authenticate": {
         "description": "Sent with missing_api_key.",
@@ -347,6 +400,15 @@ HEADERS = {
 
 _COUNTS = {"type": "integer", "minimum": 0}
 COMPONENT_SCHEMAS = {
+    "StorableValue": {
+        "description": "Any JSON value with no \\u0000 in a string or property name, nested at "
+        "most 64 levels in the body.",
+        "type": ["null", "boolean", "number", "string", "array", "object"],
+        "pattern": NOT_NUL,
+        "items": {"$ref": STORABLE},
+        "patternProperties": {NOT_NUL: {"$ref": STORABLE}},
+        "additionalProperties": False,
+    },
     "Error": {
         "type": "object",
         "required": ["error"],
@@ -385,21 +447,10 @@ COMPONENT_SCHEMAS = {
         },
         "additionalProperties": False,
     },
-    "CallResult": {
+    "CallUsage": {
         "type": "object",
-        "required": ["tool", "version", "output", "usage", "request_id"],
-        "properties": {
-            "tool": {"type": "string"},
-            "version": {"type": "string"},
-            "output": {"type": "object"},
-            "usage": {
-                "type": "object",
-                "required": ["tokens", "execution_time_ms"],
-                "properties": {"tokens": _COUNTS, "execution_time_ms": _COUNTS},
-                "additionalProperties": False,
-            },
-            "request_id": {"type": "string", "format": "uuid"},
-        },
+        "required": ["tokens", "execution_time_ms"],
+        "properties": {"tokens": _COUNTS, "execution_time_ms": _COUNTS},
         "additionalProperties": False,
     },
     "Catalog": {

@@ -4,7 +4,7 @@ document and health; and the API app's JSON error handlers."""
 import psycopg
 import sqlalchemy.exc
 from flask import Blueprint, Flask, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from dashboard.api import gateway, openapi
 from dashboard.api.answers import ApiError
@@ -23,8 +23,10 @@ def health():
     return jsonify(status="ok")
 
 
-@bp.post("/v1/tools/<name>", defaults={"version": None})
-@bp.post("/v1/tools/<name>/<version>")
+# merge_slashes=False: an encoded slash in a name (`/tools/%2F0`) is no tool (JSON 404), not a
+# redirect to `/tools/0`.
+@bp.post("/v1/tools/<name>", defaults={"version": None}, merge_slashes=False)
+@bp.post("/v1/tools/<name>/<version>", merge_slashes=False)
 def call_tool(name: str, version: str | None):
     """Run a tool (the newest served version, or a pinned one) for an API key."""
     return gateway.call_tool(name, version)
@@ -40,8 +42,11 @@ def tools():
 def usage():
     """The key owner's usage for ?month=YYYY-MM (default: this UTC month)."""
     key = gateway.key_for_reading()
+    month = request.args.get("month")
     try:
-        first, following = parse_month(request.args.get("month"), utcnow().date())
+        if month and month != month.strip():  # the API takes exactly what its document says
+            raise BadMonth(f"“{month[:20]}” is not a month. Use the form YYYY-MM, e.g. 2026-03.")
+        first, following = parse_month(month, utcnow().date())
     except BadMonth as error:
         raise ApiError(ErrorCode.INVALID_MONTH, str(error)) from None
     return jsonify(month_usage(key.user_id, key.subscription_plan, first, following))
@@ -74,9 +79,8 @@ def http_error(error: HTTPException):
         description=error.description,
     )
     response = ApiError(code, text).response()
-    for name, value in error.get_headers():
-        if name == "Allow":
-            response.headers["Allow"] = value
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))  # RFC 9110
     return response
 
 

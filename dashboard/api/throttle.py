@@ -1,17 +1,14 @@
-"""Per-key rate limits (the `limits` library) and the plan's monthly quota.
+"""Rate limits (per key and per account, dashboard/api/call_limits.py) and the monthly quota.
 
-Strategy: fixed window, one minute, started by the key's first call. On Redis a call costs ONE
-round trip: a Lua script (the `limits` library's INCRBY + EXPIRE, plus the TTL) answers the count
-and the reset time together, where `limits` alone makes three (hit, get, ttl). In memory it is a
-single counter. X-RateLimit-Reset is exact. Keys are named as `limits` names them.
-A moving window would forbid the up-to-2x burst across a window edge, but it keeps one entry
-per call (10,000 per key on the biggest plan) and runs a Lua scan of them on every call.
+Limits: a sliding log of the last 60 seconds per key and per account; on Redis one Lua script
+per call counts both and reads the key's and account's invalidation marks (one round trip).
 
 Storage: RATELIMIT_STORAGE_URI. `memory://` counts per process (each gunicorn worker has its
-own counters); `redis://...` is shared by all workers. Redis calls time out after
-RATELIMIT_REDIS_TIMEOUT seconds and are not retried; when Redis fails the gateway fails open
-(RATELIMIT_FAIL_OPEN, default True: calls go through without rate-limit headers) or answers
-503 `rate_limiter_unavailable`, and it does not ask Redis again for RATELIMIT_RETRY_SECONDS.
+own logs); `redis://...` is shared by all workers, under RATELIMIT_KEY_PREFIX. Redis calls time
+out after RATELIMIT_REDIS_TIMEOUT seconds and are not retried; when Redis fails the gateway
+fails open (RATELIMIT_FAIL_OPEN, default True: calls go through without rate-limit headers) or
+answers 503 `rate_limiter_unavailable`, and it does not ask Redis again for
+RATELIMIT_RETRY_SECONDS.
 
 Quota: the month's calls per user are kept in process for API_QUOTA_CACHE_SECONDS (default
 API_KEY_CACHE_SECONDS) and refreshed by every metered call, whose statement answers the new count.
@@ -21,30 +18,19 @@ handler running at once (gunicorn workers x threads), as without the cache.
 """
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
-from limits import RateLimitItemPerMinute
-from limits.storage import RedisStorage, storage_from_string
-from limits.strategies import FixedWindowRateLimiter
 
-from dashboard.api.answers import RateWindow
+from dashboard.api.call_limits import MemoryCallLimits, RedisCallLimits, Verdict
 from dashboard.api.connection import fetch_one
 from dashboard.api.extension import gateway_state
+from dashboard.limits_storage import redis_client
 from dashboard.models import UsageSummary
+from dashboard.plans import plan_named
 
 SUMMARIES = UsageSummary.__table__
-
-# INCRBY + EXPIRE as `limits` does it, and the TTL, in one round trip.
-HIT_AND_TTL = """
-local current = redis.call("incrby", KEYS[1], ARGV[2])
-if tonumber(current) == tonumber(ARGV[2]) then
-    redis.call("expire", KEYS[1], ARGV[1])
-end
-return {current, redis.call("ttl", KEYS[1])}
-"""
 
 
 class LimiterUnavailable(Exception):
@@ -53,71 +39,37 @@ class LimiterUnavailable(Exception):
 
 @dataclass
 class KeyLimiter:
-    """The app's fixed-window limiter and the state of its storage."""
+    """The app's call limits (key and account) and the state of their storage."""
 
-    limiter: FixedWindowRateLimiter
+    limits: RedisCallLimits | MemoryCallLimits
     fail_open: bool
     retry_seconds: float
+    redis: object | None = None  # the Redis client, when the storage is Redis
+    prefix: str = ""
     down_until: float = 0.0
-    redis_hit: Callable | None = None  # the HIT_AND_TTL script, when the storage is Redis
 
-    def hit(self, key_id, limit: int) -> tuple[bool, RateWindow | None]:
-        """Count one call for the key: (allowed, window); window is None when storage is down."""
-        if self.redis_hit is None:
-            return self._ask(lambda item, ident: self.limiter.hit(item, ident), key_id, limit)
+    def check(self, key, count: bool = True) -> Verdict | None:
+        """Count one call of `key` against its key's and account's limits (count=False only
+        reads them); None when the storage is down and the gateway fails open."""
         if time.monotonic() < self.down_until:
             return self._storage_down()
-        item = RateLimitItemPerMinute(limit, namespace="api-key")
-        key = self.limiter.storage.prefixed_key(item.key_for(str(key_id)))
+        account_limit = plan_named(key.subscription_plan).account_calls_per_minute
         try:
-            count, ttl = self.redis_hit([key], [item.get_expiry(), 1])
+            return self.limits.check(
+                key.id, key.user_id, key.rate_limit_per_minute, account_limit, count
+            )
         except Exception:  # redis.ConnectionError, TimeoutError, ...: any storage failure
             return self._failed()
-        count = int(count)
-        window = RateWindow(limit, max(0, limit - count), max(int(ttl), 0) + time.time())
-        return count <= limit, window
 
-    def peek(self, key_id, limit: int) -> RateWindow | None:
-        """The key's window without counting a call (for answers that are not counted)."""
-        return self._ask(lambda item, ident: True, key_id, limit)[1]
-
-    def _ask(self, action, key_id, limit: int) -> tuple[bool, RateWindow | None]:
-        if time.monotonic() < self.down_until:
-            return self._storage_down()
-        item = RateLimitItemPerMinute(limit, namespace="api-key")
-        ident = str(key_id)
-        try:
-            allowed = action(item, ident)
-            stats = self.limiter.get_window_stats(item, ident)
-        except Exception:  # redis.ConnectionError, TimeoutError, ...: any storage failure
-            return self._failed()
-        return allowed, RateWindow(limit, stats.remaining, stats.reset_time)
-
-    def _failed(self) -> tuple[bool, None]:
+    def _failed(self) -> None:
         current_app.logger.warning("Rate-limit storage failed", exc_info=True)
         self.down_until = time.monotonic() + self.retry_seconds
         return self._storage_down()
 
-    def _storage_down(self) -> tuple[bool, None]:
+    def _storage_down(self) -> None:
         if self.fail_open:
-            return True, None
+            return None
         raise LimiterUnavailable
-
-
-def storage_options(uri: str, config) -> dict:
-    """Bounded waits and no retries for Redis, so an outage never hangs a call."""
-    if not uri.startswith(("redis", "rediss", "valkey")):
-        return {}
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    timeout = float(config["RATELIMIT_REDIS_TIMEOUT"])
-    return {
-        "socket_timeout": timeout,
-        "socket_connect_timeout": timeout,
-        "retry": Retry(NoBackoff(), 0),
-        "key_prefix": config["RATELIMIT_KEY_PREFIX"],
-    }
 
 
 def key_limiter() -> KeyLimiter:
@@ -126,24 +78,23 @@ def key_limiter() -> KeyLimiter:
     if state.limiter is None:
         with state.limiter_lock:
             if state.limiter is None:
-                state.limiter = build_limiter(current_app.config)
+                state.limiter = build_key_limiter(current_app.config)
     return state.limiter
 
 
-def build_limiter(config) -> KeyLimiter:
-    """A KeyLimiter on RATELIMIT_STORAGE_URI (one Lua round trip a call on Redis)."""
-    uri = config["RATELIMIT_STORAGE_URI"]
-    storage = storage_from_string(uri, **storage_options(uri, config))
-    return KeyLimiter(
-        FixedWindowRateLimiter(storage),
-        fail_open=config["RATELIMIT_FAIL_OPEN"],
-        retry_seconds=float(config["RATELIMIT_RETRY_SECONDS"]),
-        redis_hit=(
-            storage.get_connection().register_script(HIT_AND_TTL)
-            if isinstance(storage, RedisStorage)
-            else None
-        ),
-    )
+def build_key_limiter(config) -> KeyLimiter:
+    """Sliding logs in Redis when RATELIMIT_STORAGE_URI names Redis, else in this process."""
+    settings = {
+        "fail_open": config["RATELIMIT_FAIL_OPEN"],
+        "retry_seconds": float(config["RATELIMIT_RETRY_SECONDS"]),
+    }
+    window = int(config["RATELIMIT_WINDOW_SECONDS"])
+    client = redis_client()
+    if client is None:
+        return KeyLimiter(MemoryCallLimits(window), **settings)
+    prefix = config["RATELIMIT_KEY_PREFIX"]
+    limits = RedisCallLimits(client, prefix, window)
+    return KeyLimiter(limits, redis=client, prefix=prefix, **settings)
 
 
 def month_counts():

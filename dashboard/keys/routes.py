@@ -78,7 +78,7 @@ def page_context(create_form=None, new_secret=None, new_key=None, replaced=None)
     now = utcnow()
     keys = keys_of(current_user)
     plan = current_plan()
-    active = sum(1 for key in keys if key_status(key, now) == "active")
+    active = sum(1 for key in keys if key_status(key, now) in ("active", "rolled"))
     return {
         "keys": keys,
         "keys_by_id": {key.id: key for key in keys},
@@ -89,7 +89,7 @@ def page_context(create_form=None, new_secret=None, new_key=None, replaced=None)
         "active_count": active,
         "at_limit": active >= plan.max_active_keys,
         "limit_message": key_limit_message(plan),
-        "stop_delay": stop_delay_phrase(current_app.config["API_KEY_CACHE_SECONDS"]),
+        "stop_delay": stop_delay(),
         "create_form": create_form or settings_form(CreateKeyForm, formdata=None),
         "new_secret": new_secret,
         "new_key": new_key,
@@ -116,7 +116,7 @@ def row_context(key) -> dict:
         "now": utcnow(),
         "key_status": key_status,
         "keys_by_id": {},
-        "stop_delay": stop_delay_phrase(current_app.config["API_KEY_CACHE_SECONDS"]),
+        "stop_delay": stop_delay(),
         "oob_flashes": bool(request.htmx),
     }
 
@@ -251,9 +251,16 @@ def expire(key_id: str):
         flash(f"Key “{key.name}” was already revoked.", "info")
     else:
         expire_key(key)
-        delay = stop_delay_phrase(current_app.config["API_KEY_CACHE_SECONDS"])
+        delay = stop_delay()
         flash(f"Key “{key.name}” expired. It stops working {delay}.", "success")
     return back_to_list()
+
+
+def stop_delay() -> str:
+    """How soon an expired key stops working on every worker."""
+    config = current_app.config
+    shared = config["RATELIMIT_STORAGE_URI"].startswith(("redis", "rediss", "valkey"))
+    return stop_delay_phrase(config["API_KEY_CACHE_SECONDS"], shared)
 
 
 def render_roll(key, form, status=200):
@@ -280,6 +287,9 @@ def roll(key_id: str):
         return render_roll(key, form, status=200 if request.htmx else 422)
     try:
         successor, secret = roll_key(key, GRACE_PERIODS[form.grace.data])
+    except KeyLimitReached as refusal:
+        flash(str(refusal), "error")
+        return back_to_list()
     except KeyNotActive as refusal:
         flash(
             f"Key “{key.name}” {NOT_ROLLABLE.get(str(refusal), 'is not active')}: "

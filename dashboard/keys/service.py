@@ -6,11 +6,12 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from dashboard.extensions import db
-from dashboard.keys.rules import key_status
+from dashboard.keys.rules import key_refusal, key_status
 from dashboard.keys.secrets import display_prefix, hash_secret, new_secret
 from dashboard.models import ApiKey, Tool, User, utcnow
 from dashboard.models.types import parse_uuid
 from dashboard.plans import Plan, plan_named
+from dashboard.revocation import key_changed
 
 NAME_MAX = 80
 DEFAULT_RATE_LIMIT = 100  # the seed's column default
@@ -25,7 +26,7 @@ GRACE_PERIODS = {
 
 
 class KeyLimitReached(Exception):
-    """The plan allows no more active keys."""
+    """The plan allows no more working keys."""
 
 
 class KeyNotActive(Exception):
@@ -59,13 +60,19 @@ def create_key(
 
 
 def create_key_within_plan(user: User, name: str, **settings) -> tuple[ApiKey, str]:
-    """create_key, refused with KeyLimitReached when the plan's active keys are all in use."""
-    # Lock the account row (PostgreSQL) so two concurrent creations cannot both pass the count.
-    db.session.execute(sa.select(User.id).where(User.id == user.id).with_for_update())
+    """create_key, refused with KeyLimitReached when the plan's working keys are all in use."""
+    lock_account(user)
     if active_key_count(user) >= plan_named(user.subscription_plan).max_active_keys:
         db.session.rollback()
         raise KeyLimitReached(key_limit_message(plan_named(user.subscription_plan)))
     return create_key(user, name, **settings)
+
+
+def lock_account(user_or_id) -> None:
+    """Lock the account row (PostgreSQL) so that two concurrent creations or rolls cannot both
+    pass the key count."""
+    user_id = getattr(user_or_id, "id", user_or_id)
+    db.session.execute(sa.select(User.id).where(User.id == user_id).with_for_update())
 
 
 def keys_of(user: User) -> list[ApiKey]:
@@ -90,17 +97,18 @@ def key_of(user: User, key_id: str | uuid.UUID) -> ApiKey | None:
 
 
 def active_key_count(user: User, now: datetime | None = None) -> int:
-    """How many of the user's keys are `active` (rolled keys in their grace do not count)."""
+    """How many of the user's secrets still work: active keys and rolled keys in their grace
+    period (what the plan's key cap counts)."""
     now = now or utcnow()
-    return sum(1 for key in keys_of(user) if key_status(key, now) == "active")
+    return sum(1 for key in keys_of(user) if key_refusal(key, now) is None)
 
 
 def key_limit_message(plan: Plan) -> str:
     """What to tell someone whose plan allows no more active keys."""
     noun = "key" if plan.max_active_keys == 1 else "keys"
     return (
-        f"Your {plan.title} plan allows {plan.max_active_keys} active {noun}. "
-        "Expire one or upgrade."
+        f"Your {plan.title} plan allows {plan.max_active_keys} working {noun} "
+        "(rolled keys count until their grace period ends). Expire one or upgrade."
     )
 
 
@@ -137,23 +145,35 @@ def update_key(
     key.allowed_tools = allowed_tools or None
     key.allowed_ips = allowed_ips or None
     db.session.commit()
+    key_changed(key.id)
     return key
 
 
 def expire_key(key: ApiKey, now: datetime | None = None) -> ApiKey:
-    """Stop a key now (the gateway notices within API_KEY_CACHE_SECONDS)."""
+    """Stop a key now: every worker refuses it from the next call on (one second at most
+    with Redis; see dashboard/api/revocation.py)."""
     key.revoked_at = now or utcnow()
     key.is_active = False
     db.session.commit()
+    key_changed(key.id)
     return key
 
 
 def roll_key(key: ApiKey, grace: timedelta, now: datetime | None = None) -> tuple[ApiKey, str]:
     """A successor with the same name, limits and restrictions, and its secret; the old key
-    keeps working for `grace` (zero: it stops at once). Raises KeyNotActive for other keys."""
+    keeps working for `grace` (zero: it stops at once). Raises KeyNotActive for other keys, and
+    KeyLimitReached when a grace period would leave more working secrets than the plan's key
+    cap (rolling with no grace period is always allowed: the count stays the same)."""
     now = now or utcnow()
     if key_status(key, now) != "active":
         raise KeyNotActive(key_status(key, now))
+    if grace > timedelta(0):
+        lock_account(key.user_id)
+        owner = db.session.get(User, key.user_id)
+        plan = plan_named(owner.subscription_plan)
+        if active_key_count(owner, now) >= plan.max_active_keys:
+            db.session.rollback()
+            raise KeyLimitReached(roll_limit_message(plan))
     secret = new_secret()
     successor = ApiKey(
         user_id=key.user_id,
@@ -171,11 +191,25 @@ def roll_key(key: ApiKey, grace: timedelta, now: datetime | None = None) -> tupl
     key.replaced_by_id = successor.id
     key.grace_ends_at = now + grace
     db.session.commit()
+    key_changed(key.id)
     return successor, secret
 
 
-def stop_delay_phrase(cache_seconds: int) -> str:
-    """`within 5 seconds`, or `at once` when the gateway does not cache keys."""
+def roll_limit_message(plan: Plan) -> str:
+    """Why a roll with a grace period was refused."""
+    return (
+        f"Your {plan.title} plan allows {plan.max_active_keys} working keys, and a rolled key "
+        "keeps working during its grace period. Roll with no grace period, expire a key, "
+        "or upgrade."
+    )
+
+
+def stop_delay_phrase(cache_seconds: int, shared_storage: bool = False) -> str:
+    """`within a second` when the workers share Redis (they read the invalidation marks),
+    `at once` when the gateway does not cache keys, else `within 5 seconds` (other worker
+    processes keep their cached row that long)."""
+    if shared_storage:
+        return "within a second"
     if cache_seconds <= 0:
         return "at once"
     return f"within {cache_seconds} second{'s' if cache_seconds != 1 else ''}"

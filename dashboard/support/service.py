@@ -11,6 +11,7 @@ from dashboard.keys.rules import key_status
 from dashboard.keys.secrets import DISPLAY_PREFIX_LENGTH
 from dashboard.models import ApiKey, ToolLog, User, utcnow
 from dashboard.plans import all_plans
+from dashboard.revocation import account_changed
 from dashboard.support.audit import record_event
 from dashboard.usage.service import month_usage, parse_month
 
@@ -159,4 +160,5 @@ def change_plan(actor: User, subject: User, plan: str) -> bool:
         "user.plan", actor=actor, subject=subject, details={"old": old, "new": plan}, commit=False
     )
     db.session.commit()
+    account_changed(subject.id)  # the plan's limits apply from the next call on every worker
     return True

@@ -15,7 +15,7 @@ from dashboard.models import ApiKey, UsageDaily, UsageSummary
 from dashboard.models.usage import LATENCY_COLUMNS
 from dashboard.plans import plan_named
 
-MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH_PATTERN = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")  # ASCII digits only
 
 
 class BadMonth(ValueError):

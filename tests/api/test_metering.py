@@ -15,6 +15,8 @@ from dashboard.models import ApiKey, ToolLog, UsageDaily, UsageSummary, utcnow
 @pytest.mark.parametrize("backend", ["postgresql"])
 def test_concurrent_calls_are_all_counted(app, make_key, user):
     """8 threads x 25 calls: log rows, the month's counter and the daily rollup all say 200."""
+    user.subscription_plan = "pro"  # 1,000 calls a minute for the account (Free: 100)
+    db.session.commit()
     secret = make_key(rate_limit_per_minute=1000)
     failures = []
 

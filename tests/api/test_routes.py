@@ -1,5 +1,7 @@
 """The catalog, usage, OpenAPI document, health, JSON for unknown routes, and 503s."""
 
+import re
+
 import pytest
 import sqlalchemy as sa
 from flask import url_for
@@ -82,8 +84,19 @@ def test_openapi_document_is_valid_and_lists_every_tool(api, app):
             "200", "400", "401", "403", "404", "413", "422", "429", "500", "503"
         }  # fmt: skip
         assert f"/api/v1/tools/{tool.name}" in document["paths"]
-    for path in ("/api/v1/tools", "/api/v1/usage", "/api/v1/tools/{name}/{version}"):
+        result = pinned["responses"]["200"]["content"]["application/json"]["schema"]
+        assert result["properties"]["output"]["$ref"].endswith(
+            f"{tool.version.upper()}Output"
+        )  # each tool's own output model
+    for path in ("/api/v1/tools", "/api/v1/usage"):
         assert path in document["paths"]
+    # Only served tools have paths (a template would also match them with any body).
+    assert not [path for path in document["paths"] if "{" in path]
+    echo = document["components"]["schemas"]["EchoV1Input"]
+    assert echo["properties"]["message"]["pattern"] == "^[^\\u0000]*$"  # NUL is refused
+    month = document["paths"]["/api/v1/usage"]["get"]["parameters"][0]["schema"]["pattern"]
+    assert re.match(month, "2026-03") and re.match(month, "")
+    assert not re.match(month, "0000-00") and not re.match(month, "1999-12")
 
 
 def test_health(api):
@@ -99,6 +112,42 @@ def test_unknown_routes_and_methods_answer_json(api, method, path, status):
     assert response.status_code == status
     assert response.is_json and "code" in response.get_json()["error"]
     assert "Server-Timing" in response.headers
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("GET", "/api/v1/tools/echo", "OPTIONS, POST"),
+        ("PUT", "/api/v1/tools/echo/v1", "OPTIONS, POST"),
+        ("DELETE", "/api/v1/tools", "GET, HEAD, OPTIONS"),
+        ("POST", "/api/openapi.json", "GET, HEAD, OPTIONS"),
+        ("PATCH", "/api/v1/usage", "GET, HEAD, OPTIONS"),
+    ],
+)
+def test_every_405_says_what_is_allowed(api, method, path, allow):
+    response = api.request(method, path)
+    assert (response.status_code, response.headers["Allow"]) == (405, allow)
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/tools/%2F0", "/api/v1/tools/%2F", "/api/v1/tools/a%2Fb", "/api/v1/tools/%2Fecho"],
+)
+def test_encoded_slashes_in_tool_names_answer_json_404(api, secret, path):
+    response = api.client.post(
+        path, json={"message": "hi"}, headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert response.status_code == 404, response.headers.get("Location")
+    assert response.is_json and response.get_json()["error"]["code"] in (
+        "not_found",
+        "unknown_tool",
+    )
+
+
+def test_a_page_405_says_what_is_allowed_too(client):
+    response = client.delete("/login")
+    assert response.status_code == 405 and "POST" in response.headers["Allow"]
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

@@ -92,7 +92,7 @@ def test_empty_state_shows_how_to_call_a_tool(client, logged_in):
     assert '-H "Authorization: Bearer tk_live_…"' in page
     assert '-H "Content-Type: application/json"' in page
     assert """-d '{"text": "I love this"}'""" in page
-    assert "0 of 3 active keys on the Free plan" in page
+    assert "0 of 3 working keys on the Free plan" in page
 
 
 def test_index_fragment_for_htmx(client, logged_in, make_key):
@@ -135,7 +135,7 @@ def test_list_shows_each_key_newest_first(client, logged_in, make_key):
     assert "7/min" in page and "100/min" in page
     assert 'Tools: <span class="mono">echo, sentiment</span>' in page
     assert "10.0.0.0/8" in page
-    assert "2 of 3 active keys" in page
+    assert "2 of 3 working keys" in page
 
 
 def status_of(page: str, key) -> str:
@@ -166,7 +166,7 @@ def test_list_shows_every_status(client, logged_in, make_key, app):
     assert f"/keys/{rolled.id}/roll" not in page and f"/keys/{expired.id}/roll" not in page
     assert f"/keys/{revoked.id}/expire" not in page
     assert f"/keys/{rolled.id}/expire" in page
-    assert "2 of 3 active keys" in page  # active one + successor
+    assert "3 of 3 working keys" in page  # active one, successor, and rolled in its grace
 
 
 def test_row_for_htmx_and_plain_redirect(client, logged_in, make_key):
@@ -390,21 +390,31 @@ def test_plan_bounds_active_keys(client, logged_in, make_key, headers):
     for n in range(3):
         make_key(logged_in, f"key {n}")
     page = text(client.get("/keys/"))
-    assert "Your Free plan allows 3 active keys. Expire one or upgrade." in page
+    message = (
+        "Your Free plan allows 3 working keys (rolled keys count until their grace period ends)"
+    )
+    assert message in page
     response = client.post("/keys/", data=create_data(name="fourth"), headers=headers)
     assert response.status_code == (200 if headers else 422)
-    assert "Your Free plan allows 3 active keys. Expire one or upgrade." in text(response)
+    assert message in text(response)
     assert len(keys_of(logged_in)) == 3
 
 
-def test_expired_revoked_and_rolled_keys_do_not_count_against_the_plan(client, logged_in, make_key):
+def test_expired_and_revoked_keys_do_not_count_against_the_plan(client, logged_in, make_key):
     make_key(logged_in, "expired", expires_at=utcnow() - timedelta(days=1))
     expire_key(make_key(logged_in, "revoked")[0])
-    roll_key(make_key(logged_in, "rolled")[0], timedelta(hours=1))  # successor counts
+    roll_key(make_key(logged_in, "rolled, no grace")[0], timedelta(0))  # successor counts
     make_key(logged_in, "active")
     assert "Your Free plan allows" not in text(client.get("/keys/"))
     assert client.post("/keys/", data=create_data(name="third")).status_code == 303
-    assert "Your Free plan allows 3 active keys" in text(client.get("/keys/"))
+    assert "Your Free plan allows 3 working keys" in text(client.get("/keys/"))
+
+
+def test_a_rolled_key_in_its_grace_counts_against_the_plan(client, logged_in, make_key):
+    roll_key(make_key(logged_in, "rolled")[0], timedelta(hours=1))  # it and its successor work
+    make_key(logged_in, "active")
+    assert "3 of 3 working keys" in text(client.get("/keys/"))
+    assert client.post("/keys/", data=create_data(name="fourth")).status_code == 422
 
 
 # --- editing ------------------------------------------------------------------------------------
@@ -665,9 +675,17 @@ def test_rolling_a_key_that_is_not_active_is_refused(client, logged_in, make_key
     assert not SECRET_RE.search(page)
 
 
-def test_rolling_at_the_plan_limit_is_allowed(client, logged_in, make_key):
+def test_rolling_at_the_plan_limit_needs_no_grace_period(client, logged_in, make_key):
+    """A grace period would leave 4 working secrets on a 3-key plan: refused, nothing made.
+    Without one the count stays 3: allowed."""
     keys = [make_key(logged_in, f"key {n}")[0] for n in range(3)]
-    assert client.post(f"/keys/{keys[0].id}/roll", data={"grace": "1h"}).status_code == 303
+    refused = client.post(f"/keys/{keys[0].id}/roll", data={"grace": "1h"})
+    assert refused.status_code == 303
+    page = text(client.get(refused.headers["Location"]))
+    assert "Roll with no grace period, expire a key, or upgrade" in page
+    assert not SECRET_RE.search(page)
+    assert len(keys_of(logged_in)) == 3
+    assert client.post(f"/keys/{keys[0].id}/roll", data={"grace": "none"}).status_code == 303
     assert len(keys_of(logged_in)) == 4
 
 

@@ -65,20 +65,22 @@ def test_key_of_answers_none_for_other_users_and_malformed_ids(user, make_user, 
         assert key_of(user, bad) is None
 
 
-def test_active_key_count_counts_only_active_keys(user, make_key):
+def test_key_count_counts_every_secret_that_still_works(user, make_key):
     now = utcnow()
     make_key(user, "active")
     make_key(user, "expired", expires_at=now - timedelta(minutes=1))
     expire_key(make_key(user, "revoked")[0])
-    roll_key(make_key(user, "rolled")[0], timedelta(hours=1))  # its successor is active
-    assert active_key_count(user) == 2
+    roll_key(make_key(user, "rolled")[0], timedelta(hours=1))  # it and its successor work
+    assert active_key_count(user) == 3
+    roll_key(make_key(user, "no grace")[0], timedelta(0))  # only its successor works
+    assert active_key_count(user) == 4
 
 
 def test_create_key_within_plan_refuses_over_the_limit(user, make_key):
     plan = plan_named("free")
     for n in range(plan.max_active_keys):
         create_key_within_plan(user, f"key {n}")
-    with pytest.raises(KeyLimitReached, match="Your Free plan allows 3 active keys"):
+    with pytest.raises(KeyLimitReached, match="Your Free plan allows 3 working keys"):
         create_key_within_plan(user, "one too many")
     assert len(keys_of(user)) == plan.max_active_keys
     expire_key(keys_of(user)[0])
@@ -88,9 +90,12 @@ def test_create_key_within_plan_refuses_over_the_limit(user, make_key):
 
 def test_key_limit_message():
     solo = Plan("solo", "Solo", 1, 1, 1, 1, 0)
-    assert key_limit_message(solo) == "Your Solo plan allows 1 active key. Expire one or upgrade."
+    assert key_limit_message(solo) == (
+        "Your Solo plan allows 1 working key (rolled keys count until their grace period "
+        "ends). Expire one or upgrade."
+    )
     pro = Plan("pro", "Pro", 1, 1, 20, 1, 0)
-    assert key_limit_message(pro) == "Your Pro plan allows 20 active keys. Expire one or upgrade."
+    assert key_limit_message(pro).startswith("Your Pro plan allows 20 working keys")
 
 
 def test_tool_choices_are_distinct_active_names(tools):
@@ -185,3 +190,26 @@ def test_stop_delay_phrase():
     assert stop_delay_phrase(5) == "within 5 seconds"
     assert stop_delay_phrase(1) == "within 1 second"
     assert stop_delay_phrase(0) == "at once"
+    assert stop_delay_phrase(5, shared_storage=True) == "within a second"
+
+
+def working_secrets(user) -> int:
+    return sum(1 for key in keys_of(user) if key_status(key, utcnow()) in ("active", "rolled"))
+
+
+def test_rolling_with_a_grace_period_is_refused_at_the_key_cap(user, make_key):
+    """Free allows 3 working keys; rolling five times with a 7-day grace used to leave 8."""
+    first, _ = make_key(user, "one")
+    roll_key(first, GRACE_PERIODS["7d"])  # 2 working: the rolled key and its successor
+    successor = next(key for key in keys_of(user) if key_status(key, utcnow()) == "active")
+    roll_key(successor, GRACE_PERIODS["7d"])  # 3 working: the cap
+    current = next(key for key in keys_of(user) if key_status(key, utcnow()) == "active")
+    count = len(keys_of(user))
+    with pytest.raises(KeyLimitReached, match="grace period"):
+        roll_key(current, GRACE_PERIODS["7d"])
+    assert len(keys_of(user)) == count and working_secrets(user) == 3
+    for _ in range(5):  # rolling with no grace period is always allowed: the count stays
+        current, _ = roll_key(current, GRACE_PERIODS["none"])
+        assert working_secrets(user) == 3
+    with pytest.raises(KeyLimitReached):
+        create_key_within_plan(user, "four")

@@ -1,0 +1,243 @@
+"""The per-minute limits of a call, key and account together, in a sliding window.
+
+Every call is counted against two limits: its key's (`api_keys.rate_limit_per_minute`) and its
+account's (the plan's `account_calls_per_minute`, shared by all of the account's keys). Each
+limit keeps a log of the calls it let through in the last 60 seconds (a "sliding log"): a call is
+let through when both logs hold fewer calls than their limits, and is then written into both.
+So no client ever gets more than its limit in ANY 60 seconds, across window edges included
+(a fixed window lets through twice the limit around its edge; a sliding counter or GCRA about
+the same when the earlier calls bunch up at the end of a window). Refused calls are not logged,
+so hammering a full window does not push its reset further away.
+
+On Redis one call is ONE round trip: a Lua script trims both logs (sorted sets scored by Redis'
+own clock in ms), counts them, adds the call to both when there is room, finds when each log
+next frees a place, and reads the two "invalidated at" marks of the key and its account (see
+dashboard/api/revocation.py). Cost per call: O(log n) in the log's size, plus the calls that
+left the window (each removed once); memory: one entry per call let through in the last minute.
+In memory (`memory://`) the same logs are deques in the process, which is then the only one
+counting: limits are per process.
+
+X-RateLimit-Reset / RateLimit `t` is the number of seconds until the binding log next frees a
+place (its oldest call leaves the window, or, when full, the one that brings it under the
+limit); Retry-After on a 429 is the same time for the limit that refused.
+"""
+
+import itertools
+import math
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+WINDOW_SECONDS = 60  # RATELIMIT_WINDOW_SECONDS; shorter only in tests
+
+# KEYS: key log, account log, key's invalidated-at mark, account's invalidated-at mark.
+# ARGV: key limit, account limit, window (ms), a member suffix unique to this call, 1 to count
+#       the call (0 only reads the windows, for answers that are not counted).
+# Answers: refused (0 no, 1 by the key's limit, 2 by the account's), the key log's size and ms
+#          until it frees a place, the same for the account, the two marks ("" when unset).
+SLIDING_LOGS = """
+local clock = redis.call("TIME")
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local window = tonumber(ARGV[3])
+local limits = {tonumber(ARGV[1]), tonumber(ARGV[2])}
+local counts = {}
+for i = 1, 2 do
+    redis.call("zremrangebyscore", KEYS[i], "-inf", now - window)
+    counts[i] = redis.call("zcard", KEYS[i])
+end
+local refused = 0
+if ARGV[5] == "1" then
+    if counts[1] >= limits[1] then
+        refused = 1
+    elseif counts[2] >= limits[2] then
+        refused = 2
+    else
+        local member = now .. ":" .. ARGV[4]
+        for i = 1, 2 do
+            redis.call("zadd", KEYS[i], now, member)
+            redis.call("pexpire", KEYS[i], window)
+            counts[i] = counts[i] + 1
+        end
+    end
+end
+local frees = {}
+for i = 1, 2 do
+    frees[i] = 0
+    if counts[i] > 0 then
+        local index = math.max(counts[i] - limits[i], 0)
+        local entry = redis.call("zrange", KEYS[i], index, index, "WITHSCORES")
+        if entry[2] then
+            frees[i] = math.max(tonumber(entry[2]) + window - now, 0)
+        end
+    end
+end
+local marks = redis.call("mget", KEYS[3], KEYS[4])
+return {refused, counts[1], frees[1], counts[2], frees[2], marks[1] or "", marks[2] or ""}
+"""
+
+
+@dataclass(frozen=True)
+class Window:
+    """One limit's state after a call: what the rate-limit headers say about it."""
+
+    policy: str  # "key" or "account"
+    limit: int
+    used: int  # calls in the log (this one included when it was let through)
+    reset_seconds: float  # until the log next frees a place
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+    def reset(self) -> int:
+        return max(0, math.ceil(self.reset_seconds))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the limits said about one call, and when its key or account was last changed."""
+
+    refused_by: str | None  # None (let through), "key" or "account"
+    key: Window
+    account: Window
+    invalidated_at: float = 0.0  # epoch seconds of the newer mark; 0.0 when there is none
+    window_seconds: int = WINDOW_SECONDS
+
+    @property
+    def binding(self) -> Window:
+        """The window that refused the call, else the one with fewer calls left."""
+        if self.refused_by == "account":
+            return self.account
+        if self.refused_by == "key":
+            return self.key
+        return self.account if self.account.remaining < self.key.remaining else self.key
+
+    def headers(self) -> dict[str, str]:
+        """X-RateLimit-* for the binding window, and the IETF RateLimit-Policy / RateLimit
+        fields (draft-ietf-httpapi-ratelimit-headers) for both."""
+        binding = self.binding
+        windows = (self.key, self.account)
+        return {
+            "X-RateLimit-Limit": str(binding.limit),
+            "X-RateLimit-Remaining": str(binding.remaining),
+            "X-RateLimit-Reset": str(binding.reset()),
+            "RateLimit-Policy": ", ".join(
+                f'"{w.policy}";q={w.limit};w={self.window_seconds}' for w in windows
+            ),
+            "RateLimit": ", ".join(f'"{w.policy}";r={w.remaining};t={w.reset()}' for w in windows),
+        }
+
+    def judged_again(self, fresh: "Verdict") -> "Verdict":
+        """This call's verdict after its key row was read again: `fresh` read the logs with the
+        new row's limits (count=False); a call already let through is refused when it put a
+        log over a new, lower limit (it stays in the log, like any call let through)."""
+        refused_by = self.refused_by
+        if refused_by is None:
+            if fresh.key.used > fresh.key.limit:
+                refused_by = "key"
+            elif fresh.account.used > fresh.account.limit:
+                refused_by = "account"
+        return Verdict(
+            refused_by, fresh.key, fresh.account, fresh.invalidated_at, self.window_seconds
+        )
+
+    def retry_after(self) -> int:
+        """Seconds until the limit that refused lets one more call through (at least 1)."""
+        return max(1, self.binding.reset())
+
+
+def verdict_from(refused, counts, frees_ms, limits, window_seconds, marks=("", "")) -> Verdict:
+    """A Verdict from the script's answer (or the memory logs' equivalent)."""
+    key, account = (
+        Window(policy, limit, int(count), int(ms) / 1000)
+        for policy, limit, count, ms in zip(
+            ("key", "account"), limits, counts, frees_ms, strict=True
+        )
+    )
+    stamps = [float(mark) for mark in marks if mark not in ("", b"", None)]
+    return Verdict(
+        {0: None, 1: "key", 2: "account"}[int(refused)],
+        key,
+        account,
+        max(stamps, default=0.0),
+        window_seconds,
+    )
+
+
+class RedisCallLimits:
+    """The sliding logs in Redis, shared by every worker: one script call per API call."""
+
+    def __init__(self, client, prefix: str, window_seconds: int = WINDOW_SECONDS) -> None:
+        self.script = client.register_script(SLIDING_LOGS)
+        self.window_seconds = window_seconds
+        self.prefix = prefix
+        self.sequence = itertools.count()
+        self.pid = os.getpid()
+
+    def check(self, key_id, user_id, key_limit: int, account_limit: int, count=True) -> Verdict:
+        """Count (or with count=False only read) one call against both limits."""
+        keys = [
+            f"{self.prefix}:log:key:{key_id}",
+            f"{self.prefix}:log:account:{user_id}",
+            f"{self.prefix}:invalidated:key:{key_id}",
+            f"{self.prefix}:invalidated:account:{user_id}",
+        ]
+        if os.getpid() != self.pid:  # forked (gunicorn preload): keep members unique
+            self.pid, self.sequence = os.getpid(), itertools.count()
+        suffix = f"{self.pid}:{next(self.sequence)}"
+        argv = [key_limit, account_limit, self.window_seconds * 1000, suffix, 1 if count else 0]
+        refused, key_count, key_frees, account_count, account_frees, *marks = self.script(
+            keys, argv
+        )
+        return verdict_from(
+            refused,
+            (key_count, account_count),
+            (key_frees, account_frees),
+            (key_limit, account_limit),
+            self.window_seconds,
+            [mark.decode() if isinstance(mark, bytes) else mark for mark in marks],
+        )
+
+
+class MemoryCallLimits:
+    """The same sliding logs in this process (`memory://`): limits are per process."""
+
+    def __init__(self, window_seconds: int = WINDOW_SECONDS) -> None:
+        self.window_seconds = window_seconds
+        self.logs: dict[tuple[str, object], deque] = {}
+        self.lock = threading.Lock()
+
+    def check(self, key_id, user_id, key_limit: int, account_limit: int, count=True) -> Verdict:
+        """Count (or with count=False only read) one call against both limits."""
+        now = time.monotonic()
+        limits = (key_limit, account_limit)
+        with self.lock:
+            logs = [self._trimmed(("key", key_id), now), self._trimmed(("account", user_id), now)]
+            refused = 0
+            if count:
+                if len(logs[0]) >= key_limit:
+                    refused = 1
+                elif len(logs[1]) >= account_limit:
+                    refused = 2
+                else:
+                    for log in logs:
+                        log.append(now)
+            frees = [
+                self._frees_ms(log, limit, now) for log, limit in zip(logs, limits, strict=True)
+            ]
+            counts = [len(log) for log in logs]
+            return verdict_from(refused, counts, frees, limits, self.window_seconds)
+
+    def _trimmed(self, name, now: float) -> deque:
+        log = self.logs.setdefault(name, deque())
+        while log and log[0] <= now - self.window_seconds:
+            log.popleft()
+        return log
+
+    def _frees_ms(self, log: deque, limit: int, now: float) -> float:
+        if not log:
+            return 0
+        entry = log[max(len(log) - limit, 0)]
+        return max(0.0, (entry + self.window_seconds - now) * 1000)
