@@ -28,6 +28,8 @@ REDIS_SERVER = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 PASSWORD = "correct horse battery"
 TABLES = (
     "audit_events",
+    "error_group_days",
+    "rejected_calls",
     "usage_daily",
     "tool_logs",
     "usage_summaries",

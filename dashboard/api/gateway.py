@@ -235,6 +235,8 @@ def meter(
     tokens: int,
     error_code: str | None = None,
     error_message: str | None = None,
+    http_status: int = 200,
+    errors: list | None = None,
 ) -> str:
     """Write the call's log row and counters in one transaction; the log row's id."""
     with timing().database():
@@ -251,6 +253,9 @@ def meter(
             error_message=error_message,
             error_code=error_code,
             client_ip=call.client_ip,
+            http_status=http_status,
+            errors=errors,
+            source=g.get("call_source"),
         )
     saw_calls_this_month(call.key.user_id, recorded.month_year, recorded.month_calls)
     return str(recorded.log_id)
@@ -260,7 +265,16 @@ def refuse(call, payload, status, code, message, execution_ms=0, log_message=Non
     """Log a failed call (status error), then answer the error with its request_id."""
     tokens = count_tokens(payload, {}) if payload is not None else 0
     request_id = meter(
-        call, payload, None, "error", execution_ms, tokens, code, log_message or message
+        call,
+        payload,
+        None,
+        "error",
+        execution_ms,
+        tokens,
+        code,
+        log_message or message,
+        http_status=status,
+        errors=extra.get("errors"),
     )
     raise ApiError(status, code, message, request_id=request_id, **extra)
 

@@ -2,6 +2,7 @@
 
 from dashboard.models.audit import AuditEvent
 from dashboard.models.key import ApiKey
+from dashboard.models.outcomes import ErrorGroupDay, RejectedCalls
 from dashboard.models.tool import Tool
 from dashboard.models.types import utcnow
 from dashboard.models.usage import ToolLog, UsageDaily, UsageSummary
@@ -10,6 +11,8 @@ from dashboard.models.user import SuperAdmin, User
 __all__ = [
     "ApiKey",
     "AuditEvent",
+    "ErrorGroupDay",
+    "RejectedCalls",
     "SuperAdmin",
     "Tool",
     "ToolLog",
