@@ -78,9 +78,9 @@ def ensure_secret_key(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from dashboard import account, api, assets, auth, keys, logs, support, tools, usage
+    from dashboard import account, api, assets, auth, inbox, keys, logs, support, tools, usage
 
-    for module in (assets, auth, account, keys, logs, usage, tools, support, api):
+    for module in (assets, auth, account, keys, logs, inbox, usage, tools, support, api):
         app.register_blueprint(module.bp)
 
 
