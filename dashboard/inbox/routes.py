@@ -14,8 +14,11 @@ bp = Blueprint("inbox", __name__, url_prefix="/errors")
 @login_required
 def index():
     """The user's failed calls grouped by tool, version, error code and message."""
+    days = service.parse_period(request.args.get("days"))
     context = {
-        "groups": service.error_groups(current_user),
+        "days": days,
+        "periods": service.PERIODS,
+        "groups": service.error_groups(current_user, days),
         "keys_by_id": {key.id: key for key in keys_of(current_user)},
         "plan": plan_named(current_user.subscription_plan),
         "sparkline": service.sparkline_points,

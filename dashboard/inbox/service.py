@@ -16,6 +16,9 @@ from dashboard.models import ErrorGroupDay, User, utcnow
 
 SPARKLINE_DAYS = 14
 MAX_GROUPS = 100
+# The periods the inbox adds up, in UTC days counted back from today (0: the whole retention).
+PERIODS = (1, 7, 30, 90, 0)
+DEFAULT_PERIOD = 30
 GROUP_COLUMNS = (
     ErrorGroupDay.tool_name,
     ErrorGroupDay.tool_version,
@@ -39,6 +42,7 @@ class ErrorGroup:
     message: str = ""
     sample_log_id: uuid.UUID | None = None
     days: list[int] = field(default_factory=list)  # calls on each of the last SPARKLINE_DAYS
+    since: date | None = None  # the first day counted (None: the whole retention)
 
     @property
     def identity(self) -> tuple[str, str, str, str]:
@@ -54,14 +58,28 @@ class ErrorGroup:
         }
         if self.error_code:
             args["code"] = self.error_code
+        if self.since:
+            args["from"] = self.since.isoformat()
         return args
 
 
-def error_groups(user: User, now: datetime | None = None, limit: int = MAX_GROUPS) -> list:
-    """The user's error groups within the plan's log retention, most recently seen first,
-    each with its count, first and last time, keys, a sample call and 14 days of counts."""
+def parse_period(value: str | None) -> int:
+    """The period in days from `?days=` (a value of PERIODS); the default for anything else."""
+    return int(value) if value in {str(days) for days in PERIODS} else DEFAULT_PERIOD
+
+
+def error_groups(
+    user: User, days: int = DEFAULT_PERIOD, now: datetime | None = None, limit: int = MAX_GROUPS
+) -> list:
+    """The user's error groups of the last `days` UTC days (0: the plan's whole log
+    retention), most recently seen first, each with its count, first and last time, keys, a
+    sample call and 14 days of counts."""
     now = now or utcnow()
     start_day = retention_start(user, now).date()
+    since = None
+    if days:
+        since = max(start_day, now.date() - timedelta(days=days - 1))
+        start_day = since
     mine = [ErrorGroupDay.user_id == user.id, ErrorGroupDay.day >= start_day]
     per_key = db.session.execute(
         sa.select(
@@ -77,7 +95,8 @@ def error_groups(user: User, now: datetime | None = None, limit: int = MAX_GROUP
     groups: dict[tuple, ErrorGroup] = {}
     for tool, version, code, fingerprint, key_id, count, first_at, last_at in per_key:
         group = groups.setdefault(
-            (tool, version, code, fingerprint), ErrorGroup(tool, version, code, fingerprint)
+            (tool, version, code, fingerprint),
+            ErrorGroup(tool, version, code, fingerprint, since=since),
         )
         group.count += int(count)
         group.key_ids.add(key_id)
@@ -85,7 +104,8 @@ def error_groups(user: User, now: datetime | None = None, limit: int = MAX_GROUP
         group.last_seen = max(filter(None, (group.last_seen, last_at)))
     shown = sorted(groups.values(), key=lambda g: g.last_seen, reverse=True)[:limit]
     add_samples(shown, mine)
-    add_sparklines(shown, mine, now.date())
+    sparkline_rows = [ErrorGroupDay.user_id == user.id]
+    add_sparklines(shown, sparkline_rows, now.date())
     return shown
 
 

@@ -59,13 +59,27 @@ def upgrade():
         f"ELSE CASE error_code {cases} ELSE 500 END END"
     )
     newest = [sa.text("created_at DESC"), sa.text("id DESC")]
-    # The inbox's link to one group's calls walks this index (failed calls only).
+    # The inbox's link to one group's calls walks this index (failed calls only) ...
     op.create_index(
-        "tool_logs_user_fingerprint_created_idx",
+        "tool_logs_user_group_created_idx",
         "tool_logs",
-        [sa.text("user_id"), sa.text("error_fingerprint"), *newest],
+        [
+            sa.text("user_id"),
+            sa.text("error_fingerprint"),
+            sa.text("tool_name"),
+            sa.text("tool_version"),
+            *newest,
+        ],
         postgresql_where=sa.text("error_fingerprint IS NOT NULL"),
         sqlite_where=sa.text("error_fingerprint IS NOT NULL"),
+    )
+    # ... and the error-code filter this one (a rare code is not found by reading every error).
+    op.create_index(
+        "tool_logs_user_code_created_idx",
+        "tool_logs",
+        [sa.text("user_id"), sa.text("error_code"), *newest],
+        postgresql_where=sa.text("status = 'error'"),
+        sqlite_where=sa.text("status = 'error'"),
     )
 
     op.create_table(
@@ -117,16 +131,24 @@ def upgrade():
             "CREATE INDEX tool_logs_error_message_trgm_idx ON tool_logs "
             "USING gin (error_message gin_trgm_ops) WHERE status = 'error'"
         )
+        # The code decides the status (422 is invalid_input): without this the planner
+        # multiplies their selectivities and expects almost no row for code AND status.
+        op.execute(
+            "CREATE STATISTICS tool_logs_code_status_stats (dependencies) "
+            "ON error_code, http_status FROM tool_logs"
+        )
 
 
 def downgrade():
     if is_postgresql():
+        op.execute("DROP STATISTICS IF EXISTS tool_logs_code_status_stats")
         op.execute("DROP INDEX IF EXISTS tool_logs_error_message_trgm_idx")
     op.drop_index("error_group_days_api_key_id_idx", table_name="error_group_days")
     op.drop_table("error_group_days")
     op.drop_index("rejected_calls_user_minute_idx", table_name="rejected_calls")
     op.drop_table("rejected_calls")
-    op.drop_index("tool_logs_user_fingerprint_created_idx", table_name="tool_logs")
+    op.drop_index("tool_logs_user_code_created_idx", table_name="tool_logs")
+    op.drop_index("tool_logs_user_group_created_idx", table_name="tool_logs")
     # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): batch mode would copy the table and
     # lose its DESC indexes, which SQLite cannot reflect.
     for column in ("source", "error_fingerprint", "errors", "http_status"):

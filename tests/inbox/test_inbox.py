@@ -141,3 +141,17 @@ def test_the_inbox_is_scoped_to_its_owner(client, call, make_user, auth):
 def test_sparkline_bars_scale_to_the_peak():
     bars = service.sparkline_points([0, 5, 10])
     assert [b["height"] for b in bars] == [0, 12.0, 24.0]
+
+
+def test_the_period_narrows_the_groups_and_their_links(client, call, key, logged_in):
+    make_errors(call, [key], count=24)  # spread over the last 5 days
+    today = service.error_groups(logged_in, days=1)
+    everything = service.error_groups(logged_in, days=0)
+    assert sum(g.count for g in today) < sum(g.count for g in everything) == 24
+    assert service.parse_period("7") == 7 and service.parse_period("13") == 30
+    page = client.get("/errors/?days=1").text
+    assert 'aria-current="true">Today' in page
+    for count, link in re.findall(r'data-count="(\d+)">.*?href="(/logs/\?[^"]+)"', page, re.S):
+        assert f"from={utcnow().date().isoformat()}" in link
+        listing = client.get(link.replace("&amp;", "&")).text
+        assert len(re.findall(r'data-log-id="', listing)) == int(count)
