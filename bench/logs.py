@@ -249,6 +249,10 @@ def measure(app, email: str, pages: int, export: bool) -> dict:
         results["one error group's logs"] = repeat(
             client, group_link.group(1).replace("&amp;", "&")
         )
+    keys_html = timed_get(client, "/keys/")[1]
+    key_link = re.search(r'href="(/keys/[0-9a-f-]+)" data-testid="key-page-link"', keys_html)
+    if key_link:
+        results["key page /keys/<id>"] = repeat(client, key_link.group(1))
     if not export:
         return results
 
@@ -293,6 +297,7 @@ def report(results: dict, rows: int, load_seconds: float) -> None:
         "errors inbox /errors/ (30 days)",
         "errors inbox, whole retention",
         "one error group's logs",
+        "key page /keys/<id>",
     ):
         if name in results:
             median, shown = results[name]

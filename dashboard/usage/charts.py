@@ -5,6 +5,7 @@ Figures have transparent backgrounds and neutral grays, so they read on light an
 static/js/usage.js re-colours text and grid lines for the page's theme when it draws them.
 """
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import NamedTuple
@@ -29,6 +30,14 @@ TOOL_COLORS = (
     "#84cc16",
     "#14b8a6",
 )
+
+
+def tool_color(tool: str) -> str:
+    """The colour of a tool in every chart and month: chosen by its name, not by its rank."""
+    digest = hashlib.sha256(tool.encode("utf-8", "backslashreplace")).digest()
+    return TOOL_COLORS[digest[0] % len(TOOL_COLORS)]
+
+
 OUTCOME_COLORS = {
     "success": "#10b981",
     "error": "#ef4444",
@@ -188,10 +197,10 @@ def calls_by_tool_chart(days: Sequence[date], by_tool: Mapping[str, Sequence[int
             x=x,
             y=list(by_tool[tool]),
             name=tool,
-            marker={"color": TOOL_COLORS[index % len(TOOL_COLORS)]},
+            marker={"color": tool_color(tool)},
             hovertemplate="%{y:,} calls<extra>%{fullData.name}</extra>",
         )
-        for index, tool in enumerate(order)
+        for tool in order
     ]
     return figure(traces, base_layout(days, barmode="stack"))
 
@@ -353,8 +362,30 @@ def figure_json(fig: go.Figure) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def month_figures(series: Mapping, trend: Sequence[Mapping], month: str) -> dict[str, go.Figure]:
-    """Every chart of the usage page from the month's daily series and the 12-month trend."""
+def until(series: Mapping, today: date) -> dict:
+    """The month's daily series cut after `today`: the current month's charts end today
+    instead of showing the empty rest of the month."""
+    keep = sum(1 for day in series["days"] if day <= today)
+    if keep == len(series["days"]):
+        return dict(series)
+    cut = {}
+    for name, values in series.items():
+        if isinstance(values, Mapping):
+            cut[name] = {key: list(column)[:keep] for key, column in values.items()}
+        elif isinstance(values, list | tuple) and len(values) == len(series["days"]):
+            cut[name] = list(values)[:keep]
+        else:
+            cut[name] = values
+    return cut
+
+
+def month_figures(
+    series: Mapping, trend: Sequence[Mapping], month: str, today: date | None = None
+) -> dict[str, go.Figure]:
+    """Every chart of the usage page from the month's daily series and the 12-month trend;
+    with `today`, the days after it are left out (the current month ends today)."""
+    if today is not None:
+        series = until(series, today)
     days = series["days"]
     success = [c - e for c, e in zip(series["calls"], series["errors"], strict=True)]
     return {
