@@ -188,12 +188,33 @@ def rss_mb() -> float:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+# Time spent waiting for PostgreSQL (statement sent to result read), and the app's own CPU
+# time: on a shared, loaded machine these move less than the wall-clock time.
+DB_MS = [0.0]
+CPU_MS = []
+
+
+def count_database_time(engine) -> None:
+    """Add the time of every statement `engine` runs to DB_MS."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def before(conn, cursor, statement, parameters, context, executemany):
+        conn.info["bench_started"] = time.perf_counter()
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def after(conn, cursor, statement, parameters, context, executemany):
+        DB_MS[0] += (time.perf_counter() - conn.info.pop("bench_started")) * 1000
+
+
 def timed_get(client, url: str) -> tuple[float, str]:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     response = client.get(url)
+    body = response.get_data(as_text=True)
     elapsed = (time.perf_counter() - started) * 1000
+    CPU_MS.append((time.process_time() - cpu) * 1000)
     assert response.status_code == 200, (url, response.status_code)
-    return elapsed, response.get_data(as_text=True)
+    return elapsed, body
 
 
 def next_link(html: str) -> str | None:
@@ -201,12 +222,19 @@ def next_link(html: str) -> str | None:
     return found.group(1).replace("&amp;", "&") if found else None
 
 
-def repeat(client, url: str, times: int = 15) -> tuple[float, int]:
-    """Median server time of `url` (after one warm-up) and the rows it showed."""
+def repeat(client, url: str, times: int = 15) -> tuple[float, int, float, float]:
+    """Median server time of `url` (after one warm-up), the rows it showed, and the median
+    app CPU time and database time per request."""
     _, html = timed_get(client, url)
-    samples = [timed_get(client, url)[0] for _ in range(times)]
+    CPU_MS.clear()
+    database = []
+    samples = []
+    for _ in range(times):
+        DB_MS[0] = 0.0
+        samples.append(timed_get(client, url)[0])
+        database.append(DB_MS[0])
     rows = sum(html.count(marker) for marker in ROW_MARKERS)
-    return statistics.median(samples), rows
+    return statistics.median(samples), rows, statistics.median(CPU_MS), statistics.median(database)
 
 
 # What marks one row of a page: a logged call, an error group, a refused-calls minute.
@@ -219,6 +247,9 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 
 def measure(app, email: str, pages: int, export: bool) -> dict:
+    from dashboard.extensions import db
+
+    count_database_time(db.engine)
     results = {}
     client = app.test_client()
     response = client.post("/login", data={"email": email, "password": PASSWORD})
@@ -281,7 +312,7 @@ def measure(app, email: str, pages: int, export: bool) -> dict:
 
 def report(results: dict, rows: int, load_seconds: float) -> None:
     print(f"\nLoaded {rows:,} rows for the measured user in {load_seconds:.1f} s (incl. indexes).")
-    median, shown = results["first page"]
+    median, shown, *_ = results["first page"]
     print(f"first page                          median {median:7.1f} ms  ({shown} rows)")
     walk = results["walk"]
     print(
@@ -300,8 +331,11 @@ def report(results: dict, rows: int, load_seconds: float) -> None:
         "key page /keys/<id>",
     ):
         if name in results:
-            median, shown = results[name]
-            print(f"{name:<35} median {median:7.1f} ms  ({shown} rows)")
+            median, shown, cpu, database = results[name]
+            print(
+                f"{name:<35} median {median:7.1f} ms  ({shown} rows)"
+                f"  app CPU {cpu:6.1f} ms  database {database:6.1f} ms"
+            )
     export = results.get("export")
     if export is None:
         return

@@ -138,11 +138,24 @@ class Outcome(NamedTuple):
     source: str | None
 
 
-def outcome_of(status, error_message, http_status, errors, source) -> Outcome:
-    """The outcome columns of a call (a failed call without a status was a 500)."""
+# The status each logged error code is answered with, for callers that do not say it.
+HTTP_STATUS_OF_CODE = {
+    "invalid_json": 400,
+    "ip_not_allowed": 403,
+    "tool_not_allowed": 403,
+    "payload_too_large": 413,
+    "invalid_input": 422,
+    "tool_error": 500,
+}
+
+
+def outcome_of(status, error_code, error_message, http_status, errors, source) -> Outcome:
+    """The outcome columns of a call; without an HTTP status, the one its code is answered
+    with (a failed call of unknown code: 500)."""
     failed = status != "success"
+    default = HTTP_STATUS_OF_CODE.get(error_code, 500) if failed else 200
     return Outcome(
-        http_status=http_status or (500 if failed else 200),
+        http_status=http_status or default,
         errors=kept_errors(errors, current_app.config["API_MAX_BODY_BYTES"]),
         fingerprint=fingerprint(error_message) if failed else None,
         source=source,
@@ -187,7 +200,7 @@ def record_call_in_one_statement(
     """PostgreSQL: the log row, both counters, the error group and the key's last use in ONE
     statement (one round trip), committed before returning. Outside a transaction it runs in
     autocommit mode (dashboard.api.connection), so the statement is the whole transaction."""
-    outcome = outcome_of(status, error_message, http_status, errors, source)
+    outcome = outcome_of(status, error_code, error_message, http_status, errors, source)
     log_id = uuid.uuid4()
     bucket = latency_bucket_column(execution_time_ms)
     params = {
@@ -319,7 +332,7 @@ def record_call_statement_by_statement(
     source=None,
 ) -> Recorded:
     """SQLite (and any other database): the same writes as separate statements, one commit."""
-    outcome = outcome_of(status, error_message, http_status, errors, source)
+    outcome = outcome_of(status, error_code, error_message, http_status, errors, source)
     log_id = uuid.uuid4()
     session = db.session
     session.execute(

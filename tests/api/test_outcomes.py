@@ -163,3 +163,25 @@ def test_logs_filter_by_http_status_and_error_code(api, secret, client, user):
     assert "HTTP status must be a number" in client.get("/logs/?http=abc").text
     statuses = re.findall(r'data-testid="http-status">(\d+)<', client.get("/logs/").text)
     assert sorted(statuses) == ["200", "422", "500"]
+
+
+def test_a_caller_that_gives_no_status_gets_the_codes_status(app, make_key, user):
+    from dashboard.api.metering import record_call
+
+    make_key()
+    key_id = db.session.scalar(sa.select(ApiKey.id))
+    fields = dict(
+        user_id=user.id,
+        api_key_id=key_id,
+        tool_name="echo",
+        tool_version="v1",
+        input_payload={},
+        output_payload=None,
+        execution_time_ms=1,
+        tokens_used=1,
+    )
+    codes = {"invalid_input": 422, "tool_error": 500, "mystery": 500, None: 200}
+    for code, expected in codes.items():
+        status = "success" if code is None else "error"
+        log_id = record_call(**fields, status=status, error_code=code, error_message=code)
+        assert db.session.get(ToolLog, log_id).http_status == expected, code
