@@ -32,10 +32,23 @@ TOOL_COLORS = (
 )
 
 
+# The built-in tools each get a colour of their own; any other tool gets one from its name.
+BUILTIN_TOOL_COLORS = {
+    name: TOOL_COLORS[index]
+    for index, name in enumerate(
+        ("sentiment", "keywords", "language", "readability", "markdown", "json_validate", "echo")
+    )
+}
+
+
 def tool_color(tool: str) -> str:
     """The colour of a tool in every chart and month: chosen by its name, not by its rank."""
+    if tool in BUILTIN_TOOL_COLORS:
+        return BUILTIN_TOOL_COLORS[tool]
+    # Other tools share the colours the built-in ones leave, so they never look like one.
+    spare = TOOL_COLORS[len(BUILTIN_TOOL_COLORS) :]
     digest = hashlib.sha256(tool.encode("utf-8", "backslashreplace")).digest()
-    return TOOL_COLORS[digest[0] % len(TOOL_COLORS)]
+    return spare[digest[0] % len(spare)]
 
 
 OUTCOME_COLORS = {
@@ -156,6 +169,8 @@ def base_layout(days: Sequence[date] | None = None, **extra) -> dict:
             tickformat="%b %-d",
             hoverformat="%a, %b %-d",
         )
+        if len(days) <= 14:  # a short range (the month's first days): one tick a day, not 12 h
+            layout["xaxis"]["dtick"] = 86_400_000
     for name, value in extra.items():
         if isinstance(value, dict) and isinstance(layout.get(name), dict):
             layout[name] = {**layout[name], **value}

@@ -221,3 +221,16 @@ def test_the_current_months_charts_end_today():
         assert figures[name].layout.xaxis.range[1].startswith("2026-03-10"), name
     whole = charts.month_figures(series, [], "2026-03", today=date(2026, 4, 2))
     assert len(whole["tokens"].data[0].x) == 31
+
+
+def test_the_built_in_tools_have_distinct_colours():
+    names = (
+        "echo",
+        "json_validate",
+        "keywords",
+        "language",
+        "markdown",
+        "readability",
+        "sentiment",
+    )
+    assert len({charts.tool_color(name) for name in names}) == len(names)
