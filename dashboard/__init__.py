@@ -158,10 +158,23 @@ def ensure_secret_key(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from dashboard import account, alerts, assets, auth, keys, logs, support, tools, usage, webhooks
+    from dashboard import (
+        account,
+        alerts,
+        assets,
+        auth,
+        inbox,
+        keys,
+        logs,
+        support,
+        tools,
+        usage,
+        webhooks,
+    )
     from dashboard.tools import admin as tool_admin
 
-    for module in (assets, auth, account, keys, logs, usage, tools, alerts, webhooks, support):
+    features = (assets, auth, account, keys, logs, inbox, usage, tools, alerts, webhooks, support)
+    for module in features:
         app.register_blueprint(module.bp)
     app.register_blueprint(tool_admin.bp)
 

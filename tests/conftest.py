@@ -34,6 +34,8 @@ TABLES = (
     "alert_key_watches",
     "alert_settings",
     "audit_events",
+    "error_group_days",
+    "rejected_calls",
     "usage_daily",
     "tool_logs",
     "usage_summaries",

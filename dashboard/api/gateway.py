@@ -317,6 +317,8 @@ def meter(
     encoded: Encoded | None = None,
     error_code: str | None = None,
     error_message: str | None = None,
+    http_status: int = 200,
+    errors: list | None = None,
 ) -> str:
     """Write the call's log row and counters in one transaction; the log row's id."""
     with timing().database():
@@ -336,6 +338,9 @@ def meter(
             input_json=encoded.input_json if encoded else None,
             output_json=encoded.output_json if encoded else None,
             log_id=call.request_id,
+            http_status=http_status,
+            errors=errors,
+            source=g.get("call_source"),
         )
     saw_calls_this_month(call.key.user_id, recorded.month_year, recorded.month_calls)
     after_metered_call(call.key, recorded)  # queues a quota alert when a threshold is crossed
@@ -354,6 +359,8 @@ def refuse(call, payload, code: ErrorCode, message, execution_ms=0, log_message=
         tokens,
         error_code=str(code),
         error_message=log_message or message,
+        http_status=code.status,
+        errors=extra.get("errors"),
     )
     raise ApiError(code, message, request_id=request_id, **extra)
 

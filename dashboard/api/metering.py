@@ -11,17 +11,49 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dashboard.api.connection import write_returning_one
 from dashboard.extensions import db
-from dashboard.models import ApiKey, ToolLog, UsageDaily, UsageSummary, utcnow
+from dashboard.inbox.fingerprint import fingerprint
+from dashboard.models import (
+    ApiKey,
+    ErrorGroupDay,
+    RejectedCalls,
+    ToolLog,
+    UsageDaily,
+    UsageSummary,
+    utcnow,
+)
 from dashboard.models.usage import LATENCY_COLUMNS, latency_bucket_column
 
 # last_request_at is shown to the minute; writing it at most this often spares a hot row.
 LAST_USED_RESOLUTION = timedelta(seconds=30)
+# The longest message an error group keeps as its example (the log row keeps it whole).
+GROUP_MESSAGE_LENGTH = 500
+# Why a call was refused before it was logged, and the usage_daily column that counts it
+# (None: counted in rejected_calls only).
+REJECTION_COLUMNS = {
+    "rate_limit": "rejected_rate_limit",
+    "quota": "rejected_quota",
+    "concurrency": None,
+}
 
 
 def upsert(model):
     """INSERT ... ON CONFLICT for the session's database (PostgreSQL or SQLite)."""
     dialect = db.session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def greatest(a, b):
+    """The larger of two values: GREATEST, or SQLite's two-argument max()."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return sa.func.max(a, b)
+    return sa.func.greatest(a, b)
+
+
+def least(a, b):
+    """The smaller of two values: LEAST, or SQLite's two-argument min()."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return sa.func.min(a, b)
+    return sa.func.least(a, b)
 
 
 def month_of(at: datetime) -> str:
@@ -44,6 +76,9 @@ def record_call(
     error_code: str | None = None,
     client_ip: str | None = None,
     at: datetime | None = None,
+    http_status: int | None = None,
+    errors: list | None = None,
+    source: str | None = None,
 ) -> uuid.UUID:
     """Write the log row, the month's counter and the day's rollup, and commit; the log id."""
     return record_call_counted(
@@ -60,6 +95,9 @@ def record_call(
         error_code=error_code,
         client_ip=client_ip,
         at=at,
+        http_status=http_status,
+        errors=errors,
+        source=source,
     ).log_id
 
 
@@ -71,12 +109,73 @@ class Recorded(NamedTuple):
     month_calls: int
 
 
-def record_call_counted(*, at: datetime | None = None, **call) -> Recorded:
-    """record_call, also returning the user's calls this month (the quota reads it)."""
+def record_call_counted(
+    *,
+    at: datetime | None = None,
+    http_status: int | None = None,
+    errors: list | None = None,
+    source: str | None = None,
+    **call,
+) -> Recorded:
+    """record_call, also returning the user's calls this month (the quota reads it).
+
+    `http_status` is the status the call was answered with (200, or the error's), `errors`
+    every schema error of an invalid_input call (kept up to API_MAX_BODY_BYTES of JSON), and
+    `source` marks where the call came from (None: the API; `playground`)."""
     at = at or utcnow()
+    outcome = {"http_status": http_status, "errors": errors, "source": source}
     if db.engine.dialect.name == "postgresql":
-        return record_call_in_one_statement(at=at, **call)
-    return record_call_statement_by_statement(at=at, **call)
+        return record_call_in_one_statement(at=at, **outcome, **call)
+    return record_call_statement_by_statement(at=at, **outcome, **call)
+
+
+class Outcome(NamedTuple):
+    """How a call ended, beyond its status: what the logs and the errors inbox show."""
+
+    http_status: int
+    errors: list | None
+    fingerprint: str | None  # failed calls only
+    source: str | None
+
+
+# The status each logged error code is answered with, for callers that do not say it.
+HTTP_STATUS_OF_CODE = {
+    "invalid_json": 400,
+    "ip_not_allowed": 403,
+    "tool_not_allowed": 403,
+    "payload_too_large": 413,
+    "invalid_input": 422,
+    "tool_error": 500,
+}
+
+
+def outcome_of(status, error_code, error_message, http_status, errors, source) -> Outcome:
+    """The outcome columns of a call; without an HTTP status, the one its code is answered
+    with (a failed call of unknown code: 500)."""
+    failed = status != "success"
+    default = HTTP_STATUS_OF_CODE.get(error_code, 500) if failed else 200
+    return Outcome(
+        http_status=http_status or default,
+        errors=kept_errors(errors, current_app.config["API_MAX_BODY_BYTES"]),
+        fingerprint=fingerprint(error_message) if failed else None,
+        source=source,
+    )
+
+
+def kept_errors(errors: list | None, cap: int) -> list | None:
+    """The schema errors to store: all of them while their JSON fits in `cap` bytes, else as
+    many as fit and a last entry that says how many were left out."""
+    if not errors:
+        return None
+    kept, size = [], 2
+    for index, error in enumerate(errors):
+        size += len(json.dumps(error, ensure_ascii=False).encode()) + 1
+        if size > cap - 200:  # room for the closing note
+            left = len(errors) - index
+            kept.append({"path": "", "message": f"{left} more errors were not kept"})
+            break
+        kept.append(error)
+    return kept
 
 
 def record_call_in_one_statement(
@@ -97,11 +196,14 @@ def record_call_in_one_statement(
     at: datetime,
     input_json: str | None = None,
     output_json: str | None = None,
+    http_status=None,
+    errors=None,
+    source=None,
 ) -> Recorded:
-    """PostgreSQL: the log row, both counters and the key's last use in ONE statement (one
-    round trip), committed before returning. Outside a transaction it runs in autocommit mode
-    (dashboard.api.connection), so the statement is the whole transaction. `input_json` and
-    `output_json`, when given, are the payloads already encoded (the gateway encodes once)."""
+    """PostgreSQL: the log row, both counters, the error group and the key's last use in ONE
+    statement (one round trip), committed before returning. Outside a transaction it runs in
+    autocommit mode (dashboard.api.connection), so the statement is the whole transaction."""
+    outcome = outcome_of(status, error_code, error_message, http_status, errors, source)
     log_id = log_id or uuid.uuid4()
     bucket = latency_bucket_column(execution_time_ms)
     params = {
@@ -125,18 +227,23 @@ def record_call_in_one_statement(
         "day": at.date(),
         "failed": int(status != "success"),
         "touch_before": at - LAST_USED_RESOLUTION,
+        "http_status": outcome.http_status,
+        "errors": json.dumps(outcome.errors) if outcome.errors is not None else None,
+        "error_fingerprint": outcome.fingerprint,
+        "source": outcome.source,
+        "error_code_key": error_code or "",
+        "group_message": (error_message or "")[:GROUP_MESSAGE_LENGTH],
         **{column: int(column == bucket) for column in LATENCY_COLUMNS},
     }
     relaxed = not current_app.config.get("METERING_SYNCHRONOUS_COMMIT", True)
-    month_calls = write_returning_one(
-        RECORD_CALL_RELAXED_SQL if relaxed else RECORD_CALL_SQL, params
-    )
+    month_calls = write_returning_one(RECORD_CALL_SQL[relaxed, bool(params["failed"])], params)
     return Recorded(log_id, params["month_year"], month_calls)
 
 
-def _record_call_sql(relaxed: bool) -> str:
-    """The metering statement: data-modifying CTEs for tool_logs, usage_summaries, usage_daily
-    and api_keys.last_request_at; it answers the month's calls after this one."""
+def _record_call_sql(relaxed: bool, failed: bool) -> str:
+    """The metering statement: data-modifying CTEs for tool_logs, usage_summaries, usage_daily,
+    error_group_days (failed calls) and api_keys.last_request_at; it answers the month's calls
+    after this one."""
     buckets = ", ".join(LATENCY_COLUMNS)
     bucket_values = ", ".join(f"%({column})s" for column in LATENCY_COLUMNS)
     bucket_updates = ", ".join(f"{c} = d.{c} + EXCLUDED.{c}" for c in LATENCY_COLUMNS)
@@ -148,15 +255,16 @@ def _record_call_sql(relaxed: bool) -> str:
         else ""
     )
     relax_column = ", (SELECT setting FROM relax)" if relaxed else ""
+    group = ERROR_GROUP_CTE if failed else ""
     return f"""
 WITH log AS (
     INSERT INTO tool_logs (id, user_id, api_key_id, tool_name, tool_version, input_payload,
         output_payload, created_at, status, execution_time_ms, tokens_used, error_message,
-        error_code, client_ip)
+        error_code, client_ip, http_status, errors, error_fingerprint, source)
     VALUES (%(log_id)s, %(user_id)s, %(api_key_id)s, %(tool_name)s, %(tool_version)s,
         %(input_payload)s::jsonb, %(output_payload)s::jsonb, %(at)s, %(status)s,
         %(execution_time_ms)s, %(tokens_used)s, %(error_message)s, %(error_code)s,
-        %(client_ip)s)
+        %(client_ip)s, %(http_status)s, %(errors)s::jsonb, %(error_fingerprint)s, %(source)s)
 ), month AS (
     INSERT INTO usage_summaries AS s (id, user_id, month_year, total_calls, total_tokens,
         created_at)
@@ -178,13 +286,33 @@ WITH log AS (
     UPDATE api_keys SET last_request_at = %(at)s
     WHERE id = %(api_key_id)s
       AND (last_request_at IS NULL OR last_request_at < %(touch_before)s)
-){relax}
+){group}{relax}
 SELECT (SELECT total_calls FROM month){relax_column}
 """
 
 
-RECORD_CALL_SQL = _record_call_sql(relaxed=False)
-RECORD_CALL_RELAXED_SQL = _record_call_sql(relaxed=True)
+ERROR_GROUP_CTE = """, error_group AS (
+    INSERT INTO error_group_days AS e (user_id, day, tool_name, tool_version, error_code,
+        fingerprint, api_key_id, count, first_at, last_at, message, sample_log_id)
+    VALUES (%(user_id)s, %(day)s, %(tool_name)s, %(tool_version)s, %(error_code_key)s,
+        %(error_fingerprint)s, %(api_key_id)s, 1, %(at)s, %(at)s, %(group_message)s,
+        %(log_id)s)
+    ON CONFLICT (user_id, day, tool_name, tool_version, error_code, fingerprint, api_key_id)
+    DO UPDATE SET count = e.count + 1,
+        first_at = LEAST(e.first_at, EXCLUDED.first_at),
+        last_at = GREATEST(e.last_at, EXCLUDED.last_at),
+        message = CASE WHEN EXCLUDED.last_at >= e.last_at THEN EXCLUDED.message
+            ELSE e.message END,
+        sample_log_id = CASE WHEN EXCLUDED.last_at >= e.last_at THEN EXCLUDED.sample_log_id
+            ELSE e.sample_log_id END
+)"""
+
+# (relaxed commit, failed call) -> the statement.
+RECORD_CALL_SQL = {
+    (relaxed, failed): _record_call_sql(relaxed, failed)
+    for relaxed in (False, True)
+    for failed in (False, True)
+}
 
 
 def record_call_statement_by_statement(
@@ -205,9 +333,12 @@ def record_call_statement_by_statement(
     at: datetime,
     input_json: str | None = None,
     output_json: str | None = None,
+    http_status=None,
+    errors=None,
+    source=None,
 ) -> Recorded:
-    """SQLite (and any other database): the same writes as separate statements, one commit
-    (the JSON columns take the objects; pre-encoded text is not needed here)."""
+    """SQLite (and any other database): the same writes as separate statements, one commit."""
+    outcome = outcome_of(status, error_code, error_message, http_status, errors, source)
     log_id = log_id or uuid.uuid4()
     session = db.session
     session.execute(
@@ -226,6 +357,10 @@ def record_call_statement_by_statement(
             error_message=error_message,
             error_code=error_code,
             client_ip=client_ip,
+            http_status=outcome.http_status,
+            errors=outcome.errors if outcome.errors is not None else sa.null(),
+            error_fingerprint=outcome.fingerprint,
+            source=outcome.source,
         )
     )
     summary = upsert(UsageSummary).values(
@@ -273,6 +408,22 @@ def record_call_statement_by_statement(
             },
         )
     )
+    if failed:
+        count_error(
+            ErrorGroupDay(
+                user_id=user_id,
+                day=at.date(),
+                tool_name=tool_name,
+                tool_version=tool_version,
+                error_code=error_code or "",
+                fingerprint=outcome.fingerprint,
+                api_key_id=api_key_id,
+                first_at=at,
+                last_at=at,
+                message=(error_message or "")[:GROUP_MESSAGE_LENGTH],
+                sample_log_id=log_id,
+            )
+        )
     touch_key(api_key_id, at)
     month_calls = session.execute(
         sa.select(UsageSummary.total_calls).where(
@@ -283,20 +434,69 @@ def record_call_statement_by_statement(
     return Recorded(log_id, month_of(at), month_calls)
 
 
+def count_error(row: ErrorGroupDay) -> None:
+    """Add one failed call to its error group's day (the statement-by-statement path)."""
+    table = ErrorGroupDay.__table__
+    values = {column.name: getattr(row, column.key) for column in table.columns}
+    values["count"] = 1
+    newer = sa.literal(row.last_at, table.c.last_at.type) >= table.c.last_at
+    statement = upsert(ErrorGroupDay).values(**values)
+    db.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[column.name for column in table.primary_key.columns],
+            set_={
+                "count": table.c.count + 1,
+                "first_at": least(table.c.first_at, statement.excluded.first_at),
+                "last_at": greatest(table.c.last_at, statement.excluded.last_at),
+                "message": sa.case((newer, statement.excluded.message), else_=table.c.message),
+                "sample_log_id": sa.case(
+                    (newer, statement.excluded.sample_log_id), else_=table.c.sample_log_id
+                ),
+            },
+        )
+    )
+
+
 def record_rejection(
     *, user_id: uuid.UUID, api_key_id: uuid.UUID, tool_name: str, reason: str, at=None
 ) -> None:
-    """Count a call refused by the rate limit (`rate_limit`) or the quota (`quota`); no log row."""
-    column = {"rate_limit": "rejected_rate_limit", "quota": "rejected_quota"}[reason]
+    """Count a call refused by the rate limit (`rate_limit`), the quota (`quota`) or the
+    concurrency limit (`concurrency`): no log row, but one upsert of the key's refused calls
+    in this minute (rejected_calls) and, for the first two, of the day's rollup."""
+    column = REJECTION_COLUMNS[reason]
     at = at or utcnow()
-    daily = upsert(UsageDaily).values(
-        user_id=user_id, day=at.date(), api_key_id=api_key_id, tool_name=tool_name, **{column: 1}
+    if column is not None:
+        daily = upsert(UsageDaily).values(
+            user_id=user_id,
+            day=at.date(),
+            api_key_id=api_key_id,
+            tool_name=tool_name,
+            **{column: 1},
+        )
+        table = UsageDaily.__table__
+        db.session.execute(
+            daily.on_conflict_do_update(
+                index_elements=["user_id", "day", "api_key_id", "tool_name"],
+                set_={column: table.c[column] + 1},
+            )
+        )
+    refused = upsert(RejectedCalls).values(
+        api_key_id=api_key_id,
+        minute=at.replace(second=0, microsecond=0),
+        reason=reason,
+        tool_name=tool_name,
+        user_id=user_id,
+        count=1,
+        last_at=at,
     )
-    table = UsageDaily.__table__
+    table = RejectedCalls.__table__
     db.session.execute(
-        daily.on_conflict_do_update(
-            index_elements=["user_id", "day", "api_key_id", "tool_name"],
-            set_={column: table.c[column] + 1},
+        refused.on_conflict_do_update(
+            index_elements=["api_key_id", "minute", "reason", "tool_name"],
+            set_={
+                "count": table.c.count + 1,
+                "last_at": greatest(table.c.last_at, refused.excluded.last_at),
+            },
         )
     )
     db.session.commit()

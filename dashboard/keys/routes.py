@@ -12,6 +12,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -20,6 +21,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from dashboard.keys import activity
 from dashboard.keys.forms import CreateKeyForm, EditKeyForm, RollKeyForm
 from dashboard.keys.rules import key_status
 from dashboard.keys.service import (
@@ -39,6 +41,7 @@ from dashboard.keys.service import (
 )
 from dashboard.models import utcnow
 from dashboard.plans import plan_named
+from dashboard.support.audit import record_event
 
 bp = Blueprint("keys", __name__, url_prefix="/keys")
 
@@ -163,6 +166,7 @@ def create():
         except KeyLimitReached as refusal:
             form.form_errors.append(str(refusal))
         else:
+            audit_key("key.create", key)
             flash(
                 f"Key “{key.name}” created. Copy its secret now: it is shown only once.",
                 "success",
@@ -175,11 +179,31 @@ def create():
 @bp.get("/<key_id>")
 @login_required
 def show(key_id: str):
-    """One key's row (htmx, e.g. to cancel editing); plain requests go to the list."""
+    """One key's page: calls by outcome, success rate, latency, last use, restrictions and
+    history. htmx asks for the key's row instead (e.g. to cancel editing in the list)."""
     key = own_key_or_404(key_id)
-    if not request.htmx:
-        return redirect(url_for("keys.index") + f"#key-{key.id}")
-    return render_template("keys/_row.html", **row_context(key))
+    if request.htmx and not request.htmx.history_restore_request:
+        return render_template("keys/_row.html", **row_context(key))
+    now = utcnow()
+    report = activity.key_activity(key, now)
+    return render_template(
+        "keys/show.html",
+        key=key,
+        status=key_status(key, now),
+        report=report,
+        last_call=activity.last_call(key),
+        history=activity.key_history(key, now),
+        **activity.key_figures(report),
+    )
+
+
+def audit_key(action: str, key, **details) -> None:
+    """Put a change to a key in its history (audit_events). While support views the account,
+    the support side records its own writes (with the support person as the actor)."""
+    if g.get("impersonation") is not None:
+        return
+    details = {"key_id": str(key.id), "key_prefix": key.prefix, "key_name": key.name, **details}
+    record_event(action, actor=current_user, subject=current_user, details=details)
 
 
 def edit_form_for(key):
@@ -222,12 +246,15 @@ def edit(key_id: str):
     form = edit_form_for(key)
     if not form.validate_on_submit():
         return render_edit(key, form, status=200 if request.htmx else 422)
-    update_key(
-        key,
-        name=form.name.data,
-        rate_limit_per_minute=form.rate_limit_per_minute.data,
+    settings = {
+        "name": form.name.data,
+        "rate_limit_per_minute": form.rate_limit_per_minute.data,
         **form.restrictions(),
-    )
+    }
+    changed = activity.changed_settings(key, **settings)
+    update_key(key, **settings)
+    if changed:
+        audit_key("key.edit", key, changed=changed)
     flash(f"Key “{key.name}” saved.", "success")
     if request.htmx:
         return render_template("keys/_row.html", focus_edit=True, **row_context(key))
@@ -251,6 +278,7 @@ def expire(key_id: str):
         flash(f"Key “{key.name}” was already revoked.", "info")
     else:
         expire_key(key)
+        audit_key("key.expire", key)
         delay = stop_delay()
         flash(f"Key “{key.name}” expired. It stops working {delay}.", "success")
     return back_to_list()
@@ -297,5 +325,6 @@ def roll(key_id: str):
             "error",
         )
         return back_to_list()
+    audit_key("key.roll", key, successor_id=str(successor.id))
     flash(f"Key “{key.name}” rolled. Copy the new secret now: it is shown only once.", "success")
     return show_secret_once(successor, secret, replaced=key)

@@ -42,6 +42,8 @@ def vary(response: Response) -> Response:
 def index():
     """The user's calls, newest first, filtered, one keyset page at a time."""
     filters = service.parse_filters(request.args, current_user)
+    if filters.status == "rejected":
+        return rejected(filters)
     direction, cursor = "next", request.args.get("after")
     if request.args.get("before"):
         direction, cursor = "prev", request.args["before"]
@@ -60,12 +62,35 @@ def index():
         "has_any": bool(page.logs) or service.has_any_logs(current_user),
         "first_curl": service.first_call_curl(request.url_root),
         "plan": plan_named(current_user.subscription_plan),
+        "rejected_total": 0 if filters.status else service.rejected_count(current_user, filters),
     }
     if fragment_request():
         response = Response(render_template("logs/_results.html", **context))
         response.headers["HX-Push-Url"] = url_for("logs.index", **context["list_args"])
         return vary(response)
     context["keys"] = keys_of(current_user)
+    context["tool_names"] = service.tool_names_of(current_user)
+    return vary(Response(render_template("logs/index.html", **context)))
+
+
+def rejected(filters: service.LogFilter):
+    """The calls refused before logging, one row per key, tool, reason and minute."""
+    keys = keys_of(current_user)
+    context = {
+        "filters": filters,
+        "problems": filters.problems,
+        "rows": service.rejected_rows(current_user, filters),
+        "limit": service.REJECTED_PAGE_SIZE,
+        "rejected_total": service.rejected_count(current_user, filters),
+        "keys_by_id": {key.id: key for key in keys},
+        "list_args": filters.query_args(),
+        "plan": plan_named(current_user.subscription_plan),
+    }
+    if fragment_request():
+        response = Response(render_template("logs/_rejected.html", **context))
+        response.headers["HX-Push-Url"] = url_for("logs.index", **context["list_args"])
+        return vary(response)
+    context["keys"] = keys
     context["tool_names"] = service.tool_names_of(current_user)
     return vary(Response(render_template("logs/index.html", **context)))
 
@@ -127,7 +152,10 @@ def export():
     filters = service.parse_filters(request.args, current_user)
     if filters.problems:
         return error_response(400, " ".join(filters.problems))
-    rows = service.export_rows(current_user, filters)
+    if filters.status == "rejected":
+        rows = service.export_rejected_rows(current_user, filters)
+    else:
+        rows = service.export_rows(current_user, filters)
     filename = f"tool-logs-{utcnow():%Y-%m-%d}.csv"
     response = Response(stream_with_context(service.csv_chunks(rows)), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'

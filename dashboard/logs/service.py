@@ -17,12 +17,29 @@ from sqlalchemy.orm import defer
 
 from dashboard.extensions import db
 from dashboard.keys.service import keys_of
-from dashboard.models import ApiKey, ToolLog, UsageDaily, User, utcnow
+from dashboard.models import ApiKey, RejectedCalls, ToolLog, UsageDaily, User, utcnow
 from dashboard.models.types import parse_uuid
 from dashboard.plans import plan_named
 
 PAGE_SIZE = 50
-STATUSES = ("success", "error")
+# `rejected`: calls refused before they were logged (rate limit, quota, concurrency), shown
+# as one row per key, tool, reason and minute with a count (rejected_calls).
+STATUSES = ("success", "error", "rejected")
+REJECTED_PAGE_SIZE = 100
+# The error code each refusal reason is answered with (all with HTTP 429).
+REJECTION_CODES = {
+    "rate_limit": "rate_limited",
+    "quota": "quota_exceeded",
+    "concurrency": "concurrency_limited",
+}
+REJECTION_STATUS = 429
+# Date presets: the last hour, day, week, month, counted back from now.
+SINCE_PRESETS = {
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
 MAX_TEXT_FILTER = 200
 EXPORT_BATCH = 1000
 FIRST_CALL_INPUT = {"message": "Hello, tools API!"}
@@ -38,6 +55,10 @@ EXPORT_COLUMNS = (
     "execution_time_ms",
     "tokens",
     "error_message",
+    # Revision 0004, after the first columns so that existing readers keep their positions.
+    "http_status",
+    "calls",  # 1 for a logged call; the count of a refused-calls row
+    "source",  # api | playground
 )
 
 
@@ -56,6 +77,10 @@ class LogFilter:
     date_from: date | None = None
     date_to: date | None = None
     q: str | None = None
+    code: str | None = None
+    http_status: int | None = None
+    fingerprint: str | None = None
+    since: str | None = None  # a key of SINCE_PRESETS
     problems: list[str] = field(default_factory=list)
     invalid: set[str] = field(default_factory=set)  # URL parameters whose value was ignored
     raw: dict[str, str] = field(default_factory=dict)
@@ -80,6 +105,10 @@ class LogFilter:
             "from": self.date_from.isoformat() if self.date_from else None,
             "to": self.date_to.isoformat() if self.date_to else None,
             "q": self.q,
+            "code": self.code,
+            "http": str(self.http_status) if self.http_status else None,
+            "group": self.fingerprint,
+            "since": self.since,
         }
         return {name: value for name, value in args.items() if value is not None}
 
@@ -88,18 +117,30 @@ def parse_filters(args: Mapping[str, str], user: User) -> LogFilter:
     """Read the filters from request.args; a bad value is ignored and explained in `problems`."""
     raw = {name: (args.get(name) or "").strip() for name in FILTER_PARAMS}
     filters = LogFilter(raw=raw)
-    for name in ("tool", "version", "q"):
+    for name in ("tool", "version", "q", "code", "group"):
         value = raw[name]
         if len(value) > MAX_TEXT_FILTER:
             label = FILTER_LABELS[name]
             filters.reject(name, f"The {label} filter is too long; it was ignored.")
         elif value:
-            setattr(filters, name, value)
+            setattr(filters, FILTER_ATTRIBUTES.get(name, name), value)
     if raw["status"]:
         if raw["status"] in STATUSES:
             filters.status = raw["status"]
         else:
-            filters.reject("status", "Status must be success or error; that filter was ignored.")
+            filters.reject(
+                "status", "Status must be success, error or rejected; that filter was ignored."
+            )
+    if raw["http"]:
+        if raw["http"].isdigit() and 100 <= int(raw["http"]) <= 599:
+            filters.http_status = int(raw["http"])
+        else:
+            filters.reject("http", "HTTP status must be a number like 422; it was ignored.")
+    if raw["since"]:
+        if raw["since"] in SINCE_PRESETS:
+            filters.since = raw["since"]
+        else:
+            filters.reject("since", "The period must be 1h, 24h, 7d or 30d; it was ignored.")
     if raw["key"]:
         filters.key_id = own_key_id(user, raw["key"])
         if filters.key_id is None:
@@ -118,11 +159,26 @@ def parse_filters(args: Mapping[str, str], user: User) -> LogFilter:
     return filters
 
 
-FILTER_PARAMS = ("tool", "version", "status", "key", "from", "to", "q")
+FILTER_PARAMS = (
+    "tool",
+    "version",
+    "status",
+    "key",
+    "from",
+    "to",
+    "q",
+    "code",
+    "http",
+    "group",
+    "since",
+)
+FILTER_ATTRIBUTES = {"group": "fingerprint"}
 FILTER_LABELS = {
     "tool": "tool",
     "version": "version",
     "q": "error search",
+    "code": "error code",
+    "group": "error group",
     "from": "from",
     "to": "to",
 }
@@ -154,6 +210,8 @@ def like_pattern(text: str) -> str:
 def conditions(user: User, filters: LogFilter) -> list:
     """The WHERE clauses for the user's logs under `filters`, retention included."""
     where = [ToolLog.user_id == user.id, ToolLog.created_at >= retention_start(user)]
+    if filters.status == "rejected":
+        where.append(sa.false())  # refused calls have no log rows (see rejected_conditions)
     if filters.tool:
         where.append(ToolLog.tool_name == filters.tool)
     if filters.version:
@@ -162,17 +220,105 @@ def conditions(user: User, filters: LogFilter) -> list:
         where.append(ToolLog.status == filters.status)
     if filters.key_id:
         where.append(ToolLog.api_key_id == filters.key_id)
-    if filters.date_from:
-        where.append(ToolLog.created_at >= datetime.combine(filters.date_from, datetime.min.time()))
-    if filters.date_to:
-        day_after = datetime.combine(filters.date_to + timedelta(days=1), datetime.min.time())
-        where.append(ToolLog.created_at < day_after)
+    where.extend(time_conditions(ToolLog.created_at, filters))
+    if filters.code:
+        where.append(ToolLog.status == "error")  # only failed calls have a code: the status index
+        where.append(ToolLog.error_code == filters.code)
+    if filters.http_status:
+        where.append(ToolLog.status == ("success" if filters.http_status < 400 else "error"))
+        where.append(ToolLog.http_status == filters.http_status)
+    if filters.fingerprint:
+        where.append(ToolLog.error_fingerprint == filters.fingerprint)
     if filters.q:
         # Only failed calls carry an error message; saying so lets PostgreSQL walk the
         # (user_id, status, created_at, id) index instead of every row of the user.
         where.append(ToolLog.status == "error")
         where.append(ToolLog.error_message.ilike(like_pattern(filters.q), escape="\\"))
     return where
+
+
+def time_conditions(column, filters: LogFilter, now: datetime | None = None) -> list:
+    """The date range and the preset (last hour, 24 h, 7 d, 30 d) on a time column."""
+    where = []
+    if filters.date_from:
+        where.append(column >= datetime.combine(filters.date_from, datetime.min.time()))
+    if filters.date_to:
+        day_after = datetime.combine(filters.date_to + timedelta(days=1), datetime.min.time())
+        where.append(column < day_after)
+    if filters.since:
+        where.append(column >= (now or utcnow()) - SINCE_PRESETS[filters.since])
+    return where
+
+
+def rejected_conditions(user: User, filters: LogFilter) -> list:
+    """The WHERE clauses for the user's refused calls (rejected_calls) under `filters`."""
+    where = [
+        RejectedCalls.user_id == user.id,
+        RejectedCalls.minute >= retention_start(user).replace(second=0, microsecond=0),
+    ]
+    if filters.status in ("success", "error") or filters.version or filters.q:
+        where.append(sa.false())  # refused calls have no version, no message, no success
+    if filters.fingerprint:
+        where.append(sa.false())
+    if filters.tool:
+        where.append(RejectedCalls.tool_name == filters.tool)
+    if filters.key_id:
+        where.append(RejectedCalls.api_key_id == filters.key_id)
+    if filters.code:
+        reasons = [r for r, code in REJECTION_CODES.items() if code == filters.code]
+        where.append(RejectedCalls.reason.in_(reasons) if reasons else sa.false())
+    if filters.http_status and filters.http_status != REJECTION_STATUS:
+        where.append(sa.false())
+    where.extend(time_conditions(RejectedCalls.minute, filters))
+    return where
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """Calls of one key to one tool refused for one reason within one minute."""
+
+    minute: datetime
+    last_at: datetime
+    tool_name: str
+    reason: str
+    count: int
+    api_key_id: uuid.UUID
+
+    @property
+    def error_code(self) -> str:
+        return REJECTION_CODES.get(self.reason, self.reason)
+
+    @property
+    def http_status(self) -> int:
+        return REJECTION_STATUS
+
+
+def rejected_rows(user: User, filters: LogFilter, limit: int = REJECTED_PAGE_SIZE) -> list:
+    """The newest refused-call aggregates under `filters` (at most `limit`)."""
+    rows = db.session.execute(
+        sa.select(
+            RejectedCalls.minute,
+            RejectedCalls.last_at,
+            RejectedCalls.tool_name,
+            RejectedCalls.reason,
+            RejectedCalls.count,
+            RejectedCalls.api_key_id,
+        )
+        .where(*rejected_conditions(user, filters))
+        .order_by(RejectedCalls.minute.desc(), RejectedCalls.last_at.desc())
+        .limit(limit)
+    )
+    return [RejectedRow(*row) for row in rows]
+
+
+def rejected_count(user: User, filters: LogFilter) -> int:
+    """How many calls under `filters` were refused before logging (the sum of the counts)."""
+    total = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(RejectedCalls.count), 0)).where(
+            *rejected_conditions(user, filters)
+        )
+    )
+    return int(total or 0)
 
 
 # Cursors: an opaque, URL-safe token for the position (created_at, id) of one row.
@@ -404,11 +550,13 @@ def export_rows(user: User, filters: LogFilter) -> Iterator[tuple]:
             ToolLog.tool_name,
             ToolLog.tool_version,
             ToolLog.status,
+            ToolLog.http_status,
             ToolLog.error_code,
             ToolLog.api_key_id,
             ToolLog.execution_time_ms,
             ToolLog.tokens_used,
             ToolLog.error_message,
+            ToolLog.source,
         )
         .where(*conditions(user, filters))
         .order_by(ToolLog.created_at.desc(), ToolLog.id.desc())
@@ -417,20 +565,63 @@ def export_rows(user: User, filters: LogFilter) -> Iterator[tuple]:
     connection = db.session.connection()
     result = connection.execution_options(yield_per=EXPORT_BATCH).execute(stmt)
     try:
-        for created_at, log_id, tool, version, status, code, key_id, ms, tokens, message in result:
-            key_name, key_prefix = keys.get(key_id, no_key)
+        for row in result:
+            key_name, key_prefix = keys.get(row.api_key_id, no_key)
             yield (
-                created_at.isoformat(timespec="milliseconds") + "Z",
-                str(log_id),
-                tool,
-                version,
-                status,
-                code or "",
+                row.created_at.isoformat(timespec="milliseconds") + "Z",
+                str(row.id),
+                row.tool_name,
+                row.tool_version,
+                row.status,
+                row.error_code or "",
                 key_name,
                 key_prefix,
-                ms,
-                tokens,
-                message or "",
+                row.execution_time_ms,
+                row.tokens_used,
+                row.error_message or "",
+                row.http_status or "",
+                1,
+                row.source or "api",
+            )
+    finally:
+        result.close()
+
+
+def export_rejected_rows(user: User, filters: LogFilter) -> Iterator[tuple]:
+    """The refused-call aggregates under `filters` as EXPORT_COLUMNS tuples: one row per key,
+    tool, reason and minute, `calls` holding how many were refused."""
+    keys = {key.id: (key.name, key.prefix) for key in keys_of(user)}
+    stmt = (
+        sa.select(
+            RejectedCalls.minute,
+            RejectedCalls.tool_name,
+            RejectedCalls.reason,
+            RejectedCalls.api_key_id,
+            RejectedCalls.count,
+        )
+        .where(*rejected_conditions(user, filters))
+        .order_by(RejectedCalls.minute.desc(), RejectedCalls.last_at.desc())
+    )
+    connection = db.session.connection()
+    result = connection.execution_options(yield_per=EXPORT_BATCH).execute(stmt)
+    try:
+        for row in result:
+            key_name, key_prefix = keys.get(row.api_key_id, ("", ""))
+            yield (
+                row.minute.isoformat(timespec="milliseconds") + "Z",
+                "",
+                row.tool_name,
+                "",
+                "rejected",
+                REJECTION_CODES.get(row.reason, row.reason),
+                key_name,
+                key_prefix,
+                "",
+                "",
+                "",
+                REJECTION_STATUS,
+                row.count,
+                "api",
             )
     finally:
         result.close()
@@ -466,13 +657,26 @@ def purge_expired_logs(batch_size: int = 10_000, now: datetime | None = None) ->
     return deleted
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(cell):
+    """A text cell that a spreadsheet would run as a formula, prefixed with a quote so it is
+    shown as text (OWASP's advice); numbers and other text unchanged."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
 def csv_chunks(rows: Iterator[tuple], rows_per_chunk: int = 500) -> Iterator[str]:
-    """CSV text (header first) for `rows`, in chunks of a few hundred rows."""
+    """CSV text (header first) for `rows`, in chunks of a few hundred rows; text cells that
+    start like a formula are neutralised."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
     for count, row in enumerate(rows, start=1):
-        writer.writerow(row)
+        writer.writerow([neutralised(cell) for cell in row])
         if count % rows_per_chunk == 0:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -10,6 +10,7 @@ from dashboard.models.alert import (
 )
 from dashboard.models.audit import AuditEvent
 from dashboard.models.key import ApiKey
+from dashboard.models.outcomes import ErrorGroupDay, RejectedCalls
 from dashboard.models.tool import Tool
 from dashboard.models.types import utcnow
 from dashboard.models.usage import ToolLog, UsageDaily, UsageSummary
@@ -21,7 +22,9 @@ __all__ = [
     "AlertSettings",
     "ApiKey",
     "AuditEvent",
+    "ErrorGroupDay",
     "KeySeenIp",
+    "RejectedCalls",
     "SuperAdmin",
     "Tool",
     "ToolLog",

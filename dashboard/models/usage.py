@@ -34,6 +34,13 @@ class ToolLog(db.Model):
     # Dashboard additions (revision 0002).
     error_code: Mapped[str | None] = mapped_column(sa.Text)  # the API's error code
     client_ip: Mapped[str | None] = mapped_column(sa.Text)
+    # Revision 0004: the answer's HTTP status, every schema error of an invalid_input call,
+    # the error's fingerprint (the errors inbox groups by it) and `playground` for calls
+    # made from the dashboard (NULL: the API).
+    http_status: Mapped[int | None] = mapped_column(sa.Integer)
+    errors: Mapped[list | None] = mapped_column(Json)
+    error_fingerprint: Mapped[str | None] = mapped_column(sa.Text)
+    source: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class UsageSummary(db.Model):

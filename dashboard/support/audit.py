@@ -18,6 +18,9 @@ KNOWN_ACTIONS = (
     "impersonation.end",
     "impersonation.action",
     "key.expire",
+    "key.create",
+    "key.edit",
+    "key.roll",
     "user.role",
     "user.plan",
 )

@@ -5,6 +5,7 @@ Figures have transparent backgrounds and neutral grays, so they read on light an
 static/js/usage.js re-colours text and grid lines for the page's theme when it draws them.
 """
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import NamedTuple
@@ -29,6 +30,27 @@ TOOL_COLORS = (
     "#84cc16",
     "#14b8a6",
 )
+
+
+# The built-in tools each get a colour of their own; any other tool gets one from its name.
+BUILTIN_TOOL_COLORS = {
+    name: TOOL_COLORS[index]
+    for index, name in enumerate(
+        ("sentiment", "keywords", "language", "readability", "markdown", "json_validate", "echo")
+    )
+}
+
+
+def tool_color(tool: str) -> str:
+    """The colour of a tool in every chart and month: chosen by its name, not by its rank."""
+    if tool in BUILTIN_TOOL_COLORS:
+        return BUILTIN_TOOL_COLORS[tool]
+    # Other tools share the colours the built-in ones leave, so they never look like one.
+    spare = TOOL_COLORS[len(BUILTIN_TOOL_COLORS) :]
+    digest = hashlib.sha256(tool.encode("utf-8", "backslashreplace")).digest()
+    return spare[digest[0] % len(spare)]
+
+
 OUTCOME_COLORS = {
     "success": "#10b981",
     "error": "#ef4444",
@@ -147,6 +169,8 @@ def base_layout(days: Sequence[date] | None = None, **extra) -> dict:
             tickformat="%b %-d",
             hoverformat="%a, %b %-d",
         )
+        if len(days) <= 14:  # a short range (the month's first days): one tick a day, not 12 h
+            layout["xaxis"]["dtick"] = 86_400_000
     for name, value in extra.items():
         if isinstance(value, dict) and isinstance(layout.get(name), dict):
             layout[name] = {**layout[name], **value}
@@ -188,10 +212,10 @@ def calls_by_tool_chart(days: Sequence[date], by_tool: Mapping[str, Sequence[int
             x=x,
             y=list(by_tool[tool]),
             name=tool,
-            marker={"color": TOOL_COLORS[index % len(TOOL_COLORS)]},
+            marker={"color": tool_color(tool)},
             hovertemplate="%{y:,} calls<extra>%{fullData.name}</extra>",
         )
-        for index, tool in enumerate(order)
+        for tool in order
     ]
     return figure(traces, base_layout(days, barmode="stack"))
 
@@ -353,8 +377,30 @@ def figure_json(fig: go.Figure) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def month_figures(series: Mapping, trend: Sequence[Mapping], month: str) -> dict[str, go.Figure]:
-    """Every chart of the usage page from the month's daily series and the 12-month trend."""
+def until(series: Mapping, today: date) -> dict:
+    """The month's daily series cut after `today`: the current month's charts end today
+    instead of showing the empty rest of the month."""
+    keep = sum(1 for day in series["days"] if day <= today)
+    if keep == len(series["days"]):
+        return dict(series)
+    cut = {}
+    for name, values in series.items():
+        if isinstance(values, Mapping):
+            cut[name] = {key: list(column)[:keep] for key, column in values.items()}
+        elif isinstance(values, list | tuple) and len(values) == len(series["days"]):
+            cut[name] = list(values)[:keep]
+        else:
+            cut[name] = values
+    return cut
+
+
+def month_figures(
+    series: Mapping, trend: Sequence[Mapping], month: str, today: date | None = None
+) -> dict[str, go.Figure]:
+    """Every chart of the usage page from the month's daily series and the 12-month trend;
+    with `today`, the days after it are left out (the current month ends today)."""
+    if today is not None:
+        series = until(series, today)
     days = series["days"]
     success = [c - e for c, e in zip(series["calls"], series["errors"], strict=True)]
     return {

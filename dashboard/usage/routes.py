@@ -1,6 +1,6 @@
 """The usage page: a month's calls, tokens, errors, latency and quota, from the rollups."""
 
-from datetime import date
+from datetime import date, timedelta
 
 from flask import Blueprint, make_response, render_template, request
 from flask_login import current_user, login_required
@@ -27,7 +27,9 @@ def index():
     active = bool(
         summary["calls"] or summary["rejected"]["rate_limit"] or summary["rejected"]["quota"]
     )
-    figures = charts.month_figures(report["series"], report["trend"], summary["month"])
+    figures = charts.month_figures(
+        report["series"], report["trend"], summary["month"], today=utcnow().date()
+    )
     if not active:  # an empty month shows an empty state, not empty charts
         figures = {"trend": figures["trend"]} if any(m["calls"] for m in report["trend"]) else {}
     return render_usage(
@@ -58,6 +60,7 @@ def render_usage(status: int, *, first: date, this_month: date, **context):
             previous=previous if previous >= OLDEST_MONTH else None,
             next=following if following <= this_month else None,
             resets_on=following,
+            last_day=following - timedelta(days=1),
             **context,
         ),
         status,

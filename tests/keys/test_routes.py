@@ -169,14 +169,13 @@ def test_list_shows_every_status(client, logged_in, make_key, app):
     assert "3 of 3 working keys" in page  # active one, successor, and rolled in its grace
 
 
-def test_row_for_htmx_and_plain_redirect(client, logged_in, make_key):
+def test_row_for_htmx_and_the_key_page_for_plain(client, logged_in, make_key):
     key, _ = make_key(logged_in, "a row")
     fragment = text(client.get(f"/keys/{key.id}", headers=HX))
     assert fragment.lstrip().startswith("<tr") and "a row" in fragment
     assert "<html" not in fragment
     plain = client.get(f"/keys/{key.id}")
-    assert plain.status_code == 302
-    assert plain.headers["Location"].endswith(f"/keys/#key-{key.id}")
+    assert plain.status_code == 200 and 'data-testid="key-history"' in plain.text
 
 
 # --- creating -----------------------------------------------------------------------------------

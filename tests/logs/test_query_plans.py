@@ -92,3 +92,32 @@ def test_first_page_and_cursor_pages_use_the_index(app, make_user):
             assert "Sort" not in plan, f"{name}: {plan}"
         if name != "first page":
             assert "ROW(created_at, id)" in plans[0], plans[0]  # the keyset is an index condition
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_an_error_search_that_matches_nothing_uses_the_trigram_index(app, make_user):
+    """The search reads the trigram index, not every failed call, when nothing matches."""
+    user = make_user(plan="scale")
+    key, _ = create_key(user, "k")
+    load_rows([(user, key)], per_user=20000)
+    plans = captured_plans(
+        lambda: service.page_of_logs(user, service.LogFilter(q="no such text anywhere"))
+    )
+    assert plans and "tool_logs_error_message_trgm_idx" in plans[0], plans[0]
+    assert "Seq Scan" not in plans[0], plans[0]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_the_code_and_group_filters_walk_their_indexes(app, make_user):
+    user = make_user()
+    key, _ = create_key(user, "k")
+    load_rows([(user, key)], per_user=5000)
+    cases = {
+        "code": service.LogFilter(code="tool_error"),
+        "group": service.LogFilter(
+            status="error", tool="echo", version="v1", fingerprint="0123456789abcdef"
+        ),
+    }
+    for name, filters in cases.items():
+        (plan, *_) = captured_plans(lambda f=filters: service.page_of_logs(user, f))
+        assert "Sort" not in plan and "Seq Scan" not in plan, f"{name}: {plan}"

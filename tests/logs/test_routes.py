@@ -113,7 +113,7 @@ def test_date_range_in_utc_days(client, call):
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("status=maybe", "Status must be success or error"),
+        ("status=maybe", "Status must be success, error or rejected"),
         ("from=2025-13-45", "The from date must look like 2025-01-31"),
         ("to=yesterday", "The to date must look like 2025-01-31"),
         ("from=2025-02-01&to=2025-01-01", "The from date is after the to date"),
@@ -335,6 +335,9 @@ def test_export_csv_round_trips(client, call, key):
         "execution_time_ms",
         "tokens",
         "error_message",
+        "http_status",
+        "calls",
+        "source",
     ]
     assert [row[1] for row in table[1:]] == [str(r) for r in reversed(rows)]
     assert table[2] == [
@@ -349,6 +352,9 @@ def test_export_csv_round_trips(client, call, key):
         "99",
         "1000",
         "",
+        "200",
+        "1",
+        "api",
     ]
     assert table[3][4:6] == ["error", "x"]
     assert table[3][10] == 'Bad "quote", comma\nnewline'
@@ -364,7 +370,7 @@ def test_export_applies_the_filters(client, call):
 def test_export_refuses_bad_filters(client, call):
     response = client.get("/logs/export.csv?status=maybe&from=nope")
     assert response.status_code == 400
-    assert "Status must be success or error" in response.get_data(as_text=True)
+    assert "Status must be success, error or rejected" in response.get_data(as_text=True)
 
 
 def test_list_links_to_export_with_the_filters(client, call):

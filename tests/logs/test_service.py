@@ -115,6 +115,9 @@ def test_export_rows_directly(app, call, logged_in, key):
         3,
         4,
         "boom",
+        500,  # http_status (tool_error), then calls and source
+        1,
+        "api",
     )
     assert row[0].endswith("Z")
 

@@ -189,3 +189,48 @@ def test_every_chart_passes_plotlys_validation():
         validated = go.Figure(figure.to_dict())  # raises ValueError on any unknown property
         assert validated.to_plotly_json()["data"] == figure.to_plotly_json()["data"], name
         assert figure.to_plotly_json()["layout"]["template"] == {}, name  # no 6 kB theme
+
+
+def test_a_tool_keeps_its_colour_whatever_its_rank():
+    days = [date(2026, 3, 1), date(2026, 3, 2)]
+    busy_echo = charts.calls_by_tool_chart(days, {"echo": [9, 9], "keywords": [1, 1]})
+    busy_keywords = charts.calls_by_tool_chart(days, {"echo": [1, 1], "keywords": [9, 9]})
+    colours = [
+        {trace.name: trace.marker.color for trace in fig.data} for fig in (busy_echo, busy_keywords)
+    ]
+    assert colours[0] == colours[1]
+    assert colours[0]["echo"] == charts.tool_color("echo")
+
+
+def test_the_current_months_charts_end_today():
+    days = [date(2026, 3, d) for d in range(1, 32)]
+    series = {
+        "days": days,
+        "calls": [1] * 31,
+        "errors": [0] * 31,
+        "tokens": [2] * 31,
+        "rejected_rate_limit": [0] * 31,
+        "rejected_quota": [0] * 31,
+        "histograms": [[1] + [0] * 11 for _ in days],
+        "by_tool": {"echo": [1] * 31},
+    }
+    figures = charts.month_figures(series, [], "2026-03", today=date(2026, 3, 10))
+    for name in ("calls-by-tool", "calls-by-outcome", "tokens", "errors", "latency"):
+        x = figures[name].data[0].x
+        assert len(x) == 10 and x[-1] == "2026-03-10", name
+        assert figures[name].layout.xaxis.range[1].startswith("2026-03-10"), name
+    whole = charts.month_figures(series, [], "2026-03", today=date(2026, 4, 2))
+    assert len(whole["tokens"].data[0].x) == 31
+
+
+def test_the_built_in_tools_have_distinct_colours():
+    names = (
+        "echo",
+        "json_validate",
+        "keywords",
+        "language",
+        "markdown",
+        "readability",
+        "sentiment",
+    )
+    assert len({charts.tool_color(name) for name in names}) == len(names)

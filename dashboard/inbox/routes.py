@@ -1,0 +1,31 @@
+"""The errors inbox page (`/errors/`)."""
+
+from flask import Blueprint, Response, render_template, request
+from flask_login import current_user, login_required
+
+from dashboard.inbox import service
+from dashboard.keys.service import keys_of
+from dashboard.plans import plan_named
+
+bp = Blueprint("inbox", __name__, url_prefix="/errors")
+
+
+@bp.get("/")
+@login_required
+def index():
+    """The user's failed calls grouped by tool, version, error code and message."""
+    days = service.parse_period(request.args.get("days"))
+    context = {
+        "days": days,
+        "periods": service.PERIODS,
+        "groups": service.error_groups(current_user, days),
+        "keys_by_id": {key.id: key for key in keys_of(current_user)},
+        "plan": plan_named(current_user.subscription_plan),
+        "sparkline": service.sparkline_points,
+        "sparkline_days": service.SPARKLINE_DAYS,
+    }
+    fragment = request.htmx and not request.htmx.history_restore_request
+    template = "inbox/_groups.html" if fragment else "inbox/index.html"
+    response = Response(render_template(template, **context))
+    response.vary.add("HX-Request")
+    return response

@@ -1,0 +1,157 @@
+"""The errors inbox: fingerprints, groups that agree with a GROUP BY, the page and its links."""
+
+import re
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from dashboard.extensions import db
+from dashboard.inbox import service
+from dashboard.inbox.fingerprint import fingerprint, normalise
+from dashboard.keys.service import create_key
+from dashboard.models import ToolLog, utcnow
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Tool timed out after 3000 ms", "Tool timed out after 2950 ms"),
+        ("unknown field 'colour'", "unknown field 'size'"),
+        ('bad value "x y z" at 3', 'bad value "q" at 12'),
+        (
+            "no row 5f3a9c1e-1111-2222-3333-444455556666",
+            "no row 0b7e2f00-aaaa-bbbb-cccc-000011112222",
+        ),
+        ("request req_8Hx2kq91 failed", "request req_0000aaaa failed"),
+        ("ratio 0.25 over  limit", "ratio 12,000.5 over limit"),
+    ],
+)
+def test_messages_that_differ_only_in_values_share_a_fingerprint(first, second):
+    assert fingerprint(first) == fingerprint(second)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Tool timed out after 3000 ms", "Upstream returned 502"),
+        ("unknown field 'colour'", "missing field 'colour'"),
+    ],
+)
+def test_different_messages_have_different_fingerprints(first, second):
+    assert fingerprint(first) != fingerprint(second)
+
+
+def test_normalise_keeps_the_words():
+    assert normalise("Tool timed out after 3000 ms") == "Tool timed out after <n> ms"
+    assert normalise("'text' is a required property") == "'?' is a required property"
+    assert len(fingerprint("x")) == 16 and fingerprint(None) == fingerprint("")
+
+
+MESSAGES = [
+    ("tool_error", "Tool timed out after {n} ms"),
+    ("tool_error", "Upstream model returned {n} Bad Gateway"),
+    ("invalid_input", "The input does not match the schema at /text: '{n}' is not a string"),
+    ("invalid_json", "Expecting value: line {n} column 1"),
+]
+
+
+def make_errors(call, keys, count=40):
+    """`count` failed calls spread over tools, versions, keys, messages and days."""
+    now = utcnow()
+    for n in range(count):
+        code, message = MESSAGES[n % len(MESSAGES)]
+        call(
+            api_key=keys[n % len(keys)],
+            tool=("echo", "keywords")[n % 2],
+            version=("v1", "v2")[(n // 2) % 2],
+            status="error",
+            code=code,
+            error=message.format(n=1000 + n * 7),
+            at=now - timedelta(days=n % 5, minutes=n + 1),
+        )
+        if n % 3 == 0:
+            call(api_key=keys[0], at=now - timedelta(minutes=n + 1))  # successes are not grouped
+
+
+def test_groups_equal_a_group_by_over_the_same_rows(app, call, key, logged_in):
+    second, _ = create_key(logged_in, "Staging")
+    make_errors(call, [key, second])
+    groups = service.error_groups(logged_in)
+
+    expected = db.session.execute(
+        sa.select(
+            ToolLog.tool_name,
+            ToolLog.tool_version,
+            ToolLog.error_code,
+            ToolLog.error_fingerprint,
+            sa.func.count(),
+            sa.func.min(ToolLog.created_at),
+            sa.func.max(ToolLog.created_at),
+            sa.func.count(sa.distinct(ToolLog.api_key_id)),
+        )
+        .where(ToolLog.status == "error")
+        .group_by(
+            ToolLog.tool_name, ToolLog.tool_version, ToolLog.error_code, ToolLog.error_fingerprint
+        )
+    ).all()
+    got = {(*g.identity, g.count, g.first_seen, g.last_seen, len(g.key_ids)): g for g in groups}
+    assert set(got) == {tuple(row) for row in expected}
+    assert sum(g.count for g in groups) == 40
+    for group in groups:
+        sample = db.session.get(ToolLog, group.sample_log_id)
+        assert sample.created_at == group.last_seen and sample.error_message == group.message
+        assert sum(group.days) == group.count  # every call is within 14 days here
+    assert [g.last_seen for g in groups] == sorted((g.last_seen for g in groups), reverse=True)
+
+
+def test_the_inbox_page_and_its_fragment(client, call, logged_in):
+    assert 'data-testid="no-errors"' in client.get("/errors/").text
+    call(status="error", code="tool_error", error="Tool timed out after 3000 ms")
+    call(status="error", code="tool_error", error="Tool timed out after 2999 ms")
+    page = client.get("/errors/")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and "<html" in body and 'aria-current="page">Errors' in body
+    assert body.count('class="error-group ') == 1 and 'data-count="2"' in body
+    assert "Tool timed out after 2999 ms" in body  # the latest message
+    fragment = client.get("/errors/", headers={"HX-Request": "true"})
+    assert "<html" not in fragment.text and 'data-count="2"' in fragment.text
+    assert "HX-Request" in fragment.headers["Vary"]
+
+
+def test_each_groups_logs_link_shows_exactly_its_calls(client, call, key, logged_in):
+    make_errors(call, [key], count=24)
+    page = client.get("/errors/").text
+    cards = re.findall(
+        r'data-count="(\d+)">.*?href="(/logs/\?[^"]+)" data-testid="group-count"', page, re.S
+    )
+    assert len(cards) == len(service.error_groups(logged_in)) > 1
+    for count, link in cards:
+        listing = client.get(link.replace("&amp;", "&")).text
+        assert len(re.findall(r'data-log-id="', listing)) == int(count), link
+
+
+def test_the_inbox_is_scoped_to_its_owner(client, call, make_user, auth):
+    call(status="error", code="tool_error", error="secret failure of user one")
+    auth.logout()
+    auth.login(make_user())
+    assert "secret failure" not in client.get("/errors/").text
+
+
+def test_sparkline_bars_scale_to_the_peak():
+    bars = service.sparkline_points([0, 5, 10])
+    assert [b["height"] for b in bars] == [0, 12.0, 24.0]
+
+
+def test_the_period_narrows_the_groups_and_their_links(client, call, key, logged_in):
+    make_errors(call, [key], count=24)  # spread over the last 5 days
+    today = service.error_groups(logged_in, days=1)
+    everything = service.error_groups(logged_in, days=0)
+    assert sum(g.count for g in today) < sum(g.count for g in everything) == 24
+    assert service.parse_period("7") == 7 and service.parse_period("13") == 30
+    page = client.get("/errors/?days=1").text
+    assert 'aria-current="true">Today' in page
+    for count, link in re.findall(r'data-count="(\d+)">.*?href="(/logs/\?[^"]+)"', page, re.S):
+        assert f"from={utcnow().date().isoformat()}" in link
+        listing = client.get(link.replace("&amp;", "&")).text
+        assert len(re.findall(r'data-log-id="', listing)) == int(count)
