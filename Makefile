@@ -25,7 +25,8 @@ deps: $(BIN)/python
 dev-deps: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 
-# htmx and Bootstrap from the npm registry (pinned in package-lock.json), never committed.
+# htmx and Bootstrap from the npm registry (pinned in package-lock.json), never committed;
+# axe-core comes with them and the browser tests read it from node_modules/axe-core.
 assets: node_modules/.package-lock.json
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js

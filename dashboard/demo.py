@@ -12,7 +12,7 @@ from dashboard.extensions import db
 from dashboard.keys.service import create_key
 from dashboard.models import SuperAdmin, utcnow
 from dashboard.plans import DEFAULT_PLANS
-from dashboard.tools.registry import all_tools, count_tokens
+from dashboard.tools.registry import all_tools, count_tokens, validation_errors
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password"  # noqa: S105 (printed for the demo account)
@@ -34,15 +34,24 @@ def load_demo(
     db.session.add(SuperAdmin(user_id=admin.id, notes="demo data"))
     db.session.commit()
 
+    now = utcnow()
+    # Every key exists before its first call; the old laptop's key expired three days ago and
+    # was not used after that (see key_for).
+    made = now - timedelta(days=days + 1)
     production, _ = create_key(demo, "Production server", rate_limit_per_minute=600)
     staging, _ = create_key(demo, "Staging", rate_limit_per_minute=100)
-    laptop, _ = create_key(demo, "Old laptop", expires_at=utcnow() - timedelta(days=3))
+    laptop, _ = create_key(demo, "Old laptop", expires_at=now - timedelta(days=3))
+    for key in (production, staging, laptop):
+        key.created_at = made
     # Plain ids, read once: ORM objects would be refreshed (a query) after every commit.
     customers = [DemoCustomer(demo.id, (production.id,) * 3 + (staging.id, laptop.id), 0.06)]
+    expired = {laptop.id: laptop.expires_at}
     plans = sorted(DEFAULT_PLANS)
     for n in range(1, users + 1):
         user = create_user(customer_email(n), DEMO_PASSWORD, plan=plans[n % len(plans)])
         keys = [create_key(user, "Server")[0], create_key(user, "Batch jobs")[0]]
+        for key in keys:
+            key.created_at = made
         customers.append(
             DemoCustomer(user.id, tuple(key.id for key in keys), rng.uniform(0.01, 0.2))
         )
@@ -50,21 +59,21 @@ def load_demo(
     weights = [3] + [1] * users  # the demo account is the busiest
 
     tools = [t for t in all_tools() if t.name != "echo"]
-    now = utcnow()
     for n in range(calls):
         customer = rng.choices(customers, weights)[0]
         tool = rng.choice(tools)
-        key_id = rng.choice(customer.key_ids)
         # More traffic on recent days, at working hours.
         age = timedelta(days=days * rng.random() ** 1.6, hours=rng.gauss(0, 3))
         at = min(now - timedelta(seconds=5), now - age)
+        key_id = key_for(customer, at, expired, rng)
         if rng.random() < 0.02:
-            reason = "rate_limit" if rng.random() < 0.7 else "quota"
+            # Bursts past a key's rate limit; no account comes near its monthly quota, so
+            # there are no quota rejections.
             record_rejection(
                 user_id=customer.user_id,
                 api_key_id=key_id,
                 tool_name=tool.name,
-                reason=reason,
+                reason="rate_limit",
                 at=at,
             )
         else:
@@ -92,20 +101,37 @@ def customer_email(n: int) -> str:
     return f"customer{n}@demo.example.com"
 
 
+def key_for(customer: DemoCustomer, at, expired: dict, rng):
+    """One of the customer's keys that still worked at `at`."""
+    usable = [k for k in customer.key_ids if k not in expired or at < expired[k]]
+    return rng.choice(usable)
+
+
+def broken_input(tool) -> tuple[dict, str]:
+    """The tool's example input without its first required field, and the message the gateway
+    gives for it (the same validator, the same wording)."""
+    required = tool.input_schema.get("required") or sorted(tool.example_input)[:1]
+    payload = {k: v for k, v in tool.example_input.items() if k not in required[:1]}
+    first = validation_errors(tool, payload)[0]
+    where = f" at {first['path']}" if first["path"] else ""
+    return payload, f"The input does not match the schema{where}: {first['message']}"
+
+
 def record_demo_call(customer: DemoCustomer, key_id, tool, at, rng) -> None:
     """Run the tool for real on its example input (sometimes a broken one) and meter it."""
     if rng.random() < customer.error_rate:
+        payload, message = broken_input(tool)
         record_call(
             user_id=customer.user_id,
             api_key_id=key_id,
             tool_name=tool.name,
             tool_version=tool.version,
-            input_payload={"txt": "wrong field name"},
+            input_payload=payload,
             output_payload=None,
             status="error",
             execution_time_ms=0,
-            tokens_used=count_tokens({"txt": "wrong field name"}, {}),
-            error_message="Input does not match the schema: 'text' is a required property",
+            tokens_used=count_tokens(payload, {}),
+            error_message=message,
             error_code="invalid_input",
             at=at,
         )

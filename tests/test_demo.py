@@ -31,6 +31,31 @@ def test_demo_load_makes_customers_keys_errors_and_history(app):
     ).one()
     assert (last - first).days >= 30  # a month or more of history
 
+    # One story: keys exist before their calls, the expired key was not used after its expiry,
+    # failed calls carry the gateway's own schema messages, nobody hit a quota.
+    first_call = sa.select(sa.func.min(ToolLog.created_at)).where(ToolLog.api_key_id == ApiKey.id)
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(ApiKey)
+            .where(ApiKey.created_at > first_call.scalar_subquery())
+        )
+        == 0
+    )
+    laptop = db.session.scalars(sa.select(ApiKey).where(ApiKey.name == "Old laptop")).one()
+    assert laptop.last_request_at < laptop.expires_at
+    messages = set(
+        db.session.scalars(sa.select(ToolLog.error_message).where(ToolLog.status == "error"))
+    )
+    assert all(m.startswith("The input does not match the schema: ") for m in messages)
+    json_errors = db.session.scalars(
+        sa.select(ToolLog.error_message).where(
+            ToolLog.tool_name == "json_validate", ToolLog.status == "error"
+        )
+    )
+    assert not any("'text'" in m for m in json_errors)  # json_validate has no `text` field
+    assert not db.session.scalar(sa.select(sa.func.sum(UsageDaily.rejected_quota)))
+
     # Through the real metering path: counters agree with the log rows.
     assert db.session.scalar(sa.select(sa.func.sum(UsageSummary.total_calls))) == logs
     assert db.session.scalar(sa.select(sa.func.sum(UsageDaily.calls))) == logs

@@ -6,6 +6,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -69,8 +70,11 @@ def start_session(user) -> None:
 
 @bp.get("/")
 def home():
-    """The front door: usage for people logged in, the log-in page for everyone else."""
+    """The front door: the console for support staff (unless viewing as a customer), usage for
+    customers, the log-in page for everyone else."""
     if current_user.is_authenticated:
+        if current_user.is_staff and g.get("impersonation") is None:
+            return redirect(url_for("support.index"))
         return redirect(url_for("usage.index"))
     return redirect(url_for("auth.login"))
 

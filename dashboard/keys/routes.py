@@ -23,7 +23,7 @@ from flask_login import current_user, login_required
 
 from dashboard.keys import activity
 from dashboard.keys.forms import CreateKeyForm, EditKeyForm, RollKeyForm
-from dashboard.keys.rules import key_status
+from dashboard.keys.rules import key_status, shown_status
 from dashboard.keys.service import (
     GRACE_PERIODS,
     KeyLimitReached,
@@ -88,6 +88,7 @@ def page_context(create_form=None, new_secret=None, new_key=None, replaced=None)
         "now": now,
         "tomorrow": (now + timedelta(days=1)).date().isoformat(),
         "key_status": key_status,
+        "shown_status": shown_status,
         "plan": plan,
         "active_count": active,
         "at_limit": active >= plan.max_active_keys,
@@ -118,6 +119,7 @@ def row_context(key) -> dict:
         "key": key,
         "now": utcnow(),
         "key_status": key_status,
+        "shown_status": shown_status,
         "keys_by_id": {},
         "stop_delay": stop_delay(),
         "oob_flashes": bool(request.htmx),
@@ -274,8 +276,8 @@ def confirm_expire(key_id: str):
 def expire(key_id: str):
     """Expire a key now."""
     key = own_key_or_404(key_id)
-    if key_status(key, utcnow()) == "revoked":
-        flash(f"Key “{key.name}” was already revoked.", "info")
+    if shown_status(key, utcnow()) == "expired":
+        flash(f"Key “{key.name}” has already expired.", "info")
     else:
         expire_key(key)
         audit_key("key.expire", key)

@@ -20,6 +20,16 @@ def key_status(key, now: datetime) -> str:
     return "active"
 
 
+def shown_status(key, now: datetime) -> str:
+    """The one word pages show: `active`, `rolled` (still works) or `expired` (no longer works).
+
+    The API keeps telling `expired_api_key` from `revoked_api_key` apart; to a person, a key that
+    stopped working, by its date, by Expire or after a roll, is simply expired.
+    """
+    status = key_status(key, now)
+    return "expired" if status == "revoked" else status
+
+
 def key_refusal(key, now: datetime) -> str | None:
     """The API error code that refuses this key now, or None when it may be used."""
     status = key_status(key, now)

@@ -24,6 +24,15 @@ KNOWN_ACTIONS = (
     "user.role",
     "user.plan",
 )
+# How each action reads on the audit page and in its filter (the raw name stays in the data).
+ACTION_WORDS = {
+    "impersonation.start": "Started viewing as customer",
+    "impersonation.end": "Stopped viewing as customer",
+    "impersonation.action": "Acted while viewing",
+    "key.expire": "Expired a key",
+    "user.role": "Changed role",
+    "user.plan": "Changed plan",
+}
 
 
 def record_event(

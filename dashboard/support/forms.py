@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from dashboard.support.audit import KNOWN_ACTIONS
+from dashboard.support.audit import ACTION_WORDS, KNOWN_ACTIONS
 
 REASON_MIN = 5
 REASON_MAX = 500
@@ -69,7 +69,8 @@ class AuditFilterForm(FlaskForm):
 
     action = SelectField(
         "Action",
-        choices=[SelectChoice("", "Any action")] + [SelectChoice(a) for a in KNOWN_ACTIONS],
+        choices=[SelectChoice("", "Any action")]
+        + [SelectChoice(a, ACTION_WORDS[a]) for a in KNOWN_ACTIONS],
         validators=[Optional()],
     )
     actor = StringField("Actor email", filters=[strip], validators=[Optional(), Length(max=254)])

@@ -19,7 +19,7 @@ from dashboard.auth.service import user_by_id
 from dashboard.errors import error_response
 from dashboard.plans import all_plans, plan_named
 from dashboard.support import impersonation
-from dashboard.support.audit import AuditFilter, audit_page, support_access_for
+from dashboard.support.audit import ACTION_WORDS, AuditFilter, audit_page, support_access_for
 from dashboard.support.forms import (
     AuditFilterForm,
     EndImpersonationForm,
@@ -54,8 +54,13 @@ bp.add_app_template_global(support_access_for)
 def with_vary(body):
     """A response that caches apart from its htmx fragment."""
     response = make_response(body)
-    response.headers["Vary"] = "HX-Request"
+    response.headers["Vary"] = "HX-Request, HX-History-Restore-Request"
     return response
+
+
+def fragment_request() -> bool:
+    """An htmx request that wants a fragment (Back's history restore wants the whole page)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 @bp.get("/")
@@ -66,7 +71,7 @@ def index():
     page = None
     if form.q.data and form.validate():
         page = search_users(form.q.data, after=request.args.get("after") or None)
-    template = "support/_results.html" if request.htmx else "support/index.html"
+    template = "support/_results.html" if fragment_request() else "support/index.html"
     return with_vary(render_template(template, form=form, page=page))
 
 
@@ -193,9 +198,14 @@ def audit():
     )
     events, following = audit_page(filters, before=request.args.get("before"))
     next_args = {k: v for k, v in request.args.items() if k != "before" and v}
-    template = "support/_audit_rows.html" if request.htmx else "support/audit.html"
+    template = "support/_audit_rows.html" if fragment_request() else "support/audit.html"
     return with_vary(
         render_template(
-            template, form=form, events=events, following=following, next_args=next_args
+            template,
+            form=form,
+            events=events,
+            following=following,
+            next_args=next_args,
+            action_words=ACTION_WORDS,
         )
     )

@@ -7,7 +7,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from dashboard.extensions import db
-from dashboard.keys.rules import key_status
+from dashboard.keys.rules import shown_status
 from dashboard.keys.secrets import DISPLAY_PREFIX_LENGTH
 from dashboard.models import ApiKey, ToolLog, User, utcnow
 from dashboard.plans import all_plans
@@ -78,7 +78,7 @@ def keys_overview(user: User) -> list[dict]:
         {
             "prefix": key.prefix,
             "name": key.name,
-            "status": key_status(key, now),
+            "status": shown_status(key, now),
             "created_at": key.created_at,
             "expires_at": key.expires_at,
             "last_request_at": key.last_request_at,

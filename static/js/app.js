@@ -38,6 +38,11 @@
     var target = event.detail.elt && event.detail.elt.querySelector
       ? event.detail.elt.querySelector("[data-autofocus]")
       : null;
-    if (target) target.focus();
+    if (!target) return;
+    // A panel that must be read whole (the new secret and its "shown only once" warning) is
+    // scrolled to the top first, below the sticky header (scroll-padding-top in app.css).
+    var reveal = target.closest("[data-reveal-on-focus]");
+    if (reveal) reveal.scrollIntoView({ block: "start" });
+    target.focus({ preventScroll: !!reveal });
   });
 })();

@@ -3,14 +3,25 @@
 (function () {
   "use strict";
 
-  var CONFIG = { responsive: true, displaylogo: false };
+  // No mode bar: its buttons sat over the legends on a phone and were focusable but hidden from
+  // screen readers. The data table under each chart is the accessible way to read the numbers.
+  var CONFIG = { responsive: true, displayModeBar: false };
   var THEMES = {
     light: { text: "#4b5563", muted: "#6b7280", grid: "rgba(17, 24, 39, 0.08)", hoverBg: "#ffffff", hoverBorder: "#e5e7eb", hoverText: "#111827" },
     dark: { text: "#c4c9d4", muted: "#9aa1ae", grid: "rgba(255, 255, 255, 0.09)", hoverBg: "#1f2330", hoverBorder: "#2e3342", hoverText: "#f3f4f6" }
   };
 
+  function themeName() {
+    return document.documentElement.getAttribute("data-bs-theme") === "dark" ? "dark" : "light";
+  }
+
   function theme() {
-    return document.documentElement.getAttribute("data-bs-theme") === "dark" ? THEMES.dark : THEMES.light;
+    return THEMES[themeName()];
+  }
+
+  // After Plotly has drawn a chart: say for which theme, so tests (and anyone) can wait for it.
+  function markDrawn(element, name) {
+    return function () { element.setAttribute("data-drawn-theme", name); };
   }
 
   // Colours that depend on the theme; everything else comes from the server's figure.
@@ -60,15 +71,17 @@
       var layout = apply(figure.layout || {}, themed(figure.layout || {}));
       layout.autosize = true;
       delete layout.width;
-      window.Plotly.newPlot(element, figure.data || [], layout, CONFIG);
+      element.removeAttribute("data-drawn-theme");
       element.classList.add("is-drawn");
+      window.Plotly.newPlot(element, figure.data || [], layout, CONFIG).then(markDrawn(element, themeName()));
     });
   }
 
   function recolour() {
     if (!window.Plotly) return;
     document.querySelectorAll("[data-usage-chart].is-drawn").forEach(function (element) {
-      window.Plotly.relayout(element, themed(element.layout || {}));
+      element.removeAttribute("data-drawn-theme");
+      window.Plotly.relayout(element, themed(element.layout || {})).then(markDrawn(element, themeName()));
     });
   }
 

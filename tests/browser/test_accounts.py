@@ -3,6 +3,8 @@ import re
 
 from playwright.sync_api import Page, expect
 
+from tests.browser.axe import assert_accessible
+
 _n = itertools.count()
 
 
@@ -33,6 +35,7 @@ def test_sign_up_log_out_log_in_change_password(page: Page, screenshot):
     page.get_by_role("link", name="Account").click()
     expect(page.get_by_role("heading", name="Account", level=1)).to_be_visible()
     screenshot("account")
+    assert_accessible(page)
 
     page.get_by_label("Current password").fill("a long password")
     page.get_by_label("New password", exact=True).fill("an even longer password")
@@ -58,6 +61,7 @@ def test_wrong_password_shows_an_error(page: Page, screenshot):
     expect(error).to_be_visible()
     expect(page.get_by_label("Password")).to_have_attribute("aria-invalid", "true")
     screenshot("wrong-password")
+    assert_accessible(page)
 
 
 def test_sign_up_form_explains_bad_input(page: Page):

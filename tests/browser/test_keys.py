@@ -5,6 +5,8 @@ import re
 
 from playwright.sync_api import Page, expect
 
+from tests.browser.axe import assert_accessible
+
 _n = itertools.count()
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 860}
@@ -34,6 +36,15 @@ def test_create_copy_once_roll_and_expire(page: Page, screenshot):
     expect(page.get_by_text("No API keys yet")).to_be_visible()
     expect(page.locator(".curl-example").first).to_contain_text("api/v1/tools/sentiment")
     both_widths(page, screenshot, "empty")
+    # One way to create the first key: the form, not three buttons.
+    expect(page.get_by_role("button", name="Create key")).to_have_count(1)
+    expect(page.get_by_role("link", name=re.compile("Create"))).to_have_count(0)
+    expect(page.get_by_label("On a date", exact=True)).not_to_be_checked()
+    expect(page.locator(".expiry-date")).to_be_hidden()  # no date field while "Never" is chosen
+    page.get_by_label("On a date", exact=True).check()
+    expect(page.locator(".expiry-date")).to_be_visible()
+    page.get_by_label("Never").check()
+    assert_accessible(page)
 
     # Bad input first: the form explains, nothing is created.
     page.get_by_label("Name").fill("")
@@ -43,6 +54,7 @@ def test_create_copy_once_roll_and_expire(page: Page, screenshot):
     expect(page.get_by_text("the most your Free plan allows")).to_be_visible()
     expect(page.get_by_label("Name")).to_be_focused()
     both_widths(page, screenshot, "create-errors")
+    assert_accessible(page)
 
     page.get_by_label("Name").fill("production server")
     page.get_by_label("Rate limit (calls per minute)").fill("60")
@@ -52,6 +64,13 @@ def test_create_copy_once_roll_and_expire(page: Page, screenshot):
     secret_box = page.locator("#new-key-secret")
     expect(secret_box).to_be_visible()
     expect(secret_box).to_be_focused()
+    # Nothing of the panel hides under the sticky header: its heading and warning are in view.
+    header_bottom = (
+        page.locator("header.app-header").bounding_box()["y"]
+        + page.locator("header.app-header").bounding_box()["height"]
+    )
+    assert page.get_by_test_id("new-secret").bounding_box()["y"] >= header_bottom - 1
+    expect(page.get_by_text("Copy this secret now.")).to_be_in_viewport()
     secret = secret_box.input_value()
     assert re.fullmatch(r"tk_live_[A-Za-z0-9_-]{43}", secret)
     expect(page.get_by_text("Copy this secret now.")).to_be_visible()
@@ -61,6 +80,7 @@ def test_create_copy_once_roll_and_expire(page: Page, screenshot):
     expect(page.get_by_role("button", name="Copied!")).to_be_visible()
     assert page.evaluate("navigator.clipboard.readText()") == secret
     both_widths(page, screenshot, "secret-once")
+    assert_accessible(page)
 
     # Reload: the secret is gone for good; the list shows only its prefix.
     page.reload()
@@ -81,12 +101,16 @@ def test_create_copy_once_roll_and_expire(page: Page, screenshot):
     expect(page.locator('tr[data-status="rolled"]')).to_contain_text("Rolled — works until")
     expect(page.locator('tr[data-status="active"]')).to_contain_text(new_secret[:14] + "…")
     both_widths(page, screenshot, "rolled")
+    assert_accessible(page)
 
     # Expire the new key after accepting the confirmation.
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator('tr[data-status="active"]').get_by_role("link", name=re.compile("^Expire")).click()
     expect(page.get_by_text("expired. It stops working")).to_be_visible()
-    expect(page.locator('tr[data-status="revoked"]')).to_have_count(1)
+    expired = page.locator('tr[data-status="expired"]')
+    expect(expired).to_have_count(1)
+    expect(expired.first).to_contain_text("Expired")
+    expect(expired.first.get_by_role("link")).to_have_count(0)  # no Edit, Roll or Expire
     expect(page.locator('tr[data-status="active"]')).to_have_count(0)
     expect(page).to_have_url(re.compile(r"/keys/$"))
     both_widths(page, screenshot, "list")
@@ -115,6 +139,7 @@ def test_dismissed_confirmation_keeps_the_key_and_edit_works_in_place(page: Page
         page.locator("tr.key-form-row").get_by_label("Only from these IP addresses")
     ).to_be_focused()
     screenshot("edit-error")
+    assert_accessible(page)
     page.locator("tr.key-form-row").get_by_label("Only from these IP addresses").fill("10.0.0.0/8")
     page.get_by_role("button", name="Save changes").click()
     expect(page.get_by_text("Key “staging box” saved.")).to_be_visible()
@@ -147,6 +172,6 @@ def test_without_javascript_every_action_is_a_plain_form(browser, base_url, scre
         expect(page.get_by_role("heading", name="Expire “no js” now?")).to_be_visible()
         page.get_by_role("button", name="Expire now").click()
         expect(page).to_have_url(re.compile(r"/keys/$"))
-        expect(page.locator('tr[data-status="revoked"]')).to_have_count(1)
+        expect(page.locator('tr[data-status="expired"]')).to_have_count(1)
     finally:
         context.close()

@@ -11,6 +11,7 @@ from dashboard.auth.service import user_by_email
 from dashboard.extensions import db
 from dashboard.keys.service import create_key
 from dashboard.models import User, utcnow
+from tests.browser.axe import assert_accessible
 
 _n = itertools.count()
 PHONE = {"width": 390, "height": 844}
@@ -102,6 +103,7 @@ def test_filter_page_open_a_call_and_come_back(page: Page, live_app, screenshot)
     expect(panel.get_by_text("Request ID")).to_be_visible()
     expect(panel.get_by_test_id("input-json")).to_contain_text("<script>alert(")
     screenshot("panel")
+    assert_accessible(page)
     page.keyboard.press("Escape")
     expect(panel).to_be_empty()
 
@@ -111,6 +113,7 @@ def test_filter_page_open_a_call_and_come_back(page: Page, live_app, screenshot)
     expect(page.get_by_test_id("error-message")).to_contain_text("Tool timed out after 3000 ms")
     expect(page.get_by_test_id("curl")).to_contain_text("curl -X POST")
     screenshot("detail")
+    assert_accessible(page)
     page.set_viewport_size(PHONE)
     screenshot("detail-phone")
     page.get_by_test_id("back-to-logs").click()
@@ -128,6 +131,7 @@ def test_empty_states(page: Page, live_app, screenshot):
     expect(page.get_by_test_id("no-calls")).to_contain_text("No calls yet")
     expect(page.locator("#first-curl")).to_contain_text("/api/v1/tools/echo/v1")
     screenshot("no-calls")
+    assert_accessible(page)
     page.set_viewport_size(PHONE)
     screenshot("no-calls-phone")
     page.set_viewport_size({"width": 1280, "height": 860})

@@ -14,6 +14,7 @@ from dashboard.extensions import db
 from dashboard.keys.service import create_key
 from dashboard.models import utcnow
 from dashboard.usage.service import shift_month
+from tests.browser.axe import CHART_TIMEOUT_MS, assert_accessible
 
 PASSWORD = "a long password"
 TOOLS = ("summarize", "translate", "word-count", "sentiment")
@@ -75,15 +76,18 @@ def log_in(page: Page, email: str) -> None:
     expect(page.get_by_role("heading", name="Usage", level=1)).to_be_visible()
 
 
-def expect_charts_drawn(page: Page, count: int = 6) -> None:
-    charts = page.locator(".js-plotly-plot .main-svg")
-    expect(charts.first).to_be_visible()
+def expect_charts_drawn(page: Page, count: int = 6, theme: str = "light") -> None:
+    """Wait for Plotly's own word: usage.js sets data-drawn-theme once a chart is drawn."""
+    charts = page.locator(f'[data-usage-chart][data-drawn-theme="{theme}"]')
+    # Drawing six charts can take long on a busy machine; this waits for the event, not a time.
+    expect(charts).to_have_count(count, timeout=CHART_TIMEOUT_MS)
     expect(page.locator(".js-plotly-plot")).to_have_count(count)
 
 
 def test_usage_page_draws_charts_and_changes_month(page: Page, account, screenshot):
     log_in(page, account)
     expect_charts_drawn(page)
+    assert_accessible(page)
     calls = page.get_by_test_id("stat-calls")
     this_month_calls = calls.inner_text()
     this_month_label = page.get_by_test_id("usage-month").inner_text()
@@ -94,6 +98,7 @@ def test_usage_page_draws_charts_and_changes_month(page: Page, account, screensh
     expect(page.get_by_test_id("usage-month")).not_to_have_text(this_month_label)
     expect(calls).not_to_have_text(this_month_calls)
     expect_charts_drawn(page)
+    assert_accessible(page)  # the month swapped in by htmx
     # The swap happened in place: the Plotly bundle was not loaded a second time.
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
 
@@ -119,7 +124,7 @@ def test_usage_page_phone_and_dark(page: Page, account, screenshot):
     expect_charts_drawn(page)
     page.emulate_media(color_scheme="dark")
     expect(page.locator("html")).to_have_attribute("data-bs-theme", "dark")
-    page.wait_for_timeout(300)
+    expect_charts_drawn(page, theme="dark")  # redrawn in the dark theme's colours
     # The charts follow the theme: their text is light on the dark page.
     color = page.evaluate(
         "getComputedStyle(document.querySelector('.js-plotly-plot .xtick text')).fill"
@@ -128,7 +133,7 @@ def test_usage_page_phone_and_dark(page: Page, account, screenshot):
     screenshot("desktop-dark")
     page.set_viewport_size({"width": 390, "height": 844})
     page.reload()
-    expect_charts_drawn(page)
+    expect_charts_drawn(page, theme="dark")
     screenshot("phone-dark")
     page.screenshot(path="test-results/usage-phone-dark-first-screen.png")
     page.locator("#chart-trend-title").scroll_into_view_if_needed()

@@ -59,7 +59,7 @@ def test_htmx_sends_the_token_in_a_header(client, logged_in, make_key):
         f"/keys/{key.id}/expire", headers={"HX-Request": "true", "X-CSRFToken": token}
     )
     assert response.status_code == 200
-    assert 'data-status="revoked"' in response.get_data(as_text=True)
+    assert 'data-status="expired"' in response.get_data(as_text=True)
 
 
 def test_the_page_forms_carry_the_token(client, logged_in, make_key):

@@ -155,16 +155,18 @@ def test_list_shows_every_status(client, logged_in, make_key, app):
     page = text(client.get("/keys/"))
     assert status_of(page, active) == "active"
     assert status_of(page, expired) == "expired"
-    assert status_of(page, revoked) == "revoked"
+    assert status_of(page, revoked) == "expired"  # one word for every key that stopped working
     assert status_of(page, rolled) == "rolled"
     assert status_of(page, successor) == "active"
     until = reload(rolled).grace_ends_at.strftime("%Y-%m-%d %H:%M:%S UTC")
     assert re.search(rf"Rolled — works until <time [^>]*>{until}</time>", page)
     assert f"replaced by <code>{successor.prefix}…</code>" in page
-    # Only active keys can be rolled; revoked keys cannot be expired again.
+    # Only active keys can be rolled; a key that stopped working offers no action at all.
     assert f"/keys/{active.id}/roll" in page
     assert f"/keys/{rolled.id}/roll" not in page and f"/keys/{expired.id}/roll" not in page
-    assert f"/keys/{revoked.id}/expire" not in page
+    for dead in (expired, revoked):
+        assert f"/keys/{dead.id}/expire" not in page and f"/keys/{dead.id}/edit" not in page
+    assert f"/keys/{rolled.id}/edit" in page
     assert f"/keys/{rolled.id}/expire" in page
     assert "3 of 3 working keys" in page  # active one, successor, and rolled in its grace
 
@@ -554,7 +556,7 @@ def test_expire_plain(client, logged_in, make_key, app):
     assert key.is_active is False and key.revoked_at is not None
     page = text(client.get("/keys/"))
     assert "Key “doomed” expired. It stops working within 5 seconds." in page
-    assert status_of(page, key) == "revoked"
+    assert status_of(page, key) == "expired"
 
 
 def test_expire_with_htmx_answers_the_section(client, logged_in, make_key):
@@ -562,24 +564,24 @@ def test_expire_with_htmx_answers_the_section(client, logged_in, make_key):
     response = client.post(f"/keys/{key.id}/expire", headers=HX)
     page = text(response)
     assert response.status_code == 200 and "<html" not in page
-    assert status_of(page, key) == "revoked"
+    assert status_of(page, key) == "expired"
     assert "Key “doomed” expired. It stops working at once." in page  # tests cache 0 seconds
     assert 'hx-swap-oob="true"' in page
 
 
-def test_expire_an_already_revoked_key_changes_nothing(client, logged_in, make_key):
+def test_expire_an_already_expired_key_changes_nothing(client, logged_in, make_key):
     key, _ = make_key(logged_in, "gone")
     expire_key(key, datetime(2025, 1, 1))
     client.post(f"/keys/{key.id}/expire")
     assert reload(key).revoked_at == datetime(2025, 1, 1)
-    assert "Key “gone” was already revoked." in text(client.get("/keys/"))
+    assert "Key “gone” has already expired." in text(client.get("/keys/"))
 
 
 def test_expire_a_rolled_key_ends_its_grace(client, logged_in, make_key):
     key, _ = make_key(logged_in, "rolled")
     roll_key(key, timedelta(days=7))
     client.post(f"/keys/{key.id}/expire")
-    assert status_of(text(client.get("/keys/")), key) == "revoked"
+    assert status_of(text(client.get("/keys/")), key) == "expired"
 
 
 # --- rolling ------------------------------------------------------------------------------------
@@ -642,7 +644,7 @@ def test_roll_without_grace_stops_the_old_key_at_once(client, logged_in, make_ke
     old, _ = make_key(logged_in, "prod")
     client.post(f"/keys/{old.id}/roll", data={"grace": "none"})
     page = text(client.get("/keys/"))
-    assert status_of(page, old) == "revoked"
+    assert status_of(page, old) == "expired"
     assert "has stopped working" in page
 
 

@@ -5,7 +5,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from dashboard.keys.rules import ip_allowed, key_refusal, key_status, parse_ip_list, tool_allowed
+from dashboard.keys.rules import (
+    ip_allowed,
+    key_refusal,
+    key_status,
+    parse_ip_list,
+    shown_status,
+    tool_allowed,
+)
 
 NOW = datetime(2026, 3, 10, 12, 0, 0)
 
@@ -45,6 +52,22 @@ def key(**fields):
 )
 def test_key_status(fields, status):
     assert key_status(key(**fields), NOW) == status
+
+
+@pytest.mark.parametrize(
+    ("fields", "word"),
+    [
+        ({}, "active"),
+        ({"grace_ends_at": NOW + timedelta(hours=1)}, "rolled"),
+        # Every way a key stops working reads the same on the pages.
+        ({"expires_at": NOW}, "expired"),
+        ({"revoked_at": NOW, "is_active": False}, "expired"),
+        ({"grace_ends_at": NOW}, "expired"),
+        ({"is_active": False}, "expired"),
+    ],
+)
+def test_pages_show_one_word_for_a_key_that_stopped_working(fields, word):
+    assert shown_status(key(**fields), NOW) == word
 
 
 @pytest.mark.parametrize(

@@ -117,6 +117,39 @@ def test_search_fragment_for_htmx(client, auth, support, customer):
     assert "HX-Request" in fragment.headers["Vary"]
 
 
+@pytest.mark.parametrize("path", ["/support/?q=example", "/support/audit"])
+def test_back_button_history_restore_gets_the_whole_page(client, auth, admin, path):
+    """htmx asks again with HX-History-Restore-Request when its cache is empty: a whole page."""
+    auth.login(admin)
+    restore = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    response = client.get(path, headers=restore)
+    assert "<html" in response.get_data(as_text=True)
+    assert "HX-History-Restore-Request" in response.headers["Vary"]
+
+
+@pytest.mark.parametrize(("who", "home"), [("support", "/support/"), ("admin", "/support/")])
+def test_staff_land_on_the_console(client, auth, request, who, home):
+    auth.login(request.getfixturevalue(who))
+    assert client.get("/").headers["Location"].endswith(home)
+
+
+def test_customers_land_on_usage(client, logged_in):
+    assert client.get("/").headers["Location"].endswith("/usage/")
+
+
+def test_staff_viewing_as_a_customer_land_on_the_customers_usage(client, viewing):
+    assert client.get("/").headers["Location"].endswith("/usage/")
+
+
+def test_audit_actions_read_as_words(client, auth, admin, viewing):
+    client.post("/support/impersonation/end")
+    auth.logout()
+    auth.login(admin)
+    page = client.get("/support/audit").get_data(as_text=True)
+    assert "Started viewing as customer" in page and "Stopped viewing as customer" in page
+    assert ">impersonation.start<" not in page
+
+
 def test_search_refuses_overlong_queries_clearly(client, auth, support):
     auth.login(support)
     response = client.get("/support/", query_string={"q": "a" * 300})

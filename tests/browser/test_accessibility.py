@@ -1,0 +1,137 @@
+"""Every page of the dashboard, with the demo data, passes axe-core in every look.
+
+The other browser tests check the states they reach (forms in error, the secret shown once, the
+log panel, the banner); this module walks every page once, as a customer, as support staff and
+while viewing as a customer, and saves light/dark desktop/phone screenshots to look at.
+"""
+
+import os
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from dashboard.auth.service import user_by_email
+from dashboard.demo import ADMIN_EMAIL, DEMO_EMAIL, DEMO_PASSWORD, SUPPORT_EMAIL, load_demo
+from dashboard.extensions import db
+from dashboard.models import ApiKey, ToolLog
+from tests.browser.axe import DESKTOP, LOOKS, assert_accessible, wait_until_settled
+
+SHOTS = os.environ.get("A11Y_SHOTS", "test-results/looks")
+
+
+@pytest.fixture(scope="module")
+def demo(live_app):
+    """The demo accounts with a few weeks of calls; ids of one key and one failed call."""
+    with live_app.app_context():
+        load_demo(days=40, calls=300, users=2)
+        user = user_by_email(DEMO_EMAIL)
+        key = db.session.scalars(
+            db.select(ApiKey).where(ApiKey.user_id == user.id, ApiKey.name == "Staging")
+        ).one()
+        failed = db.session.scalars(
+            db.select(ToolLog).where(ToolLog.user_id == user.id, ToolLog.status == "error").limit(1)
+        ).one()
+        ids = {"key": str(key.id), "log": str(failed.id), "user": str(user.id)}
+        db.session.remove()
+    return ids
+
+
+def log_in(page: Page, email: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+
+
+def look_at(page: Page, name: str) -> None:
+    """Screenshots in every look (to look at), then axe in every look (to assert)."""
+    os.makedirs(SHOTS, exist_ok=True)
+    viewport = page.viewport_size
+    for scheme, size in LOOKS:
+        page.set_viewport_size(size)
+        page.emulate_media(color_scheme=scheme)
+        wait_until_settled(page, scheme)
+        width = "desktop" if size == DESKTOP else "phone"
+        page.screenshot(path=f"{SHOTS}/{name}-{width}-{scheme}.png", full_page=True)
+    page.set_viewport_size(viewport)
+    page.emulate_media(color_scheme="light")
+    assert_accessible(page)
+
+
+def test_signed_out_pages(page: Page):
+    page.goto("/login")
+    look_at(page, "login")
+    page.goto("/signup")
+    look_at(page, "signup")
+    page.goto("/login")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_text("Enter your email").first).to_be_visible()
+    look_at(page, "login-errors")
+
+
+CUSTOMER_PAGES = [
+    ("usage", "/usage/"),
+    ("usage-empty", "/usage/?month=2021-02"),
+    ("usage-bad-month", "/usage/?month=2026-13"),
+    ("logs", "/logs/"),
+    ("logs-filtered", "/logs/?status=error"),
+    ("log-detail", "/logs/{log}"),
+    ("keys", "/keys/"),
+    ("key-edit", "/keys/{key}/edit"),
+    ("key-roll", "/keys/{key}/roll"),
+    ("key-expire", "/keys/{key}/expire"),
+    ("tools", "/tools/"),
+    ("tool", "/tools/json_validate"),
+    ("account", "/account/"),
+    ("not-found", "/no-such-page"),
+]
+
+
+@pytest.mark.parametrize(("name", "path"), CUSTOMER_PAGES, ids=[n for n, _ in CUSTOMER_PAGES])
+def test_customer_pages(page: Page, demo, name, path):
+    log_in(page, DEMO_EMAIL)
+    page.goto(path.format(**demo))
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    look_at(page, name)
+
+
+def test_log_panel(page: Page, demo):
+    log_in(page, DEMO_EMAIL)
+    page.goto("/logs/?status=error")
+    page.locator("#log-results tbody tr").first.locator("a").first.click()
+    expect(page.locator("#log-panel").get_by_text("Request ID")).to_be_visible()
+    look_at(page, "log-panel")
+
+
+SUPPORT_PAGES = [
+    ("support", "/support/"),
+    ("support-search", "/support/?q=example.com"),
+    ("support-no-match", "/support/?q=nobody-here"),
+    ("support-user", "/support/users/{user}"),
+    ("audit", "/support/audit"),
+]
+
+
+@pytest.mark.parametrize(("name", "path"), SUPPORT_PAGES, ids=[n for n, _ in SUPPORT_PAGES])
+def test_support_pages(page: Page, demo, name, path):
+    log_in(page, ADMIN_EMAIL)
+    page.goto(path.format(**demo))
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    look_at(page, name)
+
+
+def test_viewing_as_a_customer(page: Page, demo):
+    log_in(page, SUPPORT_EMAIL)
+    page.goto(f"/support/users/{demo['user']}")
+    page.get_by_label("Reason").fill("Ticket 77: usage chart looks wrong")
+    page.get_by_role("button", name="View as this user").click()
+    banner = page.get_by_role("region", name="Viewing as a customer")
+    expect(banner).to_be_visible()
+    for name, path in (("as-usage", "/usage/"), ("as-keys", "/keys/"), ("as-logs", "/logs/")):
+        page.goto(path)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        look_at(page, name)
+    banner.get_by_role("button", name=re.compile("^End")).click()
+    expect(page.get_by_role("region", name="Viewing as a customer")).to_have_count(0)
