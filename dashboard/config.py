@@ -53,6 +53,10 @@ class Config:
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.PERMANENT_SESSION_LIFETIME = timedelta(days=14)
+        # Session data on the server (the cookie holds only an id): Redis when this is set,
+        # else the `web_sessions` table of the database.
+        self.SESSION_REDIS_URL = os.environ.get("SESSION_REDIS_URL", "")
+        self.SESSION_KEY_PREFIX = os.environ.get("SESSION_KEY_PREFIX", "session:")
         self.FORCE_HTTPS = env_flag("FORCE_HTTPS", False)
         self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)

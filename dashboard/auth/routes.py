@@ -14,6 +14,7 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
+from dashboard.account.history import record_security_event
 from dashboard.auth.forms import LoginForm, SignupForm
 from dashboard.auth.service import (
     EmailTaken,
@@ -24,6 +25,11 @@ from dashboard.auth.service import (
     user_by_id,
 )
 from dashboard.extensions import limiter, login_manager
+from dashboard.sessions.records import (
+    active_session_for,
+    end_current_session,
+    start_session_record,
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -35,7 +41,11 @@ login_manager.session_protection = "strong"
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    return user_by_id(user_id)
+    """The account of this session, only while its server-side record is active."""
+    user = user_by_id(user_id)
+    if user is None or active_session_for(user.id) is None:
+        return None
+    return user
 
 
 def safe_next(target: str | None) -> str:
@@ -61,10 +71,13 @@ def failed_login(response) -> bool:
 
 
 def start_session(user) -> None:
-    """Log `user` in on a fresh session, so nothing from before the login carries over."""
+    """Log `user` in on a fresh session (new id, nothing from before the login carries over)."""
     session.clear()
+    current_app.session_interface.regenerate(session)
+    start_session_record(user)
     login_user(user)
     record_login(user)
+    record_security_event(user, "login")
 
 
 @bp.get("/")
@@ -128,8 +141,10 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    """Log out and forget the session."""
+    """Log out and forget the session, here and in every saved copy of its cookie."""
     logout_user()
+    end_current_session("logout")
     session.clear()
     flash("You are logged out.", "info")
+    current_app.session_interface.regenerate(session)  # the old id keeps nothing
     return redirect(url_for("auth.login"), 303)

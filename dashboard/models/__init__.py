@@ -1,5 +1,12 @@
 """The data model: the seed's tables, kept name for name, plus the dashboard's additions."""
 
+from dashboard.models.account import (
+    Impersonation,
+    RecoveryCode,
+    SecurityEvent,
+    StoredSession,
+    UserSession,
+)
 from dashboard.models.audit import AuditEvent
 from dashboard.models.key import ApiKey
 from dashboard.models.tool import Tool
@@ -10,11 +17,16 @@ from dashboard.models.user import SuperAdmin, User
 __all__ = [
     "ApiKey",
     "AuditEvent",
+    "Impersonation",
+    "RecoveryCode",
+    "SecurityEvent",
+    "StoredSession",
     "SuperAdmin",
     "Tool",
     "ToolLog",
     "UsageDaily",
     "UsageSummary",
     "User",
+    "UserSession",
     "utcnow",
 ]
