@@ -42,7 +42,8 @@ from dashboard.plans import plan_named
 
 bp = Blueprint("keys", __name__, url_prefix="/keys")
 
-# The secret of a key made by a plain form post waits here for exactly one display.
+# The secret of a key made by a plain form post waits here for exactly one display: in the
+# session data on the server (database or Redis), never in the cookie, which holds only an id.
 NEW_SECRET_SESSION_KEY = "keys_new_secret"  # noqa: S105 (a session key name)
 NOT_ROLLABLE = {"rolled": "was already rolled", "expired": "has expired", "revoked": "was revoked"}
 
