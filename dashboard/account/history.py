@@ -22,6 +22,9 @@ EVENT_WORDS = {
     "two_factor.recovery_code": "Logged in with a recovery code",
 }
 HISTORY_SIZE = 20
+# Staff's changes to their own account also go to audit_events; their log-ins are in
+# user_sessions and the history, and would drown the support actions in the audit log.
+NOT_AUDITED = frozenset({"login"})
 
 
 def record_security_event(user: User, action: str, details: dict | None = None) -> None:
@@ -33,7 +36,7 @@ def record_security_event(user: User, action: str, details: dict | None = None) 
             user_id=user.id, action=action, details=details or {}, ip=ip, user_agent=agent
         )
     )
-    if user.is_staff:
+    if user.is_staff and action not in NOT_AUDITED:
         record_event(f"account.{action}", actor=user, subject=user, details=details, commit=False)
     db.session.commit()
 

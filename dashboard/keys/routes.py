@@ -20,6 +20,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from dashboard.customer_only import customer_only
 from dashboard.keys.forms import CreateKeyForm, EditKeyForm, RollKeyForm
 from dashboard.keys.rules import key_status
 from dashboard.keys.service import (
@@ -209,6 +210,7 @@ def render_edit(key, form, status=200):
 
 @bp.get("/<key_id>/edit")
 @login_required
+@customer_only
 def edit_form(key_id: str):
     """The form to change a key's name, rate limit and restrictions."""
     key = own_key_or_404(key_id)
@@ -265,6 +267,7 @@ def render_roll(key, form, status=200):
 
 @bp.get("/<key_id>/roll")
 @login_required
+@customer_only
 def roll_form(key_id: str):
     """The form to roll a key: choose how long the old one keeps working."""
     key = own_key_or_404(key_id)

@@ -62,6 +62,14 @@ class Impersonation(db.Model):
     actor = relationship("User", foreign_keys=[actor_id])
     subject = relationship("User", foreign_keys=[subject_id])
 
+    @property
+    def subject_email(self) -> str:
+        return self.subject.email
+
+    @property
+    def minutes_left(self) -> int:
+        return max(0, round((self.ends_at - utcnow()).total_seconds() / 60))
+
 
 class SecurityEvent(db.Model):
     """The customer-visible security history: sign-ins, password and email changes, 2FA."""

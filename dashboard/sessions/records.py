@@ -13,7 +13,7 @@ from flask import current_app, request, session
 from ua_parser import parse as parse_user_agent
 
 from dashboard.extensions import db
-from dashboard.models import User, UserSession, utcnow
+from dashboard.models import Impersonation, User, UserSession, utcnow
 from dashboard.models.types import parse_uuid
 
 ACCOUNT_SESSION = "account_session_id"
@@ -80,11 +80,23 @@ def end_sessions(user: User, reason: str, *, keep: uuid.UUID | None = None, only
         conditions.append(UserSession.id != keep)
     if only is not None:
         conditions.append(UserSession.id == only)
-    result = db.session.execute(
-        sa.update(UserSession).where(*conditions).values(ended_at=utcnow(), ended_reason=reason)
+    now = utcnow()
+    ended = list(
+        db.session.scalars(
+            sa.update(UserSession)
+            .where(*conditions)
+            .values(ended_at=now, ended_reason=reason)
+            .returning(UserSession.id)
+        )
     )
+    if ended:  # viewing as a customer lives in a session: it ends with it
+        db.session.execute(
+            sa.update(Impersonation)
+            .where(Impersonation.session_id.in_(ended), Impersonation.ended_at.is_(None))
+            .values(ended_at=now, ended_how=reason)
+        )
     db.session.commit()
-    return result.rowcount
+    return len(ended)
 
 
 def end_current_session(reason: str) -> None:

@@ -17,6 +17,7 @@ KNOWN_ACTIONS = (
     "impersonation.start",
     "impersonation.end",
     "impersonation.action",
+    "impersonation.read",
     "key.expire",
     "user.role",
     "user.plan",

@@ -16,6 +16,8 @@ from dashboard.support.guards import (
     REFUSED_MESSAGE,
     SAFE_METHODS,
     forbidden_while_impersonating,
+    refused_reads,
+    refused_while_impersonating,
 )
 from tests.conftest import PASSWORD
 from tests.support.conftest import events, start_viewing
@@ -226,3 +228,40 @@ def test_every_allowed_write_writes_an_audit_row(app, client, viewing):
         "key.expire",
         "impersonation.end",
     ]
+
+
+def test_every_name_in_the_guard_exists_in_the_url_map(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert ALLOWED_WRITES <= endpoints
+    reads = refused_reads(app)
+    assert reads <= endpoints
+    assert {"keys.edit_form", "keys.roll_form", "probe.guarded"} <= reads
+
+
+def test_every_form_page_of_a_refused_write_is_refused_too(app):
+    """A GET page at the same path as a refused write prepares that write: it must be refused,
+    unless it is a list page (its path ends with "/") that only also holds a form."""
+    writes = {}
+    for rule in app.url_map.iter_rules():
+        if (rule.methods or set()) - SAFE_METHODS and rule.endpoint not in ALLOWED_WRITES:
+            writes.setdefault(rule.rule, rule.endpoint)
+    form_pages = [
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if "GET" in (rule.methods or set())
+        and rule.rule in writes
+        and not rule.rule.endswith("/")
+        and not rule.rule.startswith("/api/")
+        and rule.endpoint not in {"auth.login", "auth.signup"}  # refused by the session itself
+    ]
+    assert {"keys.edit_form", "keys.roll_form"} <= set(form_pages)
+    for endpoint in form_pages:
+        assert refused_while_impersonating(endpoint, "GET"), endpoint
+
+
+def test_key_forms_are_refused_while_viewing(client, viewing, customer_key):
+    key = customer_key[0]
+    for page in (f"/keys/{key.id}/edit", f"/keys/{key.id}/roll"):
+        response = client.get(page)
+        assert response.status_code == 403, page
+        assert REFUSED_MESSAGE in response.get_data(as_text=True)
