@@ -69,6 +69,26 @@ class Config:
         self.API_CONNECTION_KEEP_SECONDS = env_int("API_CONNECTION_KEEP_SECONDS", 1)
         self.METERING_SYNCHRONOUS_COMMIT = env_flag("METERING_SYNCHRONOUS_COMMIT", True)
         self.IMPERSONATION_MINUTES = env_int("IMPERSONATION_MINUTES", 30)
+        # Email (dashboard/mail.py): SMTP when MAIL_SERVER is set; otherwise messages are printed
+        # and appended to MAIL_OUTBOX_FILE in instance/ (empty: printed only).
+        self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+        self.MAIL_PORT = env_int("MAIL_PORT", 587)
+        self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+        self.MAIL_USE_TLS = env_flag("MAIL_USE_TLS", False)
+        self.MAIL_FROM = os.environ.get("MAIL_FROM", "Toolbox <no-reply@toolbox.localhost>")
+        self.MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 10)
+        self.MAIL_OUTBOX_FILE = os.environ.get("MAIL_OUTBOX_FILE", "outbox.txt")
+        # Links sent by email: how long each works.
+        self.EMAIL_VERIFY_HOURS = env_int("EMAIL_VERIFY_HOURS", 48)
+        self.PASSWORD_RESET_MINUTES = env_int("PASSWORD_RESET_MINUTES", 30)
+        self.EMAIL_CHANGE_HOURS = env_int("EMAIL_CHANGE_HOURS", 24)
+        # Throttles of the pages that anyone can post to (Flask-Limiter syntax).
+        self.SIGNUP_RATE_LIMIT_PER_IP = os.environ.get("SIGNUP_RATE_LIMIT_PER_IP", "10/hour")
+        self.SIGNUP_RATE_LIMIT_PER_EMAIL = os.environ.get("SIGNUP_RATE_LIMIT_PER_EMAIL", "3/hour")
+        self.RESET_RATE_LIMIT_PER_IP = os.environ.get("RESET_RATE_LIMIT_PER_IP", "10/hour")
+        self.RESET_RATE_LIMIT_PER_EMAIL = os.environ.get("RESET_RATE_LIMIT_PER_EMAIL", "3/hour")
+        self.EMAIL_RATE_LIMIT_PER_USER = os.environ.get("EMAIL_RATE_LIMIT_PER_USER", "5/hour")
         self.PLANS = dict(DEFAULT_PLANS)
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
@@ -95,6 +115,8 @@ class TestConfig(Config):
         self.API_KEY_CACHE_SECONDS = 0
         self.API_CONNECTION_KEEP_SECONDS = 0  # each test's engine is disposed of at its end
         self.WTF_CSRF_ENABLED = False  # CSRF tests turn it back on with app_overrides
+        self.MAIL_SERVER = ""  # mail tests point this at their own SMTP server
+        self.MAIL_OUTBOX_FILE = ""  # print only; never write into the repository's instance/
 
 
 def engine_options(url: str) -> dict:

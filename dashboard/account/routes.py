@@ -4,9 +4,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 
-from dashboard.account.forms import ChangePasswordForm, DeleteAccountForm
+from dashboard.account.forms import ChangeEmailForm, ChangePasswordForm, DeleteAccountForm
 from dashboard.account.history import EVENT_WORDS, record_security_event, security_history
 from dashboard.account.service import change_password, delete_account
+from dashboard.auth.emails import send_email_change
 from dashboard.auth.passwords import password_matches
 from dashboard.auth.service import normalise_email
 from dashboard.models.types import parse_uuid
@@ -20,15 +21,17 @@ from dashboard.sessions.records import (
 )
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+EMAIL_PREFIX = "change"  # its password field must not share an id with the others
 
 
-def render_account(password_form=None, delete_form=None, status=200):
+def render_account(password_form=None, delete_form=None, email_form=None, status=200):
     return render_template(
         "account/index.html",
         plan=plan_named(current_user.subscription_plan),
         plans=all_plans(),
         password_form=password_form or ChangePasswordForm(formdata=None),
         delete_form=delete_form or DeleteAccountForm(formdata=None),
+        email_form=email_form or ChangeEmailForm(formdata=None, prefix=EMAIL_PREFIX),
         **sessions_context(),
         history=security_history(current_user),
         event_words=EVENT_WORDS,
@@ -71,6 +74,26 @@ def password():
             return redirect(url_for("account.index"), 303)
         form.current_password.errors.append("That is not your current password.")
     return render_account(password_form=form, status=422)
+
+
+@bp.post("/email")
+@login_required
+def email():
+    """Ask to change the address: a link goes to the new one, a notice to the old one."""
+    form = ChangeEmailForm(prefix=EMAIL_PREFIX)
+    if form.validate_on_submit():
+        new_email = normalise_email(form.new_email.data)
+        if not current_user.email_verified:
+            form.new_email.errors.append("Confirm your current address first (see the banner).")
+        elif new_email == current_user.email:
+            form.new_email.errors.append("That is already your address.")
+        elif not password_matches(current_user.password_hash, form.password.data):
+            form.password.errors.append("That is not your password.")
+        else:
+            send_email_change(current_user, new_email)
+            flash(f"We sent a link to {new_email}. Your address changes when you open it.", "info")
+            return redirect(url_for("account.index"), 303)
+    return render_account(email_form=form, status=422)
 
 
 @bp.post("/delete")

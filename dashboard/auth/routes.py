@@ -15,13 +15,14 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 
 from dashboard.account.history import record_security_event
+from dashboard.auth.emails import send_signup_attempt, send_verification
 from dashboard.auth.forms import LoginForm, SignupForm
 from dashboard.auth.service import (
-    EmailTaken,
     authenticate,
-    create_user,
     normalise_email,
     record_login,
+    register,
+    user_by_email,
     user_by_id,
 )
 from dashboard.extensions import limiter, login_manager
@@ -62,8 +63,12 @@ def safe_next(target: str | None) -> str:
     return url_for("auth.home")
 
 
-def login_email_key() -> str:
-    return "login:" + normalise_email(request.form.get("email", ""))[:254]
+def form_email_key(prefix: str):
+    """A limiter key per email address posted in the form (throttles per address)."""
+    return lambda: prefix + normalise_email(request.form.get("email", ""))[:254]
+
+
+login_email_key = form_email_key("login:")
 
 
 def failed_login(response) -> bool:
@@ -88,25 +93,42 @@ def home():
     return redirect(url_for("auth.login"))
 
 
+SIGNED_UP_EMAIL = "signed_up_email"
+
+
 @bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["SIGNUP_RATE_LIMIT_PER_IP"], methods=["POST"])
+@limiter.limit(
+    lambda: current_app.config["SIGNUP_RATE_LIMIT_PER_EMAIL"],
+    key_func=form_email_key("signup:"),
+    methods=["POST"],
+)
 def signup():
-    """Create an account and log in."""
+    """Create an account; the answer is the same whether the address already has one."""
     if current_user.is_authenticated:
         return redirect(url_for("auth.home"))
     form = SignupForm()
     if form.validate_on_submit():
-        try:
-            user = create_user(form.email.data, form.password.data)
-        except EmailTaken:
-            form.email.errors.append("An account with this email already exists. Log in instead?")
+        user = register(form.email.data, form.password.data)
+        if user is None:
+            existing = user_by_email(form.email.data)
+            if existing is not None:
+                send_signup_attempt(existing)
         else:
-            start_session(user)
-            flash(
-                "Welcome! Your account is ready. Create an API key to make your first call.",
-                "success",
-            )
-            return redirect(url_for("keys.index"), 303)
+            send_verification(user)
+        session[SIGNED_UP_EMAIL] = normalise_email(form.email.data)
+        return redirect(url_for("auth.signup_sent"), 303)
     return render_template("auth/signup.html", form=form)
+
+
+@bp.get("/signup/sent")
+def signup_sent():
+    """After sign-up: check your inbox, or log in right away (confirming can wait)."""
+    email = session.get(SIGNED_UP_EMAIL)
+    if not email:
+        return redirect(url_for("auth.signup"))
+    form = LoginForm(formdata=None, data={"email": email})
+    return render_template("auth/signup_sent.html", email=email, form=form)
 
 
 @bp.route("/login", methods=["GET", "POST"])
