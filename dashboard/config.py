@@ -88,6 +88,9 @@ class Config:
         self.SIGNUP_RATE_LIMIT_PER_EMAIL = os.environ.get("SIGNUP_RATE_LIMIT_PER_EMAIL", "3/hour")
         self.RESET_RATE_LIMIT_PER_IP = os.environ.get("RESET_RATE_LIMIT_PER_IP", "10/hour")
         self.RESET_RATE_LIMIT_PER_EMAIL = os.environ.get("RESET_RATE_LIMIT_PER_EMAIL", "3/hour")
+        self.TWO_FACTOR_RATE_LIMIT = os.environ.get("TWO_FACTOR_RATE_LIMIT", "5/minute")
+        # Support staff and super admins must turn on two-factor sign-in to open the console.
+        self.STAFF_REQUIRE_TWO_FACTOR = env_flag("STAFF_REQUIRE_TWO_FACTOR", True)
         self.EMAIL_RATE_LIMIT_PER_USER = os.environ.get("EMAIL_RATE_LIMIT_PER_USER", "5/hour")
         self.PLANS = dict(DEFAULT_PLANS)
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
@@ -115,6 +118,7 @@ class TestConfig(Config):
         self.API_KEY_CACHE_SECONDS = 0
         self.API_CONNECTION_KEEP_SECONDS = 0  # each test's engine is disposed of at its end
         self.WTF_CSRF_ENABLED = False  # CSRF tests turn it back on with app_overrides
+        self.STAFF_REQUIRE_TWO_FACTOR = False  # tests/account/test_two_factor.py turns it on
         self.MAIL_SERVER = ""  # mail tests point this at their own SMTP server
         self.MAIL_OUTBOX_FILE = ""  # print only; never write into the repository's instance/
 

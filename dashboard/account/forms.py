@@ -44,3 +44,19 @@ class ChangeEmailForm(FlaskForm):
         validators=[InputRequired("Enter your password."), Length(max=PASSWORD_MAX)],
         render_kw={"autocomplete": "current-password"},
     )
+
+
+class TwoFactorCodeForm(FlaskForm):
+    code = StringField(
+        "Code from your app",
+        validators=[InputRequired("Enter the 6-digit code."), Length(max=20)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 20},
+    )
+
+
+class DisableTwoFactorForm(FlaskForm):
+    password = PasswordField(
+        "Password",
+        validators=[InputRequired("Enter your password."), Length(max=PASSWORD_MAX)],
+        render_kw={"autocomplete": "current-password"},
+    )

@@ -1,5 +1,6 @@
 """Sign-up, log-in and log-out pages."""
 
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import (
@@ -14,7 +15,9 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
+from dashboard.account.forms import TwoFactorCodeForm
 from dashboard.account.history import record_security_event
+from dashboard.account.two_factor import second_factor_ok
 from dashboard.auth.emails import send_signup_attempt, send_verification
 from dashboard.auth.forms import LoginForm, SignupForm
 from dashboard.auth.service import (
@@ -26,6 +29,7 @@ from dashboard.auth.service import (
     user_by_id,
 )
 from dashboard.extensions import limiter, login_manager
+from dashboard.models import utcnow
 from dashboard.sessions.records import (
     active_session_for,
     end_current_session,
@@ -154,10 +158,80 @@ def login():
             form.password.errors.append("That email and password do not match an account.")
         elif user.is_disabled:
             form.email.errors.append("This account is disabled. Contact support.")
+        elif user.two_factor_enabled:
+            return ask_for_code(user, request.args.get("next"))
         else:
             start_session(user)
             return redirect(safe_next(request.args.get("next")), 303)
     return render_template("auth/login.html", form=form)
+
+
+# Between a right password and a right code: who, since when, and where to go after.
+PENDING_LOGIN = "pending_two_factor_login"
+CODE_MINUTES = 5
+
+
+def ask_for_code(user, next_url: str | None):
+    """The password was right: remember that (on the server) and ask for the second factor."""
+    session.clear()
+    current_app.session_interface.regenerate(session)
+    session[PENDING_LOGIN] = {
+        "user": str(user.id),
+        "at": utcnow().isoformat(),
+        "next": safe_next(next_url),
+    }
+    return redirect(url_for("auth.login_code"), 303)
+
+
+def pending_login_user():
+    """The account waiting for its code, while the wait is under CODE_MINUTES."""
+    pending = session.get(PENDING_LOGIN)
+    if not isinstance(pending, dict):
+        return None
+    try:
+        since = datetime.fromisoformat(pending.get("at", ""))
+    except (TypeError, ValueError):
+        return None
+    if utcnow() - since > timedelta(minutes=CODE_MINUTES):
+        return None
+    return user_by_id(pending.get("user", ""))
+
+
+def pending_login_key() -> str:
+    pending = session.get(PENDING_LOGIN)
+    return "totp:" + (pending.get("user", "") if isinstance(pending, dict) else "none")
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["TWO_FACTOR_RATE_LIMIT"],
+    key_func=pending_login_key,
+    methods=["POST"],
+    deduct_when=failed_login,
+)
+def login_code():
+    """The second step of logging in: a code from the app, or a recovery code."""
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.home"))
+    user = pending_login_user()
+    if user is None or user.is_disabled or not user.two_factor_enabled:
+        session.pop(PENDING_LOGIN, None)
+        flash("Log in again: the code must follow the password within 5 minutes.", "info")
+        return redirect(url_for("auth.login"), 303)
+    form = TwoFactorCodeForm()
+    if form.validate_on_submit():
+        how = second_factor_ok(user, form.code.data)
+        if how is not None:
+            target = session[PENDING_LOGIN]["next"]
+            start_session(user)
+            if how == "recovery":
+                record_security_event(user, "two_factor.recovery_code")
+                flash("You used a recovery code: it works no more.", "warning")
+            return redirect(target, 303)
+        record_security_event(user, "login.failed_code")
+        form.code.errors.append("That code is not right.")
+        return render_template("auth/login_code.html", form=form), 422
+    return render_template("auth/login_code.html", form=form)
 
 
 @bp.post("/logout")

@@ -2,7 +2,18 @@
 
 from functools import wraps
 
-from flask import Flask, abort, current_app, g, make_response, render_template, request
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
 from dashboard.customer_only import customer_only, is_customer_only
@@ -76,9 +87,21 @@ def staff_required(view):
     def guarded(*args, **kwargs):
         if not current_user.is_authenticated or not current_user.is_staff:
             abort(404)
+        if lacks_two_factor():
+            return set_up_two_factor_first()
         return view(*args, **kwargs)
 
     return guarded
+
+
+def lacks_two_factor() -> bool:
+    """Staff without two-factor sign-in, when the config requires it for the console."""
+    return current_app.config["STAFF_REQUIRE_TWO_FACTOR"] and not current_user.two_factor_enabled
+
+
+def set_up_two_factor_first():
+    flash("Turn on two-factor sign-in to open the support console.", "warning")
+    return redirect(url_for("account.two_factor_page"), 303)
 
 
 def super_admin_required(view):
@@ -88,6 +111,8 @@ def super_admin_required(view):
     def guarded(*args, **kwargs):
         if not current_user.is_authenticated or not current_user.is_staff:
             abort(404)
+        if lacks_two_factor():
+            return set_up_two_factor_first()
         if not current_user.is_super_admin:
             return error_response(403, "Only super admins can see or do this.")
         return view(*args, **kwargs)
