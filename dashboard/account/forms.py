@@ -46,14 +46,6 @@ class ChangeEmailForm(FlaskForm):
     )
 
 
-class TwoFactorCodeForm(FlaskForm):
-    code = StringField(
-        "Code from your app",
-        validators=[InputRequired("Enter the 6-digit code."), Length(max=20)],
-        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 20},
-    )
-
-
 class DisableTwoFactorForm(FlaskForm):
     password = PasswordField(
         "Password",

@@ -4,9 +4,10 @@ from flask import current_app, flash, redirect, render_template, session, url_fo
 from flask_login import current_user, login_required
 
 from dashboard.account import two_factor
-from dashboard.account.forms import DisableTwoFactorForm, TwoFactorCodeForm
+from dashboard.account.forms import DisableTwoFactorForm
 from dashboard.account.history import record_security_event
 from dashboard.account.routes import bp
+from dashboard.auth.forms import TwoFactorCodeForm
 from dashboard.auth.passwords import password_matches
 from dashboard.customer_only import customer_only
 from dashboard.extensions import limiter

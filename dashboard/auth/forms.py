@@ -1,7 +1,7 @@
 """Sign-up and log-in forms."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
+from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import Email, EqualTo, InputRequired, Length
 
 PASSWORD_MIN = 10
@@ -79,4 +79,12 @@ class ResetPasswordForm(FlaskForm):
             EqualTo("password", "The two passwords differ."),
         ],
         render_kw={"autocomplete": "new-password"},
+    )
+
+
+class TwoFactorCodeForm(FlaskForm):
+    code = StringField(
+        "Code from your app",
+        validators=[InputRequired("Enter the 6-digit code."), Length(max=20)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 20},
     )

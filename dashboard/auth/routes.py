@@ -15,11 +15,10 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
-from dashboard.account.forms import TwoFactorCodeForm
 from dashboard.account.history import record_security_event
 from dashboard.account.two_factor import second_factor_ok
 from dashboard.auth.emails import send_signup_attempt, send_verification
-from dashboard.auth.forms import LoginForm, SignupForm
+from dashboard.auth.forms import LoginForm, SignupForm, TwoFactorCodeForm
 from dashboard.auth.service import (
     authenticate,
     normalise_email,

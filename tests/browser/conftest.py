@@ -18,6 +18,7 @@ from dashboard.tools.sync import sync_tools
 from tests.conftest import IN_CI, make_app, postgres_reachable, require, upgrade_to_head
 from tests.mail_server import Inbox, free_port
 
+SHOTS = os.environ.get("SCREENSHOT_DIR", "test-results")  # where screenshot() saves its PNGs
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -102,11 +103,11 @@ def base_url(live_server):
 
 @pytest.fixture
 def screenshot(page, request):
-    """screenshot("name") saves a PNG under test-results/ to look at."""
+    """screenshot("name") saves a PNG under SHOTS (test-results/) to look at."""
 
     def take(name: str):
-        os.makedirs("test-results", exist_ok=True)
-        path = f"test-results/{request.node.name}-{name}.png"
+        os.makedirs(SHOTS, exist_ok=True)
+        path = f"{SHOTS}/{request.node.name}-{name}.png"
         page.screenshot(path=path, full_page=True)
         return path
 
