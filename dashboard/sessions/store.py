@@ -29,31 +29,46 @@ class DatabaseSessionInterface(ServerSideSessionInterface):
             return None
         return self.serializer.decode(row.data)
 
+    # Writes use a connection of their own: the request's ORM session may be streaming an
+    # export through a server-side cursor when the session is saved.
     def _delete_session(self, store_id: str) -> None:
-        db.session.execute(sa.delete(StoredSession).where(StoredSession.session_id == store_id))
-        db.session.commit()
+        with db.engine.begin() as connection:
+            connection.execute(sa.delete(StoredSession).where(StoredSession.session_id == store_id))
 
     def _upsert_session(
         self, session_lifetime: timedelta, session: ServerSideSession, store_id: str
     ) -> None:
-        data = self.serializer.encode(session)
-        expires_at = utcnow() + session_lifetime
-        row = db.session.get(StoredSession, store_id)
-        if row is None:
-            db.session.add(StoredSession(session_id=store_id, data=data, expires_at=expires_at))
-        else:
-            row.data, row.expires_at = data, expires_at
-        db.session.commit()
+        values = {
+            "data": self.serializer.encode(session),
+            "expires_at": utcnow() + session_lifetime,
+        }
+        with db.engine.begin() as connection:
+            updated = connection.execute(
+                sa.update(StoredSession)
+                .where(StoredSession.session_id == store_id)
+                .values(**values)
+            )
+        if updated.rowcount == 0:
+            try:
+                with db.engine.begin() as connection:
+                    connection.execute(
+                        sa.insert(StoredSession).values(session_id=store_id, **values)
+                    )
+            except sa.exc.IntegrityError:  # a parallel request of the same browser won
+                self._upsert_session(session_lifetime, session, store_id)
 
     def _delete_expired_sessions(self) -> None:
-        db.session.execute(sa.delete(StoredSession).where(StoredSession.expires_at <= utcnow()))
-        db.session.commit()
+        with db.engine.begin() as connection:
+            connection.execute(sa.delete(StoredSession).where(StoredSession.expires_at <= utcnow()))
 
 
 def init_app(app: Flask) -> None:
     """Keep sessions in Redis when SESSION_REDIS_URL is set, else in the database."""
     options = {
         "key_prefix": app.config["SESSION_KEY_PREFIX"],
+        # A browser-session cookie, as before; and Flask-Login's "strong" protection, which
+        # drops a login used from another browser, only acts on non-permanent sessions.
+        "permanent": False,
         "sid_length": 32,
         "serialization_format": "msgpack",
     }
