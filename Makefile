@@ -7,7 +7,7 @@ export FLASK_APP := wsgi.py
 .PHONY: run worker test deps dev-deps assets browser db demo lint bench
 
 # The job worker (alerts, webhooks, the daily log purge) runs beside the server on
-# instance/jobs.sqlite and stops with it; emails go to the terminal and instance/mail.log.
+# instance/jobs.sqlite and stops with it; emails go to the terminal and instance/outbox.txt.
 run: deps assets db demo  ## Serve the app on SQLite with demo data at http://127.0.0.1:5000
 	$(BIN)/flask worker & worker=$$!; trap 'kill $$worker' EXIT INT TERM; \
 	$(BIN)/flask run --host 127.0.0.1 --port 5000

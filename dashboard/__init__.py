@@ -11,6 +11,7 @@ from werkzeug.routing import Rule
 
 from dashboard.config import Config, config_from_environment
 from dashboard.extensions import csrf, db, htmx, limiter, login_manager, migrate, talisman
+from dashboard.sessions import init_app as init_sessions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,6 +44,7 @@ def create_app(config: Config | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
+    init_sessions(app)
     csrf.init_app(app)
     limiter.init_app(app)
     htmx.init_app(app)

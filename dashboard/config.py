@@ -72,6 +72,10 @@ class Config:
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.PERMANENT_SESSION_LIFETIME = timedelta(days=14)
+        # Session data on the server (the cookie holds only an id): Redis when this is set,
+        # else the `web_sessions` table of the database.
+        self.SESSION_REDIS_URL = os.environ.get("SESSION_REDIS_URL", "")
+        self.SESSION_KEY_PREFIX = os.environ.get("SESSION_KEY_PREFIX", "session:")
         self.FORCE_HTTPS = env_flag("FORCE_HTTPS", False)
         self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
@@ -84,6 +88,29 @@ class Config:
         self.API_CONNECTION_KEEP_SECONDS = env_int("API_CONNECTION_KEEP_SECONDS", 1)
         self.METERING_SYNCHRONOUS_COMMIT = env_flag("METERING_SYNCHRONOUS_COMMIT", True)
         self.IMPERSONATION_MINUTES = env_int("IMPERSONATION_MINUTES", 30)
+        # Email (dashboard/mail.py): SMTP when MAIL_SERVER is set; otherwise messages are printed
+        # and appended to MAIL_OUTBOX_FILE in instance/ (empty: printed only).
+        self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+        self.MAIL_PORT = env_int("MAIL_PORT", 587)
+        self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+        self.MAIL_USE_TLS = env_flag("MAIL_USE_TLS", False)
+        self.MAIL_FROM = os.environ.get("MAIL_FROM", "Toolbox <no-reply@toolbox.localhost>")
+        self.MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 10)
+        self.MAIL_OUTBOX_FILE = os.environ.get("MAIL_OUTBOX_FILE", "outbox.txt")
+        # Links sent by email: how long each works.
+        self.EMAIL_VERIFY_HOURS = env_int("EMAIL_VERIFY_HOURS", 48)
+        self.PASSWORD_RESET_MINUTES = env_int("PASSWORD_RESET_MINUTES", 30)
+        self.EMAIL_CHANGE_HOURS = env_int("EMAIL_CHANGE_HOURS", 24)
+        # Throttles of the pages that anyone can post to (Flask-Limiter syntax).
+        self.SIGNUP_RATE_LIMIT_PER_IP = os.environ.get("SIGNUP_RATE_LIMIT_PER_IP", "10/hour")
+        self.SIGNUP_RATE_LIMIT_PER_EMAIL = os.environ.get("SIGNUP_RATE_LIMIT_PER_EMAIL", "3/hour")
+        self.RESET_RATE_LIMIT_PER_IP = os.environ.get("RESET_RATE_LIMIT_PER_IP", "10/hour")
+        self.RESET_RATE_LIMIT_PER_EMAIL = os.environ.get("RESET_RATE_LIMIT_PER_EMAIL", "3/hour")
+        self.TWO_FACTOR_RATE_LIMIT = os.environ.get("TWO_FACTOR_RATE_LIMIT", "5/minute")
+        # Support staff and super admins must turn on two-factor sign-in to open the console.
+        self.STAFF_REQUIRE_TWO_FACTOR = env_flag("STAFF_REQUIRE_TWO_FACTOR", True)
+        self.EMAIL_RATE_LIMIT_PER_USER = os.environ.get("EMAIL_RATE_LIMIT_PER_USER", "5/hour")
         self.PLANS = dict(DEFAULT_PLANS)
         # Upstream tools (dashboard/tools/upstream.py) and their catalog file.
         self.TOOLS_CATALOG_FILE = os.environ.get("TOOLS_CATALOG_FILE") or None
@@ -100,13 +127,6 @@ class Config:
         self.QUEUE_NAME = os.environ.get("QUEUE_NAME", "toolbox")
         self.JOBS_WORKERS = env_int("JOBS_WORKERS", 2)
         self.JOBS_PURGE_LOGS_HOUR = env_int("JOBS_PURGE_LOGS_HOUR", 3)  # UTC, daily
-        # Email: no MAIL_SERVER prints each message and appends it to instance/mail.log.
-        self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
-        self.MAIL_PORT = env_int("MAIL_PORT", 587)
-        self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
-        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
-        self.MAIL_USE_TLS = env_flag("MAIL_USE_TLS", True)
-        self.MAIL_FROM = os.environ.get("MAIL_FROM", "Toolbox <toolbox@localhost>")
         # Webhooks: private, loopback and link-local destinations are refused unless allowed.
         self.WEBHOOK_ALLOW_PRIVATE = env_flag("WEBHOOK_ALLOW_PRIVATE", False)
         self.WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5"))
@@ -140,8 +160,10 @@ class TestConfig(Config):
         self.API_CONNECTION_KEEP_SECONDS = 0  # each test's engine is disposed of at its end
         self.WTF_CSRF_ENABLED = False  # CSRF tests turn it back on with app_overrides
         self.QUEUE_URL = "memory://"  # alert tests run a real queue (tests/alerts/conftest.py)
-        self.MAIL_SERVER = ""
         self.WEBHOOK_ALLOW_PRIVATE = False
+        self.STAFF_REQUIRE_TWO_FACTOR = False  # tests/account/test_two_factor.py turns it on
+        self.MAIL_SERVER = ""  # mail tests point this at their own SMTP server
+        self.MAIL_OUTBOX_FILE = ""  # print only; never write into the repository's instance/
 
 
 def engine_options(url: str) -> dict:

@@ -27,6 +27,11 @@ POSTGRES_SERVER = os.environ.get(
 REDIS_SERVER = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 PASSWORD = "correct horse battery"
 TABLES = (
+    "web_sessions",
+    "impersonations",
+    "user_sessions",
+    "security_events",
+    "recovery_codes",
     "webhook_deliveries",
     "webhook_endpoints",
     "alert_events",

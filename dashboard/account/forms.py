@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length
 
-from dashboard.auth.forms import PASSWORD_MAX, new_password_field
+from dashboard.auth.forms import PASSWORD_MAX, email_field, new_password_field
 
 
 class ChangePasswordForm(FlaskForm):
@@ -30,6 +30,23 @@ class DeleteAccountForm(FlaskForm):
         validators=[InputRequired("Type your email address to confirm."), Length(max=254)],
         render_kw={"autocomplete": "off"},
     )
+    password = PasswordField(
+        "Password",
+        validators=[InputRequired("Enter your password."), Length(max=PASSWORD_MAX)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class ChangeEmailForm(FlaskForm):
+    new_email = email_field("New email address")
+    password = PasswordField(
+        "Password",
+        validators=[InputRequired("Enter your password."), Length(max=PASSWORD_MAX)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class DisableTwoFactorForm(FlaskForm):
     password = PasswordField(
         "Password",
         validators=[InputRequired("Enter your password."), Length(max=PASSWORD_MAX)],

@@ -1,7 +1,6 @@
 """Alert settings, raising an alert exactly once, and the periodic checks that find alerts."""
 
 import logging
-import smtplib
 import uuid
 from datetime import datetime, timedelta
 
@@ -10,7 +9,7 @@ import sqlalchemy as sa
 from dashboard.alerts.events import ENDPOINT_DISABLED_EVENT, email_for, iso_z
 from dashboard.api.metering import upsert
 from dashboard.extensions import db
-from dashboard.mail import send_email
+from dashboard.mail import MailNotSent, send_email
 from dashboard.models import (
     AlertEvent,
     AlertKeyWatch,
@@ -148,7 +147,7 @@ def email_owner(user_id: uuid.UUID, event_type: str, data: dict, force: bool = F
     subject, text = email_for(event_type, data)
     try:
         send_email(email, subject, text)
-    except (smtplib.SMTPException, OSError) as error:
+    except MailNotSent as error:
         logger.warning("Alert email to user %s failed: %s", user_id, error)
         return f"failed: {error}"[:300]
     return "sent"

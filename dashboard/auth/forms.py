@@ -1,8 +1,8 @@
 """Sign-up and log-in forms."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
-from wtforms.validators import Email, InputRequired, Length
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import Email, EqualTo, InputRequired, Length
 
 PASSWORD_MIN = 10
 PASSWORD_MAX = 128
@@ -14,9 +14,9 @@ def strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-def email_field() -> EmailField:
+def email_field(label: str = "Email") -> EmailField:
     return EmailField(
-        "Email",
+        label,
         filters=[strip],
         validators=[
             InputRequired("Enter your email address."),
@@ -63,4 +63,28 @@ class LoginForm(FlaskForm):
             Length(max=PASSWORD_MAX, message="That password is too long."),
         ],
         render_kw={"autocomplete": "current-password"},
+    )
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = email_field()
+
+
+class ResetPasswordForm(FlaskForm):
+    password = new_password_field("New password")
+    confirm_password = PasswordField(
+        "Repeat new password",
+        validators=[
+            InputRequired("Repeat the new password."),
+            EqualTo("password", "The two passwords differ."),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class TwoFactorCodeForm(FlaskForm):
+    code = StringField(
+        "Code from your app",
+        validators=[InputRequired("Enter the 6-digit code."), Length(max=20)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 20},
     )

@@ -1,5 +1,6 @@
 """Sign-up, log-in and log-out pages."""
 
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import (
@@ -15,16 +16,25 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
-from dashboard.auth.forms import LoginForm, SignupForm
+from dashboard.account.history import record_security_event
+from dashboard.account.two_factor import second_factor_ok
+from dashboard.auth.emails import send_signup_attempt, send_verification
+from dashboard.auth.forms import LoginForm, SignupForm, TwoFactorCodeForm
 from dashboard.auth.service import (
-    EmailTaken,
     authenticate,
-    create_user,
     normalise_email,
     record_login,
+    register,
+    user_by_email,
     user_by_id,
 )
 from dashboard.extensions import limiter, login_manager
+from dashboard.models import utcnow
+from dashboard.sessions.records import (
+    active_session_for,
+    end_current_session,
+    start_session_record,
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -36,7 +46,11 @@ login_manager.session_protection = "strong"
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    return user_by_id(user_id)
+    """The account of this session, only while its server-side record is active."""
+    user = user_by_id(user_id)
+    if user is None or active_session_for(user.id) is None:
+        return None
+    return user
 
 
 def safe_next(target: str | None) -> str:
@@ -53,8 +67,12 @@ def safe_next(target: str | None) -> str:
     return url_for("auth.home")
 
 
-def login_email_key() -> str:
-    return "login:" + normalise_email(request.form.get("email", ""))[:254]
+def form_email_key(prefix: str):
+    """A limiter key per email address posted in the form (throttles per address)."""
+    return lambda: prefix + normalise_email(request.form.get("email", ""))[:254]
+
+
+login_email_key = form_email_key("login:")
 
 
 def failed_login(response) -> bool:
@@ -62,10 +80,13 @@ def failed_login(response) -> bool:
 
 
 def start_session(user) -> None:
-    """Log `user` in on a fresh session, so nothing from before the login carries over."""
+    """Log `user` in on a fresh session (new id, nothing from before the login carries over)."""
     session.clear()
+    current_app.session_interface.regenerate(session)
+    start_session_record(user)
     login_user(user)
     record_login(user)
+    record_security_event(user, "login")
 
 
 @bp.get("/")
@@ -79,25 +100,42 @@ def home():
     return redirect(url_for("auth.login"))
 
 
+SIGNED_UP_EMAIL = "signed_up_email"
+
+
 @bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["SIGNUP_RATE_LIMIT_PER_IP"], methods=["POST"])
+@limiter.limit(
+    lambda: current_app.config["SIGNUP_RATE_LIMIT_PER_EMAIL"],
+    key_func=form_email_key("signup:"),
+    methods=["POST"],
+)
 def signup():
-    """Create an account and log in."""
+    """Create an account; the answer is the same whether the address already has one."""
     if current_user.is_authenticated:
         return redirect(url_for("auth.home"))
     form = SignupForm()
     if form.validate_on_submit():
-        try:
-            user = create_user(form.email.data, form.password.data)
-        except EmailTaken:
-            form.email.errors.append("An account with this email already exists. Log in instead?")
+        user = register(form.email.data, form.password.data)
+        if user is None:
+            existing = user_by_email(form.email.data)
+            if existing is not None:
+                send_signup_attempt(existing)
         else:
-            start_session(user)
-            flash(
-                "Welcome! Your account is ready. Create an API key to make your first call.",
-                "success",
-            )
-            return redirect(url_for("keys.index"), 303)
+            send_verification(user)
+        session[SIGNED_UP_EMAIL] = normalise_email(form.email.data)
+        return redirect(url_for("auth.signup_sent"), 303)
     return render_template("auth/signup.html", form=form)
+
+
+@bp.get("/signup/sent")
+def signup_sent():
+    """After sign-up: check your inbox, or log in right away (confirming can wait)."""
+    email = session.get(SIGNED_UP_EMAIL)
+    if not email:
+        return redirect(url_for("auth.signup"))
+    form = LoginForm(formdata=None, data={"email": email})
+    return render_template("auth/signup_sent.html", email=email, form=form)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -123,17 +161,89 @@ def login():
             form.password.errors.append("That email and password do not match an account.")
         elif user.is_disabled:
             form.email.errors.append("This account is disabled. Contact support.")
+        elif user.two_factor_enabled:
+            return ask_for_code(user, request.args.get("next"))
         else:
             start_session(user)
             return redirect(safe_next(request.args.get("next")), 303)
     return render_template("auth/login.html", form=form)
 
 
+# Between a right password and a right code: who, since when, and where to go after.
+PENDING_LOGIN = "pending_two_factor_login"
+CODE_MINUTES = 5
+
+
+def ask_for_code(user, next_url: str | None):
+    """The password was right: remember that (on the server) and ask for the second factor."""
+    session.clear()
+    current_app.session_interface.regenerate(session)
+    session[PENDING_LOGIN] = {
+        "user": str(user.id),
+        "at": utcnow().isoformat(),
+        "next": safe_next(next_url),
+    }
+    return redirect(url_for("auth.login_code"), 303)
+
+
+def pending_login_user():
+    """The account waiting for its code, while the wait is under CODE_MINUTES."""
+    pending = session.get(PENDING_LOGIN)
+    if not isinstance(pending, dict):
+        return None
+    try:
+        since = datetime.fromisoformat(pending.get("at", ""))
+    except (TypeError, ValueError):
+        return None
+    if utcnow() - since > timedelta(minutes=CODE_MINUTES):
+        return None
+    return user_by_id(pending.get("user", ""))
+
+
+def pending_login_key() -> str:
+    pending = session.get(PENDING_LOGIN)
+    return "totp:" + (pending.get("user", "") if isinstance(pending, dict) else "none")
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["TWO_FACTOR_RATE_LIMIT"],
+    key_func=pending_login_key,
+    methods=["POST"],
+    deduct_when=failed_login,
+)
+def login_code():
+    """The second step of logging in: a code from the app, or a recovery code."""
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.home"))
+    user = pending_login_user()
+    if user is None or user.is_disabled or not user.two_factor_enabled:
+        session.pop(PENDING_LOGIN, None)
+        flash("Log in again: the code must follow the password within 5 minutes.", "info")
+        return redirect(url_for("auth.login"), 303)
+    form = TwoFactorCodeForm()
+    if form.validate_on_submit():
+        how = second_factor_ok(user, form.code.data)
+        if how is not None:
+            target = session[PENDING_LOGIN]["next"]
+            start_session(user)
+            if how == "recovery":
+                record_security_event(user, "two_factor.recovery_code")
+                flash("You used a recovery code: it works no more.", "warning")
+            return redirect(target, 303)
+        record_security_event(user, "login.failed_code")
+        form.code.errors.append("That code is not right.")
+        return render_template("auth/login_code.html", form=form), 422
+    return render_template("auth/login_code.html", form=form)
+
+
 @bp.post("/logout")
 @login_required
 def logout():
-    """Log out and forget the session."""
+    """Log out and forget the session, here and in every saved copy of its cookie."""
     logout_user()
+    end_current_session("logout")
     session.clear()
     flash("You are logged out.", "info")
+    current_app.session_interface.regenerate(session)  # the old id keeps nothing
     return redirect(url_for("auth.login"), 303)

@@ -40,6 +40,7 @@ def create_user(email: str, password: str, plan: str = "free", role: str = "user
     """A new account; raises EmailTaken when the address is in use."""
     email = normalise_email(email)
     if user_by_email(email) is not None:
+        hash_password(password)  # as long as a new account takes
         raise EmailTaken(email)
     user = User(
         email=email,
@@ -56,10 +57,21 @@ def create_user(email: str, password: str, plan: str = "free", role: str = "user
     return user
 
 
+def register(email: str, password: str) -> User | None:
+    """Sign up: a new account, or None when the address is taken (after the same work)."""
+    try:
+        return create_user(email, password)
+    except EmailTaken:  # create_user hashed the password anyway: both answers take as long
+        return None
+
+
 def authenticate(email: str, password: str) -> User | None:
-    """The account when email and password match, else None (same work either way)."""
+    """The account when email and password match, else None (same work either way).
+
+    Unknown emails and accounts without a password (adopted from the Prisma service) check
+    the password against a dummy hash, so they answer as slowly as a wrong password."""
     user = user_by_email(email)
-    if user is None:
+    if user is None or not user.password_hash:
         password_matches(DUMMY_HASH, password)
         return None
     if not password_matches(user.password_hash, password):
@@ -71,3 +83,31 @@ def record_login(user: User) -> None:
     """Remember when the account last logged in."""
     user.last_login_at = utcnow()
     db.session.commit()
+
+
+def confirm_email(user: User) -> None:
+    """The account's address is proven to be theirs."""
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        db.session.commit()
+
+
+def set_password(user: User, password: str) -> None:
+    """A new password (also the first one of an account adopted from the Prisma service)."""
+    user.password_hash = hash_password(password)
+    db.session.commit()
+
+
+def switch_email(user: User, new_email: str) -> bool:
+    """Give the account its new, confirmed address; False when another account has it."""
+    new_email = normalise_email(new_email)
+    if user_by_email(new_email) is not None:
+        return False
+    user.email = new_email
+    user.email_verified_at = utcnow()
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        return False
+    return True

@@ -21,6 +21,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from dashboard.customer_only import customer_only
 from dashboard.keys import activity
 from dashboard.keys.forms import CreateKeyForm, EditKeyForm, RollKeyForm
 from dashboard.keys.rules import key_status, shown_status
@@ -45,7 +46,8 @@ from dashboard.support.audit import record_event
 
 bp = Blueprint("keys", __name__, url_prefix="/keys")
 
-# The secret of a key made by a plain form post waits here for exactly one display.
+# The secret of a key made by a plain form post waits here for exactly one display: in the
+# session data on the server (database or Redis), never in the cookie, which holds only an id.
 NEW_SECRET_SESSION_KEY = "keys_new_secret"  # noqa: S105 (a session key name)
 NOT_ROLLABLE = {"rolled": "was already rolled", "expired": "has expired", "revoked": "was revoked"}
 
@@ -234,6 +236,7 @@ def render_edit(key, form, status=200):
 
 @bp.get("/<key_id>/edit")
 @login_required
+@customer_only
 def edit_form(key_id: str):
     """The form to change a key's name, rate limit and restrictions."""
     key = own_key_or_404(key_id)
@@ -301,6 +304,7 @@ def render_roll(key, form, status=200):
 
 @bp.get("/<key_id>/roll")
 @login_required
+@customer_only
 def roll_form(key_id: str):
     """The form to roll a key: choose how long the old one keeps working."""
     key = own_key_or_404(key_id)

@@ -1,5 +1,12 @@
 """The data model: the seed's tables, kept name for name, plus the dashboard's additions."""
 
+from dashboard.models.account import (
+    Impersonation,
+    RecoveryCode,
+    SecurityEvent,
+    StoredSession,
+    UserSession,
+)
 from dashboard.models.alert import (
     AlertEvent,
     AlertKeyWatch,
@@ -23,14 +30,19 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "ErrorGroupDay",
+    "Impersonation",
     "KeySeenIp",
+    "RecoveryCode",
     "RejectedCalls",
+    "SecurityEvent",
+    "StoredSession",
     "SuperAdmin",
     "Tool",
     "ToolLog",
     "UsageDaily",
     "UsageSummary",
     "User",
+    "UserSession",
     "WebhookDelivery",
     "WebhookEndpoint",
     "utcnow",

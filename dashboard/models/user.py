@@ -23,6 +23,10 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str | None] = mapped_column(sa.Text)
     last_login_at: Mapped[datetime | None] = mapped_column(Timestamp)
     is_disabled: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    # Accounts (revision 0003): a verified address, two-factor sign-in.
+    email_verified_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    totp_secret: Mapped[str | None] = mapped_column(sa.Text)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     api_keys = relationship("ApiKey", back_populates="user", passive_deletes=True)
     super_admin = relationship("SuperAdmin", foreign_keys="SuperAdmin.user_id", uselist=False)
@@ -42,6 +46,14 @@ class User(UserMixin, db.Model):
     def is_staff(self) -> bool:
         """Support staff or super admin: may open the support console."""
         return self.role == "support" or self.is_super_admin
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp_enabled_at is not None
 
     def __repr__(self) -> str:
         return f"<User {self.email}>"

@@ -2,9 +2,21 @@
 
 from functools import wraps
 
-from flask import abort, g, make_response, render_template, request
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
+from dashboard.customer_only import customer_only, is_customer_only
 from dashboard.errors import error_response
 
 REFUSED_MESSAGE = "Not allowed while viewing as a customer."
@@ -13,19 +25,18 @@ REFUSED_HINT = "Only the customer can do this. End “viewing as” to get back 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Deny by default: while viewing as a customer, these are the only endpoints that accept a write.
 ALLOWED_WRITES = frozenset({"support.end_impersonation", "keys.expire", "auth.logout"})
-# Pages refused even for reading: they reveal secrets or prepare an action only the customer may
-# take. Their writes are refused anyway by the rule above; this also hides the forms.
-FORBIDDEN_ENDPOINTS = frozenset(
-    {
-        "account.password",
-        "account.delete",
-        "keys.create",
-        "keys.new",
-        "keys.roll",
-        "keys.edit",
-        "keys.reveal",
-    }
-)
+
+
+def refused_reads(app: Flask) -> frozenset[str]:
+    """Pages refused even for reading (they reveal secrets or prepare an action only the
+    customer may take): the endpoints of the URL map whose views are marked @customer_only."""
+    found = app.extensions.get("customer_only_endpoints")
+    if found is None:
+        found = frozenset(
+            endpoint for endpoint, view in app.view_functions.items() if is_customer_only(view)
+        )
+        app.extensions["customer_only_endpoints"] = found
+    return found
 
 
 def is_impersonating() -> bool:
@@ -35,7 +46,7 @@ def is_impersonating() -> bool:
 
 def refused_while_impersonating(endpoint: str | None, method: str) -> bool:
     """The rule the before-request check applies to every request while viewing as a customer."""
-    if endpoint in FORBIDDEN_ENDPOINTS:
+    if endpoint in refused_reads(current_app):
         return True
     if endpoint and endpoint.startswith("support.") and endpoint != "support.end_impersonation":
         return True  # the console itself, and so viewing as someone else, waits until the end
@@ -58,7 +69,7 @@ def refusal_response():
 
 
 def forbidden_while_impersonating(view):
-    """Refuse this view with 403 while a support person views as a customer."""
+    """Refuse this view with 403 while a support person views as a customer (and mark it)."""
 
     @wraps(view)
     def guarded(*args, **kwargs):
@@ -66,7 +77,7 @@ def forbidden_while_impersonating(view):
             return refusal_response()
         return view(*args, **kwargs)
 
-    return guarded
+    return customer_only(guarded)
 
 
 def staff_required(view):
@@ -76,9 +87,21 @@ def staff_required(view):
     def guarded(*args, **kwargs):
         if not current_user.is_authenticated or not current_user.is_staff:
             abort(404)
+        if lacks_two_factor():
+            return set_up_two_factor_first()
         return view(*args, **kwargs)
 
     return guarded
+
+
+def lacks_two_factor() -> bool:
+    """Staff without two-factor sign-in, when the config requires it for the console."""
+    return current_app.config["STAFF_REQUIRE_TWO_FACTOR"] and not current_user.two_factor_enabled
+
+
+def set_up_two_factor_first():
+    flash("Turn on two-factor sign-in to open the support console.", "warning")
+    return redirect(url_for("account.two_factor_page"), 303)
 
 
 def super_admin_required(view):
@@ -88,6 +111,8 @@ def super_admin_required(view):
     def guarded(*args, **kwargs):
         if not current_user.is_authenticated or not current_user.is_staff:
             abort(404)
+        if lacks_two_factor():
+            return set_up_two_factor_first()
         if not current_user.is_super_admin:
             return error_response(403, "Only super admins can see or do this.")
         return view(*args, **kwargs)

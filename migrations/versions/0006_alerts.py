@@ -1,7 +1,7 @@
 """Alerts and webhooks: settings, raised alerts, watched keys and their IPs, endpoints, deliveries.
 
 Revision ID: 0006_alerts
-Revises: 0002_dashboard
+Revises: 0003_accounts
 Create Date: 2026-12-03
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0006_alerts"
-down_revision = "0002_dashboard"
+down_revision = "0003_accounts"
 branch_labels = None
 depends_on = None
 

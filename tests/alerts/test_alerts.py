@@ -229,10 +229,11 @@ def test_without_an_smtp_server_email_goes_to_the_terminal_and_instance(
     app, user, tmp_path, capsys
 ):
     app.config["MAIL_SERVER"] = ""
+    app.config["MAIL_OUTBOX_FILE"] = "outbox.txt"
     app.instance_path = str(tmp_path)
     turn_on(user)
     assert quota_threshold_reached(str(user.id), "2026-12", 100, 1000, "free") is True
-    outbox = (tmp_path / "mail.log").read_text()
+    outbox = (tmp_path / "outbox.txt").read_text()
     assert f"To: {user.email}" in outbox and "100% of this month's calls" in outbox
-    assert "quota_exceeded" in capsys.readouterr().out
+    assert "quota_exceeded" in capsys.readouterr().err
     assert alerts_of(user)[0].email_status == "sent"

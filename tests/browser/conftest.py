@@ -9,13 +9,16 @@ import os
 import threading
 
 import pytest
+from aiosmtpd.controller import Controller
 from werkzeug.serving import make_server
 
 from dashboard.extensions import db
 from dashboard.models import Tool
 from dashboard.tools.sync import sync_tools
 from tests.conftest import IN_CI, make_app, postgres_reachable, require, upgrade_to_head
+from tests.mail_server import Inbox, free_port
 
+SHOTS = os.environ.get("SCREENSHOT_DIR", "test-results")  # where screenshot() saves its PNGs
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -53,12 +56,28 @@ def browser_context_args(browser_context_args):
 
 
 @pytest.fixture(scope="session")
-def live_app(databases):
+def mail_inbox():
+    """A real SMTP server for the session; the live app sends its mail there."""
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield inbox, controller.port
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def live_app(databases, mail_inbox):
     """The app with CSRF on, as served, on a database of its own (PostgreSQL when it is there)."""
     backend = "postgresql" if (IN_CI or postgres_reachable()) else "sqlite"
     url = databases.create(backend)
     upgrade_to_head(url)
-    app = make_app(url, WTF_CSRF_ENABLED=True)
+    app = make_app(
+        url,
+        WTF_CSRF_ENABLED=True,
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=mail_inbox[1],
+        SIGNUP_RATE_LIMIT_PER_IP="1000/hour",  # every browser test signs up from 127.0.0.1
+    )
     with app.app_context():
         sync_tools(db.session, Tool)
         db.session.commit()
@@ -84,11 +103,11 @@ def base_url(live_server):
 
 @pytest.fixture
 def screenshot(page, request):
-    """screenshot("name") saves a PNG under test-results/ to look at."""
+    """screenshot("name") saves a PNG under SHOTS (test-results/) to look at."""
 
     def take(name: str):
-        os.makedirs("test-results", exist_ok=True)
-        path = f"test-results/{request.node.name}-{name}.png"
+        os.makedirs(SHOTS, exist_ok=True)
+        path = f"{SHOTS}/{request.node.name}-{name}.png"
         page.screenshot(path=path, full_page=True)
         return path
 

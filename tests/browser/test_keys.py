@@ -17,6 +17,9 @@ def sign_up(page: Page) -> None:
     page.get_by_label("Email").fill(f"keys{next(_n)}-{id(_n)}@example.com")
     page.get_by_label("Password").fill("a long password")
     page.get_by_role("button", name="Create account").click()
+    page.get_by_label("Password").fill("a long password")
+    page.get_by_role("button", name="Log in").click()
+    page.goto("/keys/")
     expect(page.get_by_role("heading", name="API keys", level=1)).to_be_visible()
 
 

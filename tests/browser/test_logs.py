@@ -32,6 +32,8 @@ def sign_up(page: Page) -> str:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill("a long password")
     page.get_by_role("button", name="Create account").click()
+    page.get_by_label("Password").fill("a long password")
+    page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
     return email
 

@@ -159,10 +159,10 @@ def test_super_admin_reads_the_audit_log(page: Page, people, screenshot):
     page.get_by_label("Subject email").fill(people["customer"])
     page.get_by_role("button", name="Filter").click()
     rows = page.locator("#audit-rows tbody tr")
-    expect(rows).to_have_count(2)
     expect(rows.first).to_contain_text("Stopped viewing as customer")
-    expect(rows.last).to_contain_text("Started viewing as customer")
     expect(rows.last).to_contain_text(REASON)
+    expect(rows.filter(has_text="Started viewing as customer")).to_have_count(1)
+    expect(rows.filter(has_text="Read a page while viewing")).not_to_have_count(0)  # pages seen
     screenshot("audit")
     on_phone(page, screenshot, "audit")
     assert_accessible(page)
@@ -171,4 +171,4 @@ def test_super_admin_reads_the_audit_log(page: Page, people, screenshot):
     page.goto("/support/")
     page.go_back()
     expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
-    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text="Started viewing as customer")).to_have_count(1)

@@ -47,10 +47,12 @@ def viewing(client, auth, support, customer):
 
 
 def events(action: str | None = None) -> list[AuditEvent]:
-    """Audit rows, oldest first, optionally of one action."""
+    """Audit rows, oldest first, of one action, or of all but the reads made while viewing."""
     query = sa.select(AuditEvent).order_by(AuditEvent.created_at, AuditEvent.id)
     if action:
         query = query.where(AuditEvent.action == action)
+    else:
+        query = query.where(AuditEvent.action != "impersonation.read")
     return list(db.session.scalars(query))
 
 

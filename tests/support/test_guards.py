@@ -16,6 +16,8 @@ from dashboard.support.guards import (
     REFUSED_MESSAGE,
     SAFE_METHODS,
     forbidden_while_impersonating,
+    refused_reads,
+    refused_while_impersonating,
 )
 from tests.conftest import PASSWORD
 from tests.support.conftest import events, start_viewing
@@ -226,3 +228,49 @@ def test_every_allowed_write_writes_an_audit_row(app, client, viewing):
         "key.expire",
         "impersonation.end",
     ]
+
+
+def test_every_name_in_the_guard_exists_in_the_url_map(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert ALLOWED_WRITES <= endpoints
+    reads = refused_reads(app)
+    assert reads <= endpoints
+    assert {"keys.edit_form", "keys.roll_form", "probe.guarded"} <= reads
+
+
+def test_every_form_page_of_a_refused_write_is_refused_too(app):
+    """A GET page at the same path as a refused write prepares that write: it must be refused,
+    unless it is a list page (its path ends with "/") that only also holds a form."""
+    writes = {}
+    for rule in app.url_map.iter_rules():
+        if (rule.methods or set()) - SAFE_METHODS and rule.endpoint not in ALLOWED_WRITES:
+            writes.setdefault(rule.rule, rule.endpoint)
+    form_pages = [
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if "GET" in (rule.methods or set())
+        and rule.rule in writes
+        and not rule.rule.endswith("/")
+        and not rule.rule.startswith("/api/")
+        and not rule.endpoint.startswith("auth.")  # pages for logged-out people
+    ]
+    assert {"keys.edit_form", "keys.roll_form"} <= set(form_pages)
+    # Detail pages that support may read while viewing; their forms post elsewhere or are
+    # refused on their own (the write at the same path is refused).
+    readable_details = {"webhooks.show"}
+    unrefused = [
+        endpoint
+        for endpoint in form_pages
+        if endpoint not in readable_details
+        and not endpoint.startswith("tool_admin.")  # super admins only: a customer gets 404
+        and not refused_while_impersonating(endpoint, "GET")
+    ]
+    assert not unrefused
+
+
+def test_key_forms_are_refused_while_viewing(client, viewing, customer_key):
+    key = customer_key[0]
+    for page in (f"/keys/{key.id}/edit", f"/keys/{key.id}/roll"):
+        response = client.get(page)
+        assert response.status_code == 403, page
+        assert REFUSED_MESSAGE in response.get_data(as_text=True)

@@ -3,22 +3,30 @@
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from dashboard.extensions import db
-from dashboard.models import User, utcnow
+from dashboard.models import Impersonation, User, utcnow
+from tests.conftest import AuthActions
 from tests.support.conftest import REASON, events, start_viewing
-
-SESSION_KEYS = (
-    "impersonator_id",
-    "impersonation_subject_id",
-    "impersonation_started_at",
-    "impersonation_reason",
-)
 
 
 def session_of(client) -> dict:
     with client.session_transaction() as session:
         return dict(session)
+
+
+def open_views() -> list[Impersonation]:
+    db.session.expire_all()
+    return list(
+        db.session.scalars(sa.select(Impersonation).where(Impersonation.ended_at.is_(None)))
+    )
+
+
+def only_view() -> Impersonation:
+    db.session.expire_all()
+    (viewing,) = db.session.scalars(sa.select(Impersonation))
+    return viewing
 
 
 def test_start_acts_as_the_customer_and_shows_the_banner(client, auth, support, customer):
@@ -27,9 +35,14 @@ def test_start_acts_as_the_customer_and_shows_the_banner(client, auth, support, 
     assert response.status_code == 303
     state = session_of(client)
     assert state["_user_id"] == str(support.id)  # Flask-Login still knows the support person
-    assert state["impersonator_id"] == str(support.id)
-    assert state["impersonation_subject_id"] == str(customer.id)
-    assert state["impersonation_reason"] == REASON
+    assert not any(key.startswith("impersonat") for key in state)  # the state is on the server
+    viewing = only_view()
+    assert (viewing.actor_id, viewing.subject_id, viewing.reason) == (
+        support.id,
+        customer.id,
+        REASON,
+    )
+    assert str(viewing.session_id) == state["account_session_id"]
     page = client.get("/account/").get_data(as_text=True)
     assert 'data-testid="plan-name">Pro<' in page  # the customer's plan, not the support person's
     assert f'data-testid="impersonated-email">{customer.email}<' in page
@@ -43,7 +56,7 @@ def test_start_writes_an_audit_row(client, auth, support, customer):
     (event,) = events("impersonation.start")
     assert (event.actor_id, event.actor_email) == (support.id, support.email)
     assert (event.subject_id, event.subject_email) == (customer.id, customer.email)
-    assert event.details == {"reason": REASON}
+    assert event.details == {"reason": REASON, "impersonation_id": str(only_view().id)}
     assert event.ip == "127.0.0.1"
     assert abs(event.created_at - utcnow()) < timedelta(minutes=1)
 
@@ -64,7 +77,7 @@ def test_a_reason_of_5_to_500_characters_is_required(
     response = start_viewing(client, customer, reason)
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
-    assert "impersonator_id" not in session_of(client)
+    assert open_views() == []
     assert events() == []
 
 
@@ -86,7 +99,7 @@ def test_nobody_views_as_staff_or_themselves(client, auth, support, make_user, r
     response = start_viewing(client, subject)
     assert response.status_code == 403
     assert "view as" in response.get_data(as_text=True)
-    assert "impersonator_id" not in session_of(client)
+    assert open_views() == []
     assert events() == []
 
 
@@ -128,7 +141,8 @@ def test_end_button_goes_back_to_the_console_and_audits(client, viewing, support
     response = client.post("/support/impersonation/end")
     assert response.status_code == 303
     assert response.headers["Location"] == f"/support/users/{viewing.id}"
-    assert not any(key in session_of(client) for key in SESSION_KEYS)
+    assert open_views() == []
+    assert only_view().ended_how == "button"
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert f"You stopped viewing as {viewing.email}." in page
     assert "impersonated-email" not in page
@@ -148,7 +162,8 @@ def test_end_when_not_viewing(client, auth, support):
 def test_logout_ends_viewing_and_audits(client, viewing, support):
     response = client.post("/logout")
     assert response.status_code == 303
-    assert session_of(client) == {"_flashes": [("info", "You are logged out.")]}
+    assert "_user_id" not in session_of(client)
+    assert only_view().ended_how == "logout"
     (end,) = events("impersonation.end")
     assert end.details["how"] == "logout"
     assert end.actor_id == support.id
@@ -156,9 +171,10 @@ def test_logout_ends_viewing_and_audits(client, viewing, support):
 
 
 def expire_the_view(client, minutes: int = 31) -> None:
-    with client.session_transaction() as session:
-        started = utcnow() - timedelta(minutes=minutes)
-        session["impersonation_started_at"] = started.isoformat()
+    viewing = only_view()
+    viewing.started_at = utcnow() - timedelta(minutes=minutes)
+    viewing.ends_at = viewing.started_at + timedelta(minutes=30)
+    db.session.commit()
 
 
 def test_expiry_ends_on_the_next_request(client, viewing, support):
@@ -166,7 +182,7 @@ def test_expiry_ends_on_the_next_request(client, viewing, support):
     response = client.get("/logs/")
     assert response.status_code == 303
     assert response.headers["Location"] == f"/support/users/{viewing.id}"
-    assert "impersonator_id" not in session_of(client)
+    assert open_views() == []
     (end,) = events("impersonation.end")
     assert end.details["how"] == "expired"
     page = client.get(response.headers["Location"]).get_data(as_text=True)
@@ -185,8 +201,10 @@ def test_expiry_with_htmx_redirects_through_a_header(client, viewing):
     assert response.headers["HX-Redirect"] == f"/support/users/{viewing.id}"
 
 
-def test_expiry_follows_the_configured_minutes(app, client, viewing):
+def test_expiry_follows_the_configured_minutes(app, client, auth, support, customer):
     app.config["IMPERSONATION_MINUTES"] = 0
+    auth.login(support)
+    start_viewing(client, customer)
     response = client.get("/account/")
     assert response.status_code == 303
     assert events("impersonation.end")[0].details["how"] == "expired"
@@ -217,14 +235,49 @@ def test_losing_the_support_role_ends_viewing(client, viewing, support):
     assert support.email in page and "impersonated-email" not in page
 
 
-def test_a_tampered_session_is_not_honoured(client, viewing, make_user, support):
-    other = make_user()
-    with client.session_transaction() as session:
-        session["impersonator_id"] = str(other.id)
-    page = client.get("/account/").get_data(as_text=True)
+def test_viewing_belongs_to_one_session_of_the_support_person(app, client, viewing, support):
+    """Another browser of the same support person is not viewing as anyone."""
+    other = app.test_client()
+    AuthActions(other).login(support)
+    page = other.get("/account/").get_data(as_text=True)
+    assert "impersonated-email" not in page and support.email in page
+    assert len(open_views()) == 1  # and it did not end the first browser's viewing
+
+
+def test_a_saved_cookie_stops_viewing_after_end(app, client, viewing, support, customer_key):
+    saved = client.get_cookie("session").value
+    client.post("/support/impersonation/end")
+    replay = app.test_client()
+    replay.set_cookie("session", saved)
+    page = replay.get("/keys/").get_data(as_text=True)
     assert "impersonated-email" not in page
+    assert customer_key[0].prefix not in page  # the customer's keys are not shown any more
     assert support.email in page
-    assert events("impersonation.end")[0].details["how"] == "invalid"
+
+
+def test_a_saved_cookie_is_refused_after_end_and_log_out(app, client, viewing):
+    saved = client.get_cookie("session").value
+    client.post("/support/impersonation/end")
+    client.post("/logout")
+    replay = app.test_client()
+    replay.set_cookie("session", saved)
+    assert replay.get("/logs/").status_code == 302  # to the log-in page
+    assert replay.get("/account/").status_code == 302
+
+
+def test_logging_out_everywhere_ends_viewing_in_the_other_browser(app, client, viewing, support):
+    other = app.test_client()
+    AuthActions(other).login(support)
+    assert other.post("/account/sessions/end-others").status_code == 303
+    assert open_views() == []
+    assert client.get("/account/").status_code == 302
+
+
+def test_reads_while_viewing_are_audited_with_the_viewing_record(client, viewing):
+    client.get("/logs/")
+    (read,) = [e for e in events("impersonation.read") if e.details["path"] == "/logs/"]
+    assert read.details["impersonation_id"] == str(only_view().id)
+    assert read.subject_id == viewing.id
 
 
 def test_the_customer_sees_support_access_on_their_account_page(client, viewing, support, auth):

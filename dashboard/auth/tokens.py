@@ -1,0 +1,112 @@
+"""Signed, expiring links sent by email: confirm an address, reset a password, change an email.
+
+Each token is signed with SECRET_KEY and a purpose of its own (a reset token is no verification
+token). Single use comes from what each token carries: a reset names a fingerprint of the
+current password hash (setting a password changes it), an email change and a verification name
+the address they were made for (changing or confirming it makes them stale).
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from dashboard.auth.service import user_by_id
+from dashboard.models import User
+
+VERIFY = "email-verify"
+RESET = "password-reset"
+CHANGE = "email-change"
+
+
+class TokenProblem(Exception):
+    """A link that cannot be used; `reason` is expired, used or invalid."""
+
+    def __init__(self, reason: str, purpose: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.purpose = purpose
+
+
+@dataclass(frozen=True)
+class EmailChange:
+    user: User
+    new_email: str
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=purpose)
+
+
+def _lifetime(purpose: str) -> timedelta:
+    config = current_app.config
+    return {
+        VERIFY: timedelta(hours=config["EMAIL_VERIFY_HOURS"]),
+        RESET: timedelta(minutes=config["PASSWORD_RESET_MINUTES"]),
+        CHANGE: timedelta(hours=config["EMAIL_CHANGE_HOURS"]),
+    }[purpose]
+
+
+def _load(purpose: str, token: str) -> dict:
+    try:
+        data = _serializer(purpose).loads(token, max_age=int(_lifetime(purpose).total_seconds()))
+    except SignatureExpired:
+        raise TokenProblem("expired", purpose) from None
+    except BadSignature:
+        raise TokenProblem("invalid", purpose) from None
+    if not isinstance(data, dict):
+        raise TokenProblem("invalid", purpose)
+    return data
+
+
+def password_fingerprint(user: User) -> str:
+    """Changes whenever the password does (also from none to one)."""
+    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
+
+
+def verification_token(user: User) -> str:
+    return _serializer(VERIFY).dumps({"u": str(user.id), "e": user.email})
+
+
+def reset_token(user: User) -> str:
+    return _serializer(RESET).dumps({"u": str(user.id), "p": password_fingerprint(user)})
+
+
+def email_change_token(user: User, new_email: str) -> str:
+    return _serializer(CHANGE).dumps({"u": str(user.id), "o": user.email, "n": new_email})
+
+
+def _user_of(data: dict, purpose: str) -> User:
+    user = user_by_id(data.get("u", ""))
+    if user is None or user.is_disabled:
+        raise TokenProblem("invalid", purpose)
+    return user
+
+
+def user_to_verify(token: str) -> User:
+    """The account whose address this link confirms."""
+    data = _load(VERIFY, token)
+    user = _user_of(data, VERIFY)
+    if data.get("e") != user.email:
+        raise TokenProblem("used", VERIFY)
+    return user
+
+
+def user_to_reset(token: str) -> User:
+    """The account whose password this link may set (once)."""
+    data = _load(RESET, token)
+    user = _user_of(data, RESET)
+    if data.get("p") != password_fingerprint(user):
+        raise TokenProblem("used", RESET)
+    return user
+
+
+def email_change_of(token: str) -> EmailChange:
+    """The account and its new address, while the old address is still the current one."""
+    data = _load(CHANGE, token)
+    user = _user_of(data, CHANGE)
+    if data.get("o") != user.email or not isinstance(data.get("n"), str):
+        raise TokenProblem("used", CHANGE)
+    return EmailChange(user, data["n"])

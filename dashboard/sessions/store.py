@@ -1,0 +1,79 @@
+"""Where session data is kept: Flask-Session with Redis, or with our own table on the default.
+
+Flask-Session's own SQLAlchemy backend declares its model anew for every app (the test suite
+makes hundreds on one `db`, which SQLAlchemy refuses) and creates its table at start-up rather
+than through a migration. So the embedded default uses Flask-Session's server-side interface with
+the three storage methods it asks subclasses to implement, on the `web_sessions` table.
+"""
+
+from datetime import timedelta
+
+import redis
+import sqlalchemy as sa
+from flask import Flask
+from flask_session.base import ServerSideSession, ServerSideSessionInterface
+from flask_session.redis import RedisSessionInterface
+
+from dashboard.extensions import db
+from dashboard.models import StoredSession, utcnow
+
+
+class DatabaseSessionInterface(ServerSideSessionInterface):
+    """Session data in the `web_sessions` table, through the app's own SQLAlchemy session."""
+
+    ttl = False  # expired rows are deleted by `flask session_cleanup` (or when read)
+
+    def _retrieve_session_data(self, store_id: str) -> dict | None:
+        row = db.session.get(StoredSession, store_id)
+        if row is None or row.expires_at <= utcnow():
+            return None
+        return self.serializer.decode(row.data)
+
+    # Writes use a connection of their own: the request's ORM session may be streaming an
+    # export through a server-side cursor when the session is saved.
+    def _delete_session(self, store_id: str) -> None:
+        with db.engine.begin() as connection:
+            connection.execute(sa.delete(StoredSession).where(StoredSession.session_id == store_id))
+
+    def _upsert_session(
+        self, session_lifetime: timedelta, session: ServerSideSession, store_id: str
+    ) -> None:
+        values = {
+            "data": self.serializer.encode(session),
+            "expires_at": utcnow() + session_lifetime,
+        }
+        with db.engine.begin() as connection:
+            updated = connection.execute(
+                sa.update(StoredSession)
+                .where(StoredSession.session_id == store_id)
+                .values(**values)
+            )
+        if updated.rowcount == 0:
+            try:
+                with db.engine.begin() as connection:
+                    connection.execute(
+                        sa.insert(StoredSession).values(session_id=store_id, **values)
+                    )
+            except sa.exc.IntegrityError:  # a parallel request of the same browser won
+                self._upsert_session(session_lifetime, session, store_id)
+
+    def _delete_expired_sessions(self) -> None:
+        with db.engine.begin() as connection:
+            connection.execute(sa.delete(StoredSession).where(StoredSession.expires_at <= utcnow()))
+
+
+def init_app(app: Flask) -> None:
+    """Keep sessions in Redis when SESSION_REDIS_URL is set, else in the database."""
+    options = {
+        "key_prefix": app.config["SESSION_KEY_PREFIX"],
+        # A browser-session cookie, as before; and Flask-Login's "strong" protection, which
+        # drops a login used from another browser, only acts on non-permanent sessions.
+        "permanent": False,
+        "sid_length": 32,
+        "serialization_format": "msgpack",
+    }
+    if app.config["SESSION_REDIS_URL"]:
+        client = redis.Redis.from_url(app.config["SESSION_REDIS_URL"])
+        app.session_interface = RedisSessionInterface(app, client=client, **options)
+    else:
+        app.session_interface = DatabaseSessionInterface(app, **options)
