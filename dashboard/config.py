@@ -43,6 +43,8 @@ class Config:
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
         # Redis down: the gateway fails open (calls go through, unmetered by the limiter).
         self.RATELIMIT_FAIL_OPEN = env_flag("RATELIMIT_FAIL_OPEN", True)
+        # Every rate-limit key in Redis starts with this, so apps (and test runs) can share one.
+        self.RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "tools-api")
         self.RATELIMIT_HEADERS_ENABLED = False  # the gateway writes its own headers
         self.LOGIN_RATE_LIMIT_PER_IP = os.environ.get("LOGIN_RATE_LIMIT_PER_IP", "20/minute")
         self.LOGIN_RATE_LIMIT_PER_EMAIL = os.environ.get("LOGIN_RATE_LIMIT_PER_EMAIL", "5/minute")

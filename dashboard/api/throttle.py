@@ -118,7 +118,7 @@ def storage_options(uri: str, config) -> dict:
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
         "retry": Retry(NoBackoff(), 0),
-        "key_prefix": "tools-api",
+        "key_prefix": config["RATELIMIT_KEY_PREFIX"],
     }
 
 

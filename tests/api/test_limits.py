@@ -3,14 +3,16 @@
 from datetime import timedelta
 
 import pytest
+import redis
 import sqlalchemy as sa
 
+from dashboard.api.credentials import find_key
 from dashboard.api.metering import record_call
 from dashboard.extensions import db
 from dashboard.models import ApiKey, ToolLog, UsageDaily, utcnow
 from dashboard.plans import Plan
 from tests.api.conftest import error_code
-from tests.conftest import REDIS_SERVER, make_app, require_redis
+from tests.conftest import REDIS_KEY_PREFIX, REDIS_SERVER, make_app, require_redis
 
 REDIS_URL = REDIS_SERVER
 TINY_PLANS = {
@@ -80,6 +82,11 @@ def test_redis_storage_is_shared_by_workers(app, api, make_key):
     third = api.call("echo", {"message": "c"}, key=secret)
     assert (third.status_code, error_code(third)) == (429, "rate_limited")
     assert "Retry-After" in third.headers
+    # The counter lives under the run's RATELIMIT_KEY_PREFIX, which the run deletes at its end.
+    client = redis.Redis.from_url(REDIS_URL)
+    assert [key.decode() for key in client.scan_iter(match=f"{REDIS_KEY_PREFIX}:*")] == [
+        f"{REDIS_KEY_PREFIX}:api-key/{find_key(secret).id}/2/1/minute"
+    ]
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
