@@ -6,6 +6,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from dashboard import observability
 from dashboard.config import Config, config_from_environment
 from dashboard.extensions import csrf, db, htmx, limiter, login_manager, migrate, talisman
 
@@ -36,6 +37,7 @@ def create_app(config: Config | None = None) -> Flask:
     )
     app.config.from_object(config or config_from_environment())
     ensure_secret_key(app)
+    observability.init_app(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -79,9 +81,11 @@ def ensure_secret_key(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from dashboard import account, api, assets, auth, keys, logs, support, tools, usage
+    from dashboard.observability import routes as observability_routes
 
     for module in (assets, auth, account, keys, logs, usage, tools, support, api):
         app.register_blueprint(module.bp)
+    app.register_blueprint(observability_routes.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

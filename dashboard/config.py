@@ -67,6 +67,16 @@ class Config:
         self.API_CONNECTION_KEEP_SECONDS = env_int("API_CONNECTION_KEEP_SECONDS", 1)
         self.METERING_SYNCHRONOUS_COMMIT = env_flag("METERING_SYNCHRONOUS_COMMIT", True)
         self.IMPERSONATION_MINUTES = env_int("IMPERSONATION_MINUTES", 30)
+        # Observability (dashboard/observability): request ids, logs, metrics.
+        self.REQUEST_ID_HEADER = os.environ.get("REQUEST_ID_HEADER", "")  # a trusted proxy's
+        self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if self.PRODUCTION else "text")
+        self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+        self.LOG_REQUESTS = env_flag("LOG_REQUESTS", True)
+        self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+        # gunicorn.conf.py: the master serves every worker's metrics on this port (0: off).
+        self.METRICS_PORT = env_int("METRICS_PORT", 0)
+        self.METRICS_BIND = os.environ.get("METRICS_BIND", "127.0.0.1")
+        self.GRACEFUL_TIMEOUT = env_int("GRACEFUL_TIMEOUT", 30)  # s to finish calls on SIGTERM
         self.PLANS = dict(DEFAULT_PLANS)
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 

@@ -36,6 +36,7 @@ from dashboard.api.throttle import (
 )
 from dashboard.keys.rules import ip_allowed, key_refusal, tool_allowed
 from dashboard.models import utcnow
+from dashboard.observability import metrics, request_log_id
 from dashboard.plans import plan_named
 from dashboard.tools.registry import ToolVersion, count_tokens, validation_errors
 
@@ -125,7 +126,9 @@ def enforce_rate_limit(key, tool: ToolVersion | None) -> None:
     """Count the call against the key's per-minute limit; 429 rate_limited (not logged)."""
     try:
         allowed, window = key_limiter().hit(key.id, key.rate_limit_per_minute)
+        metrics.rate_limit_decided(allowed, window)
     except LimiterUnavailable:
+        metrics.rate_limiter_unavailable()
         raise ApiError(
             503, "rate_limiter_unavailable", "Rate limiting is unavailable; try again shortly."
         ) from None
@@ -251,7 +254,9 @@ def meter(
             error_message=error_message,
             error_code=error_code,
             client_ip=call.client_ip,
+            log_id=request_log_id(),  # the request's id (Request-Id) is the log row's id
         )
+    metrics.tool_call_metered(call.tool, error_code or status, execution_ms)
     saw_calls_this_month(call.key.user_id, recorded.month_year, recorded.month_calls)
     return str(recorded.log_id)
 

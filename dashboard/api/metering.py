@@ -13,6 +13,7 @@ from dashboard.api.connection import write_returning_one
 from dashboard.extensions import db
 from dashboard.models import ApiKey, ToolLog, UsageDaily, UsageSummary, utcnow
 from dashboard.models.usage import LATENCY_COLUMNS, latency_bucket_column
+from dashboard.observability import metrics
 
 # last_request_at is shown to the minute; writing it at most this often spares a hot row.
 LAST_USED_RESOLUTION = timedelta(seconds=30)
@@ -71,12 +72,23 @@ class Recorded(NamedTuple):
     month_calls: int
 
 
-def record_call_counted(*, at: datetime | None = None, **call) -> Recorded:
-    """record_call, also returning the user's calls this month (the quota reads it)."""
+def record_call_counted(
+    *, at: datetime | None = None, log_id: uuid.UUID | None = None, **call
+) -> Recorded:
+    """record_call, also returning the user's calls this month (the quota reads it).
+
+    `log_id` is the log row's id (the gateway gives the request's id); a new one by default."""
     at = at or utcnow()
-    if db.engine.dialect.name == "postgresql":
-        return record_call_in_one_statement(at=at, **call)
-    return record_call_statement_by_statement(at=at, **call)
+    record = (
+        record_call_in_one_statement
+        if db.engine.dialect.name == "postgresql"
+        else record_call_statement_by_statement
+    )
+    try:
+        return record(at=at, log_id=log_id, **call)
+    except Exception:
+        metrics.METERING_FAILURES.inc()
+        raise
 
 
 def record_call_in_one_statement(
@@ -94,11 +106,12 @@ def record_call_in_one_statement(
     error_code=None,
     client_ip=None,
     at: datetime,
+    log_id: uuid.UUID | None = None,
 ) -> Recorded:
     """PostgreSQL: the log row, both counters and the key's last use in ONE statement (one
     round trip), committed before returning. Outside a transaction it runs in autocommit mode
     (dashboard.api.connection), so the statement is the whole transaction."""
-    log_id = uuid.uuid4()
+    log_id = log_id or uuid.uuid4()
     bucket = latency_bucket_column(execution_time_ms)
     params = {
         "log_id": log_id,
@@ -198,9 +211,10 @@ def record_call_statement_by_statement(
     error_code=None,
     client_ip=None,
     at: datetime,
+    log_id: uuid.UUID | None = None,
 ) -> Recorded:
     """SQLite (and any other database): the same writes as separate statements, one commit."""
-    log_id = uuid.uuid4()
+    log_id = log_id or uuid.uuid4()
     session = db.session
     session.execute(
         sa.insert(ToolLog).values(

@@ -34,6 +34,7 @@ from limits.strategies import FixedWindowRateLimiter
 from dashboard.api.answers import RateWindow
 from dashboard.api.connection import fetch_one
 from dashboard.models import UsageSummary
+from dashboard.observability.metrics import RATE_LIMIT_STORAGE_FAILURES
 
 SUMMARIES = UsageSummary.__table__
 _init_lock = threading.Lock()
@@ -97,6 +98,7 @@ class KeyLimiter:
 
     def _failed(self) -> tuple[bool, None]:
         current_app.logger.warning("Rate-limit storage failed", exc_info=True)
+        RATE_LIMIT_STORAGE_FAILURES.labels("open" if self.fail_open else "closed").inc()
         self.down_until = time.monotonic() + self.retry_seconds
         return self._storage_down()
 
