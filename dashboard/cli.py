@@ -1,11 +1,15 @@
 """Commands under `flask`: users, super admins, demo data, tools."""
 
+import logging
+
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from dashboard.auth.forms import PASSWORD_MIN
 from dashboard.auth.service import EmailTaken, create_user, user_by_email
 from dashboard.demo import ADMIN_EMAIL, DEMO_EMAIL, DEMO_PASSWORD, SUPPORT_EMAIL, load_demo
+from dashboard.doctor import examine
 from dashboard.extensions import db
 from dashboard.models import SuperAdmin
 from dashboard.plans import DEFAULT_PLANS
@@ -69,7 +73,24 @@ def load_demo_command(days: int, calls: int, users: int) -> None:
     click.echo(f"Support console: {SUPPORT_EMAIL}; super admin: {ADMIN_EMAIL} (same password)")
 
 
+@click.command("doctor")
+@with_appcontext
+def doctor_command() -> None:
+    """Check the configuration and the connections; exit 1 if anything must be fixed."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # not its "Context impl" lines
+    findings = examine()
+    width = max(len(finding.subject) for finding in findings)
+    for finding in findings:
+        mark = {"ok": "ok     ", "warning": "WARNING", "problem": "PROBLEM"}[finding.level]
+        click.echo(f"{mark}  {finding.subject.ljust(width)}  {finding.words}")
+    problems = sum(finding.level == "problem" for finding in findings)
+    if problems:
+        raise click.ClickException(f"{problems} problem(s) to fix (above).")
+    click.echo("All good.")
+
+
 def register(app: Flask) -> None:
     """Add the command groups to `app`."""
     app.cli.add_command(users)
     app.cli.add_command(demo)
+    app.cli.add_command(doctor_command)
