@@ -25,21 +25,25 @@ os.makedirs(METRICS_DIRECTORY)
 from prometheus_client import CollectorRegistry, multiprocess, start_http_server  # noqa: E402
 
 from dashboard.config import config_from_environment  # noqa: E402
-from dashboard.observability.logs import JSON_FIELDS, JSON_RENAMED  # noqa: E402
+from dashboard.observability.logs import JSON_DATES, JSON_FIELDS, JSON_RENAMED  # noqa: E402
 from dashboard.tools.registry import warm_up  # noqa: E402
 
 app_config = config_from_environment()
 graceful_timeout = app_config.GRACEFUL_TIMEOUT
 
 if app_config.LOG_FORMAT == "json":
+    # Replaces gunicorn's logging setup: the root logger gets the app's handler in each worker
+    # (dashboard/observability/logs.py); the app logs every request, so no access log here.
     logconfig_dict = {
         "version": 1,
         "disable_existing_loggers": False,
+        "root": {"level": "INFO", "handlers": []},
         "formatters": {
             "json": {
                 "()": "pythonjsonlogger.json.JsonFormatter",
                 "fmt": JSON_FIELDS.replace(" %(request_id)s", ""),
                 "rename_fields": JSON_RENAMED,
+                "datefmt": JSON_DATES,
             }
         },
         "handlers": {
@@ -50,7 +54,8 @@ if app_config.LOG_FORMAT == "json":
             },
         },
         "loggers": {
-            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False}
+            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+            "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
         },
     }
 

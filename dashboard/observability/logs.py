@@ -17,6 +17,7 @@ from dashboard.observability import request_ids
 HANDLER_NAME = "toolbox"
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s"
+JSON_DATES = "%Y-%m-%dT%H:%M:%S%z"
 JSON_RENAMED = {"asctime": "time", "levelname": "level", "name": "logger"}
 request_logger = logging.getLogger("dashboard.requests")
 
@@ -59,7 +60,7 @@ def formatter_for(log_format: str) -> logging.Formatter:
         return JsonFormatter(
             JSON_FIELDS,
             rename_fields=JSON_RENAMED,
-            datefmt="%Y-%m-%dT%H:%M:%S%z",
+            datefmt=JSON_DATES,
         )
     return logging.Formatter(TEXT_FORMAT)
 
