@@ -8,6 +8,8 @@ the key, its call shows in /metrics (summed over workers), and SIGTERM stops the
 """
 
 import html
+import http.client
+import json
 import os
 import re
 import secrets
@@ -15,10 +17,11 @@ import shutil
 import signal
 import subprocess
 import time
+from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 from urllib.parse import urlencode
 
-import httpx
 import pytest
 
 from tests.conftest import REDIS_KEY_PREFIX, REDIS_SERVER, require, require_redis
@@ -50,33 +53,58 @@ def clean_environment(settings: dict) -> dict:
     return {**env, **settings}
 
 
-class Browser:
-    """Cookies by hand: production cookies are Secure, and this server speaks plain HTTP."""
+@dataclass
+class Answer:
+    status: int
+    headers: Message
+    body: bytes
 
-    def __init__(self, base_url: str) -> None:
-        self.client = httpx.Client(base_url=base_url, timeout=30)
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Browser:
+    """One HTTP/1.1 request per connection, redirects not followed, and cookies by hand:
+    production cookies are Secure, and this server speaks plain HTTP."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
         self.cookies: dict[str, str] = {}
 
-    def request(self, method: str, path: str, **kwargs) -> httpx.Response:
-        headers = kwargs.pop("headers", {})
+    def request(self, method: str, path: str, body: bytes | None = None, headers=None) -> Answer:
+        headers = dict(headers or {})
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        response = self.client.request(method, path, headers=headers, **kwargs)
-        for header in response.headers.get_list("set-cookie"):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            answer = Answer(response.status, response.headers, response.read())
+        finally:
+            connection.close()
+        for header in answer.headers.get_all("Set-Cookie") or []:
             name, value = header.split(";", 1)[0].split("=", 1)
             self.cookies[name] = value
-        return response
+        return answer
 
-    def form(self, path: str, fields: dict) -> httpx.Response:
+    def post_json(self, path: str, payload: dict, headers: dict) -> Answer:
+        body = json.dumps(payload).encode()
+        return self.request("POST", path, body, {**headers, "Content-Type": "application/json"})
+
+    def form(self, path: str, fields: dict) -> Answer:
         token = CSRF.search(self.request("GET", path).text).group(1)
-        body = urlencode({**fields, "csrf_token": token})
+        body = urlencode({**fields, "csrf_token": token}).encode()
         return self.request(
             "POST",
             path,
-            content=body,
-            headers={
+            body,
+            {
                 "Content-Type": "application/x-www-form-urlencoded",
-                "Referer": str(self.client.base_url) + path,
+                "Referer": f"http://127.0.0.1:{self.port}{path}",
             },
         )
 
@@ -124,7 +152,7 @@ def test_the_readme_production_section_from_a_fresh_clone(databases, tmp_path):
         start_new_session=True,
     )
     try:
-        browser = Browser(f"http://127.0.0.1:{port}")
+        browser = Browser(port)
         wait_until_ready(browser, server)
         check_the_page_has_its_css_and_scripts(browser)
         secret = make_an_account_and_a_key(browser)
@@ -148,9 +176,9 @@ def wait_until_ready(browser: Browser, server: subprocess.Popen, seconds: float 
     while time.monotonic() < deadline:
         assert server.poll() is None, server.stderr.read().decode()[-3000:]
         try:
-            if browser.request("GET", "/health/ready").status_code == 200:
+            if browser.request("GET", "/health/ready").status == 200:
                 return
-        except httpx.TransportError:
+        except OSError:
             pass
         time.sleep(0.2)  # polling a server that is starting: there is no event to wait on
     raise AssertionError("gunicorn was not ready in time")
@@ -158,15 +186,15 @@ def wait_until_ready(browser: Browser, server: subprocess.Popen, seconds: float 
 
 def check_the_page_has_its_css_and_scripts(browser: Browser) -> None:
     page = browser.request("GET", "/signup")
-    assert page.status_code == 200
+    assert page.status == 200
     styles = re.findall(r'<link rel="stylesheet" href="([^"]+)"', page.text)
     scripts = re.findall(r'<script src="([^"]+)"', page.text)
     assert any("bootstrap" in href for href in styles), styles
     assert any("htmx" in src for src in scripts), scripts
     for url in [*styles, *scripts]:
         asset = browser.request("GET", html.unescape(url))
-        assert asset.status_code == 200, url
-        assert len(asset.content) > (10_000 if "/vendor/" in url else 100), url
+        assert asset.status == 200, url
+        assert len(asset.body) > (10_000 if "/vendor/" in url else 100), url
         kind = "text/css" if url in styles else "javascript"
         assert kind in asset.headers["Content-Type"], (url, asset.headers["Content-Type"])
 
@@ -175,25 +203,27 @@ def make_an_account_and_a_key(browser: Browser) -> str:
     signed_up = browser.form(
         "/signup", {"email": "operator@example.com", "password": "correct horse battery"}
     )
-    assert signed_up.status_code == 303, signed_up.text[:500]
-    created = browser.form("/keys/", {"name": "production check", "expiry": "never"})
-    assert created.status_code == 200, created.text[:500]
-    return SECRET.search(created.text).group(1)
+    assert signed_up.status == 303, signed_up.text[:500]
+    created = browser.form(
+        "/keys/", {"name": "production check", "rate_limit_per_minute": "60", "expiry": "never"}
+    )
+    assert created.status == 303, created.text[:500]
+    page = browser.request("GET", created.headers["Location"])  # the secret, shown once
+    assert page.status == 200
+    return SECRET.search(page.text).group(1)
 
 
 def call_a_tool_and_see_it_in_the_metrics(browser: Browser, secret: str, token: str) -> None:
     for n in range(6):  # several calls, so that more than one worker is likely to answer
-        answer = browser.client.post(
-            "/api/v1/tools/echo",
-            json={"message": f"hello {n}"},
-            headers={"Authorization": f"Bearer {secret}"},
+        answer = browser.post_json(
+            "/api/v1/tools/echo", {"message": f"hello {n}"}, {"Authorization": f"Bearer {secret}"}
         )
-        assert answer.status_code == 200, answer.text
+        assert answer.status == 200, answer.text
         assert answer.json()["output"]["echo"] == f"hello {n}"
         assert answer.headers["Request-Id"] == answer.json()["request_id"]
         assert answer.headers["X-RateLimit-Limit"]  # counted in Redis
-    metrics = browser.client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
-    assert metrics.status_code == 200
+    metrics = browser.request("GET", "/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert metrics.status == 200
     assert 'toolbox_tool_calls_total{outcome="success",tool="echo",version="v1"} 6.0' in (
         metrics.text
     )
