@@ -4,9 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi.py
 
-.PHONY: run test deps dev-deps assets browser db demo lint bench
+.PHONY: run worker test deps dev-deps assets browser db demo lint bench
 
+# The job worker (alerts, webhooks, the daily log purge) runs beside the server on
+# instance/jobs.sqlite and stops with it; emails go to the terminal and instance/mail.log.
 run: deps assets db demo  ## Serve the app on SQLite with demo data at http://127.0.0.1:5000
+	$(BIN)/flask worker & worker=$$!; trap 'kill $$worker' EXIT INT TERM; \
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
 test: dev-deps assets browser  ## Run the whole test suite (PostgreSQL and Chromium tests too)
@@ -40,6 +43,9 @@ browser:
 			echo "Chromium is missing: sudo apt-get install chromium (browser tests will skip)"; \
 		fi; \
 	fi
+
+worker:  ## Run the job worker alone (QUEUE_URL decides the queue)
+	$(BIN)/flask worker
 
 db:
 	$(BIN)/flask db upgrade

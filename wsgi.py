@@ -1,5 +1,5 @@
-"""The WSGI entry point for gunicorn: `gunicorn wsgi:app`."""
+"""The WSGI entry point (`gunicorn wsgi:app`): the dashboard, with the JSON API under /api."""
 
-from dashboard import create_app
+from dashboard import create_wsgi_app
 
-app = create_app()
+app = create_wsgi_app()

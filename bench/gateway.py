@@ -1,17 +1,23 @@
-"""The gateway's overhead, measured: `python -m bench.gateway`.
+"""The gateway's overhead against the floors it cannot go below: `python -m bench.gateway`.
 
-Starts the app under gunicorn on 127.0.0.1 against its own PostgreSQL database and Redis, loads it
-with wrk from a second process, and prints side by side, in one run:
-  (a) GET /bench/bare   a JSON answer with no database work
-  (b) GET /bench/read   the same with one indexed PostgreSQL read
+Starts, on 127.0.0.1 against one PostgreSQL database of its own and Redis (a random key
+prefix, nothing flushed), three apps under each server model in turn (gunicorn sync workers,
+gunicorn gthread workers, granian), loads them with wrk from a second process, and prints side
+by side, in one run:
+  (a) GET /api/bench/bare   the API app's JSON answer with no database work
+  (b) GET /api/bench/read   the API app with one indexed PostgreSQL read
   (c) POST /api/v1/tools/echo with a valid key (many keys, round-robin)
   (d) the same with one hot key (all calls on one key's counters)
+  (e) GET /bench/bare       a plain Flask app: no extensions, no hooks (bench/plain.py)
+  (f) POST /bench/echo      the minimal metered call (bench/minimal.py): hash, cached key,
+                            shared limiter in Redis, one metering statement, durable commit
+  (g) with --upstream, only: an upstream tool answering after 50 ms (bench/gateway_upstream.py)
 with requests/s, p50/p90/p99 latency, the CPU time per request of the app's workers, the bench
-database's PostgreSQL backends and Redis, the ratios (c)/(a), (c)/(b), (d)/(c), and the resident
-memory of each worker before and after 100,000 tool calls. Endpoints alternate over --rounds
-rounds and each reports its median round, so a neighbour's load burst on a shared machine hits
-all of them. Every load loop is bounded in time (and the memory check also in count) and
-targets only 127.0.0.1.
+database's PostgreSQL backends and Redis, the ratios (a)/(e), (c)/(e), (c)/(f), (d)/(c), and the
+resident memory of the product's workers before and after 100,000 tool calls. Endpoints
+alternate over --rounds rounds and each reports its median round, so a neighbour's load burst
+on a shared machine hits all of them. Every load loop is bounded in time (and the memory check
+also in count) and targets only 127.0.0.1.
 """
 
 import argparse
@@ -23,7 +29,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,6 +57,7 @@ def app_environment(database_url: str, args) -> dict:
         SECRET_KEY="bench-" + "x" * 40,
         APP_ENV="production",
         RATELIMIT_STORAGE_URI=args.redis,
+        RATELIMIT_KEY_PREFIX=f"bench-{uuid.uuid4().hex[:12]}",
         API_KEY_CACHE_SECONDS=str(args.key_cache_seconds),
         METERING_SYNCHRONOUS_COMMIT="true" if args.synchronous_commit else "false",
         DATABASE_POOL_SIZE="2",
@@ -85,32 +94,75 @@ with app.app_context():
     return data["secrets"], data["user"]
 
 
-def start_gunicorn(env: dict, port: int, args) -> subprocess.Popen:
-    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+SERVER_MODELS = ("gunicorn-sync", "gunicorn-gthread", "granian")
+APPS = {  # name: (WSGI app, a GET path that answers when it is up)
+    "product": ("bench.wsgi:app", "/api/bench/bare"),
+    "plain": ("bench.plain:app", "/bench/bare"),
+    "minimal": ("bench.minimal:app", "/bench/echo"),
+}
+
+
+def server_command(model: str, target: str, port: int, args) -> list[str]:
+    """The command line of one server model: the same workers, and threads where it has them."""
+    bin_dir = Path(sys.executable).parent
+    if model == "granian":
+        return [
+            str(bin_dir / "granian"),
+            "--interface",
+            "wsgi",
+            "--workers",
+            str(args.workers),
+            "--blocking-threads",
+            str(args.threads),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            target,
+        ]
     command = [
-        gunicorn,
+        str(bin_dir / "gunicorn"),
         "--workers",
         str(args.workers),
-        "--worker-class",
-        args.worker_class,
         "--bind",
         f"127.0.0.1:{port}",
         "--log-level",
         "warning",
-        "bench.wsgi:app",
     ]
-    if args.worker_class == "gthread":
-        command += ["--threads", str(args.threads)]
+    if model == "gunicorn-gthread":
+        command += ["--worker-class", "gthread", "--threads", str(args.threads)]
+    return [*command, target]
+
+
+def start_server(env: dict, model: str, app: str, args) -> tuple[subprocess.Popen, str]:
+    """Start `app` under `model` on a free port; (process, base URL) once it answers."""
+    target, probe = APPS[app]
+    port = free_port()
+    command = server_command(model, target, port, args)
     server = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
-    deadline = time.monotonic() + 30
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/bare", timeout=1).read()
-            return server
+            urllib.request.urlopen(base + probe, timeout=1).read()  # noqa: S310 (127.0.0.1)
+            return server, base
+        except urllib.error.HTTPError:
+            return server, base  # it answers (a 404 for the minimal app's probe)
         except OSError:
             time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("gunicorn did not start within 30 s")
+    os.killpg(server.pid, signal.SIGTERM)
+    raise SystemExit(f"{model} did not start {target} within 120 s")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
 
 
 def worker_pids(master: int) -> list[int]:
@@ -188,14 +240,15 @@ def redis_cpu(url: str) -> float:
 
 
 class CpuMeter:
-    """CPU seconds spent by the gunicorn workers, the bench database's backends and Redis."""
+    """CPU seconds spent by the servers' workers, the bench database's backends and Redis."""
 
-    def __init__(self, master: int, database_url: str, redis_url: str) -> None:
-        self.master, self.database_url, self.redis_url = master, database_url, redis_url
+    def __init__(self, masters: list[int], database_url: str, redis_url: str) -> None:
+        self.masters, self.database_url, self.redis_url = masters, database_url, redis_url
 
     def snapshot(self) -> dict:
+        workers = [pid for master in self.masters for pid in worker_pids(master)]
         return {
-            "app": cpu_seconds(worker_pids(self.master)),
+            "app": cpu_seconds(workers),
             "postgres": cpu_seconds(postgres_backends(self.database_url)),
             "redis": redis_cpu(self.redis_url),
         }
@@ -226,18 +279,22 @@ def count_logs(database_url: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per endpoint")
-    parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per endpoint")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per endpoint")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--wrk-threads", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
-    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
-    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
+    parser.add_argument("--workers", type=int, default=4, help="worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gthread/granian worker")
+    parser.add_argument(
+        "--servers",
+        default=",".join(SERVER_MODELS),
+        help=f"comma-separated server models, from {', '.join(SERVER_MODELS)}",
+    )
     parser.add_argument("--keys", type=int, default=100, help="keys for the many-keys run")
     parser.add_argument("--memory-calls", type=int, default=100_000)
     parser.add_argument(
-        "--memory-max-seconds", type=int, default=600, help="time bound of the memory check"
+        "--memory-max-seconds", type=int, default=300, help="time bound of the memory check"
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
     parser.add_argument("--key-cache-seconds", type=int, default=5)
@@ -248,39 +305,61 @@ def main() -> None:
         help="METERING_SYNCHRONOUS_COMMIT=false",
     )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--upstream", action="store_true", help="only (g): an upstream tool answering in 50 ms"
+    )
     args = parser.parse_args()
+    if args.upstream:
+        # Imported here: gateway_upstream reuses this module's helpers.
+        from bench import gateway_upstream
+
+        return gateway_upstream.run(args)
+    models = [model for model in args.servers.split(",") if model]
+    unknown = set(models) - set(SERVER_MODELS)
+    if unknown:
+        parser.error(f"unknown server models: {', '.join(sorted(unknown))}")
 
     load_before = load_average()
+    results: dict = {"servers": {}}
     with bench_database("dashboard_bench_gateway", keep=args.keep) as database_url:
         env = app_environment(database_url, args)
         secrets, _ = prepare_database(env, args.keys)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
         with tempfile.TemporaryDirectory() as tmp:
             many = Path(tmp) / "many.txt"
             many.write_text("\n".join(secrets))
             hot = Path(tmp) / "hot.txt"
             hot.write_text(secrets[0])
-            server = start_gunicorn(env, port, args)
-            try:
-                results = measure(base, args, str(many), str(hot), server.pid, database_url)
-            finally:
-                os.killpg(server.pid, signal.SIGTERM)
-                server.wait(timeout=30)
+            for position, model in enumerate(models):
+                servers = {}
+                try:
+                    for app in APPS:
+                        servers[app] = start_server(env, model, app, args)
+                    results["servers"][model] = measure(
+                        servers, args, str(many), str(hot), database_url, memory=position == 0
+                    )
+                finally:
+                    for server, _ in servers.values():
+                        stop_server(server)
     results["machine"] = machine()
     results["load_before"] = load_before
-    report(results, args)
+    report(results, args, models)
 
 
-def measure(base, args, many, hot, master, database_url) -> dict:
-    echo = f"{base}/api/v1/tools/echo"
+def measure(servers, args, many, hot, database_url, memory: bool) -> dict:
+    product, plain, minimal = (servers[name][1] for name in ("product", "plain", "minimal"))
+    echo = f"{product}/api/v1/tools/echo"
     runs = {
-        "a_bare": dict(url=f"{base}/bench/bare"),
-        "b_read": dict(url=f"{base}/bench/read"),
+        "a_api_bare": dict(url=f"{product}/api/bench/bare"),
+        "b_api_read": dict(url=f"{product}/api/bench/read"),
         "c_tool_many_keys": dict(url=echo, method="POST", body=ECHO_BODY, keys_file=many),
         "d_tool_hot_key": dict(url=echo, method="POST", body=ECHO_BODY, keys_file=hot),
+        "e_plain_flask": dict(url=f"{plain}/bench/bare"),
+        "f_minimal_call": dict(
+            url=f"{minimal}/bench/echo", method="POST", body=ECHO_BODY, keys_file=many
+        ),
     }
-    meter = CpuMeter(master, database_url, args.redis)
+    masters = [server.pid for server, _ in servers.values()]
+    meter = CpuMeter(masters, database_url, args.redis)
     for spec in runs.values():
         run_wrk(seconds=args.warmup, args=args, **spec)
     rounds: dict[str, list[dict]] = {name: [] for name in runs}
@@ -297,11 +376,18 @@ def measure(base, args, many, hot, master, database_url) -> dict:
             rounds[name].append(result)
     results: dict = {"runs": {}, "rounds": rounds}
     for name in runs:
-        requests = sum(r["requests"] for r in rounds[name])
+        requests = max(1, sum(r["requests"] for r in rounds[name]))
         results["runs"][name] = {
             **median_run(rounds[name]),
             "cpu_us": {part: s / requests * 1e6 for part, s in cpu[name].items()},
         }
+    if memory:
+        results.update(memory_check(servers["product"][0].pid, runs, args, database_url, results))
+    return results
+
+
+def memory_check(master, runs, args, database_url, results) -> dict:
+    """RSS of the product's workers before and after --memory-calls more tool calls."""
     workers = worker_pids(master)
     before = {pid: rss_mib(pid) for pid in workers}
     start_logs = count_logs(database_url)
@@ -316,12 +402,13 @@ def measure(base, args, many, hot, master, database_url) -> dict:
         seconds = max(1, min(60, int(remaining / rps) + 1, int(deadline - time.monotonic())))
         run_wrk(seconds=seconds, args=args, **runs["c_tool_many_keys"])
     after = {pid: rss_mib(pid) for pid in worker_pids(master)}
-    results["memory_mib"] = {
-        str(pid): {"before": round(before.get(pid, 0), 1), "after": round(after[pid], 1)}
-        for pid in after
+    return {
+        "memory_mib": {
+            str(pid): {"before": round(before.get(pid, 0), 1), "after": round(after[pid], 1)}
+            for pid in after
+        },
+        "memory_calls": count_logs(database_url) - start_logs,
     }
-    results["memory_calls"] = count_logs(database_url) - start_logs
-    return results
 
 
 def machine() -> dict:
@@ -345,40 +432,43 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def report(results: dict, args) -> None:
-    runs = results["runs"]
-    print()
-    print(
-        f"{'endpoint':<18}{'req/s':>8}{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}{'errors':>7}"
-        f"{'app µs':>8}{'pg µs':>7}{'redis µs':>9}{'rounds req/s':>22}"
-    )
-    for name, r in runs.items():
-        errors = sum(x["socket_errors"] + x["non_2xx"] for x in results["rounds"][name])
-        each = "/".join(f"{x['rps']:.0f}" for x in results["rounds"][name])
-        cpu = r["cpu_us"]
+def report(results: dict, args, models: list[str]) -> None:
+    for model in models:
+        measured = results["servers"][model]
+        runs = measured["runs"]
+        print(f"\n== {model}")
         print(
-            f"{name:<18}{r['rps']:>8,.0f}{r['p50_ms']:>8.2f}{r['p90_ms']:>8.2f}"
-            f"{r['p99_ms']:>8.2f}{errors:>7}{cpu['app']:>8,.0f}{cpu['postgres']:>7,.0f}"
-            f"{cpu['redis']:>9,.0f}{each:>22}"
+            f"{'endpoint':<18}{'req/s':>8}{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}{'errors':>7}"
+            f"{'app µs':>8}{'pg µs':>7}{'redis µs':>9}{'rounds req/s':>22}"
         )
-    a, b = runs["a_bare"]["rps"], runs["b_read"]["rps"]
-    c, d = runs["c_tool_many_keys"]["rps"], runs["d_tool_hot_key"]["rps"]
-    print(f"\n(c)/(a) = {c / a:.2f}   (c)/(b) = {c / b:.2f}   hot key (d)/(c) = {d / c:.2f}")
-
-    def server_cpu(name: str) -> float:
-        return sum(runs[name]["cpu_us"].values())
-
-    print(
-        "server CPU per request (app + PostgreSQL + Redis), a/c: "
-        f"{server_cpu('a_bare') / server_cpu('c_tool_many_keys'):.2f}"
-    )
-    print(f"\nworker RSS (MiB) before → after {results['memory_calls']:,} tool calls:")
-    for pid, m in results["memory_mib"].items():
-        print(f"  worker {pid}: {m['before']:.1f} → {m['after']:.1f}")
+        for name, r in runs.items():
+            errors = sum(x["socket_errors"] + x["non_2xx"] for x in measured["rounds"][name])
+            each = "/".join(f"{x['rps']:.0f}" for x in measured["rounds"][name])
+            cpu = r["cpu_us"]
+            print(
+                f"{name:<18}{r['rps']:>8,.0f}{r['p50_ms']:>8.2f}{r['p90_ms']:>8.2f}"
+                f"{r['p99_ms']:>8.2f}{errors:>7}{cpu['app']:>8,.0f}{cpu['postgres']:>7,.0f}"
+                f"{cpu['redis']:>9,.0f}{each:>22}"
+            )
+        rps = {name: r["rps"] for name, r in runs.items()}
+        a, c, d = rps["a_api_bare"], rps["c_tool_many_keys"], rps["d_tool_hot_key"]
+        e, f = rps["e_plain_flask"], rps["f_minimal_call"]
+        print(
+            f"(a)/(e) API bare over plain Flask = {a / e:.2f}   (c)/(e) = {c / e:.2f}   "
+            f"(c)/(f) tool call over minimal call = {c / f:.2f}   hot key (d)/(c) = {d / c:.2f}"
+        )
+        print(
+            f"p99: (c) {runs['c_tool_many_keys']['p99_ms']:.2f} ms, "
+            f"(f) {runs['f_minimal_call']['p99_ms']:.2f} ms"
+        )
+        if "memory_mib" in measured:
+            print(f"worker RSS (MiB) before → after {measured['memory_calls']:,} tool calls:")
+            for pid, m in measured["memory_mib"].items():
+                print(f"  worker {pid}: {m['before']:.1f} → {m['after']:.1f}")
     settings = {
+        "servers": models,
         "workers": args.workers,
-        "worker_class": args.worker_class,
-        "threads": args.threads if args.worker_class == "gthread" else 1,
+        "threads": args.threads,
         "connections": args.connections,
         "duration_s": args.duration,
         "rounds": args.rounds,

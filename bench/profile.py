@@ -83,25 +83,32 @@ def main() -> None:
         secrets, _ = prepare_database(env, args.keys)
         os.environ.update(env)
         sys.path.insert(0, env["PYTHONPATH"])
+        from bench.minimal import app as minimal
+        from bench.plain import app as plain
         from bench.wsgi import app
 
         echo = "/api/v1/tools/echo"
         runs = {
-            "a_bare": [environ("/bench/bare")],
-            "b_read": [environ("/bench/read")],
-            "c_tool_many_keys": [environ(echo, "POST", ECHO_BODY, s) for s in secrets],
-            "d_tool_hot_key": [environ(echo, "POST", ECHO_BODY, secrets[0])],
+            "a_api_bare": (app, [environ("/api/bench/bare")]),
+            "b_api_read": (app, [environ("/api/bench/read")]),
+            "c_tool_many_keys": (app, [environ(echo, "POST", ECHO_BODY, s) for s in secrets]),
+            "d_tool_hot_key": (app, [environ(echo, "POST", ECHO_BODY, secrets[0])]),
+            "e_plain_flask": (plain, [environ("/bench/bare")]),
+            "f_minimal_call": (
+                minimal,
+                [environ("/bench/echo", "POST", ECHO_BODY, s) for s in secrets],
+            ),
         }
         print(f"{'endpoint':<22}{'CPU µs/req':>12}{'wall µs/req':>13}")
-        for name, envs in runs.items():
-            cpu, wall = per_request(app, envs, args.count)
+        for name, (target, envs) in runs.items():
+            cpu, wall = per_request(target, envs, args.count)
             print(f"{name:<22}{cpu:>12,.0f}{wall:>13,.0f}", flush=True)
         if args.pyinstrument:
             from pyinstrument import Profiler
 
             profiler = Profiler(interval=0.0002)
             with profiler:
-                per_request(app, runs["c_tool_many_keys"], args.count)
+                per_request(*runs["c_tool_many_keys"], args.count)
             print(profiler.output_text(unicode=True, color=False, show_all=False))
         from dashboard.extensions import db
 

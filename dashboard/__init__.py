@@ -4,7 +4,10 @@ import secrets
 from pathlib import Path
 
 from flask import Flask
+from flask.sessions import SessionInterface
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import Rule
 
 from dashboard import observability
 from dashboard.config import Config, config_from_environment
@@ -54,15 +57,93 @@ def create_app(config: Config | None = None) -> Flask:
         frame_options="DENY",
         referrer_policy="strict-origin-when-cross-origin",
     )
-    if app.config["TRUSTED_PROXIES"]:
-        n = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    trust_proxies(app)
 
     register_blueprints(app)
+    register_jobs(app)
     register_error_handlers(app)
     register_commands(app)
     register_template_helpers(app)
     return app
+
+
+def create_api_app(config: Config | None = None) -> Flask:
+    """Build the JSON API app (served under /api): only what the API needs.
+
+    No session, login manager, CSRF, page security headers or form limiter: programs send a
+    key with every call. The Gateway extension owns the hot path's state and hooks.
+    """
+    from dashboard.api import extension, routes
+
+    app = Flask(__name__, instance_path=str(ROOT / "instance"), static_folder=None)
+    app.config.from_object(config or config_from_environment())
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = api_engine_options(app.config)
+    app.session_interface = NoSessions()
+    observability.init_app(app)  # request ids, log lines and request metrics (no routes)
+    app.url_map.merge_slashes = False  # /v1/tools/%2F0 is a 404, not a redirect
+    db.init_app(app)
+    extension.gateway.init_app(app)
+    register_jobs(app)  # metered calls queue alerts
+    trust_proxies(app)
+    app.register_blueprint(routes.bp)
+    routes.register_error_handlers(app)
+    return app
+
+
+def create_wsgi_app(config: Config | None = None) -> Flask:
+    """The dashboard with the API app mounted under /api: what wsgi.py serves.
+
+    The result is the dashboard's Flask app (its CLI, its test client); requests under /api/
+    go to the API app without touching the dashboard's hooks.
+    """
+    config = config or config_from_environment()
+    app = create_app(config)
+    api = create_api_app(config)
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/api": api})
+    app.extensions["api_app"] = api
+    link_api_urls(app, api, "/api")
+    return app
+
+
+def link_api_urls(app: Flask, api: Flask, prefix: str) -> None:
+    """Let the dashboard's url_for build the API's URLs (`api.call_tool`, ...) as build-only
+    rules: the dashboard never serves them."""
+    for rule in api.url_map.iter_rules():
+        app.url_map.add(
+            Rule(
+                prefix + rule.rule,
+                endpoint=rule.endpoint,
+                defaults=rule.defaults,
+                methods=rule.methods,
+                build_only=True,
+            )
+        )
+
+
+class NoSessions(SessionInterface):
+    """The API app has no sessions: no cookie is read or set."""
+
+    def open_session(self, app, request):
+        return None  # Flask then uses a null session
+
+    def save_session(self, app, session, response) -> None:
+        return None
+
+
+def api_engine_options(config) -> dict:
+    """On PostgreSQL the API's pool never makes a thread wait: each busy thread holds one
+    connection (dashboard.api.connection), so connections follow the server's threads."""
+    options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        options["max_overflow"] = -1
+    return options
+
+
+def trust_proxies(app: Flask) -> None:
+    """Read the client address and scheme from TRUSTED_PROXIES proxies' headers."""
+    if app.config["TRUSTED_PROXIES"]:
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
 
 def ensure_secret_key(app: Flask) -> None:
@@ -80,12 +161,25 @@ def ensure_secret_key(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from dashboard import account, api, assets, auth, keys, logs, support, tools, usage
+    from dashboard import account, alerts, assets, auth, keys, logs, support, tools, usage, webhooks
     from dashboard.observability import routes as observability_routes
+    from dashboard.tools import admin as tool_admin
 
-    for module in (assets, auth, account, keys, logs, usage, tools, support, api):
+    for module in (assets, auth, account, keys, logs, usage, tools, alerts, webhooks, support):
         app.register_blueprint(module.bp)
-    app.register_blueprint(observability_routes.bp)
+    app.register_blueprint(tool_admin.bp)
+    app.register_blueprint(observability_routes.bp)  # /metrics, /health/*: the dashboard only
+
+
+def register_jobs(app: Flask) -> None:
+    """One Huey for the app with every job; `flask worker` runs them."""
+    from dashboard.alerts import tasks as alert_tasks  # noqa: F401 (declares the jobs)
+    from dashboard.jobs import jobs, worker_command
+    from dashboard.logs import tasks as log_tasks  # noqa: F401
+    from dashboard.webhooks import tasks as webhook_tasks  # noqa: F401
+
+    jobs.init_app(app)
+    app.cli.add_command(worker_command)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -20,6 +20,12 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def env_secrets(name: str) -> dict[str, str]:
+    """`ref=secret,ref2=secret2` from the environment, as {ref: secret}."""
+    pairs = (item.partition("=") for item in os.environ.get(name, "").split(","))
+    return {ref.strip(): secret.strip() for ref, _, secret in pairs if ref.strip() and secret}
+
+
 def normalise_database_url(url: str) -> str:
     """Point plain postgres:// URLs at psycopg 3, the driver we ship."""
     for prefix in ("postgres://", "postgresql://"):
@@ -43,7 +49,10 @@ class Config:
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
         # Redis down: the gateway fails open (calls go through, unmetered by the limiter).
         self.RATELIMIT_FAIL_OPEN = env_flag("RATELIMIT_FAIL_OPEN", True)
-        # Every rate-limit key in Redis starts with this, so apps (and test runs) can share one.
+        self.RATELIMIT_REDIS_TIMEOUT = float(os.environ.get("RATELIMIT_REDIS_TIMEOUT", "0.25"))
+        self.RATELIMIT_RETRY_SECONDS = float(os.environ.get("RATELIMIT_RETRY_SECONDS", "5"))
+        # Every Redis key the gateway writes starts with this (several deployments, or test
+        # runs, can share one Redis server).
         self.RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "tools-api")
         self.RATELIMIT_HEADERS_ENABLED = False  # the gateway writes its own headers
         self.LOGIN_RATE_LIMIT_PER_IP = os.environ.get("LOGIN_RATE_LIMIT_PER_IP", "20/minute")
@@ -61,9 +70,9 @@ class Config:
         self.API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 256 * 1024)
         self.API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 5)
         # A user's calls this month, kept per worker between metering writes (quota checks);
-        # unset, it follows API_KEY_CACHE_SECONDS (dashboard/api/throttle.py).
-        if os.environ.get("API_QUOTA_CACHE_SECONDS"):
-            self.API_QUOTA_CACHE_SECONDS = env_int("API_QUOTA_CACHE_SECONDS", 5)
+        # None follows API_KEY_CACHE_SECONDS.
+        quota_seconds = os.environ.get("API_QUOTA_CACHE_SECONDS")
+        self.API_QUOTA_CACHE_SECONDS = int(quota_seconds) if quota_seconds else None
         self.API_CONNECTION_KEEP_SECONDS = env_int("API_CONNECTION_KEEP_SECONDS", 1)
         self.METERING_SYNCHRONOUS_COMMIT = env_flag("METERING_SYNCHRONOUS_COMMIT", True)
         self.IMPERSONATION_MINUTES = env_int("IMPERSONATION_MINUTES", 30)
@@ -78,7 +87,36 @@ class Config:
         self.METRICS_BIND = os.environ.get("METRICS_BIND", "127.0.0.1")
         self.GRACEFUL_TIMEOUT = env_int("GRACEFUL_TIMEOUT", 30)  # s to finish calls on SIGTERM
         self.PLANS = dict(DEFAULT_PLANS)
+        # Upstream tools (dashboard/tools/upstream.py) and their catalog file.
+        self.TOOLS_CATALOG_FILE = os.environ.get("TOOLS_CATALOG_FILE") or None
+        self.UPSTREAM_SECRETS = env_secrets("UPSTREAM_SECRETS")
+        self.UPSTREAM_CONNECT_TIMEOUT_MS = env_int("UPSTREAM_CONNECT_TIMEOUT_MS", 1000)
+        self.UPSTREAM_MAX_RESPONSE_BYTES = env_int("UPSTREAM_MAX_RESPONSE_BYTES", 1024 * 1024)
+        self.UPSTREAM_MAX_CONNECTIONS = env_int("UPSTREAM_MAX_CONNECTIONS", 100)
+        self.UPSTREAM_BREAKER_FAILURES = env_int("UPSTREAM_BREAKER_FAILURES", 5)
+        self.UPSTREAM_BREAKER_COOLDOWN_SECONDS = env_int("UPSTREAM_BREAKER_COOLDOWN_SECONDS", 30)
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+        # Jobs (alerts, webhooks, the daily log purge): redis://... in production; empty is a
+        # SQLite file in instance/ (nothing to install); memory:// keeps jobs in this process.
+        self.QUEUE_URL = os.environ.get("QUEUE_URL", "")
+        self.QUEUE_NAME = os.environ.get("QUEUE_NAME", "toolbox")
+        self.JOBS_WORKERS = env_int("JOBS_WORKERS", 2)
+        self.JOBS_PURGE_LOGS_HOUR = env_int("JOBS_PURGE_LOGS_HOUR", 3)  # UTC, daily
+        # Email: no MAIL_SERVER prints each message and appends it to instance/mail.log.
+        self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+        self.MAIL_PORT = env_int("MAIL_PORT", 587)
+        self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+        self.MAIL_USE_TLS = env_flag("MAIL_USE_TLS", True)
+        self.MAIL_FROM = os.environ.get("MAIL_FROM", "Toolbox <toolbox@localhost>")
+        # Webhooks: private, loopback and link-local destinations are refused unless allowed.
+        self.WEBHOOK_ALLOW_PRIVATE = env_flag("WEBHOOK_ALLOW_PRIVATE", False)
+        self.WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5"))
+        self.WEBHOOK_MAX_RESPONSE_BYTES = env_int("WEBHOOK_MAX_RESPONSE_BYTES", 64 * 1024)
+        self.WEBHOOK_RETRY_SECONDS = float(os.environ.get("WEBHOOK_RETRY_SECONDS", "30"))
+        self.WEBHOOK_RETRY_FOR_SECONDS = env_int("WEBHOOK_RETRY_FOR_SECONDS", 24 * 3600)
+        self.WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 30)
+        self.WEBHOOK_SECRET_OVERLAP_HOURS = env_int("WEBHOOK_SECRET_OVERLAP_HOURS", 24)
 
 
 class ProductionConfig(Config):
@@ -103,6 +141,9 @@ class TestConfig(Config):
         self.API_KEY_CACHE_SECONDS = 0
         self.API_CONNECTION_KEEP_SECONDS = 0  # each test's engine is disposed of at its end
         self.WTF_CSRF_ENABLED = False  # CSRF tests turn it back on with app_overrides
+        self.QUEUE_URL = "memory://"  # alert tests run a real queue (tests/alerts/conftest.py)
+        self.MAIL_SERVER = ""
+        self.WEBHOOK_ALLOW_PRIVATE = False
 
 
 def engine_options(url: str) -> dict:

@@ -1,6 +1,7 @@
-"""Error pages for people and JSON errors for programs: never a traceback."""
+"""Error pages for people: never a traceback. (The JSON API app answers its own errors:
+dashboard/api/routes.py.)"""
 
-from flask import Flask, current_app, g, jsonify, render_template, request
+from flask import Flask, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -21,31 +22,10 @@ MESSAGES = {
     ),
 }
 
-JSON_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "payload_too_large",
-    429: "rate_limited",
-    500: "internal_error",
-    503: "service_unavailable",
-}
 
-
-def wants_json() -> bool:
-    """API paths answer JSON; everything else answers a page."""
-    return request.path.startswith("/api/")
-
-
-def error_response(status: int, message: str | None = None, code: str | None = None):
-    """A JSON error for API paths, an error page otherwise."""
+def error_response(status: int, message: str | None = None):
+    """The error page for `status` (the JSON API app has its own handlers)."""
     title, default_message = MESSAGES.get(status, MESSAGES[500])
-    if wants_json():
-        code = code or JSON_CODES.get(status, "error")
-        body = {"error": {"code": code, "message": message or default_message}}
-        return jsonify(body), status
     return render_template(
         "errors/error.html", status=status, title=title, message=message or default_message
     ), status
@@ -53,17 +33,12 @@ def error_response(status: int, message: str | None = None, code: str | None = N
 
 def handle_http_exception(error: HTTPException):
     status = error.code or 500
-    message = None
-    if status in (400, 413) and error.description and wants_json():
-        message = error.description
-    return error_response(status, message)
+    return error_response(status)
 
 
 def handle_csrf_error(error: CSRFError):
     return error_response(
-        400,
-        "This form has expired or was sent from another site. Reload the page and try again.",
-        code="csrf_failed",
+        400, "This form has expired or was sent from another site. Reload the page and try again."
     )
 
 
@@ -71,7 +46,7 @@ def handle_database_down(error: OperationalError):
     db.session.rollback()
     # The page must not ask the database who is logged in: show it as to a visitor.
     g._login_user = login_manager.anonymous_user()
-    return error_response(503, code="database_unavailable")
+    return error_response(503)
 
 
 def handle_unexpected(error: Exception):

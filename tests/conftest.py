@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import g
 from hypothesis import settings
 
-from dashboard import create_app
+from dashboard import create_app, create_wsgi_app
 from dashboard.auth.service import create_user
 from dashboard.config import TestConfig
 from dashboard.extensions import db
@@ -31,6 +31,12 @@ REDIS_SERVER = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 REDIS_KEY_PREFIX = f"toolbox-test-{uuid.uuid4().hex[:12]}"
 PASSWORD = "correct horse battery"
 TABLES = (
+    "webhook_deliveries",
+    "webhook_endpoints",
+    "alert_events",
+    "api_key_seen_ips",
+    "alert_key_watches",
+    "alert_settings",
     "audit_events",
     "usage_daily",
     "tool_logs",
@@ -179,7 +185,7 @@ def make_app(url: str, **overrides):
     config.RATELIMIT_KEY_PREFIX = REDIS_KEY_PREFIX
     for name, value in overrides.items():
         setattr(config, name, value)
-    app = create_app(config)
+    app = create_wsgi_app(config)
     # Tests keep one app context open, which Flask reuses for every request of the test client;
     # in production each request has its own. Start each request with an empty `g`, so nothing
     # cached per request (the logged-in user, the CSRF token) leaks into the next one.
@@ -215,6 +221,12 @@ def app(backend, migrated_urls, app_overrides):
     db.session.remove()
     db.engine.dispose()
     ctx.pop()
+
+
+@pytest.fixture
+def api_app(app):
+    """The JSON API's own app, mounted under /api of `app` (push its context to look inside)."""
+    return app.extensions["api_app"]
 
 
 @pytest.fixture

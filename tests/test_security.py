@@ -269,14 +269,25 @@ def assert_secure_headers(response, url: str) -> None:
     assert response.headers.get("X-Frame-Options") == "DENY", url
 
 
+def assert_api_headers(response, url: str) -> None:
+    """The API app's fixed set: JSON answers load nothing and are never framed or sniffed."""
+    csp = response.headers.get("Content-Security-Policy", "")
+    assert csp == "default-src 'none'; frame-ancestors 'none'", url
+    assert response.headers.get("X-Content-Type-Options") == "nosniff", url
+    assert response.headers.get("Referrer-Policy") == "no-referrer", url
+    assert response.headers.get("X-Frame-Options") == "DENY", url
+    assert "Set-Cookie" not in response.headers, url
+
+
 @pytest.mark.parametrize("visitor", ["logged in", "anonymous"])
 def test_every_page_sends_the_security_headers(app, client, user, auth, visitor):
     if visitor == "logged in":
         auth.login(user)
     urls = argument_free_get_urls(app)
     assert {"/login", "/signup", "/account/", "/tools/", "/api/v1/tools"} <= set(urls)
-    for url in [*urls, "/no/such/page", "/api/v1/no-such-thing"]:
-        assert_secure_headers(client.get(url), url)
+    for url in [*urls, "/no/such/page", "/api/v1/no-such-thing", "/api/v1/tools/%2F0"]:
+        check = assert_api_headers if url.startswith("/api/") else assert_secure_headers
+        check(client.get(url), url)
 
 
 # --- Key secrets: stored only as their hash, never logged ----------------------------------

@@ -7,13 +7,16 @@ from dataclasses import dataclass, field
 
 from flask import g, jsonify
 
+from dashboard.api.codes import ErrorCode
+
 
 class ApiError(Exception):
-    """An answer `{"error": {"code", "message", ...}}` with `status`; raised, then rendered."""
+    """An answer `{"error": {"code", "message", ...}}` with the code's status; raised, then
+    rendered by the API app's error handler."""
 
-    def __init__(self, status: int, code: str, message: str, headers=None, **extra) -> None:
+    def __init__(self, code: ErrorCode, message: str, headers=None, **extra) -> None:
         super().__init__(message)
-        self.status = status
+        self.status = code.status
         self.code = code
         self.message = message
         self.headers = dict(headers or {})
@@ -21,7 +24,7 @@ class ApiError(Exception):
 
     def response(self):
         """The JSON answer for this error."""
-        body = {"error": {"code": self.code, "message": self.message, **self.extra}}
+        body = {"error": {"code": str(self.code), "message": self.message, **self.extra}}
         response = jsonify(body)
         response.status_code = self.status
         response.headers.update(self.headers)

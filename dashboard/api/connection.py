@@ -12,8 +12,9 @@ for longer goes back to the pool and the next one is pinged on checkout, as ever
 if PostgreSQL restarts while a worker is busy, that worker's next call fails once (503) and
 the broken connection is discarded.
 
-Whenever the session already has a transaction open (a caller with pending work, a test) and
-on SQLite, the session is used instead, so that its writes and the caller's stay in one
+Only the API app (which has the Gateway extension) borrows connections. Elsewhere, whenever
+the session already has a transaction open (a caller with pending work, a test) and on SQLite,
+the session is used instead, so that its writes and the caller's stay in one
 transaction.
 """
 
@@ -53,12 +54,8 @@ class Borrowed:
 
 
 def kept_connections() -> threading.local:
-    """This app's connections kept between requests, one per thread."""
-    app = current_app._get_current_object()
-    kept = app.extensions.get("api_kept_connections")
-    if kept is None:
-        kept = app.extensions.setdefault("api_kept_connections", threading.local())
-    return kept
+    """The API app's connections kept between requests, one per thread (Gateway state)."""
+    return current_app.extensions["gateway"].kept_connections
 
 
 def raw_cursor():
@@ -68,6 +65,8 @@ def raw_cursor():
     borrowed = g.get("api_borrowed")
     if borrowed is not None:
         return borrowed.cursor
+    if "gateway" not in current_app.extensions:
+        return None  # the dashboard app (pages, commands): its session, its transaction
     # Look at the session only if this context made one (making one costs more than a query).
     if db.session.registry.has() and db.session().in_transaction():
         return None
@@ -86,6 +85,14 @@ def raw_cursor():
         borrowed = Borrowed(engine.raw_connection())  # the pool pings it (pool_pre_ping)
     g.api_borrowed = borrowed
     return borrowed.cursor
+
+
+def give_back_before_waiting() -> None:
+    """Return this context's connection to the pool now, before a long wait on the network
+    (an upstream tool): a waiting thread must not hold one. A later query borrows again."""
+    borrowed = g.pop("api_borrowed", None)
+    if borrowed is not None:
+        borrowed.give_back()
 
 
 def release_raw_connection(error=None) -> None:

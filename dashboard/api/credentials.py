@@ -1,23 +1,40 @@
 """Finding the key a request carries: one index seek on api_keys.key, cached for a few seconds.
 
 The hot path sees plain rows (key columns plus the owner's plan and disabled flag), never ORM
-objects. A key revoked or changed in the dashboard is seen within API_KEY_CACHE_SECONDS.
+objects (a typed KeyRow). A key revoked or changed in the dashboard is seen within
+API_KEY_CACHE_SECONDS.
 """
 
-import threading
-import time
+import uuid
+from datetime import datetime
+from typing import NamedTuple
 
 import sqlalchemy as sa
-from flask import current_app
 
 from dashboard.api.connection import fetch_one
+from dashboard.api.extension import gateway_state
 from dashboard.keys.secrets import hash_secret
 from dashboard.models import ApiKey, User
 
 KEYS = ApiKey.__table__
 USERS = User.__table__
-CACHE_MAX_ENTRIES = 10_000  # unknown secrets are cached too; a flood of them only clears it
 _MISSING = object()
+
+
+class KeyRow(NamedTuple):
+    """What the hot path knows of a key: its columns and its owner's plan and disabled flag."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    expires_at: datetime | None
+    is_active: bool
+    revoked_at: datetime | None
+    grace_ends_at: datetime | None
+    rate_limit_per_minute: int
+    allowed_tools: list[str] | None
+    allowed_ips: list[str] | None
+    subscription_plan: str
+    is_disabled: bool
 
 
 def secret_from_headers(headers) -> str | None:
@@ -55,46 +72,16 @@ def key_lookup_query(key_hash) -> sa.Select:
 KEY_LOOKUP = key_lookup_query(sa.bindparam("key_hash", type_=sa.Text))
 
 
-class KeyCache:
-    """A small in-process TTL cache: SHA-256 of a secret -> key row (or None for unknown)."""
+def find_key(secret: str) -> KeyRow | None:
+    """The key row for `secret` with its owner's plan and disabled flag, or None.
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.entries: dict[str, tuple[float, object]] = {}
-        self.lock = threading.Lock()
-
-    def get(self, key_hash: str):
-        entry = self.entries.get(key_hash)
-        if entry is None or entry[0] < time.monotonic():
-            return _MISSING
-        return entry[1]
-
-    def put(self, key_hash: str, row) -> None:
-        if self.seconds <= 0:
-            return
-        with self.lock:
-            if len(self.entries) >= CACHE_MAX_ENTRIES:
-                self.entries.clear()
-            self.entries[key_hash] = (time.monotonic() + self.seconds, row)
-
-
-def key_cache() -> KeyCache:
-    """This app's key cache, made on first use."""
-    app = current_app._get_current_object()
-    cache = app.extensions.get("api_key_cache")
-    if cache is None:
-        cache = app.extensions.setdefault(
-            "api_key_cache", KeyCache(app.config["API_KEY_CACHE_SECONDS"])
-        )
-    return cache
-
-
-def find_key(secret: str):
-    """The key row for `secret` with its owner's plan and disabled flag, or None."""
+    Unknown secrets are cached too (as None), so a flood of made-up keys costs no queries; the
+    cache holds at most 10,000 entries and drops the least recently used."""
     key_hash = hash_secret(secret)
-    cache = key_cache()
-    row = cache.get(key_hash)
-    if row is _MISSING:
+    cache = gateway_state().keys
+    key = cache.get(key_hash, _MISSING)
+    if key is _MISSING:
         row = fetch_one(KEY_LOOKUP, {"key_hash": key_hash})
-        cache.put(key_hash, row)
-    return row
+        key = KeyRow(*row) if row is not None else None
+        cache.put(key_hash, key)
+    return key

@@ -5,22 +5,27 @@ input -> run -> meter -> answer.
 
 Logged (one tool_logs row, both counters): every call that gets past authentication, the tool
 lookup and the limits, whatever its outcome: success, ip_not_allowed, tool_not_allowed,
-payload_too_large, invalid_json, invalid_input, tool_error. Not logged: 401s (no key), 404s
+payload_too_large, invalid_json, invalid_input, tool_error, and an upstream tool's
+upstream_error, upstream_unavailable and tool_timeout. Not logged: 401s (no key), 404s
 (no such tool; no row for arbitrary names), and 429s, which count in usage_daily's rejected
 columns only.
 """
 
 import json
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import current_app, g, jsonify, request
+from flask import current_app, g, request
 
+from dashboard.alerts.quota import after_metered_call
 from dashboard.api import metering
 from dashboard.api.answers import ApiError, timing
 from dashboard.api.catalog import active_tools
-from dashboard.api.credentials import find_key, secret_from_headers
+from dashboard.api.codes import ErrorCode
+from dashboard.api.connection import give_back_before_waiting
+from dashboard.api.credentials import KeyRow, find_key, secret_from_headers
 from dashboard.api.payload import (
     InvalidJson,
     PayloadTooLarge,
@@ -38,16 +43,36 @@ from dashboard.keys.rules import ip_allowed, key_refusal, tool_allowed
 from dashboard.models import utcnow
 from dashboard.observability import metrics, request_log_id
 from dashboard.plans import plan_named
-from dashboard.tools.registry import ToolVersion, count_tokens, validation_errors
+from dashboard.tools.registry import (
+    ToolVersion,
+    canonical_json,
+    count_tokens,
+    tokens_for,
+    utf8_size,
+    validation_errors,
+)
+from dashboard.tools.upstream import Identity, UpstreamFailure, forward
 
 
 @dataclass(frozen=True)
 class Call:
     """Who is calling which tool from where."""
 
-    key: object  # the key row from credentials.find_key
+    key: KeyRow
     tool: ToolVersion
     client_ip: str | None
+    # The log row's id, known before the tool runs (upstream tools are told it): the request's
+    # id (observability's, answered in Request-Id); a new one outside a request.
+    request_id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A call's input and output, each encoded to JSON once: stored, counted and answered."""
+
+    input_json: str
+    output_json: str
+    tokens: int
 
 
 def call_tool(name: str, version: str | None):
@@ -56,59 +81,57 @@ def call_tool(name: str, version: str | None):
     tool = find_served_tool(name, version, key)
     enforce_rate_limit(key, tool)
     enforce_quota(key, tool)
-    call = Call(key, tool, request.remote_addr)
+    call = Call(key, tool, request.remote_addr, request_log_id())
     enforce_restrictions(call)
     payload = read_input(call)
     validate(call, payload)
-    output, execution_ms = run(call, payload)
-    tokens = count_tokens(payload, output)
-    request_id = meter(call, payload, output, "success", execution_ms, tokens)
-    return jsonify(
-        tool=tool.name,
-        version=tool.version,
-        output=output,
-        usage={"tokens": tokens, "execution_time_ms": execution_ms},
-        request_id=request_id,
-    )
+    if tool.kind == "upstream":
+        output, execution_ms, tokens = run_upstream(call, payload)
+    else:
+        output, execution_ms = run(call, payload)
+        tokens = None
+    encoded = encode(call, payload, output, execution_ms, tokens)
+    request_id = meter(call, payload, output, "success", execution_ms, encoded.tokens, encoded)
+    return answer(call, encoded, execution_ms, request_id)
 
 
-def key_for_reading():
+def key_for_reading() -> KeyRow:
     """The key for a read-only endpoint (usage): authenticated, rate limited, IP-checked."""
     key = authenticate()
     enforce_rate_limit(key, None)
     if not ip_allowed(key.allowed_ips, request.remote_addr):
         raise ApiError(
-            403, "ip_not_allowed", f"This key may not be used from {request.remote_addr}."
+            ErrorCode.IP_NOT_ALLOWED, f"This key may not be used from {request.remote_addr}."
         )
     return key
 
 
-def authenticate():
+def authenticate() -> KeyRow:
     """The key row for the request's secret, or 401 missing/invalid/expired/revoked."""
     secret = secret_from_headers(request.headers)
     if secret is None:
         raise ApiError(
-            401,
-            "missing_api_key",
+            ErrorCode.MISSING_API_KEY,
             "Send your API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`.",
             headers={"WWW-Authenticate": 'Bearer realm="tools-api"'},
         )
     with timing().database():
         key = find_key(secret)
     if key is None:
-        raise ApiError(401, "invalid_api_key", "This API key does not exist.")
+        raise ApiError(ErrorCode.INVALID_API_KEY, "This API key does not exist.")
     now = utcnow()
     refusal = key_refusal(key, now)
     if refusal == "expired_api_key":
-        raise ApiError(401, refusal, f"This API key expired at {iso(key.expires_at)}.")
+        raise ApiError(ErrorCode.EXPIRED_API_KEY, f"This API key expired at {iso(key.expires_at)}.")
     if refusal == "revoked_api_key":
-        raise ApiError(401, refusal, revoked_message(key, now))
+        raise ApiError(ErrorCode.REVOKED_API_KEY, revoked_message(key, now))
     if key.is_disabled:
-        raise ApiError(401, "revoked_api_key", "The account that owns this key is disabled.")
+        message = "The account that owns this key is disabled."
+        raise ApiError(ErrorCode.REVOKED_API_KEY, message)
     return key
 
 
-def find_served_tool(name: str, version: str | None, key) -> ToolVersion:
+def find_served_tool(name: str, version: str | None, key: KeyRow) -> ToolVersion:
     """The newest served version of `name`, or the pinned one; 404 (not logged) otherwise."""
     with timing().database():
         tools = active_tools()
@@ -117,21 +140,22 @@ def find_served_tool(name: str, version: str | None, key) -> ToolVersion:
         return tool
     g.api_rate_window = key_limiter().peek(key.id, key.rate_limit_per_minute)
     if problem == "unknown_tool":
-        raise ApiError(404, problem, f"There is no tool called {name!r}. See GET /api/v1/tools.")
+        message = f"There is no tool called {name!r}. See GET /api/v1/tools."
+        raise ApiError(ErrorCode.UNKNOWN_TOOL, message)
     served = ", ".join(sorted(tools.versions[name], key=lambda v: int(v.removeprefix("v"))))
-    raise ApiError(404, problem, f"{name} has no version {version!r}; served: {served}.")
+    message = f"{name} has no version {version!r}; served: {served}."
+    raise ApiError(ErrorCode.UNKNOWN_VERSION, message)
 
 
-def enforce_rate_limit(key, tool: ToolVersion | None) -> None:
+def enforce_rate_limit(key: KeyRow, tool: ToolVersion | None) -> None:
     """Count the call against the key's per-minute limit; 429 rate_limited (not logged)."""
     try:
         allowed, window = key_limiter().hit(key.id, key.rate_limit_per_minute)
         metrics.rate_limit_decided(allowed, window)
     except LimiterUnavailable:
         metrics.rate_limiter_unavailable()
-        raise ApiError(
-            503, "rate_limiter_unavailable", "Rate limiting is unavailable; try again shortly."
-        ) from None
+        message = "Rate limiting is unavailable; try again shortly."
+        raise ApiError(ErrorCode.RATE_LIMITER_UNAVAILABLE, message) from None
     g.api_rate_window = window
     if allowed:
         return
@@ -142,15 +166,14 @@ def enforce_rate_limit(key, tool: ToolVersion | None) -> None:
             )
     retry_after = window.headers()["X-RateLimit-Reset"]
     raise ApiError(
-        429,
-        "rate_limited",
+        ErrorCode.RATE_LIMITED,
         f"This key may make {key.rate_limit_per_minute} calls a minute; "
         f"try again in {retry_after} s.",
         headers={"Retry-After": str(max(1, int(retry_after)))},
     )
 
 
-def enforce_quota(key, tool: ToolVersion) -> None:
+def enforce_quota(key: KeyRow, tool: ToolVersion) -> None:
     """Refuse with 429 quota_exceeded once the month's calls reach the plan's quota."""
     plan = plan_named(key.subscription_plan)
     now = utcnow()
@@ -165,8 +188,7 @@ def enforce_quota(key, tool: ToolVersion) -> None:
         )
     resets = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1)
     raise ApiError(
-        429,
-        "quota_exceeded",
+        ErrorCode.QUOTA_EXCEEDED,
         f"The {plan.title} plan allows {plan.monthly_calls:,} calls a month; {used:,} were "
         f"made in {month}. The quota resets at {iso(resets)}.",
         headers={"Retry-After": str(max(1, int((resets - now).total_seconds())))},
@@ -180,9 +202,10 @@ def enforce_restrictions(call: Call) -> None:
     """The key's optional IP and tool restrictions; 403, logged."""
     if not ip_allowed(call.key.allowed_ips, call.client_ip):
         message = f"This key may not be used from {call.client_ip}."
-        refuse(call, None, 403, "ip_not_allowed", message)
+        refuse(call, None, ErrorCode.IP_NOT_ALLOWED, message)
     if not tool_allowed(call.key.allowed_tools, call.tool.name):
-        refuse(call, None, 403, "tool_not_allowed", f"This key may not call {call.tool.name}.")
+        message = f"This key may not call {call.tool.name}."
+        refuse(call, None, ErrorCode.TOOL_NOT_ALLOWED, message)
 
 
 def read_input(call: Call) -> dict:
@@ -190,9 +213,9 @@ def read_input(call: Call) -> dict:
     try:
         return parse_object(read_body())
     except PayloadTooLarge as error:
-        refuse(call, None, 413, "payload_too_large", str(error))
+        refuse(call, None, ErrorCode.PAYLOAD_TOO_LARGE, str(error))
     except InvalidJson as error:
-        refuse(call, None, 400, "invalid_json", str(error))
+        refuse(call, None, ErrorCode.INVALID_JSON, str(error))
 
 
 def validate(call: Call, payload: dict) -> None:
@@ -202,7 +225,7 @@ def validate(call: Call, payload: dict) -> None:
         first = errors[0]
         where = f" at {first['path']}" if first["path"] else ""
         message = f"The input does not match the schema{where}: {first['message']}"
-        refuse(call, payload, 422, "invalid_input", message, errors=errors)
+        refuse(call, payload, ErrorCode.INVALID_INPUT, message, errors=errors)
 
 
 def run(call: Call, payload: dict) -> tuple[dict, int]:
@@ -210,23 +233,73 @@ def run(call: Call, payload: dict) -> tuple[dict, int]:
     started = time.perf_counter()
     try:
         output = call.tool.run(payload)
-        check_output(output)
     except Exception as error:
         elapsed_ms = (time.perf_counter() - started) * 1000
         timing().tool_ms += elapsed_ms
-        current_app.logger.exception("Tool %s %s failed", call.tool.name, call.tool.version)
-        refuse(
-            call,
-            payload,
-            500,
-            "tool_error",
-            f"{call.tool.name} {call.tool.version} failed while running; the failure is logged.",
-            execution_ms=round(elapsed_ms),
-            log_message=failure_summary(error),
-        )
+        tool_failed(call, payload, error, round(elapsed_ms))
     elapsed_ms = (time.perf_counter() - started) * 1000
     timing().tool_ms += elapsed_ms
     return output, round(elapsed_ms)
+
+
+def encode(call: Call, payload: dict, output, execution_ms: int, tokens: int | None) -> Encoded:
+    """Encode the input and the output once each; an output that is not a storable JSON
+    object is the tool's failure (500 tool_error, logged). `tokens` is the upstream's own
+    count, when it sent one."""
+    input_json = canonical_json(payload)
+    try:
+        output_json = check_output(output)
+    except BadToolOutput as error:
+        tool_failed(call, payload, error, execution_ms)
+    if tokens is None:
+        tokens = tokens_for(utf8_size(input_json), utf8_size(output_json))
+    return Encoded(input_json, output_json, tokens)
+
+
+def tool_failed(call: Call, payload: dict, error: Exception, execution_ms: int):
+    """Log and meter a tool's failure, then answer 500 tool_error."""
+    current_app.logger.error("Tool %s %s failed", call.tool.name, call.tool.version, exc_info=error)
+    refuse(
+        call,
+        payload,
+        ErrorCode.TOOL_ERROR,
+        f"{call.tool.name} {call.tool.version} failed while running; the failure is logged.",
+        execution_ms=execution_ms,
+        log_message=failure_summary(error),
+    )
+
+
+def answer(call: Call, encoded: Encoded, execution_ms: int, request_id: str):
+    """The 200 answer, written around the output's JSON text (not encoded again)."""
+    body = (
+        f'{{"output":{encoded.output_json},"request_id":"{request_id}",'
+        f'"tool":{json.dumps(call.tool.name)},'
+        f'"usage":{{"execution_time_ms":{execution_ms},"tokens":{encoded.tokens}}},'
+        f'"version":{json.dumps(call.tool.version)}}}'
+    )
+    return current_app.response_class(body, mimetype="application/json")
+
+
+def run_upstream(call: Call, payload: dict) -> tuple[dict, int, int]:
+    """Forward to the upstream service: (output, run time in ms, tokens); its failures are
+    answered and logged (422, 502, 503 or 504; see dashboard/tools/upstream.py)."""
+    identity = Identity(str(call.key.user_id), str(call.key.id), str(call.request_id))
+    give_back_before_waiting()
+    try:
+        forwarded = forward(call.tool, payload, identity)
+    except UpstreamFailure as failure:
+        timing().tool_ms += failure.execution_ms
+        refuse(
+            call,
+            payload,
+            failure.code,
+            failure.message,
+            execution_ms=failure.execution_ms,
+            log_message=failure.log_message,
+            **failure.extra,
+        )
+    timing().tool_ms += forwarded.execution_ms
+    return forwarded.output, forwarded.execution_ms, forwarded.tokens
 
 
 def meter(
@@ -236,6 +309,7 @@ def meter(
     status: str,
     execution_ms: int,
     tokens: int,
+    encoded: Encoded | None = None,
     error_code: str | None = None,
     error_message: str | None = None,
 ) -> str:
@@ -254,20 +328,30 @@ def meter(
             error_message=error_message,
             error_code=error_code,
             client_ip=call.client_ip,
-            log_id=request_log_id(),  # the request's id (Request-Id) is the log row's id
+            input_json=encoded.input_json if encoded else None,
+            output_json=encoded.output_json if encoded else None,
+            log_id=call.request_id,  # the request's id (Request-Id) is the log row's id
         )
     metrics.tool_call_metered(call.tool, error_code or status, execution_ms)
     saw_calls_this_month(call.key.user_id, recorded.month_year, recorded.month_calls)
+    after_metered_call(call.key, recorded)  # queues a quota alert when a threshold is crossed
     return str(recorded.log_id)
 
 
-def refuse(call, payload, status, code, message, execution_ms=0, log_message=None, **extra):
+def refuse(call, payload, code: ErrorCode, message, execution_ms=0, log_message=None, **extra):
     """Log a failed call (status error), then answer the error with its request_id."""
     tokens = count_tokens(payload, {}) if payload is not None else 0
     request_id = meter(
-        call, payload, None, "error", execution_ms, tokens, code, log_message or message
+        call,
+        payload,
+        None,
+        "error",
+        execution_ms,
+        tokens,
+        error_code=str(code),
+        error_message=log_message or message,
     )
-    raise ApiError(status, code, message, request_id=request_id, **extra)
+    raise ApiError(code, message, request_id=request_id, **extra)
 
 
 def revoked_message(key, now: datetime) -> str:
@@ -297,15 +381,18 @@ class BadToolOutput(ValueError):
     """A tool returned something that cannot be answered and stored as a JSON object."""
 
 
-def check_output(output) -> None:
-    """Refuse (as the tool's failure) an output that is not a storable JSON object: a 200 must
-    match the OpenAPI document and its log row must be writable on both databases."""
+def check_output(output) -> str:
+    """The output's canonical JSON, or BadToolOutput when it is not a storable JSON object: a
+    200 must match the OpenAPI document and its log row must be writable on both databases."""
     if not isinstance(output, dict):
         raise BadToolOutput(f"the output is {type(output).__name__}, not a JSON object")
     try:
-        json.dumps(output, allow_nan=False)
-    except (TypeError, ValueError) as error:
+        text = json.dumps(
+            output, separators=(",", ":"), ensure_ascii=False, sort_keys=True, allow_nan=False
+        )
+    except (TypeError, ValueError, RecursionError) as error:
         raise BadToolOutput(f"the output is not JSON: {error}") from None
     problem = unstorable(output)
     if problem:
         raise BadToolOutput(f"the output cannot be stored: {problem}")
+    return text

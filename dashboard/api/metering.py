@@ -105,12 +105,15 @@ def record_call_in_one_statement(
     error_message=None,
     error_code=None,
     client_ip=None,
-    at: datetime,
     log_id: uuid.UUID | None = None,
+    at: datetime,
+    input_json: str | None = None,
+    output_json: str | None = None,
 ) -> Recorded:
     """PostgreSQL: the log row, both counters and the key's last use in ONE statement (one
     round trip), committed before returning. Outside a transaction it runs in autocommit mode
-    (dashboard.api.connection), so the statement is the whole transaction."""
+    (dashboard.api.connection), so the statement is the whole transaction. `input_json` and
+    `output_json`, when given, are the payloads already encoded (the gateway encodes once)."""
     log_id = log_id or uuid.uuid4()
     bucket = latency_bucket_column(execution_time_ms)
     params = {
@@ -121,8 +124,8 @@ def record_call_in_one_statement(
         "tool_name": tool_name,
         "tool_version": tool_version,
         # As SQLAlchemy's JSON type writes them: None is the JSON null, not SQL NULL.
-        "input_payload": json.dumps(input_payload),
-        "output_payload": json.dumps(output_payload),
+        "input_payload": json.dumps(input_payload) if input_json is None else input_json,
+        "output_payload": json.dumps(output_payload) if output_json is None else output_json,
         "at": at,
         "status": status,
         "execution_time_ms": execution_time_ms,
@@ -210,10 +213,13 @@ def record_call_statement_by_statement(
     error_message=None,
     error_code=None,
     client_ip=None,
-    at: datetime,
     log_id: uuid.UUID | None = None,
+    at: datetime,
+    input_json: str | None = None,
+    output_json: str | None = None,
 ) -> Recorded:
-    """SQLite (and any other database): the same writes as separate statements, one commit."""
+    """SQLite (and any other database): the same writes as separate statements, one commit
+    (the JSON columns take the objects; pre-encoded text is not needed here)."""
     log_id = log_id or uuid.uuid4()
     session = db.session
     session.execute(

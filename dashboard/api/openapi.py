@@ -3,36 +3,67 @@
 from flask import current_app
 
 from dashboard.api.catalog import active_tools
+from dashboard.api.codes import ErrorCode, codes_by_status
 from dashboard.tools.registry import ToolVersion
 
 JSON = "application/json"
 REF = "#/components/"
 
-# Which error codes each status can carry, on the tool-call endpoints.
-CALL_ERRORS = {
-    "400": ("The body is not a JSON object we can store.", ["invalid_json"]),
-    "401": (
-        "No key, an unknown key, or a key that may no longer be used.",
-        ["missing_api_key", "invalid_api_key", "expired_api_key", "revoked_api_key"],
-    ),
-    "403": ("The key's restrictions refuse this call.", ["ip_not_allowed", "tool_not_allowed"]),
-    "404": ("No such tool or version is served.", ["unknown_tool", "unknown_version"]),
-    "413": ("The body is larger than the API accepts.", ["payload_too_large"]),
-    "422": ("The input does not match the tool's input schema.", ["invalid_input"]),
-    "429": ("The key's rate limit or the plan's quota.", ["rate_limited", "quota_exceeded"]),
-    "500": ("The tool failed while running.", ["tool_error", "internal_error"]),
-    "503": (
-        "The database (or, when failing closed, the rate limiter) is unavailable.",
-        ["database_unavailable", "rate_limiter_unavailable"],
-    ),
+# Which error codes each operation can answer, grouped by status (dashboard.api.codes).
+_AUTH = (
+    ErrorCode.MISSING_API_KEY,
+    ErrorCode.INVALID_API_KEY,
+    ErrorCode.EXPIRED_API_KEY,
+    ErrorCode.REVOKED_API_KEY,
+)
+_DOWN = (ErrorCode.DATABASE_UNAVAILABLE, ErrorCode.RATE_LIMITER_UNAVAILABLE)
+DESCRIPTIONS = {
+    400: "The request or its body cannot be used.",
+    401: "No key, an unknown key, or a key that may no longer be used.",
+    403: "The key's restrictions refuse this call.",
+    404: "No such tool or version is served.",
+    413: "The body is larger than the API accepts.",
+    422: "The input does not match the tool's input schema.",
+    429: "The key's rate limit or the plan's quota.",
+    500: "The tool (or the gateway) failed while running.",
+    502: "An upstream tool failed, or answered something unusable (not JSON, too large, "
+    "a redirect, or an output that breaks its schema).",
+    503: "The database (or, when failing closed, the rate limiter) is unavailable; on tool "
+    "calls also an upstream tool refused for now (failing, or at its limit of calls in progress).",
+    504: "The tool did not answer within its deadline.",
 }
-USAGE_ERRORS = {
-    "400": ("`month` is not YYYY-MM or out of range.", ["invalid_month"]),
-    "401": CALL_ERRORS["401"],
-    "403": ("The key may not be used from this address.", ["ip_not_allowed"]),
-    "429": ("The key's rate limit.", ["rate_limited"]),
-    "503": CALL_ERRORS["503"],
-}
+
+
+def errors_of(*codes: ErrorCode) -> dict:
+    """{"status": (description, [code, ...])} for error_responses."""
+    return {
+        str(status): (DESCRIPTIONS[status], [str(code) for code in grouped])
+        for status, grouped in codes_by_status(*codes).items()
+    }
+
+
+CALL_ERRORS = errors_of(
+    ErrorCode.INVALID_JSON,
+    *_AUTH,
+    ErrorCode.IP_NOT_ALLOWED,
+    ErrorCode.TOOL_NOT_ALLOWED,
+    ErrorCode.UNKNOWN_TOOL,
+    ErrorCode.UNKNOWN_VERSION,
+    ErrorCode.PAYLOAD_TOO_LARGE,
+    ErrorCode.INVALID_INPUT,
+    ErrorCode.RATE_LIMITED,
+    ErrorCode.QUOTA_EXCEEDED,
+    ErrorCode.TOOL_ERROR,
+    ErrorCode.INTERNAL_ERROR,
+    ErrorCode.UPSTREAM_ERROR,
+    ErrorCode.UPSTREAM_UNAVAILABLE,
+    ErrorCode.TOOL_TIMEOUT,
+    *_DOWN,
+)
+UPSTREAM_ONLY = ("502", "504")
+USAGE_ERRORS = errors_of(
+    ErrorCode.INVALID_MONTH, *_AUTH, ErrorCode.IP_NOT_ALLOWED, ErrorCode.RATE_LIMITED, *_DOWN
+)
 RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
 
@@ -135,13 +166,18 @@ def error_responses(errors: dict) -> dict:
         responses[status] = {
             "description": description + " Codes: " + ", ".join(codes) + ".",
             "headers": headers(
-                *(RATE_HEADERS if status not in ("401", "503") else ()),
+                *(RATE_HEADERS if has_rate_headers(status, codes) else ()),
                 retry_after=status == "429",
                 authenticate=status == "401",
             ),
             "content": json_content(schema),
         }
     return responses
+
+
+def has_rate_headers(status: str, codes: list[str]) -> bool:
+    """Every answer after the key's window is known: not 401s, not the 503s of an outage."""
+    return status != "401" and (status != "503" or "upstream_unavailable" in codes)
 
 
 def call_parameters(pinned: bool, templated: bool) -> list[dict]:
@@ -208,6 +244,9 @@ def tool_operation(tool: ToolVersion, pinned: bool) -> dict:
         [],
     )
     operation["requestBody"]["content"][JSON]["example"] = tool.example_input
+    if tool.kind != "upstream":  # only upstream tools answer 502, and 503/504 for their own
+        for status in UPSTREAM_ONLY:
+            operation["responses"].pop(status, None)
     return operation
 
 

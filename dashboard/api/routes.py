@@ -1,24 +1,20 @@
-"""JSON API routes: the tool calls, the catalog, usage, the OpenAPI document and health."""
-
-import functools
+"""JSON API routes (relative to the /api mount): tool calls, the catalog, usage, the OpenAPI
+document and health; and the API app's JSON error handlers."""
 
 import psycopg
-from flask import Blueprint, jsonify, request
-from flask.sessions import SessionInterface
-from flask_limiter import Limiter
-from flask_talisman import Talisman
+import sqlalchemy.exc
+from flask import Blueprint, Flask, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from dashboard.api import gateway, openapi
-from dashboard.api.answers import ApiError, finish, start_timing
+from dashboard.api.answers import ApiError
 from dashboard.api.catalog import catalog
-from dashboard.api.connection import release_raw_connection
-from dashboard.errors import handle_database_down
-from dashboard.extensions import csrf
+from dashboard.api.codes import ErrorCode
+from dashboard.extensions import db
 from dashboard.models import utcnow
 from dashboard.usage.service import BadMonth, month_usage, parse_month
 
-bp = Blueprint("api", __name__, url_prefix="/api")
-csrf.exempt(bp)  # programs authenticate with API keys, not cookies
+bp = Blueprint("api", __name__)
 
 
 @bp.get("/v1/health")
@@ -47,130 +43,62 @@ def usage():
     try:
         first, following = parse_month(request.args.get("month"), utcnow().date())
     except BadMonth as error:
-        raise ApiError(400, "invalid_month", str(error)) from None
+        raise ApiError(ErrorCode.INVALID_MONTH, str(error)) from None
     return jsonify(month_usage(key.user_id, key.subscription_plan, first, following))
 
 
+@bp.get("/openapi.json", endpoint="openapi")
 def openapi_document():
     """The OpenAPI 3.1 description of this API, with each served tool's schemas."""
     return jsonify(openapi.document())
 
 
-bp.add_url_rule("/openapi.json", "openapi", openapi_document, methods=["GET"])
+HTTP_CODES = {
+    400: (ErrorCode.BAD_REQUEST, "The request could not be understood: {description}"),
+    404: (ErrorCode.NOT_FOUND, "There is nothing at {path}. See GET /api/openapi.json."),
+    405: (ErrorCode.METHOD_NOT_ALLOWED, "{path} does not take {method}."),
+    413: (ErrorCode.PAYLOAD_TOO_LARGE, "The body is larger than we accept."),
+}
 
 
-@bp.errorhandler(ApiError)
 def api_error(error: ApiError):
     return error.response()
 
 
-@bp.errorhandler(psycopg.OperationalError)
-def database_down(error: psycopg.OperationalError):
-    """The hot path talks to psycopg directly: its outage answers 503 like SQLAlchemy's."""
-    return handle_database_down(error)
+def http_error(error: HTTPException):
+    """Werkzeug's own errors (no route, wrong method, bad request) as JSON errors."""
+    code, message = HTTP_CODES.get(error.code, HTTP_CODES[400])
+    text = message.format(
+        path=request.script_root + request.path,
+        method=request.method,
+        description=error.description,
+    )
+    response = ApiError(code, text).response()
+    for name, value in error.get_headers():
+        if name == "Allow":
+            response.headers["Allow"] = value
+    return response
 
 
-def is_api_request() -> bool:
-    return request.path.startswith(bp.url_prefix + "/")
+def database_down(error: Exception):
+    """Either driver's outage (the hot path talks to psycopg directly) answers 503."""
+    db.session.rollback()
+    return ApiError(ErrorCode.DATABASE_UNAVAILABLE, "The database cannot be reached.").response()
 
 
-@bp.before_app_request
-def start_api_timing() -> None:
-    if is_api_request():
-        start_timing()
+def unexpected(error: Exception):
+    if isinstance(error, HTTPException):
+        return http_error(error)
+    db.session.rollback()
+    current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+    message = "The gateway failed to answer; nothing was metered. Try again."
+    return ApiError(ErrorCode.INTERNAL_ERROR, message).response()
 
 
-@bp.after_app_request
-def finish_api_answer(response):
-    """Server-Timing (and rate-limit headers once known) on every /api/ answer, 404s too."""
-    return finish(response) if is_api_request() else response
-
-
-class NoSessionForApi(SessionInterface):
-    """The app's session interface, except that /api/ requests get a null session.
-
-    Programs authenticate with keys; an API answer never sets or refreshes a session cookie,
-    even when a browser that is logged in to the dashboard calls the API.
-    """
-
-    def __init__(self, inner: SessionInterface) -> None:
-        self.inner = inner
-        self.null_session_class = inner.null_session_class
-
-    def open_session(self, app, request):
-        if request.path.startswith(bp.url_prefix + "/"):
-            return self.make_null_session(app)
-        return self.inner.open_session(app, request)
-
-    def save_session(self, app, session, response) -> None:
-        self.inner.save_session(app, session, response)
-
-    def __getattr__(self, name: str):
-        return getattr(self.inner, name)
-
-
-@bp.record_once
-def keep_sessions_off_the_api(state) -> None:
-    state.app.session_interface = NoSessionForApi(state.app.session_interface)
-
-
-@bp.record_once
-def return_the_hot_path_connection(state) -> None:
-    state.app.teardown_appcontext(release_raw_connection)
-
-
-class SecurityHeadersOnce:
-    """Talisman's after_request, except that /api/ answers get headers built once per app.
-
-    Talisman rebuilds the same headers (the CSP text, HSTS, frame and referrer policies) on
-    every answer; API views never change them per request, so the first API answer's headers
-    (per http/https, which decides HSTS) are remembered and copied onto the next ones.
-    """
-
-    def __init__(self, set_headers) -> None:
-        self.set_headers = set_headers
-        self.remembered: dict[bool, list[tuple[str, str]]] = {}
-
-    def __call__(self, response):
-        if not is_api_request():
-            return self.set_headers(response)
-        secure = request.is_secure
-        headers = self.remembered.get(secure)
-        if headers is None:
-            before = dict(response.headers)
-            response = self.set_headers(response)
-            self.remembered[secure] = [
-                (name, value)
-                for name, value in response.headers.items()
-                if before.get(name) != value
-            ]
-            return response
-        for name, value in headers:
-            response.headers[name] = value
-        return response
-
-
-def not_for_the_api(before_request):
-    """A before_request hook that /api/ requests skip."""
-
-    @functools.wraps(before_request)
-    def unless_api():
-        return None if is_api_request() else before_request()
-
-    return unless_api
-
-
-@bp.record_once
-def lighter_hooks_for_the_api(state) -> None:
-    """Talisman's headers built once (SecurityHeadersOnce), and no Flask-Limiter check: it
-    guards the login routes only, the gateway counts per key itself, and its before_request
-    works out exemptions and limits for every request (profiled: about a fifth of a bare
-    request's CPU). The factory binds both extensions before the blueprints."""
-    functions = state.app.after_request_funcs.get(None, [])
-    for position, function in enumerate(functions):
-        if getattr(function, "__func__", None) is Talisman._set_response_headers:
-            functions[position] = SecurityHeadersOnce(function)
-    functions = state.app.before_request_funcs.get(None, [])
-    for position, function in enumerate(functions):
-        if getattr(function, "__func__", None) is Limiter._check_request_limit:
-            functions[position] = not_for_the_api(function)
+def register_error_handlers(app: Flask) -> None:
+    """JSON errors for everything the API app answers: never an HTML page or a traceback."""
+    app.register_error_handler(ApiError, api_error)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(psycopg.OperationalError, database_down)
+    app.register_error_handler(sqlalchemy.exc.OperationalError, database_down)
+    app.register_error_handler(Exception, unexpected)

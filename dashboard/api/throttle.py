@@ -20,7 +20,6 @@ through brings back the true count, so the quota is overrun by at most one call 
 handler running at once (gunicorn workers x threads), as without the cache.
 """
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,12 +32,11 @@ from limits.strategies import FixedWindowRateLimiter
 
 from dashboard.api.answers import RateWindow
 from dashboard.api.connection import fetch_one
+from dashboard.api.extension import gateway_state
 from dashboard.models import UsageSummary
 from dashboard.observability.metrics import RATE_LIMIT_STORAGE_FAILURES
 
 SUMMARIES = UsageSummary.__table__
-_init_lock = threading.Lock()
-CACHE_MAX_ENTRIES = 10_000
 
 # INCRBY + EXPIRE as `limits` does it, and the TTL, in one round trip.
 HIT_AND_TTL = """
@@ -115,7 +113,7 @@ def storage_options(uri: str, config) -> dict:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    timeout = float(config.get("RATELIMIT_REDIS_TIMEOUT", 0.25))
+    timeout = float(config["RATELIMIT_REDIS_TIMEOUT"])
     return {
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
@@ -125,75 +123,49 @@ def storage_options(uri: str, config) -> dict:
 
 
 def key_limiter() -> KeyLimiter:
-    """The app's key limiter, built once on first use (the factory stays free of it)."""
-    app = current_app._get_current_object()
-    limiter = app.extensions.get("api_key_limiter")
-    if limiter is None:
-        with _init_lock:
-            limiter = app.extensions.get("api_key_limiter")
-            if limiter is None:
-                uri = app.config["RATELIMIT_STORAGE_URI"]
-                storage = storage_from_string(uri, **storage_options(uri, app.config))
-                limiter = KeyLimiter(
-                    FixedWindowRateLimiter(storage),
-                    fail_open=app.config.get("RATELIMIT_FAIL_OPEN", True),
-                    retry_seconds=float(app.config.get("RATELIMIT_RETRY_SECONDS", 5)),
-                    redis_hit=(
-                        storage.get_connection().register_script(HIT_AND_TTL)
-                        if isinstance(storage, RedisStorage)
-                        else None
-                    ),
-                )
-                app.extensions["api_key_limiter"] = limiter
-    return limiter
+    """The API app's key limiter, built on first use (no network at start-up)."""
+    state = gateway_state()
+    if state.limiter is None:
+        with state.limiter_lock:
+            if state.limiter is None:
+                state.limiter = build_limiter(current_app.config)
+    return state.limiter
 
 
-class MonthCounts:
-    """Calls this month per user as this process last saw them, for `seconds` at most."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.entries: dict[tuple, tuple[float, int]] = {}
-        self.lock = threading.Lock()
-
-    def get(self, user_id, month_year: str) -> int | None:
-        entry = self.entries.get((user_id, month_year))
-        if entry is None or entry[0] < time.monotonic():
-            return None
-        return entry[1]
-
-    def put(self, user_id, month_year: str, calls: int) -> None:
-        if self.seconds <= 0:
-            return
-        with self.lock:
-            if len(self.entries) >= CACHE_MAX_ENTRIES:
-                self.entries.clear()
-            self.entries[(user_id, month_year)] = (time.monotonic() + self.seconds, calls)
+def build_limiter(config) -> KeyLimiter:
+    """A KeyLimiter on RATELIMIT_STORAGE_URI (one Lua round trip a call on Redis)."""
+    uri = config["RATELIMIT_STORAGE_URI"]
+    storage = storage_from_string(uri, **storage_options(uri, config))
+    return KeyLimiter(
+        FixedWindowRateLimiter(storage),
+        fail_open=config["RATELIMIT_FAIL_OPEN"],
+        retry_seconds=float(config["RATELIMIT_RETRY_SECONDS"]),
+        redis_hit=(
+            storage.get_connection().register_script(HIT_AND_TTL)
+            if isinstance(storage, RedisStorage)
+            else None
+        ),
+    )
 
 
-def month_counts() -> MonthCounts:
-    """This app's month-count cache, made on first use."""
-    app = current_app._get_current_object()
-    counts = app.extensions.get("api_month_counts")
-    if counts is None:
-        seconds = app.config.get("API_QUOTA_CACHE_SECONDS", app.config["API_KEY_CACHE_SECONDS"])
-        counts = app.extensions.setdefault("api_month_counts", MonthCounts(seconds))
-    return counts
+def month_counts():
+    """The month's calls per (user, month) as this process last saw them."""
+    return gateway_state().month_calls
 
 
 def calls_this_month(user_id, month_year: str) -> int:
     """The user's metered calls in the month: from the cache, else usage_summaries."""
     counts = month_counts()
-    calls = counts.get(user_id, month_year)
+    calls = counts.get((user_id, month_year))
     if calls is None:
         calls = read_calls_this_month(user_id, month_year)
-        counts.put(user_id, month_year, calls)
+        counts.put((user_id, month_year), calls)
     return calls
 
 
 def saw_calls_this_month(user_id, month_year: str, calls: int) -> None:
     """Remember the count a metered call brought back (it is the true count after that call)."""
-    month_counts().put(user_id, month_year, calls)
+    month_counts().put((user_id, month_year), calls)
 
 
 def read_calls_this_month(user_id, month_year: str) -> int:

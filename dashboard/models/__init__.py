@@ -1,5 +1,13 @@
 """The data model: the seed's tables, kept name for name, plus the dashboard's additions."""
 
+from dashboard.models.alert import (
+    AlertEvent,
+    AlertKeyWatch,
+    AlertSettings,
+    KeySeenIp,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from dashboard.models.audit import AuditEvent
 from dashboard.models.key import ApiKey
 from dashboard.models.tool import Tool
@@ -8,13 +16,19 @@ from dashboard.models.usage import ToolLog, UsageDaily, UsageSummary
 from dashboard.models.user import SuperAdmin, User
 
 __all__ = [
+    "AlertEvent",
+    "AlertKeyWatch",
+    "AlertSettings",
     "ApiKey",
     "AuditEvent",
+    "KeySeenIp",
     "SuperAdmin",
     "Tool",
     "ToolLog",
     "UsageDaily",
     "UsageSummary",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "utcnow",
 ]

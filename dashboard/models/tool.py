@@ -1,4 +1,9 @@
-"""The `tools` table mirrors the tool registry in code (synced by `flask tools sync`)."""
+"""The `tools` table: which tool versions are served, and the whole definition of upstream ones.
+
+Built-in and plugin versions are defined in code and mirrored here by `flask tools sync`; an
+upstream version (kind "upstream") is defined only here, by the catalog file
+(TOOLS_CATALOG_FILE, managed_by "catalog") or the super-admin page (managed_by "page").
+"""
 
 import uuid
 from datetime import datetime
@@ -7,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dashboard.extensions import db
-from dashboard.models.types import Timestamp, Uuid, new_id, utcnow
+from dashboard.models.types import Json, Timestamp, Uuid, new_id, utcnow
 
 
 class Tool(db.Model):
@@ -21,3 +26,15 @@ class Tool(db.Model):
     is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     endpoint_path: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    # Added by 0007_upstream.
+    kind: Mapped[str] = mapped_column(sa.Text, default="builtin")
+    title: Mapped[str | None] = mapped_column(sa.Text)
+    input_schema: Mapped[dict | None] = mapped_column(Json)
+    output_schema: Mapped[dict | None] = mapped_column(Json)
+    example_input: Mapped[dict | None] = mapped_column(Json)
+    upstream_url: Mapped[str | None] = mapped_column(sa.Text)
+    timeout_ms: Mapped[int | None] = mapped_column(sa.Integer)
+    max_concurrency: Mapped[int | None] = mapped_column(sa.Integer)
+    secret_ref: Mapped[str | None] = mapped_column(sa.Text)
+    managed_by: Mapped[str | None] = mapped_column(sa.Text)  # "catalog" or "page"
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -54,7 +54,7 @@ def refusal_response():
         response.headers["HX-Retarget"] = "#flashes"
         response.headers["HX-Reswap"] = "innerHTML"
         return response
-    return error_response(403, f"{REFUSED_MESSAGE} {REFUSED_HINT}", code="impersonating")
+    return error_response(403, f"{REFUSED_MESSAGE} {REFUSED_HINT}")
 
 
 def forbidden_while_impersonating(view):

@@ -14,6 +14,7 @@ from flask import (
 from flask_login import current_user
 from wtforms import SelectChoice
 
+from dashboard.alerts.service import alerting_overview
 from dashboard.auth.service import user_by_id
 from dashboard.errors import error_response
 from dashboard.plans import all_plans, plan_named
@@ -95,6 +96,7 @@ def render_user(subject, impersonate_form=None, role_form=None, plan_form=None, 
         usage=this_month_usage(subject),
         refusal=impersonation_refusal(current_user, subject),
         recent_access=support_access_for(subject)[:5],
+        alerting=alerting_overview(subject.id),
         impersonate_form=impersonate_form or ImpersonateForm(formdata=None),
         role_form=role_form or RoleForm(formdata=None, role=subject.role),
         plan_form=plan_form or plan_form_for(subject),

@@ -1,24 +1,38 @@
-"""`flask tools sync`: mirror the tool registry into the `tools` table."""
+"""`flask tools sync`: mirror the tool registry into the `tools` table, and load the catalog
+file of upstream tools (TOOLS_CATALOG_FILE) when there is one."""
 
 import click
 import sqlalchemy as sa
+from flask import current_app
 
 from dashboard.extensions import db
 from dashboard.models import Tool
+from dashboard.tools.catalog_file import CatalogFileError, sync_catalog
 from dashboard.tools.routes import bp
 from dashboard.tools.sync import sync_tools
 
+SYNCED = "{added} added, {updated} updated, {deactivated} deactivated."
+
 
 @bp.cli.command("sync")
-def sync_command() -> None:
-    """Add new tool versions to the tools table and deactivate those no longer served."""
+@click.option("--catalog", "catalog_path", help="The catalog file (default: TOOLS_CATALOG_FILE).")
+def sync_command(catalog_path: str | None) -> None:
+    """Add new tool versions to the tools table and deactivate those no longer served; then
+    write the upstream versions of the catalog file. Nothing is written if the file is wrong."""
     counts = sync_tools(db.session, Tool)
+    catalog_path = catalog_path or current_app.config["TOOLS_CATALOG_FILE"]
+    upstream = None
+    if catalog_path:
+        try:
+            upstream = sync_catalog(db.session, catalog_path)
+        except CatalogFileError as error:
+            db.session.rollback()
+            message = f"Nothing synced; the catalog file is refused:\n{error}"
+            raise click.ClickException(message) from None
     db.session.commit()
-    click.echo(
-        "Tools synced: {added} added, {updated} updated, {deactivated} deactivated.".format(
-            **counts
-        )
-    )
+    click.echo("Tools synced: " + SYNCED.format(**counts))
+    if upstream is not None:
+        click.echo(f"Upstream tools from {catalog_path}: " + SYNCED.format(**upstream))
 
 
 def switch(name: str, version: str, active: bool) -> None:

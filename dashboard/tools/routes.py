@@ -32,6 +32,7 @@ def show(name: str, version: str | None = None):
     if found is None:
         abort(404)
     tool, versions = found
+    answer = example_answer(tool)
     return render_template(
         "tools/show.html",
         tool=tool,
@@ -39,5 +40,5 @@ def show(name: str, version: str | None = None):
         fields=input_fields(tool),
         curl=example_curl(tool, request.host_url),
         schema_json=json.dumps(tool.input_schema, indent=2, ensure_ascii=False),
-        answer_json=json.dumps(example_answer(tool), indent=2, ensure_ascii=False),
+        answer_json=json.dumps(answer, indent=2, ensure_ascii=False) if answer else None,
     )

@@ -1,22 +1,27 @@
-"""Which tool versions are served: registered in code AND active in the `tools` table.
+"""Which tool versions are served: registered in code AND active in the `tools` table, plus
+the active upstream versions, which the table alone defines.
 
 The active set is read from the table at most every TOOL_CACHE_SECONDS (by default the same
 as API_KEY_CACHE_SECONDS), not once per call. A version missing from the table is not served:
 `flask tools sync` adds the registry's versions to it.
 """
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
+from jsonschema.exceptions import SchemaError
 
 from dashboard.extensions import db
 from dashboard.models import Tool
 from dashboard.tools.registry import ToolVersion, all_tools
+from dashboard.tools.tool import Upstream
 
 TOOLS = Tool.__table__
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,14 +54,56 @@ class ActiveTools:
 
 
 def load_active_tools() -> ActiveTools:
-    """Read the active (name, version) pairs from the table and match them to the registry."""
-    rows = db.session.execute(sa.select(TOOLS.c.name, TOOLS.c.version).where(TOOLS.c.is_active))
-    active = {(row.name, row.version) for row in rows}
+    """Read the active versions from the table: registry tools by (name, version), upstream
+    tools built from their rows."""
+    rows = db.session.execute(sa.select(TOOLS).where(TOOLS.c.is_active)).all()
+    active = {(row.name, row.version) for row in rows if row.kind != "upstream"}
     versions: dict[str, dict[str, ToolVersion]] = {}
     for tool in all_tools():
         if (tool.name, tool.version) in active:
             versions.setdefault(tool.name, {})[tool.version] = tool
+    for row in rows:
+        if row.kind == "upstream" and row.version not in versions.get(row.name, {}):
+            try:
+                tool = upstream_tool(row)
+            except (ValueError, TypeError, SchemaError):
+                # A row edited by hand past the checks: skip it, serve every other tool.
+                log.exception("Upstream tool %s %s is not valid; not served", row.name, row.version)
+                continue
+            versions.setdefault(row.name, {})[row.version] = tool
     return ActiveTools(versions)
+
+
+# Built once per stored definition (its id and updated_at), so that reloading the active set
+# every few seconds neither recompiles schemas nor changes the tool's identity.
+_UPSTREAM_TOOLS: dict[tuple, ToolVersion] = {}
+
+
+def upstream_tool(row) -> ToolVersion:
+    """The ToolVersion of an upstream row of the tools table."""
+    key = (row.id, row.updated_at, row.upstream_url)
+    tool = _UPSTREAM_TOOLS.get(key)
+    if tool is None:
+        tool = ToolVersion(
+            name=row.name,
+            version=row.version,
+            title=row.title or row.name,
+            description=row.description or "",
+            input_schema=row.input_schema,
+            output_schema=row.output_schema,
+            example_input=row.example_input or {},
+            kind="upstream",
+            upstream=Upstream(
+                url=row.upstream_url,
+                timeout_ms=row.timeout_ms,
+                secret_ref=row.secret_ref,
+                max_concurrency=row.max_concurrency,
+            ),
+        )
+        if len(_UPSTREAM_TOOLS) > 1000:  # definitions edited many times: start again
+            _UPSTREAM_TOOLS.clear()
+        _UPSTREAM_TOOLS[key] = tool
+    return tool
 
 
 class ToolCache:

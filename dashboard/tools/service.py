@@ -32,8 +32,11 @@ def served_version(name: str, version: str | None) -> tuple[ToolVersion, list[To
 
 
 @cache
-def example_answer(tool: ToolVersion) -> dict:
-    """What the API answers for the tool's example input (the tool really runs, once)."""
+def example_answer(tool: ToolVersion) -> dict | None:
+    """What the API answers for the tool's example input (the tool really runs, once); None for
+    an upstream tool, which a page view must not call."""
+    if tool.run is None:
+        return None
     output = tool.run(tool.example_input)
     return {
         "tool": tool.name,

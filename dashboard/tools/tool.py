@@ -1,4 +1,9 @@
-"""What a tool version is: its schemas, an example and the function that runs it."""
+"""What a tool version is: its schemas, an example and what runs it.
+
+Three kinds share this one description: "builtin" (dashboard/tools/builtin/), "plugin" (a Python
+package declaring tools through the `toolbox.tools` entry point group) and "upstream" (an HTTP
+service the operator runs, defined in the `tools` table; `upstream` says where and how).
+"""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -6,6 +11,19 @@ from dataclasses import dataclass, field
 from jsonschema import Draft202012Validator
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+KINDS = ("builtin", "plugin", "upstream")
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Where an upstream tool version is served and how it is called."""
+
+    url: str
+    timeout_ms: int  # the whole call: connect, send, wait, read
+    secret_ref: str | None = None  # a name in UPSTREAM_SECRETS; the signing key
+    max_concurrency: int = 8  # calls in flight to this version, per worker process
 
 
 @dataclass(frozen=True, eq=False)
@@ -22,14 +40,28 @@ class ToolVersion:
     input_schema: dict
     output_schema: dict
     example_input: dict
-    run: Callable[[dict], dict] = field(repr=False)
+    run: Callable[[dict], dict] | None = field(default=None, repr=False)
+    kind: str = "builtin"
+    upstream: Upstream | None = None
     validator: Draft202012Validator = field(init=False, repr=False, compare=False)
+    # Upstream answers are checked against the output schema (our own tools are trusted).
+    output_validator: Draft202012Validator | None = field(
+        init=False, default=None, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         """Check both schemas once and compile the input validator for every later call."""
         Draft202012Validator.check_schema(self.input_schema)
         Draft202012Validator.check_schema(self.output_schema)
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        if (self.kind == "upstream") != (self.upstream is not None):
+            raise ValueError("an upstream tool, and only one, says where its upstream is")
+        if self.kind != "upstream" and self.run is None:
+            raise ValueError(f"{self.name} {self.version} has nothing to run")
         object.__setattr__(self, "validator", Draft202012Validator(self.input_schema))
+        if self.kind == "upstream":
+            object.__setattr__(self, "output_validator", Draft202012Validator(self.output_schema))
 
     @property
     def endpoint_path(self) -> str:

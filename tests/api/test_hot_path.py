@@ -182,13 +182,14 @@ def test_prebuilt_key_lookup_as_sent_is_an_index_seek(app, user):
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
-def test_hot_path_borrows_one_connection_per_context_and_gives_it_back(app, make_key, user):
+def test_hot_path_borrows_one_connection_per_context_and_gives_it_back(api_app, make_key, user):
     secret = make_key()
     fields = call_fields(user)
     db.session.commit()
-    pool = db.engine.pool
+    with api_app.app_context():
+        pool = db.engine.pool
     checked_out = pool.checkedout()
-    with app.app_context():
+    with api_app.app_context():
         assert find_key(secret).user_id == fields["user_id"]
         assert calls_this_month(fields["user_id"], "2026-03") == 0
         metering.record_call_counted(**fields)
@@ -199,17 +200,20 @@ def test_hot_path_borrows_one_connection_per_context_and_gives_it_back(app, make
 
 
 @pytest.mark.parametrize("app_overrides", [{"API_KEY_CACHE_SECONDS": 60}])
-def test_month_count_comes_back_from_metering_and_is_remembered(app, api, secret, user):
+def test_month_count_comes_back_from_metering_and_is_remembered(api_app, api, secret, user):
     month = utcnow().strftime("%Y-%m")
     assert api.call("echo", {"message": "a"}, key=secret).status_code == 200
-    assert month_counts().get(user.id, month) == 1
+    with api_app.app_context():
+        assert month_counts().get((user.id, month)) == 1
     # The count is taken from the cache: a row changed behind the gateway's back is not read
     # again until the cache entry expires or a metered call brings back the true count.
     db.session.execute(sa.update(UsageSummary).values(total_calls=500))
     db.session.commit()
-    assert calls_this_month(user.id, month) == 1
+    with api_app.app_context():
+        assert calls_this_month(user.id, month) == 1
     assert api.call("echo", {"message": "b"}, key=secret).status_code == 200
-    assert month_counts().get(user.id, month) == 501
+    with api_app.app_context():
+        assert month_counts().get((user.id, month)) == 501
 
 
 @pytest.mark.parametrize("app_overrides", [{"PLANS": TINY_PLANS, "API_KEY_CACHE_SECONDS": 60}])
@@ -220,10 +224,11 @@ def test_cached_month_count_still_stops_at_the_quota(api, secret):
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 @pytest.mark.parametrize("app_overrides", [{"RATELIMIT_STORAGE_URI": REDIS_URL}])
-def test_redis_rate_limit_is_one_round_trip_and_agrees_with_limits(app, api, make_key):
+def test_redis_rate_limit_is_one_round_trip_and_agrees_with_limits(api_app, api, make_key):
     require_redis()
     secret = make_key(rate_limit_per_minute=5)
-    limiter = key_limiter()
+    with api_app.app_context():
+        limiter = key_limiter()
     client = limiter.limiter.storage.get_connection()
     sent = []
     original = client.execute_command
@@ -239,7 +244,8 @@ def test_redis_rate_limit_is_one_round_trip_and_agrees_with_limits(app, api, mak
         client.execute_command = original
     assert answer.headers["X-RateLimit-Remaining"] == "4"
     assert sent in (["EVALSHA"], ["EVALSHA", "EVAL"])  # EVAL once if the script was not cached
-    key_id = find_key(secret).id
+    with api_app.app_context():
+        key_id = find_key(secret).id
     item = RateLimitItemPerMinute(5, namespace="api-key")
     stats = limiter.limiter.get_window_stats(item, str(key_id))
     assert stats.remaining == 4
@@ -264,11 +270,13 @@ def test_api_answers_keep_the_security_headers(api, secret):
         assert {name: answer.headers.get(name) for name in names} == first
 
 
-def test_pages_still_get_talisman_and_flask_limiter(client, app):
+def test_pages_get_talisman_and_flask_limiter_and_the_api_app_gets_neither(client, app, api_app):
     page = client.get("/login")
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
-    hooks = app.before_request_funcs[None]
-    assert any(getattr(hook, "__wrapped__", None) is not None for hook in hooks)
+    assert "limiter" in app.extensions and "limiter" not in api_app.extensions
+    assert "csrf" in app.extensions and "csrf" not in api_app.extensions
+    assert not hasattr(api_app, "login_manager")
+    assert api_app.session_interface.open_session(api_app, None) is None
 
 
 @pytest.fixture
@@ -295,8 +303,10 @@ def proxied_api(migrated_urls):
     yield app, proxy, secret
     proxy.cut()
     proxy.start()
-    with app.app_context():
+    with app.extensions["api_app"].app_context():
         give_back_kept_connection()
+        db.engine.dispose()
+    with app.app_context():
         db.session.execute(sa.delete(User).where(User.email == "outage@example.com"))
         db.session.commit()
         db.engine.dispose()
@@ -313,7 +323,7 @@ def test_api_keeps_its_connection_answers_503_when_the_database_goes_and_recover
         return client.post("/api/v1/tools/echo", json={"message": "hi"}, headers=headers)
 
     assert [call().status_code for _ in range(2)] == [200, 200]
-    with app.app_context():
+    with app.extensions["api_app"].app_context():
         kept = kept_connections().borrowed
     assert kept is not None  # kept between requests: the next call needs no checkout or ping
 
@@ -323,5 +333,5 @@ def test_api_keeps_its_connection_answers_503_when_the_database_goes_and_recover
 
     proxy.start()
     assert call().status_code == 200  # the broken connection was discarded, no restart
-    with app.app_context():
+    with app.extensions["api_app"].app_context():
         assert kept_connections().borrowed is not kept

@@ -67,7 +67,7 @@ def test_rate_limit_is_per_key(api, make_key):
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 @pytest.mark.parametrize("app_overrides", [{"RATELIMIT_STORAGE_URI": REDIS_URL}])
-def test_redis_storage_is_shared_by_workers(app, api, make_key):
+def test_redis_storage_is_shared_by_workers(app, api_app, api, make_key):
     """Two apps (as two gunicorn workers) count the same key's calls in Redis."""
     require_redis()
     secret = make_key(rate_limit_per_minute=2)
@@ -83,9 +83,11 @@ def test_redis_storage_is_shared_by_workers(app, api, make_key):
     assert (third.status_code, error_code(third)) == (429, "rate_limited")
     assert "Retry-After" in third.headers
     # The counter lives under the run's RATELIMIT_KEY_PREFIX, which the run deletes at its end.
+    with api_app.app_context():  # find_key reads the API app's key cache
+        key_id = find_key(secret).id
     client = redis.Redis.from_url(REDIS_URL)
     assert [key.decode() for key in client.scan_iter(match=f"{REDIS_KEY_PREFIX}:*")] == [
-        f"{REDIS_KEY_PREFIX}:api-key/{find_key(secret).id}/2/1/minute"
+        f"{REDIS_KEY_PREFIX}:api-key/{key_id}/2/1/minute"
     ]
 
 

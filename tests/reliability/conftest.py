@@ -36,7 +36,7 @@ def closed_port() -> int:
 class Gunicorn:
     """`gunicorn --workers N wsgi:app` as a subprocess; every request's worker pid is logged."""
 
-    def __init__(self, env: dict, workers: int, log_dir: Path) -> None:
+    def __init__(self, env: dict, workers: int, log_dir: Path, options=()) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.access_log = log_dir / "access.log"
@@ -57,6 +57,7 @@ class Gunicorn:
             str(self.error_log),
             "--timeout",
             "30",
+            *options,
             "wsgi:app",
         ]
         self.process = subprocess.Popen(
@@ -89,6 +90,38 @@ class Gunicorn:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=5)
+
+
+class Granian(Gunicorn):
+    """`granian --interface wsgi --workers N --blocking-threads T wsgi:app` as a subprocess."""
+
+    def __init__(self, env: dict, workers: int, threads: int, log_dir: Path) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.error_log = log_dir / "granian.log"
+        command = [
+            str(Path(sys.executable).parent / "granian"),
+            "--interface",
+            "wsgi",
+            "--workers",
+            str(workers),
+            "--blocking-threads",
+            str(threads),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "wsgi:app",
+        ]
+        with self.error_log.open("w") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env={**os.environ, **env},
+                start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
 
 def http(method: str, url: str, body=None, headers=None, timeout: float = 30):

@@ -26,6 +26,7 @@ EXPECTED = {
     ("readability", "v1"),
     ("sentiment", "v1"),
     ("sentiment", "v2"),
+    ("slugify", "v1"),  # the example plugin (examples/plugin/), installed by requirements-dev.txt
 }
 
 

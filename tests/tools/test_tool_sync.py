@@ -28,6 +28,7 @@ class Tool(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     endpoint_path: Mapped[str] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(default=lambda: datetime.now(UTC))
+    kind: Mapped[str] = mapped_column(sa.Text, default="builtin")
 
 
 @pytest.fixture

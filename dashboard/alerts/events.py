@@ -1,0 +1,66 @@
+"""The events alerts raise: their types, their webhook body and their email."""
+
+from datetime import datetime
+
+from dashboard.models import utcnow
+
+# Subscribable event types, in the order the pages list them.
+EVENT_TYPES = {
+    "quota.threshold_reached": "Monthly quota reached 50%, 80% or 100%",
+    "error_rate.high": "Error rate of the last 15 minutes above your threshold",
+    "key.expiring": "An API key expires within 7 days",
+    "key.new_ip": "A watched API key was used from a new IP",
+}
+TEST_EVENT = "webhook.test"
+ENDPOINT_DISABLED_EVENT = "webhook.endpoint_disabled"  # email only
+
+
+def iso_z(moment: datetime) -> str:
+    """`2026-12-03T20:15:00.123Z`: the timestamp format of event bodies."""
+    return moment.isoformat(timespec="milliseconds") + "Z"
+
+
+def event_body(event_type: str, data: dict, at: datetime | None = None) -> dict:
+    """The JSON a webhook receives: Standard Webhooks' {type, timestamp, data}."""
+    return {"type": event_type, "timestamp": iso_z(at or utcnow()), "data": data}
+
+
+def email_for(event_type: str, data: dict) -> tuple[str, str]:
+    """Subject and text of the alert email for an event."""
+    if event_type == "quota.threshold_reached":
+        subject = f"You have used {data['threshold']}% of this month's calls"
+        text = (
+            f"Your account has made {data['calls']:,} of its {data['quota']:,} calls for "
+            f"{data['month']} ({data['threshold']}% of the {data['plan']} plan's quota)."
+        )
+        if data["threshold"] >= 100:
+            text += " Further calls are refused with quota_exceeded until the month ends."
+    elif event_type == "error_rate.high":
+        subject = f"{data['error_percent']}% of your calls failed in the last 15 minutes"
+        text = (
+            f"{data['errors']:,} of {data['calls']:,} calls in the last {data['window_minutes']}"
+            f" minutes failed, above your alert threshold of {data['threshold_percent']}%."
+        )
+    elif event_type == "key.expiring":
+        subject = f"API key {data['key_name'] or data['key_prefix']} expires soon"
+        text = (
+            f"The API key {data['key_name']!r} ({data['key_prefix']}…) expires at "
+            f"{data['expires_at']}. Roll it on the API keys page before then."
+        )
+    elif event_type == "key.new_ip":
+        subject = f"API key {data['key_name'] or data['key_prefix']} used from a new IP"
+        text = (
+            f"The API key {data['key_name']!r} ({data['key_prefix']}…) was used from "
+            f"{data['ip']} at {data['seen_at']}, an address never seen for it before. If this "
+            "was not you, expire the key on the API keys page."
+        )
+    elif event_type == ENDPOINT_DISABLED_EVENT:
+        subject = "A webhook endpoint was disabled"
+        text = (
+            f"Deliveries to {data['url']} kept failing ({data['failures']} attempts in a row, "
+            f"last: {data['reason']}), so the endpoint was disabled. Fix it and enable it again "
+            "on the Webhooks page."
+        )
+    else:
+        subject, text = f"Toolbox alert: {event_type}", str(data)
+    return subject, text + "\n\nAlert settings: the Alerts page of your Toolbox dashboard.\n"

@@ -1,0 +1,52 @@
+"""The hot path's one call into alerts: has this call crossed a quota threshold?
+
+It reads only what the metering statement already returned (the month's calls after this one)
+and the plan from the cached key row: no query. A crossing queues a job; the job decides in the
+database whether the alert was already raised this month, so many workers crossing at the same
+moment raise it exactly once. The in-process memo only saves queueing the same job again.
+"""
+
+import logging
+import math
+
+from cachetools import TTLCache
+
+from dashboard.jobs import jobs
+from dashboard.plans import plan_named
+
+QUOTA_THRESHOLDS = (50, 80, 100)
+logger = logging.getLogger(__name__)
+_queued: TTLCache = TTLCache(maxsize=100_000, ttl=3600)
+
+
+def threshold_reached(month_calls: int, quota: int) -> int | None:
+    """The highest threshold (percent) that `month_calls` has reached, or None."""
+    reached = [t for t in QUOTA_THRESHOLDS if month_calls >= math.ceil(quota * t / 100)]
+    return reached[-1] if reached else None
+
+
+def after_metered_call(key, recorded) -> None:
+    """Queue a quota alert when the month's count has reached a threshold not queued yet here."""
+    plan = plan_named(key.subscription_plan)
+    threshold = threshold_reached(recorded.month_calls, plan.monthly_calls)
+    if threshold is None:
+        return
+    memo = (key.user_id, recorded.month_year, threshold)
+    if memo in _queued:
+        return
+    _queued[memo] = True
+    # Imported here: the tasks reach the metering module, which the gateway (our caller) imports.
+    from dashboard.alerts.tasks import quota_threshold_reached
+
+    try:
+        jobs.enqueue(
+            quota_threshold_reached,
+            str(key.user_id),
+            recorded.month_year,
+            threshold,
+            recorded.month_calls,
+            plan.name,
+        )
+    except Exception:  # the queue being down must not fail the customer's call
+        _queued.pop(memo, None)
+        logger.exception("Could not queue the quota alert for user %s", key.user_id)

@@ -1,0 +1,87 @@
+"""Every error code the JSON API answers, with its HTTP status and what it means.
+
+One list: the gateway raises these, the OpenAPI document lists them per operation, and a test
+holds the README's error table to it.
+"""
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """An API error code; `status` is the HTTP status it is answered with."""
+
+    status: int
+    meaning: str
+
+    def __new__(cls, value: str, status: int, meaning: str):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.status = status
+        member.meaning = meaning
+        return member
+
+    INVALID_JSON = (
+        "invalid_json",
+        400,
+        "The body is not a JSON object we can store (not UTF-8, not an object, NaN or "
+        "Infinity, \\u0000, lone surrogates, nesting deeper than 64).",
+    )
+    BAD_REQUEST = ("bad_request", 400, "The request could not be understood.")
+    INVALID_MONTH = ("invalid_month", 400, "`month` is not YYYY-MM or is out of range.")
+    MISSING_API_KEY = ("missing_api_key", 401, "No key was sent.")
+    INVALID_API_KEY = ("invalid_api_key", 401, "No such key.")
+    EXPIRED_API_KEY = ("expired_api_key", 401, "The key's expiry time has passed.")
+    REVOKED_API_KEY = (
+        "revoked_api_key",
+        401,
+        "The key was revoked, rolled past its grace period, or its account is disabled.",
+    )
+    IP_NOT_ALLOWED = ("ip_not_allowed", 403, "The key may not be used from this address.")
+    TOOL_NOT_ALLOWED = ("tool_not_allowed", 403, "The key may not call this tool.")
+    NOT_FOUND = ("not_found", 404, "No such endpoint.")
+    UNKNOWN_TOOL = ("unknown_tool", 404, "No such tool is served.")
+    UNKNOWN_VERSION = (
+        "unknown_version",
+        404,
+        "The tool has no such version, or it was switched off.",
+    )
+    METHOD_NOT_ALLOWED = (
+        "method_not_allowed",
+        405,
+        "The endpoint does not take this method (`Allow` lists those it does).",
+    )
+    PAYLOAD_TOO_LARGE = ("payload_too_large", 413, "The body is larger than API_MAX_BODY_BYTES.")
+    INVALID_INPUT = (
+        "invalid_input",
+        422,
+        "The input does not match the tool's schema; `errors` lists each violation.",
+    )
+    RATE_LIMITED = ("rate_limited", 429, "The key's per-minute rate limit; see `Retry-After`.")
+    QUOTA_EXCEEDED = ("quota_exceeded", 429, "The plan's monthly quota; see `Retry-After`.")
+    TOOL_ERROR = ("tool_error", 500, "The tool failed while running; the failure is logged.")
+    UPSTREAM_ERROR = (
+        "upstream_error",
+        502,
+        "An upstream tool's service failed, answered too much, or broke its output schema.",
+    )
+    UPSTREAM_UNAVAILABLE = (
+        "upstream_unavailable",
+        503,
+        "An upstream tool's circuit breaker is open or its calls-in-flight cap is full.",
+    )
+    TOOL_TIMEOUT = ("tool_timeout", 504, "The tool ran past its deadline; the call is logged.")
+    INTERNAL_ERROR = ("internal_error", 500, "The gateway itself failed; nothing was metered.")
+    DATABASE_UNAVAILABLE = ("database_unavailable", 503, "The database cannot be reached.")
+    RATE_LIMITER_UNAVAILABLE = (
+        "rate_limiter_unavailable",
+        503,
+        "Redis cannot be reached and RATELIMIT_FAIL_OPEN is false.",
+    )
+
+
+def codes_by_status(*codes: ErrorCode) -> dict[int, list[ErrorCode]]:
+    """The codes grouped by their status, statuses in ascending order."""
+    grouped: dict[int, list[ErrorCode]] = {}
+    for code in sorted(codes, key=lambda c: c.status):
+        grouped.setdefault(code.status, []).append(code)
+    return grouped

@@ -1,0 +1,1 @@
+"""An example upstream service (see service.py)."""
