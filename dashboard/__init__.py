@@ -9,6 +9,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import Rule
 
+from dashboard import observability
 from dashboard.config import Config, config_from_environment
 from dashboard.extensions import csrf, db, htmx, limiter, login_manager, migrate, talisman
 from dashboard.sessions import init_app as init_sessions
@@ -40,6 +41,7 @@ def create_app(config: Config | None = None) -> Flask:
     )
     app.config.from_object(config or config_from_environment())
     ensure_secret_key(app)
+    observability.init_app(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -79,6 +81,7 @@ def create_api_app(config: Config | None = None) -> Flask:
     app.config.from_object(config or config_from_environment())
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = api_engine_options(app.config)
     app.session_interface = NoSessions()
+    observability.init_app(app)  # request ids, log lines and request metrics (no routes)
     app.url_map.merge_slashes = False  # /v1/tools/%2F0 is a 404, not a redirect
     db.init_app(app)
     extension.gateway.init_app(app)
@@ -173,12 +176,14 @@ def register_blueprints(app: Flask) -> None:
         usage,
         webhooks,
     )
+    from dashboard.observability import routes as observability_routes
     from dashboard.tools import admin as tool_admin
 
     features = (assets, auth, account, keys, logs, inbox, usage, tools, alerts, webhooks, support)
     for module in features:
         app.register_blueprint(module.bp)
     app.register_blueprint(tool_admin.bp)
+    app.register_blueprint(observability_routes.bp)  # /metrics, /health/*: the dashboard only
 
 
 def register_jobs(app: Flask) -> None:

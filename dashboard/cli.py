@@ -1,11 +1,15 @@
 """Commands under `flask`: users, super admins, demo data, tools."""
 
+import logging
+
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from dashboard.auth.forms import PASSWORD_MIN
 from dashboard.auth.service import EmailTaken, create_user, user_by_email
 from dashboard.demo import ADMIN_EMAIL, DEMO_EMAIL, DEMO_PASSWORD, SUPPORT_EMAIL, load_demo
+from dashboard.doctor import examine
 from dashboard.extensions import db
 from dashboard.models import SuperAdmin
 from dashboard.plans import DEFAULT_PLANS
@@ -52,6 +56,10 @@ def promote_admin_command(email: str, notes: str | None) -> None:
 @click.option("--users", default=0, show_default=True, help="More customers, two keys each.")
 def load_demo_command(days: int, calls: int, users: int) -> None:
     """Create demo accounts and their call history (does nothing if they exist)."""
+    if user_by_email(DEMO_EMAIL) is not None:
+        click.echo(f"Demo data is already there ({DEMO_EMAIL} exists): nothing was added.")
+        click.echo(f"Log in as {DEMO_EMAIL} with password {DEMO_PASSWORD}")
+        return
     with click.progressbar(length=calls, label="Making demo calls") as bar:
         last = [0]
 
@@ -59,15 +67,30 @@ def load_demo_command(days: int, calls: int, users: int) -> None:
             bar.update(done - last[0])
             last[0] = done
 
-        result = load_demo(days=days, calls=calls, users=users, progress=progress)
+        load_demo(days=days, calls=calls, users=users, progress=progress)
         bar.update(calls - last[0])
-    if not result["created"]:
-        click.echo("Demo data is already there.")
     click.echo(f"Log in as {DEMO_EMAIL} with password {DEMO_PASSWORD}")
     click.echo(f"Support console: {SUPPORT_EMAIL}; super admin: {ADMIN_EMAIL} (same password)")
+
+
+@click.command("doctor")
+@with_appcontext
+def doctor_command() -> None:
+    """Check the configuration and the connections; exit 1 if anything must be fixed."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # not its "Context impl" lines
+    findings = examine()
+    width = max(len(finding.subject) for finding in findings)
+    for finding in findings:
+        mark = {"ok": "ok     ", "warning": "WARNING", "problem": "PROBLEM"}[finding.level]
+        click.echo(f"{mark}  {finding.subject.ljust(width)}  {finding.words}")
+    problems = sum(finding.level == "problem" for finding in findings)
+    if problems:
+        raise click.ClickException(f"{problems} problem(s) to fix (above).")
+    click.echo("All good.")
 
 
 def register(app: Flask) -> None:
     """Add the command groups to `app`."""
     app.cli.add_command(users)
     app.cli.add_command(demo)
+    app.cli.add_command(doctor_command)

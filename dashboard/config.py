@@ -111,6 +111,16 @@ class Config:
         # Support staff and super admins must turn on two-factor sign-in to open the console.
         self.STAFF_REQUIRE_TWO_FACTOR = env_flag("STAFF_REQUIRE_TWO_FACTOR", True)
         self.EMAIL_RATE_LIMIT_PER_USER = os.environ.get("EMAIL_RATE_LIMIT_PER_USER", "5/hour")
+        # Observability (dashboard/observability): request ids, logs, metrics.
+        self.REQUEST_ID_HEADER = os.environ.get("REQUEST_ID_HEADER", "")  # a trusted proxy's
+        self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if self.PRODUCTION else "text")
+        self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+        self.LOG_REQUESTS = env_flag("LOG_REQUESTS", True)
+        self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+        # gunicorn.conf.py: the master serves every worker's metrics on this port (0: off).
+        self.METRICS_PORT = env_int("METRICS_PORT", 0)
+        self.METRICS_BIND = os.environ.get("METRICS_BIND", "127.0.0.1")
+        self.GRACEFUL_TIMEOUT = env_int("GRACEFUL_TIMEOUT", 30)  # s to finish calls on SIGTERM
         self.PLANS = dict(DEFAULT_PLANS)
         # Upstream tools (dashboard/tools/upstream.py) and their catalog file.
         self.TOOLS_CATALOG_FILE = os.environ.get("TOOLS_CATALOG_FILE") or None

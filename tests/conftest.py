@@ -14,6 +14,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 from flask import g
+from hypothesis import settings
 
 from dashboard import create_app, create_wsgi_app
 from dashboard.auth.service import create_user
@@ -25,6 +26,9 @@ POSTGRES_SERVER = os.environ.get(
     "TEST_POSTGRES_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432"
 )
 REDIS_SERVER = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+# Rate-limit keys this test run writes to Redis start with this, and only they are deleted at the
+# end: runs sharing a Redis server (or a developer's own data in it) never see each other's keys.
+REDIS_KEY_PREFIX = f"toolbox-test-{uuid.uuid4().hex[:12]}"
 PASSWORD = "correct horse battery"
 TABLES = (
     "web_sessions",
@@ -62,6 +66,12 @@ def postgres_reachable() -> bool:
         engine.dispose()
 
 
+# Local runs and CI see the same examples: Hypothesis's `ci` profile (derandomized, no example
+# database), whether or not CI is set.
+settings.register_profile("toolbox", settings.get_profile("ci"))
+settings.load_profile("toolbox")
+
+
 def require(ok: bool, message: str) -> None:
     """Skip when a service or program is missing, or fail in CI (CI=true), where it must be."""
     if ok:
@@ -73,6 +83,27 @@ def require(ok: bool, message: str) -> None:
 
 def require_postgres() -> None:
     require(postgres_reachable(), f"PostgreSQL is not reachable at {POSTGRES_SERVER}")
+
+
+def delete_redis_keys(prefix: str, url: str = REDIS_SERVER) -> int:
+    """Delete the keys starting with `prefix` (SCAN, never FLUSHDB); how many there were."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+        return len(keys)
+    except redis.RedisError:
+        return 0  # no Redis: nothing was written
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_redis_keys():
+    """Delete this run's rate-limit keys from Redis once the run is over."""
+    yield REDIS_KEY_PREFIX
+    delete_redis_keys(REDIS_KEY_PREFIX)
 
 
 def require_redis(url: str = REDIS_SERVER) -> None:
@@ -158,6 +189,7 @@ def empty_tables() -> None:
 
 def make_app(url: str, **overrides):
     config = TestConfig(url)
+    config.RATELIMIT_KEY_PREFIX = REDIS_KEY_PREFIX
     for name, value in overrides.items():
         setattr(config, name, value)
     app = create_wsgi_app(config)

@@ -70,3 +70,14 @@ def test_demo_command_takes_users(runner):
     result = runner.invoke(args=["demo", "load", "--days", "35", "--calls", "50", "--users", "2"])
     assert result.exit_code == 0, result.output
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 3 + 2
+
+
+def test_demo_command_says_plainly_when_the_data_is_there(runner):
+    first = runner.invoke(args=["demo", "load", "--days", "5", "--calls", "20"])
+    assert "Making demo calls" in first.output
+
+    second = runner.invoke(args=["demo", "load", "--days", "5", "--calls", "20"])
+    assert second.exit_code == 0, second.output
+    assert second.output.startswith("Demo data is already there")
+    assert "Making demo calls" not in second.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 3

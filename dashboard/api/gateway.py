@@ -41,6 +41,7 @@ from dashboard.api.throttle import (
 )
 from dashboard.keys.rules import ip_allowed, key_refusal, tool_allowed
 from dashboard.models import utcnow
+from dashboard.observability import metrics, request_log_id
 from dashboard.plans import plan_named
 from dashboard.tools.registry import (
     ToolVersion,
@@ -60,7 +61,8 @@ class Call:
     key: KeyRow
     tool: ToolVersion
     client_ip: str | None
-    # The log row's id, known before the tool runs (upstream tools are told it).
+    # The log row's id, known before the tool runs (upstream tools are told it): the request's
+    # id (observability's, answered in Request-Id); a new one outside a request.
     request_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
 
@@ -79,7 +81,7 @@ def call_tool(name: str, version: str | None):
     tool = find_served_tool(name, version, key)
     key = enforce_rate_limit(key, tool)
     enforce_quota(key, tool)
-    call = Call(key, tool, request.remote_addr)
+    call = Call(key, tool, request.remote_addr, request_log_id())
     enforce_restrictions(call)
     payload = read_input(call)
     validate(call, payload)
@@ -150,7 +152,9 @@ def enforce_rate_limit(key: KeyRow, tool: ToolVersion | None) -> KeyRow:
     logged); the key row, read again when the dashboard changed it since it was cached."""
     try:
         verdict = key_limiter().check(key)
+        metrics.rate_limit_decided(verdict is None or verdict.refused_by is None, verdict)
     except LimiterUnavailable:
+        metrics.rate_limiter_unavailable()
         message = "Rate limiting is unavailable; try again shortly."
         raise ApiError(ErrorCode.RATE_LIMITER_UNAVAILABLE, message) from None
     if verdict is not None and verdict.invalidated_at >= key.loaded_at:
@@ -342,6 +346,7 @@ def meter(
             errors=errors,
             source=g.get("call_source"),
         )
+    metrics.tool_call_metered(call.tool, error_code or status, execution_ms)
     saw_calls_this_month(call.key.user_id, recorded.month_year, recorded.month_calls)
     after_metered_call(call.key, recorded)  # queues a quota alert when a threshold is crossed
     return str(recorded.log_id)

@@ -22,6 +22,7 @@ from dashboard.models import (
     utcnow,
 )
 from dashboard.models.usage import LATENCY_COLUMNS, latency_bucket_column
+from dashboard.observability import metrics
 
 # last_request_at is shown to the minute; writing it at most this often spares a hot row.
 LAST_USED_RESOLUTION = timedelta(seconds=30)
@@ -124,9 +125,16 @@ def record_call_counted(
     `source` marks where the call came from (None: the API; `playground`)."""
     at = at or utcnow()
     outcome = {"http_status": http_status, "errors": errors, "source": source}
-    if db.engine.dialect.name == "postgresql":
-        return record_call_in_one_statement(at=at, **outcome, **call)
-    return record_call_statement_by_statement(at=at, **outcome, **call)
+    record = (
+        record_call_in_one_statement
+        if db.engine.dialect.name == "postgresql"
+        else record_call_statement_by_statement
+    )
+    try:
+        return record(at=at, **outcome, **call)
+    except Exception:
+        metrics.METERING_FAILURES.inc()
+        raise
 
 
 class Outcome(NamedTuple):

@@ -28,6 +28,7 @@ from dashboard.api.connection import fetch_one
 from dashboard.api.extension import gateway_state
 from dashboard.limits_storage import redis_client
 from dashboard.models import UsageSummary
+from dashboard.observability.metrics import RATE_LIMIT_STORAGE_FAILURES
 from dashboard.plans import plan_named
 
 SUMMARIES = UsageSummary.__table__
@@ -63,6 +64,7 @@ class KeyLimiter:
 
     def _failed(self) -> None:
         current_app.logger.warning("Rate-limit storage failed", exc_info=True)
+        RATE_LIMIT_STORAGE_FAILURES.labels("open" if self.fail_open else "closed").inc()
         self.down_until = time.monotonic() + self.retry_seconds
         return self._storage_down()
 

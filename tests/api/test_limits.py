@@ -3,14 +3,16 @@
 from datetime import timedelta
 
 import pytest
+import redis
 import sqlalchemy as sa
 
+from dashboard.api.credentials import find_key
 from dashboard.api.metering import record_call
 from dashboard.extensions import db
 from dashboard.models import ApiKey, ToolLog, UsageDaily, utcnow
 from dashboard.plans import Plan
 from tests.api.conftest import error_code
-from tests.conftest import REDIS_SERVER, make_app, require_redis
+from tests.conftest import REDIS_KEY_PREFIX, REDIS_SERVER, make_app, require_redis
 
 REDIS_URL = REDIS_SERVER
 TINY_PLANS = {
@@ -65,7 +67,7 @@ def test_rate_limit_is_per_key(api, make_key):
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 @pytest.mark.parametrize("app_overrides", [{"RATELIMIT_STORAGE_URI": REDIS_URL}])
-def test_redis_storage_is_shared_by_workers(app, api, make_key):
+def test_redis_storage_is_shared_by_workers(app, api_app, api, make_key):
     """Two apps (as two gunicorn workers) count the same key's calls in Redis."""
     require_redis()
     secret = make_key(rate_limit_per_minute=2)
@@ -80,6 +82,16 @@ def test_redis_storage_is_shared_by_workers(app, api, make_key):
     third = api.call("echo", {"message": "c"}, key=secret)
     assert (third.status_code, error_code(third)) == (429, "rate_limited")
     assert "Retry-After" in third.headers
+    # The counter lives under the run's RATELIMIT_KEY_PREFIX, which the run deletes at its end.
+    with api_app.app_context():  # find_key reads the API app's key cache
+        key_id = find_key(secret).id
+        user_id = find_key(secret).user_id
+    client = redis.Redis.from_url(REDIS_URL)
+    found = {key.decode() for key in client.scan_iter(match=f"{REDIS_KEY_PREFIX}:log:*")}
+    assert found == {
+        f"{REDIS_KEY_PREFIX}:log:key:{key_id}",
+        f"{REDIS_KEY_PREFIX}:log:account:{user_id}",
+    }
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

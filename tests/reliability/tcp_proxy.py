@@ -7,7 +7,8 @@ import threading
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:<port> to a target; `cut()` drops all connections, refuses new ones."""
+    """Forwards 127.0.0.1:<port> to a target; `cut()` drops all connections, refuses new ones;
+    `hold()` keeps what arrives from either side until `release()` (and sets `held`)."""
 
     def __init__(self, target_host: str, target_port: int):
         self.target = (target_host, target_port)
@@ -16,6 +17,18 @@ class TcpProxy:
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()
         self._running = False
+        self._flowing = threading.Event()
+        self._flowing.set()
+        self.held = threading.Event()
+
+    def hold(self) -> None:
+        """Stop forwarding: the next bytes from either side wait (a database that hangs)."""
+        self.held.clear()
+        self._flowing.clear()
+
+    def release(self) -> None:
+        """Forward again, the held bytes first."""
+        self._flowing.set()
 
     def start(self) -> "TcpProxy":
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -71,6 +84,9 @@ class TcpProxy:
                     data = key.fileobj.recv(65536)
                     if not data:
                         return
+                    if not self._flowing.is_set():
+                        self.held.set()
+                        self._flowing.wait()
                     key.data.sendall(data)
                 if not self._running and a.fileno() == -1:
                     return

@@ -1,13 +1,13 @@
 """Real gunicorn, several worker processes, PostgreSQL and Redis: exact metering and exact limits.
 
 One server for the module: `gunicorn --workers 3 wsgi:app` on a database of its own, with rate
-limits counted in a Redis database that is flushed before each test.
+limits counted in Redis under this run's own key prefix (each test makes its own keys, so their
+counters never meet; the run's keys are deleted at its end, never the database).
 """
 
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import redis
 import sqlalchemy as sa
 
 from dashboard.auth.service import create_user
@@ -15,13 +15,19 @@ from dashboard.extensions import db
 from dashboard.keys.service import create_key
 from dashboard.models import Tool, ToolLog, UsageDaily, UsageSummary
 from dashboard.tools.sync import sync_tools
-from tests.conftest import PASSWORD, REDIS_SERVER, make_app, require_redis, upgrade_to_head
+from tests.conftest import (
+    PASSWORD,
+    REDIS_KEY_PREFIX,
+    REDIS_SERVER,
+    make_app,
+    require_redis,
+    upgrade_to_head,
+)
 from tests.reliability.conftest import Gunicorn, http, require_gunicorn
 
 pytestmark = pytest.mark.slow
 
 WORKERS = 3
-REDIS_DB = 14
 CLIENT_THREADS = 24
 
 
@@ -29,8 +35,7 @@ CLIENT_THREADS = 24
 def server(databases, tmp_path_factory):
     """(gunicorn, setup app) on a fresh migrated PostgreSQL database with the tools synced."""
     require_gunicorn()
-    redis_url = f"{REDIS_SERVER}/{REDIS_DB}"
-    require_redis(redis_url)
+    require_redis()
     url = databases.create("postgresql")
     upgrade_to_head(url)
     app = make_app(url)
@@ -39,7 +44,8 @@ def server(databases, tmp_path_factory):
         db.session.commit()
     env = {
         "DATABASE_URL": url,
-        "RATELIMIT_STORAGE_URI": redis_url,
+        "RATELIMIT_STORAGE_URI": REDIS_SERVER,
+        "RATELIMIT_KEY_PREFIX": REDIS_KEY_PREFIX,
         "RATELIMIT_FAIL_OPEN": "false",  # a Redis failure must show up, not pass silently
         "SECRET_KEY": "gunicorn-test-secret",
         "APP_ENV": "development",
@@ -53,11 +59,6 @@ def server(databases, tmp_path_factory):
         gunicorn.stop()
         with app.app_context():
             db.engine.dispose()
-
-
-@pytest.fixture
-def flushed_redis():
-    redis.Redis.from_url(f"{REDIS_SERVER}/{REDIS_DB}").flushdb()
 
 
 def new_key(app, email: str, rate_limit: int) -> tuple[object, str]:
@@ -99,7 +100,7 @@ def counts(app, user_id) -> tuple[int, int, int, int]:
         return logs, month or 0, int(daily or 0), int(rejected or 0)
 
 
-def test_600_parallel_calls_across_workers_are_metered_exactly(server, flushed_redis):
+def test_600_parallel_calls_across_workers_are_metered_exactly(server):
     gunicorn, app = server
     user_id, secret = new_key(app, "load@example.com", rate_limit=10_000)
 
@@ -112,7 +113,7 @@ def test_600_parallel_calls_across_workers_are_metered_exactly(server, flushed_r
     assert len(gunicorn.worker_pids()) >= 2, "the calls should have been spread over workers"
 
 
-def test_burst_gets_exactly_the_limit_across_workers(server, flushed_redis):
+def test_burst_gets_exactly_the_limit_across_workers(server):
     gunicorn, app = server
     user_id, secret = new_key(app, "burst@example.com", rate_limit=50)
 

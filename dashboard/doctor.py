@@ -1,0 +1,136 @@
+"""`flask doctor`: what an operator must fix before (or while) serving, said in words.
+
+Each check answers a Finding: ok, a warning (works, but not as production should), or a
+problem (something will fail). The command exits non-zero when there is a problem.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import current_app
+
+from dashboard.extensions import db
+from dashboard.models import Tool
+from dashboard.observability.routes import database_problem, rate_limit_storage_problem
+from dashboard.tools.registry import all_tools
+
+ROOT = Path(__file__).resolve().parent.parent
+VENDOR_FILES = ("vendor/htmx.min.js", "vendor/bootstrap.min.css")  # templates/base.html
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str  # "ok", "warning" or "problem"
+    subject: str
+    words: str
+
+
+def ok(subject: str, words: str) -> Finding:
+    return Finding("ok", subject, words)
+
+
+def warning(subject: str, words: str) -> Finding:
+    return Finding("warning", subject, words)
+
+
+def problem(subject: str, words: str) -> Finding:
+    return Finding("problem", subject, words)
+
+
+def examine() -> list[Finding]:
+    """Every check, in the order an operator would fix them."""
+    findings = [check_secret_key(), check_rate_limit_storage_choice(), check_assets()]
+    reachable = database_problem()
+    if reachable:
+        findings.append(problem("database", f"{reachable}: check DATABASE_URL"))
+        return [*findings, *check_redis()]
+    findings.append(ok("database", f"reachable ({db.engine.dialect.name})"))
+    migrated = check_migrations()
+    findings.append(migrated)
+    if migrated.level == "ok":
+        findings.append(check_tools_synced())
+    return [*findings, *check_redis()]
+
+
+def check_secret_key() -> Finding:
+    config = current_app.config
+    if not config["PRODUCTION"]:
+        return ok("SECRET_KEY", "development: generated into instance/ when not set")
+    if len(config["SECRET_KEY"]) < 32:
+        return problem(
+            "SECRET_KEY",
+            "shorter than 32 characters: use `python -c 'import "
+            "secrets; print(secrets.token_hex(32))'`",
+        )
+    return ok("SECRET_KEY", "set")
+
+
+def check_rate_limit_storage_choice() -> Finding:
+    uri = current_app.config["RATELIMIT_STORAGE_URI"]
+    if uri == "memory://" and current_app.config["PRODUCTION"]:
+        return warning(
+            "rate limits",
+            "counted in memory: each gunicorn worker keeps its own counters, so a key gets its "
+            "limit once per worker; set RATELIMIT_STORAGE_URI=redis://...",
+        )
+    return ok("rate limits", "in memory (one process)" if uri == "memory://" else "shared")
+
+
+def check_redis() -> list[Finding]:
+    if current_app.config["RATELIMIT_STORAGE_URI"] == "memory://":
+        return []
+    unreachable = rate_limit_storage_problem()
+    if unreachable:
+        mode = "go through unlimited" if current_app.config["RATELIMIT_FAIL_OPEN"] else "get 503"
+        return [problem("Redis", f"{unreachable}: calls {mode} until it is back")]
+    return [ok("Redis", "reachable")]
+
+
+def check_assets() -> Finding:
+    static = Path(current_app.static_folder)
+    missing = [name for name in VENDOR_FILES if not (static / name).is_file()]
+    if missing:
+        return problem(
+            "front-end assets",
+            f"{', '.join(missing)} missing from static/: pages would have no CSS or htmx; "
+            "run `make assets`",
+        )
+    return ok("front-end assets", "htmx and Bootstrap are in static/vendor/")
+
+
+def check_migrations() -> Finding:
+    alembic_config = AlembicConfig()
+    alembic_config.set_main_option("script_location", str(ROOT / "migrations"))
+    heads = set(ScriptDirectory.from_config(alembic_config).get_heads())
+    with db.engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    if current == heads:
+        return ok("migrations", f"at head ({', '.join(sorted(heads))})")
+    if not current:
+        words = "the database has no tables yet: run `flask --app wsgi db upgrade`"
+    else:
+        words = (
+            f"the database is at {', '.join(sorted(current))}, the code expects "
+            f"{', '.join(sorted(heads))}: run `flask --app wsgi db upgrade`"
+        )
+    return problem("migrations", words)
+
+
+def check_tools_synced() -> Finding:
+    stored = {tuple(row) for row in db.session.execute(sa.select(Tool.name, Tool.version))}
+    missing = sorted(
+        f"{tool.name} {tool.version}"
+        for tool in all_tools()
+        if (tool.name, tool.version) not in stored
+    )
+    if missing:
+        return problem(
+            "tools",
+            f"not in the tools table, so not served: {', '.join(missing)}; "
+            "run `flask --app wsgi tools sync`",
+        )
+    return ok("tools", f"{len(stored)} versions in the tools table")

@@ -1,0 +1,106 @@
+"""Log lines: JSON objects in production (python-json-logger), readable text in development.
+
+Every line carries the request id (`request_id`, "-" outside a request). With LOG_REQUESTS on,
+each request ends with one line: method, route, path, status and duration. Nothing from the
+request's headers, query string or body is logged (they carry keys, passwords and payloads).
+"""
+
+import logging
+import sys
+
+from flask import Flask, request
+from flask.logging import default_handler
+from pythonjsonlogger.json import JsonFormatter
+
+from dashboard.observability import request_ids
+
+HANDLER_NAME = "toolbox"
+TEXT_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s"
+JSON_DATES = "%Y-%m-%dT%H:%M:%S%z"
+JSON_RENAMED = {"asctime": "time", "levelname": "level", "name": "logger"}
+request_logger = logging.getLogger("dashboard.requests")
+
+
+def init_app(app: Flask) -> None:
+    configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
+    app.logger.removeHandler(default_handler)  # app lines go to the root logger's handler
+    if app.config["LOG_REQUESTS"]:
+        app.after_request(log_request)
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts the request id (and a proxy's own id, when it was not ours) on each record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_ids.current_request_id() or "-"
+        proxy_id = request_ids.proxy_request_id()
+        if proxy_id:
+            record.proxy_request_id = proxy_id
+        return True
+
+
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (a test's capture, gunicorn's)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def formatter_for(log_format: str) -> logging.Formatter:
+    if log_format == "json":
+        return JsonFormatter(
+            JSON_FIELDS,
+            rename_fields=JSON_RENAMED,
+            datefmt=JSON_DATES,
+        )
+    return logging.Formatter(TEXT_FORMAT)
+
+
+def configure_logging(log_format: str, level: str) -> None:
+    """One handler on the root logger, in `log_format` ("json" or "text"), at `level`."""
+    if log_format not in ("json", "text"):
+        raise ValueError(f"LOG_FORMAT must be json or text, not {log_format!r}")
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if handler.get_name() == HANDLER_NAME:
+            root.removeHandler(handler)
+    handler = StderrHandler()
+    handler.set_name(HANDLER_NAME)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(formatter_for(log_format))
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+
+
+def log_request(response):
+    """One line per request: what was asked and how it was answered (never its contents)."""
+    elapsed = request_ids.seconds_since_start()
+    rule = request.url_rule.rule if request.url_rule is not None else None
+    request_logger.info(
+        "%s %s %s",
+        request.method,
+        request.path,
+        response.status_code,
+        extra={
+            "method": request.method,
+            "route": route_label(rule),
+            "path": request.script_root + request.path,
+            "status": response.status_code,
+            "duration_ms": None if elapsed is None else round(elapsed * 1000, 2),
+        },
+    )
+    return response
+
+
+def route_label(rule: str | None) -> str:
+    """The URL rule as the app is mounted (`/api/v1/tools/<name>`), or `unmatched`."""
+    return request.script_root + rule if rule is not None else "unmatched"

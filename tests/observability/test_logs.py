@@ -1,0 +1,68 @@
+"""Log lines: JSON in production, text in development, each with its request id, no secrets."""
+
+import json
+import logging
+
+import pytest
+
+from dashboard.keys.secrets import hash_secret
+from dashboard.observability.logs import configure_logging
+
+
+@pytest.fixture
+def text_logs_after():
+    yield
+    configure_logging("text", "INFO")  # as the other tests' apps leave it
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+@pytest.mark.parametrize("app_overrides", [{"LOG_FORMAT": "json"}])
+def test_json_lines_carry_the_request_id(client, secret, capsys, text_logs_after):
+    capsys.readouterr()
+    answer = client.post(
+        "/api/v1/tools/explode", json={}, headers={"Authorization": f"Bearer {secret}"}
+    )
+    lines = json_lines(capsys.readouterr().err)
+
+    request_id = answer.headers["Request-Id"]
+    mine = [line for line in lines if line["request_id"] == request_id]
+    failure = next(line for line in mine if line["message"].startswith("Tool explode v1 failed"))
+    assert failure["level"] == "ERROR" and "RuntimeError: boom" in failure["exc_info"]
+    finished = next(line for line in mine if line["logger"] == "dashboard.requests")
+    assert finished["route"] == "/api/v1/tools/<name>"
+    assert (finished["method"], finished["status"]) == ("POST", 500)
+    assert finished["duration_ms"] > 0
+    assert {"time", "level", "logger", "message"} <= set(finished)
+
+
+def test_text_lines_in_development(client, capsys):
+    capsys.readouterr()
+    answer = client.get("/login")
+    err = capsys.readouterr().err
+    assert f"INFO [{answer.headers['Request-Id']}] dashboard.requests: GET /login 200" in err
+
+
+def test_outside_a_request_the_id_is_a_dash(app, capsys):
+    capsys.readouterr()
+    logging.getLogger("dashboard.test").warning("no request here")
+    assert "WARNING [-] dashboard.test: no request here" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("app_overrides", [{"LOG_FORMAT": "json"}])
+def test_no_secret_hash_or_payload_in_any_line(client, secret, capsys, text_logs_after):
+    capsys.readouterr()
+    marker = "payload-marker-7731"
+    for tool, body in (("echo", {"message": marker}), ("explode", {"x": marker})):
+        client.post(
+            f"/api/v1/tools/{tool}",
+            json=body,
+            headers={"Authorization": f"Bearer {secret}"},
+        )
+    client.post("/api/v1/tools/echo?key=" + secret, json={"message": marker})
+    err = capsys.readouterr().err
+    assert json_lines(err), "nothing was logged"
+    for forbidden in (secret, hash_secret(secret), marker):
+        assert forbidden not in err
