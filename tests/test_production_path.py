@@ -200,10 +200,11 @@ def check_the_page_has_its_css_and_scripts(browser: Browser) -> None:
 
 
 def make_an_account_and_a_key(browser: Browser) -> str:
-    signed_up = browser.form(
-        "/signup", {"email": "operator@example.com", "password": "correct horse battery"}
-    )
+    account = {"email": "operator@example.com", "password": "correct horse battery"}
+    signed_up = browser.form("/signup", account)
     assert signed_up.status == 303, signed_up.text[:500]
+    logged_in = browser.form("/login", account)  # signing up does not log you in
+    assert logged_in.status == 303, logged_in.text[:500]
     created = browser.form(
         "/keys/", {"name": "production check", "rate_limit_per_minute": "60", "expiry": "never"}
     )

@@ -10,18 +10,38 @@ from datetime import timedelta
 
 import redis
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, request
 from flask_session.base import ServerSideSession, ServerSideSessionInterface
 from flask_session.redis import RedisSessionInterface
 
 from dashboard.extensions import db
 from dashboard.models import StoredSession, utcnow
 
+STORE_ERROR = "dashboard.session_store_error"
+
 
 class DatabaseSessionInterface(ServerSideSessionInterface):
     """Session data in the `web_sessions` table, through the app's own SQLAlchemy session."""
 
     ttl = False  # expired rows are deleted by `flask session_cleanup` (or when read)
+
+    def open_session(self, app, request) -> ServerSideSession:
+        # A session is opened before any error handler can answer, so a database that is down
+        # here would give a bare 500. Keep the error for the request's first hook to raise (the
+        # app's handler then shows its "try again shortly" page) and never save this session.
+        try:
+            return super().open_session(app, request)
+        except sa.exc.OperationalError as error:
+            request.environ[STORE_ERROR] = error
+            return self.session_class(sid=self._generate_sid(self.sid_length), permanent=False)
+
+    def save_session(self, app, session, response) -> None:
+        if STORE_ERROR in request.environ:
+            return
+        try:
+            super().save_session(app, session, response)
+        except sa.exc.OperationalError:  # the answer (often the 503 page) still goes out
+            app.logger.warning("Session not saved: the database is unreachable")
 
     def _retrieve_session_data(self, store_id: str) -> dict | None:
         row = db.session.get(StoredSession, store_id)
@@ -77,3 +97,11 @@ def init_app(app: Flask) -> None:
         app.session_interface = RedisSessionInterface(app, client=client, **options)
     else:
         app.session_interface = DatabaseSessionInterface(app, **options)
+        # First of all hooks: CSRF checks and logins read the session.
+        app.before_request_funcs.setdefault(None, []).insert(0, raise_session_store_error)
+
+
+def raise_session_store_error() -> None:
+    """Answer a request whose session could not be read as the database error it was."""
+    if error := request.environ.get(STORE_ERROR):
+        raise error

@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 
 from dashboard.extensions import db
 from dashboard.models import User, WebhookDelivery, WebhookEndpoint, utcnow
+from tests.browser import people
 
 _n = itertools.count()
 PHONE = {"width": 390, "height": 844}
@@ -28,13 +29,7 @@ def four_ways(page: Page, screenshot, name: str) -> None:
 
 
 def sign_up(page: Page) -> str:
-    email = f"alerts{next(_n)}-{id(_n)}@example.com"
-    page.goto("/signup")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("a long password")
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", name="API keys", level=1)).to_be_visible()
-    return email
+    return people.sign_up(page, f"alerts{next(_n)}-{id(_n)}@example.com")
 
 
 def test_alert_settings_save_in_place(page: Page, screenshot):

@@ -5,6 +5,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
+from tests.browser import people
 from tests.browser.axe import assert_accessible
 
 _n = itertools.count()
@@ -13,12 +14,7 @@ DESKTOP = {"width": 1280, "height": 860}
 
 
 def sign_up(page: Page) -> None:
-    page.goto("/signup")
-    page.get_by_label("Email").fill(f"keys{next(_n)}-{id(_n)}@example.com")
-    page.get_by_label("Password").fill("a long password")
-    page.get_by_role("button", name="Create account").click()
-    page.get_by_label("Password").fill("a long password")
-    page.get_by_role("button", name="Log in").click()
+    people.sign_up(page, f"keys{next(_n)}-{id(_n)}@example.com")
     page.goto("/keys/")
     expect(page.get_by_role("heading", name="API keys", level=1)).to_be_visible()
 
@@ -113,7 +109,9 @@ def test_create_copy_once_roll_and_expire(page: Page, screenshot):
     expired = page.locator('tr[data-status="expired"]')
     expect(expired).to_have_count(1)
     expect(expired.first).to_contain_text("Expired")
-    expect(expired.first.get_by_role("link")).to_have_count(0)  # no Edit, Roll or Expire
+    # No Edit, Roll or Expire: only the name's link to the key's own page stays.
+    expect(expired.first.locator(".key-actions").get_by_role("link")).to_have_count(0)
+    expect(expired.first.get_by_test_id("key-page-link")).to_have_count(1)
     expect(page.locator('tr[data-status="active"]')).to_have_count(0)
     expect(page).to_have_url(re.compile(r"/keys/$"))
     both_widths(page, screenshot, "list")

@@ -11,6 +11,7 @@ from dashboard.auth.service import user_by_email
 from dashboard.extensions import db
 from dashboard.keys.service import create_key
 from dashboard.models import User, utcnow
+from tests.browser import people
 from tests.browser.axe import assert_accessible
 
 _n = itertools.count()
@@ -27,15 +28,7 @@ def remove_accounts(live_app):
 
 
 def sign_up(page: Page) -> str:
-    email = f"logs{next(_n)}-{id(_n)}@example.com"
-    page.goto("/signup")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("a long password")
-    page.get_by_role("button", name="Create account").click()
-    page.get_by_label("Password").fill("a long password")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
-    return email
+    return people.sign_up(page, f"logs{next(_n)}-{id(_n)}@example.com")
 
 
 def seed_calls(live_app, email: str) -> None:

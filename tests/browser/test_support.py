@@ -119,6 +119,8 @@ def test_support_views_as_a_customer_and_the_customer_sees_it(page: Page, people
 
     # A leaked key: support may expire it (and nothing else) while viewing as the customer.
     page.get_by_role("link", name="API keys").click()
+    expect(page.get_by_role("heading", name="API keys", level=1)).to_be_visible()
+    page.wait_for_load_state()  # htmx (a deferred script) has taken the Expire link over
     expect(page.get_by_role("button", name="Create key")).to_have_count(0)
     expect(page.get_by_role("link", name="Create a key")).to_have_count(0)
     page.once("dialog", lambda dialog: dialog.accept())
