@@ -6,16 +6,22 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+import sqlalchemy as sa
+
 from dashboard.api.metering import record_call, record_rejection
 from dashboard.auth.service import create_user, user_by_email
 from dashboard.extensions import db
 from dashboard.keys.service import create_key
-from dashboard.models import SuperAdmin, utcnow
-from dashboard.plans import DEFAULT_PLANS
+from dashboard.models import SuperAdmin, UsageSummary, utcnow
+from dashboard.plans import DEFAULT_PLANS, plan_named
 from dashboard.tools.registry import all_tools, count_tokens, validation_errors
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password"  # noqa: S105 (printed for the demo account)
+DEMO_PLAN = "free"
+# The demo account's month ends near, not past, its quota: the usage page shows how close it
+# is, and nothing was refused for quota yet.
+QUOTA_SHARE = 0.87
 SUPPORT_EMAIL = "support@example.com"
 ADMIN_EMAIL = "admin@example.com"
 
@@ -28,7 +34,7 @@ def load_demo(
     rng = random.Random(seed)
     if user_by_email(DEMO_EMAIL) is not None:
         return {"created": False}
-    demo = create_user(DEMO_EMAIL, DEMO_PASSWORD, plan="pro")
+    demo = create_user(DEMO_EMAIL, DEMO_PASSWORD, plan=DEMO_PLAN)
     support = create_user(SUPPORT_EMAIL, DEMO_PASSWORD, role="support")
     admin = create_user(ADMIN_EMAIL, DEMO_PASSWORD)
     for account in (demo, support, admin):
@@ -40,8 +46,8 @@ def load_demo(
     # Every key exists before its first call; the old laptop's key expired three days ago and
     # was not used after that (see key_for).
     made = now - timedelta(days=days + 1)
-    production, _ = create_key(demo, "Production server", rate_limit_per_minute=600)
-    staging, _ = create_key(demo, "Staging", rate_limit_per_minute=100)
+    production, _ = create_key(demo, "Production server", rate_limit_per_minute=100)
+    staging, _ = create_key(demo, "Staging", rate_limit_per_minute=60)
     laptop, _ = create_key(demo, "Old laptop", expires_at=now - timedelta(days=3))
     for key in (production, staging, laptop):
         key.created_at = made
@@ -69,8 +75,8 @@ def load_demo(
         at = min(now - timedelta(seconds=5), now - age)
         key_id = key_for(customer, at, expired, rng)
         if rng.random() < 0.02:
-            # Bursts past a key's rate limit; no account comes near its monthly quota, so
-            # there are no quota rejections.
+            # Bursts past a key's rate limit; no account passes its monthly quota, so there
+            # are no quota rejections.
             record_rejection(
                 user_id=customer.user_id,
                 api_key_id=key_id,
@@ -82,10 +88,16 @@ def load_demo(
             record_demo_call(customer, key_id, tool, at, rng)
         if progress and n % 100 == 0:
             progress(n, calls)
+    topped_up = fill_the_month(customers[0], tools, expired, rng, now)
     return {
         "created": True,
-        "accounts": {DEMO_EMAIL: "pro plan", SUPPORT_EMAIL: "support", ADMIN_EMAIL: "super admin"},
+        "accounts": {
+            DEMO_EMAIL: f"{DEMO_PLAN} plan, near its monthly quota",
+            SUPPORT_EMAIL: "support",
+            ADMIN_EMAIL: "super admin",
+        },
         "password": DEMO_PASSWORD,
+        "month_calls_added": topped_up,
     }
 
 
@@ -107,6 +119,25 @@ def key_for(customer: DemoCustomer, at, expired: dict, rng):
     """One of the customer's keys that still worked at `at`."""
     usable = [k for k in customer.key_ids if k not in expired or at < expired[k]]
     return rng.choice(usable)
+
+
+def fill_the_month(customer: DemoCustomer, tools, expired: dict, rng, now) -> int:
+    """More calls this month, through the same metering, until the account has made
+    QUOTA_SHARE of its plan's monthly calls; spread over the month so far, busier lately.
+    The number of calls added."""
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    made = db.session.scalar(
+        sa.select(UsageSummary.total_calls).where(
+            UsageSummary.user_id == customer.user_id,
+            UsageSummary.month_year == now.strftime("%Y-%m"),
+        )
+    )
+    missing = max(0, int(plan_named(DEMO_PLAN).monthly_calls * QUOTA_SHARE) - (made or 0))
+    span = now - timedelta(seconds=5) - month_start
+    for _ in range(missing):
+        at = month_start + span * rng.random() ** 0.6
+        record_demo_call(customer, key_for(customer, at, expired, rng), rng.choice(tools), at, rng)
+    return missing
 
 
 def broken_input(tool) -> tuple[dict, str]:

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 
 from dashboard.demo import DEMO_EMAIL, customer_email, load_demo
 from dashboard.extensions import db
-from dashboard.models import ApiKey, ToolLog, UsageDaily, UsageSummary, User
+from dashboard.models import ApiKey, ToolLog, UsageDaily, UsageSummary, User, utcnow
 
 
 def test_demo_load_makes_customers_keys_errors_and_history(app):
@@ -21,7 +21,8 @@ def test_demo_load_makes_customers_keys_errors_and_history(app):
     rejected = db.session.scalar(
         sa.select(sa.func.sum(UsageDaily.rejected_rate_limit + UsageDaily.rejected_quota))
     )
-    assert logs + rejected == 300
+    assert result["month_calls_added"] > 0
+    assert logs + rejected == 300 + result["month_calls_added"]
     errors = db.session.scalar(
         sa.select(sa.func.count()).select_from(ToolLog).where(ToolLog.status == "error")
     )
@@ -55,6 +56,16 @@ def test_demo_load_makes_customers_keys_errors_and_history(app):
     )
     assert not any("'text'" in m for m in json_errors)  # json_validate has no `text` field
     assert not db.session.scalar(sa.select(sa.func.sum(UsageDaily.rejected_quota)))
+
+    # The demo account's month is near its Free quota (1,000 calls), not past it.
+    demo = db.session.scalars(sa.select(User).where(User.email == DEMO_EMAIL)).one()
+    month = db.session.scalar(
+        sa.select(UsageSummary.total_calls).where(
+            UsageSummary.user_id == demo.id, UsageSummary.month_year == utcnow().strftime("%Y-%m")
+        )
+    )
+    assert demo.subscription_plan == "free"
+    assert 800 <= month < 1000
 
     # Through the real metering path: counters agree with the log rows.
     assert db.session.scalar(sa.select(sa.func.sum(UsageSummary.total_calls))) == logs

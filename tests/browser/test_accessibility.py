@@ -7,6 +7,7 @@ while viewing as a customer, and saves light/dark desktop/phone screenshots to l
 
 import os
 import re
+import uuid
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -15,6 +16,7 @@ from dashboard.auth.service import user_by_email
 from dashboard.demo import ADMIN_EMAIL, DEMO_EMAIL, DEMO_PASSWORD, SUPPORT_EMAIL, load_demo
 from dashboard.extensions import db
 from dashboard.models import ApiKey, ToolLog
+from tests.browser import people
 from tests.browser.axe import DESKTOP, LOOKS, assert_accessible, wait_until_settled
 
 SHOTS = os.environ.get("A11Y_SHOTS", "test-results/looks")
@@ -69,6 +71,8 @@ def test_signed_out_pages(page: Page):
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_text("Enter your email").first).to_be_visible()
     look_at(page, "login-errors")
+    page.goto("/password/forgot")
+    look_at(page, "password-forgot")
 
 
 CUSTOMER_PAGES = [
@@ -78,13 +82,18 @@ CUSTOMER_PAGES = [
     ("logs", "/logs/"),
     ("logs-filtered", "/logs/?status=error"),
     ("log-detail", "/logs/{log}"),
+    ("errors", "/errors/"),
     ("keys", "/keys/"),
+    ("key-page", "/keys/{key}"),
     ("key-edit", "/keys/{key}/edit"),
     ("key-roll", "/keys/{key}/roll"),
     ("key-expire", "/keys/{key}/expire"),
     ("tools", "/tools/"),
     ("tool", "/tools/json_validate"),
     ("account", "/account/"),
+    ("two-factor", "/account/two-factor"),
+    ("alerts", "/alerts/"),
+    ("webhooks", "/webhooks/"),
     ("not-found", "/no-such-page"),
 ]
 
@@ -95,6 +104,21 @@ def test_customer_pages(page: Page, demo, name, path):
     page.goto(path.format(**demo))
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     look_at(page, name)
+
+
+def test_a_new_accounts_empty_pages(page: Page, live_app):
+    """What a customer sees before the first call: every empty state, in every look."""
+    people.sign_up(page, f"empty-{uuid.uuid4().hex[:8]}@example.com")
+    for name, path in (
+        ("empty-usage", "/usage/"),
+        ("empty-logs", "/logs/"),
+        ("empty-errors", "/errors/"),
+        ("empty-keys", "/keys/"),
+        ("empty-webhooks", "/webhooks/"),
+    ):
+        page.goto(path)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        look_at(page, name)
 
 
 def test_log_panel(page: Page, demo):
@@ -111,6 +135,8 @@ SUPPORT_PAGES = [
     ("support-no-match", "/support/?q=nobody-here"),
     ("support-user", "/support/users/{user}"),
     ("audit", "/support/audit"),
+    ("tool-admin", "/support/tools/"),
+    ("tool-admin-new", "/support/tools/new"),
 ]
 
 
