@@ -5,7 +5,7 @@ import time
 import pytest
 from jsonschema import Draft202012Validator
 
-from dashboard.tools.registry import all_tools, find_tool, validation_errors, warm_up
+from dashboard.tools.registry import all_tools, find_tool, validation_errors
 
 ALL = all_tools()
 IDS = [f"{tool.name}-{tool.version}" for tool in ALL]
@@ -59,11 +59,11 @@ def test_edge_texts_never_raise(tool, text):
     ],
     ids=["prose", "emoji", "brackets", "nested-list"],
 )
-def test_longest_texts_run_in_reasonable_time(tool, text):
-    warm_up()
-    started = time.perf_counter()
-    tool.run({text_field(tool): text})
-    assert time.perf_counter() - started < 2.0
+def test_longest_texts_give_valid_output(tool, text):
+    # How long they take is measured by bench/, not asserted here (the machine is shared); the
+    # gateway bounds every run with the tool's deadline.
+    output = tool.run({text_field(tool): text})
+    assert list(Draft202012Validator(tool.output_schema).iter_errors(output)) == []
 
 
 def test_empty_text_is_rejected_by_schema():
