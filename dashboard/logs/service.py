@@ -5,7 +5,6 @@ import binascii
 import csv
 import io
 import json
-import shlex
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from dashboard.keys.service import keys_of
 from dashboard.models import ApiKey, RejectedCalls, ToolLog, UsageDaily, User, utcnow
 from dashboard.models.types import parse_uuid
 from dashboard.plans import plan_named
+from dashboard.tools.service import curl_command
 
 PAGE_SIZE = 50
 # `rejected`: calls refused before they were logged (rate limit, quota, concurrency), shown
@@ -519,13 +519,7 @@ def pretty_json(payload) -> str:
 def repeat_curl(base_url: str, tool_name: str, tool_version: str, payload) -> str:
     """The curl command that repeats a call, its input quoted for a POSIX shell."""
     body = json.dumps(payload if payload is not None else {}, ensure_ascii=False)
-    url = f"{base_url.rstrip('/')}/api/v1/tools/{tool_name}/{tool_version}"
-    return (
-        f"curl -X POST {shlex.quote(url)} \\\n"
-        '  -H "Authorization: Bearer $TOOLBOX_API_KEY" \\\n'
-        '  -H "Content-Type: application/json" \\\n'
-        f"  -d {shlex.quote(body)}"
-    )
+    return curl_command(f"{base_url.rstrip('/')}/api/v1/tools/{tool_name}/{tool_version}", body)
 
 
 def first_call_curl(base_url: str) -> str:
