@@ -30,6 +30,11 @@ def run(client, tool="echo", version="v1", htmx=False, **data):
     return client.post(f"/tools/{tool}/{version}/playground", data=data, headers=headers)
 
 
+def paste(client, secret: str):
+    """Run echo with a pasted key secret."""
+    return run(client, key_choice="pasted", key_secret=secret, in_message="hi")
+
+
 def logs() -> list[ToolLog]:
     return list(db.session.scalars(sa.select(ToolLog).order_by(ToolLog.created_at)))
 
@@ -182,7 +187,8 @@ def test_edit_as_json_and_back(client, logged_in):
     raw = html.unescape(re.search(r'<textarea[^>]*name="raw"[^>]*>(.*?)</textarea>', page, re.S)[1])
     assert raw.strip() == '{\n  "text": "Cats and dogs",\n  "max_keywords": 3\n}'
     assert 'value="json"' in field_html(page, "mode")
-    back = run(client, "keywords", action="form", mode="json", raw='{"text": "Owls", "language": "de"}')
+    raw = '{"text": "Owls", "language": "de"}'
+    back = run(client, "keywords", action="form", mode="json", raw=raw)
     page = back.get_data(as_text=True)
     assert "Owls</textarea>" in page
     assert 'value="de"' in field_html(page, "in_language")
@@ -207,7 +213,7 @@ def test_raw_json_is_sent_as_written(client, logged_in):
 
 def test_a_pasted_key_of_ones_own_is_used_and_shown_in_the_curl(client, logged_in, user):
     key, secret = create_key(user, "Mine")
-    page = run(client, key_choice="pasted", key_secret=secret, in_message="hi").get_data(as_text=True)
+    page = paste(client, secret).get_data(as_text=True)
     assert "200 OK" in page
     curl = re.search(r'<code id="playground-curl">(.*?)</code>', page, re.S)[1]
     assert f"'Authorization: Bearer {secret}'" in html.unescape(curl)
@@ -219,7 +225,7 @@ def test_a_pasted_key_of_ones_own_is_used_and_shown_in_the_curl(client, logged_i
 def test_another_users_key_cannot_be_used(client, logged_in, make_user):
     other = make_user()
     _, secret = create_key(other, "Theirs")
-    response = run(client, key_choice="pasted", key_secret=secret, in_message="hi")
+    response = paste(client, secret)
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "That is not the secret of one of your keys." in page
@@ -230,8 +236,8 @@ def test_another_users_key_cannot_be_used(client, logged_in, make_user):
 
 def test_a_refusal_shows_its_status_and_retry_after(client, logged_in, user):
     _, secret = create_key(user, "Slow", rate_limit_per_minute=1)
-    assert "200 OK" in run(client, key_choice="pasted", key_secret=secret, in_message="hi").get_data(as_text=True)
-    page = run(client, key_choice="pasted", key_secret=secret, in_message="hi").get_data(as_text=True)
+    assert "200 OK" in paste(client, secret).get_data(as_text=True)
+    page = paste(client, secret).get_data(as_text=True)
     assert "429 TOO MANY REQUESTS" in page and "rate_limited" in page
     assert "<dt>Retry-After</dt>" in page
 
@@ -282,6 +288,6 @@ def test_unknown_tool_or_version_is_404(client, logged_in, url):
 def test_playground_key_reuse_needs_the_same_secret_key(app, user):
     key, secret = playground_key(user)
     assert playground_key(user) == (key, secret)
-    app.config["SECRET_KEY"] = "another-secret-key"  # noqa: S105
+    app.config["SECRET_KEY"] = "another-secret-key"
     new_key, new_secret = playground_key(user)
     assert new_key.id != key.id and new_secret != secret
