@@ -18,6 +18,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response
 
 from dashboard.api.gateway import CALL_SOURCE_ENVIRON
+from dashboard.keys.secrets import display_prefix
 from dashboard.keys.service import key_owner_id, playground_key
 from dashboard.models import User
 from dashboard.tools.playground_form import FormValueError, PlaygroundForm
@@ -139,10 +140,10 @@ def run(state: Playground, tool: ToolVersion, user: User) -> None:
         if key_owner_id(secret) != user.id:
             form.key_secret.errors = [NOT_YOUR_KEY]
             return
-        shown_secret, key_label = secret, "the key you pasted"
+        shown_secret, key_label = secret, f"your key {display_prefix(secret)}…"
     else:
         key, secret = playground_key(user)
-        shown_secret, key_label = None, f"the playground key {key.prefix}…"
+        shown_secret, key_label = None, f"playground key {key.prefix}…"
     state.answer = call_api(tool, body, secret, shown_secret, key_label)
     errors = state.answer.error.get("errors")
     if state.mode == "form" and isinstance(errors, list):
