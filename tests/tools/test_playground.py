@@ -291,3 +291,22 @@ def test_playground_key_reuse_needs_the_same_secret_key(app, user):
     app.config["SECRET_KEY"] = "another-secret-key"
     new_key, new_secret = playground_key(user)
     assert new_key.id != key.id and new_secret != secret
+
+
+def test_the_logs_filter_calls_by_where_they_were_made(client, logged_in, user):
+    _, secret = create_key(user, "Program")
+    api_call = client.post(
+        "/api/v1/tools/echo", json={"message": "hi"}, headers={"Authorization": f"Bearer {secret}"}
+    )
+    run(client, in_message="from the playground")
+    playground_log = next(log for log in logs() if log.source == "playground")
+    api_id = api_call.get_json()["request_id"]
+    page = client.get("/logs/?source=playground").get_data(as_text=True)
+    assert str(playground_log.id) in page and api_id not in page
+    assert "playground</span>" in page  # the badge
+    page = client.get("/logs/?source=api").get_data(as_text=True)
+    assert api_id in page and str(playground_log.id) not in page
+    page = client.get("/logs/?source=elsewhere").get_data(as_text=True)
+    assert "The source must be api or playground; it was ignored." in page
+    csv = client.get("/logs/export.csv?source=playground").get_data(as_text=True)
+    assert csv.count("\n") == 2 and csv.rstrip().endswith("playground")
