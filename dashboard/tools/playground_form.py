@@ -84,7 +84,8 @@ class SchemaField:
         parts = [self.spec.get("description", "")]
         limits = limits_of(self.spec)
         if limits:
-            parts.append(" · ".join(limits) + ".")
+            text = " · ".join(limits)
+            parts.append(text[0].upper() + text[1:] + ".")
         parts.append(HOW_TO_WRITE.get(self.kind, ""))
         return " ".join(part for part in parts if part)
 
