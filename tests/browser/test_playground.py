@@ -56,6 +56,7 @@ def test_errors_json_mode_and_key_choice(page: Page, screenshot):
     expect(page.get_by_test_id("playground-status")).to_have_text("422 UNPROCESSABLE ENTITY")
     expect(page.get_by_test_id("playground-error")).to_contain_text("invalid_input")
     expect(page.get_by_text("This field is required. (from the API)")).to_be_visible()
+    expect(page.locator("#playground-answer-heading")).to_be_focused()
     both_widths(page, screenshot, "api-error")
     accessible_from_the_top(page)
 
