@@ -133,7 +133,7 @@ def run(state: Playground, tool: ToolVersion, user: User) -> None:
     """Call the tool through the API with the chosen key, unless the form has errors."""
     form = state.form
     body = request_body(state)
-    if body is None or form.key_secret.errors:
+    if body is None or form.key_choice.errors or form.key_secret.errors:
         return
     if form.key_choice.data == "pasted":
         secret = form.key_secret.data.strip()

@@ -231,6 +231,7 @@ def test_another_users_key_cannot_be_used(client, logged_in, make_user):
     assert "That is not the secret of one of your keys." in page
     assert run(client, key_choice="pasted", key_secret="tk_live_made_up").status_code == 422
     assert run(client, key_choice="pasted", key_secret="").status_code == 422
+    assert run(client, key_choice="someone-elses", in_message="hi").status_code == 422
     assert logs() == []
 
 
