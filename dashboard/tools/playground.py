@@ -116,7 +116,7 @@ def switch_to_form(state: Playground) -> None:
     form = state.form
     try:
         payload = json.loads(form.raw.data or "{}")
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deep
         form.raw.errors = [f"This is not valid JSON: {error}."]
         return
     if not isinstance(payload, dict):

@@ -264,7 +264,7 @@ def form_value(spec: SchemaField, data) -> tuple[bool, object]:
         ]
     try:
         return True, json.loads(text)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deep
         raise FormValueError(f"This is not valid JSON: {error}.") from None
 
 

@@ -195,6 +195,15 @@ def test_edit_as_json_and_back(client, logged_in):
     assert logs() == []
 
 
+def test_json_nested_too_deep_is_a_form_error(client, logged_in):
+    deep = "[" * 100_000 + "]" * 100_000
+    response = run(client, "json_validate", in_document=deep, in_schema="true")
+    assert response.status_code == 422 and "This is not valid JSON" in response.get_data(True)
+    response = run(client, "json_validate", action="form", mode="json", raw=deep)
+    assert response.status_code == 422 and "This is not valid JSON" in response.get_data(True)
+    assert logs() == []
+
+
 def test_json_that_does_not_fit_the_form_stays_json(client, logged_in):
     response = run(client, "keywords", action="form", mode="json", raw='{"text": 5, "x": 1}')
     page = response.get_data(as_text=True)
