@@ -88,6 +88,8 @@ class Config:
         self.API_CONNECTION_KEEP_SECONDS = env_int("API_CONNECTION_KEEP_SECONDS", 1)
         self.METERING_SYNCHRONOUS_COMMIT = env_flag("METERING_SYNCHRONOUS_COMMIT", True)
         self.IMPERSONATION_MINUTES = env_int("IMPERSONATION_MINUTES", 30)
+        # How long a key made by a tool's playground works (a new one is made after that).
+        self.PLAYGROUND_KEY_MINUTES = env_int("PLAYGROUND_KEY_MINUTES", 15)
         # Email (dashboard/mail.py): SMTP when MAIL_SERVER is set; otherwise messages are printed
         # and appended to MAIL_OUTBOX_FILE in instance/ (empty: printed only).
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")

@@ -28,7 +28,12 @@ def key_choices(user_id) -> list[SelectChoice]:
     """The account's usable keys as (id, label) checkbox choices."""
     keys = db.session.scalars(
         sa.select(ApiKey)
-        .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None), ApiKey.is_active.is_(True))
+        .where(
+            ApiKey.user_id == user_id,
+            ApiKey.revoked_at.is_(None),
+            ApiKey.is_active.is_(True),
+            ApiKey.is_playground.is_(False),
+        )
         .order_by(ApiKey.created_at)
     )
     return [

@@ -207,6 +207,7 @@ def check_expiring_keys(now: datetime | None = None) -> int:
         .where(
             AlertSettings.key_expiry.is_(True),
             ApiKey.is_active.is_(True),
+            ApiKey.is_playground.is_(False),  # made for a quarter of an hour on purpose
             ApiKey.revoked_at.is_(None),
             ApiKey.expires_at > now,
             ApiKey.expires_at <= now + EXPIRY_NOTICE,

@@ -53,6 +53,11 @@ from dashboard.tools.registry import (
 )
 from dashboard.tools.upstream import Identity, UpstreamFailure, forward
 
+# Where a call came from, logged in tool_logs.source: a WSGI environ entry that only a caller in
+# the same process can set (HTTP headers arrive as HTTP_*), so no client can claim it. The
+# dashboard's playground sets it to "playground"; calls over HTTP have none (the API).
+CALL_SOURCE_ENVIRON = "toolbox.call_source"
+
 
 @dataclass(frozen=True)
 class Call:
@@ -344,7 +349,7 @@ def meter(
             log_id=call.request_id,
             http_status=http_status,
             errors=errors,
-            source=g.get("call_source"),
+            source=request.environ.get(CALL_SOURCE_ENVIRON),
         )
     metrics.tool_call_metered(call.tool, error_code or status, execution_ms)
     saw_calls_this_month(call.key.user_id, recorded.month_year, recorded.month_calls)

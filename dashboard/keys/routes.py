@@ -49,7 +49,12 @@ bp = Blueprint("keys", __name__, url_prefix="/keys")
 # The secret of a key made by a plain form post waits here for exactly one display: in the
 # session data on the server (database or Redis), never in the cookie, which holds only an id.
 NEW_SECRET_SESSION_KEY = "keys_new_secret"  # noqa: S105 (a session key name)
-NOT_ROLLABLE = {"rolled": "was already rolled", "expired": "has expired", "revoked": "was revoked"}
+NOT_ROLLABLE = {
+    "rolled": "was already rolled",
+    "expired": "has expired",
+    "revoked": "was revoked",
+    "playground": "belongs to the playground",
+}
 
 
 @bp.after_request
@@ -60,10 +65,11 @@ def never_cache(response):
     return response
 
 
-def own_key_or_404(key_id: str):
-    """The current user's key, or 404 for anyone else's key and for malformed ids."""
+def own_key_or_404(key_id: str, playground: bool = False):
+    """The current user's key, or 404 for anyone else's key and for malformed ids (and for the
+    playground's keys, unless `playground`: they are read and expired, never changed)."""
     key = key_of(current_user, key_id)
-    if key is None:
+    if key is None or (key.is_playground and not playground):
         abort(404)
     return key
 
@@ -81,7 +87,7 @@ def settings_form(form_class, **kwargs):
 def page_context(create_form=None, new_secret=None, new_key=None, replaced=None) -> dict:
     """Everything the list section needs."""
     now = utcnow()
-    keys = keys_of(current_user)
+    keys = keys_of(current_user, playground=False)
     plan = current_plan()
     active = sum(1 for key in keys if key_status(key, now) in ("active", "rolled"))
     return {
@@ -100,7 +106,14 @@ def page_context(create_form=None, new_secret=None, new_key=None, replaced=None)
         "new_secret": new_secret,
         "new_key": new_key,
         "replaced": replaced,
+        "playground_key": current_playground_key(now),
     }
+
+
+def current_playground_key(now):
+    """The playground's key while it works (the list names it apart; the cap ignores it)."""
+    keys = (key for key in keys_of(current_user) if key.is_playground)
+    return next((key for key in keys if key_status(key, now) == "active"), None)
 
 
 def render_section(status: int = 200, **context):
@@ -185,7 +198,7 @@ def create():
 def show(key_id: str):
     """One key's page: calls by outcome, success rate, latency, last use, restrictions and
     history. htmx asks for the key's row instead (e.g. to cancel editing in the list)."""
-    key = own_key_or_404(key_id)
+    key = own_key_or_404(key_id, playground=True)
     if request.htmx and not request.htmx.history_restore_request:
         return render_template("keys/_row.html", **row_context(key))
     now = utcnow()
@@ -278,7 +291,7 @@ def confirm_expire(key_id: str):
 @login_required
 def expire(key_id: str):
     """Expire a key now."""
-    key = own_key_or_404(key_id)
+    key = own_key_or_404(key_id, playground=True)
     if shown_status(key, utcnow()) == "expired":
         flash(f"Key “{key.name}” has already expired.", "info")
     else:

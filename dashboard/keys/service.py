@@ -4,12 +4,13 @@ import uuid
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 
 from dashboard.extensions import db
 from dashboard.keys.rules import key_refusal, key_status
-from dashboard.keys.secrets import display_prefix, hash_secret, new_secret
+from dashboard.keys.secrets import derived_secret, display_prefix, hash_secret, new_secret
 from dashboard.models import ApiKey, Tool, User, utcnow
-from dashboard.models.types import parse_uuid
+from dashboard.models.types import new_id, parse_uuid
 from dashboard.plans import Plan, plan_named
 from dashboard.revocation import key_changed
 
@@ -23,6 +24,9 @@ GRACE_PERIODS = {
     "24h": timedelta(hours=24),
     "7d": timedelta(days=7),
 }
+PLAYGROUND_KEY_NAME = "Playground"
+# A playground key is used again while it has at least this long left, else a new one is made.
+PLAYGROUND_KEY_MARGIN = timedelta(minutes=1)
 
 
 class KeyLimitReached(Exception):
@@ -75,15 +79,12 @@ def lock_account(user_or_id) -> None:
     db.session.execute(sa.select(User.id).where(User.id == user_id).with_for_update())
 
 
-def keys_of(user: User) -> list[ApiKey]:
-    """The user's keys, newest first."""
-    return list(
-        db.session.scalars(
-            sa.select(ApiKey)
-            .where(ApiKey.user_id == user.id)
-            .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
-        )
-    )
+def keys_of(user: User, *, playground: bool = True) -> list[ApiKey]:
+    """The user's keys, newest first; playground=False leaves out the playground's keys."""
+    query = sa.select(ApiKey).where(ApiKey.user_id == user.id)
+    if not playground:
+        query = query.where(ApiKey.is_playground.is_(False))
+    return list(db.session.scalars(query.order_by(ApiKey.created_at.desc(), ApiKey.id.desc())))
 
 
 def key_of(user: User, key_id: str | uuid.UUID) -> ApiKey | None:
@@ -98,9 +99,54 @@ def key_of(user: User, key_id: str | uuid.UUID) -> ApiKey | None:
 
 def active_key_count(user: User, now: datetime | None = None) -> int:
     """How many of the user's secrets still work: active keys and rolled keys in their grace
-    period (what the plan's key cap counts)."""
+    period (what the plan's key cap counts; the playground's short-lived keys are not)."""
     now = now or utcnow()
-    return sum(1 for key in keys_of(user) if key_refusal(key, now) is None)
+    return sum(1 for key in keys_of(user, playground=False) if key_refusal(key, now) is None)
+
+
+def playground_key(user: User, now: datetime | None = None) -> tuple[ApiKey, str]:
+    """The user's playground key and its secret: the current one while it has a minute left,
+    else a new one that works for PLAYGROUND_KEY_MINUTES. Its secret is derived from its id and
+    SECRET_KEY (derived_secret), so nothing but its hash is stored, as for every key."""
+    now = now or utcnow()
+    server_secret = current_app.config["SECRET_KEY"]
+    current = db.session.scalars(
+        sa.select(ApiKey)
+        .where(
+            ApiKey.user_id == user.id,
+            ApiKey.is_playground.is_(True),
+            ApiKey.is_active.is_(True),
+            ApiKey.revoked_at.is_(None),
+            ApiKey.expires_at > now + PLAYGROUND_KEY_MARGIN,
+        )
+        .order_by(ApiKey.expires_at.desc())
+    )
+    for key in current:
+        secret = derived_secret(server_secret, key.id)
+        if hash_secret(secret) == key.key:  # else SECRET_KEY changed since it was made
+            return key, secret
+    key_id = new_id()
+    secret = derived_secret(server_secret, key_id)
+    plan = plan_named(user.subscription_plan)
+    key = ApiKey(
+        id=key_id,
+        user_id=user.id,
+        name=PLAYGROUND_KEY_NAME,
+        key=hash_secret(secret),
+        prefix=display_prefix(secret),
+        created_at=now,
+        rate_limit_per_minute=min(DEFAULT_RATE_LIMIT, plan.max_rate_limit),
+        expires_at=now + timedelta(minutes=current_app.config["PLAYGROUND_KEY_MINUTES"]),
+        is_playground=True,
+    )
+    db.session.add(key)
+    db.session.commit()
+    return key, secret
+
+
+def key_owner_id(secret: str):
+    """The id of the account whose key has this secret, or None (no such key)."""
+    return db.session.scalar(sa.select(ApiKey.user_id).where(ApiKey.key == hash_secret(secret)))
 
 
 def key_limit_message(plan: Plan) -> str:
@@ -165,8 +211,8 @@ def roll_key(key: ApiKey, grace: timedelta, now: datetime | None = None) -> tupl
     KeyLimitReached when a grace period would leave more working secrets than the plan's key
     cap (rolling with no grace period is always allowed: the count stays the same)."""
     now = now or utcnow()
-    if key_status(key, now) != "active":
-        raise KeyNotActive(key_status(key, now))
+    if key_status(key, now) != "active" or key.is_playground:
+        raise KeyNotActive(key_status(key, now) if not key.is_playground else "playground")
     if grace > timedelta(0):
         lock_account(key.user_id)
         owner = db.session.get(User, key.user_id)

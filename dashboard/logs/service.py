@@ -5,7 +5,6 @@ import binascii
 import csv
 import io
 import json
-import shlex
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from dashboard.keys.service import keys_of
 from dashboard.models import ApiKey, RejectedCalls, ToolLog, UsageDaily, User, utcnow
 from dashboard.models.types import parse_uuid
 from dashboard.plans import plan_named
+from dashboard.tools.service import curl_command
 
 PAGE_SIZE = 50
 # `rejected`: calls refused before they were logged (rate limit, quota, concurrency), shown
@@ -40,6 +40,9 @@ SINCE_PRESETS = {
     "7d": timedelta(days=7),
     "30d": timedelta(days=30),
 }
+# Where a logged call came from (tool_logs.source: NULL for the API, `playground`); refused
+# calls are counted per minute without one, so a source filter leaves them out.
+SOURCES = ("api", "playground")
 MAX_TEXT_FILTER = 200
 EXPORT_BATCH = 1000
 FIRST_CALL_INPUT = {"message": "Hello, tools API!"}
@@ -81,6 +84,7 @@ class LogFilter:
     http_status: int | None = None
     fingerprint: str | None = None
     since: str | None = None  # a key of SINCE_PRESETS
+    source: str | None = None  # one of SOURCES
     problems: list[str] = field(default_factory=list)
     invalid: set[str] = field(default_factory=set)  # URL parameters whose value was ignored
     raw: dict[str, str] = field(default_factory=dict)
@@ -109,6 +113,7 @@ class LogFilter:
             "http": str(self.http_status) if self.http_status else None,
             "group": self.fingerprint,
             "since": self.since,
+            "source": self.source,
         }
         return {name: value for name, value in args.items() if value is not None}
 
@@ -141,6 +146,11 @@ def parse_filters(args: Mapping[str, str], user: User) -> LogFilter:
             filters.since = raw["since"]
         else:
             filters.reject("since", "The period must be 1h, 24h, 7d or 30d; it was ignored.")
+    if raw["source"]:
+        if raw["source"] in SOURCES:
+            filters.source = raw["source"]
+        else:
+            filters.reject("source", "The source must be api or playground; it was ignored.")
     if raw["key"]:
         filters.key_id = own_key_id(user, raw["key"])
         if filters.key_id is None:
@@ -171,6 +181,7 @@ FILTER_PARAMS = (
     "http",
     "group",
     "since",
+    "source",
 )
 FILTER_ATTRIBUTES = {"group": "fingerprint"}
 FILTER_LABELS = {
@@ -229,6 +240,12 @@ def conditions(user: User, filters: LogFilter) -> list:
         where.append(ToolLog.http_status == filters.http_status)
     if filters.fingerprint:
         where.append(ToolLog.error_fingerprint == filters.fingerprint)
+    if filters.source:
+        where.append(
+            ToolLog.source == "playground"
+            if filters.source == "playground"
+            else sa.or_(ToolLog.source.is_(None), ToolLog.source != "playground")
+        )
     if filters.q:
         # Only failed calls carry an error message; saying so lets PostgreSQL walk the
         # (user_id, status, created_at, id) index instead of every row of the user.
@@ -258,8 +275,8 @@ def rejected_conditions(user: User, filters: LogFilter) -> list:
     ]
     if filters.status in ("success", "error") or filters.version or filters.q:
         where.append(sa.false())  # refused calls have no version, no message, no success
-    if filters.fingerprint:
-        where.append(sa.false())
+    if filters.fingerprint or filters.source:
+        where.append(sa.false())  # no error group, and no source: counted per minute only
     if filters.tool:
         where.append(RejectedCalls.tool_name == filters.tool)
     if filters.key_id:
@@ -519,13 +536,7 @@ def pretty_json(payload) -> str:
 def repeat_curl(base_url: str, tool_name: str, tool_version: str, payload) -> str:
     """The curl command that repeats a call, its input quoted for a POSIX shell."""
     body = json.dumps(payload if payload is not None else {}, ensure_ascii=False)
-    url = f"{base_url.rstrip('/')}/api/v1/tools/{tool_name}/{tool_version}"
-    return (
-        f"curl -X POST {shlex.quote(url)} \\\n"
-        '  -H "Authorization: Bearer $TOOLBOX_API_KEY" \\\n'
-        '  -H "Content-Type: application/json" \\\n'
-        f"  -d {shlex.quote(body)}"
-    )
+    return curl_command(f"{base_url.rstrip('/')}/api/v1/tools/{tool_name}/{tool_version}", body)
 
 
 def first_call_curl(base_url: str) -> str:

@@ -31,6 +31,10 @@ class ApiKey(db.Model):
         Uuid, sa.ForeignKey("api_keys.id", ondelete="SET NULL")
     )
     grace_ends_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # Revision 0009: a short-lived key the dashboard made to run a tool's playground.
+    is_playground: Mapped[bool] = mapped_column(
+        sa.Boolean, default=False, server_default=sa.false()
+    )
 
     user = relationship("User", back_populates="api_keys")
 

@@ -1,10 +1,14 @@
-"""The tools catalog: what each tool does, its versions, its input schema, how to call it."""
+"""The tools catalog: what each tool does, its versions, its input schema, how to call it, and
+a playground that runs it (dashboard/tools/playground.py)."""
 
 import json
 
-from flask import Blueprint, abort, render_template, request
-from flask_login import login_required
+from flask import Blueprint, abort, make_response, render_template, request
+from flask_login import current_user, login_required
 
+from dashboard.customer_only import customer_only
+from dashboard.tools.playground import Playground, handle_post
+from dashboard.tools.playground_form import input_form_class
 from dashboard.tools.service import (
     catalog,
     example_answer,
@@ -23,17 +27,44 @@ def index():
     return render_template("tools/index.html", tools=catalog())
 
 
+def served_or_404(name: str, version: str | None):
+    found = served_version(name, version)
+    if found is None:
+        abort(404)
+    return found
+
+
 @bp.get("/<name>")
 @bp.get("/<name>/<version>")
 @login_required
 def show(name: str, version: str | None = None):
-    """One tool version: its input, an example call and answer."""
-    found = served_version(name, version)
-    if found is None:
-        abort(404)
-    tool, versions = found
+    """One tool version: its input, an example call and answer, and its playground."""
+    tool, versions = served_or_404(name, version)
+    form = input_form_class(tool)(formdata=None)
+    form.fill(tool.example_input)
+    return tool_page(tool, versions, Playground(form))
+
+
+@bp.post("/<name>/<version>/playground")
+@login_required
+@customer_only  # support viewing as the customer may not make calls as them
+def playground(name: str, version: str):
+    """Run the tool through the API with the chosen key (or switch between form and JSON)."""
+    tool, versions = served_or_404(name, version)
+    form = input_form_class(tool)()  # CSRF was checked before the view (CSRFProtect)
+    state = handle_post(form, tool, current_user, request.form.get("action", "run"))
+    status = 422 if state.has_errors and not request.htmx else 200  # htmx swaps 2xx only
+    if request.htmx and not request.htmx.history_restore_request:
+        page = render_template("tools/_playground.html", tool=tool, playground=state)
+    else:
+        return tool_page(tool, versions, state, status)
+    return no_store(make_response(page, status))
+
+
+def tool_page(tool, versions, state: Playground, status: int = 200):
+    """The whole tool page."""
     answer = example_answer(tool)
-    return render_template(
+    page = render_template(
         "tools/show.html",
         tool=tool,
         versions=versions,
@@ -41,4 +72,13 @@ def show(name: str, version: str | None = None):
         curl=example_curl(tool, request.host_url),
         schema_json=json.dumps(tool.input_schema, indent=2, ensure_ascii=False),
         answer_json=json.dumps(answer, indent=2, ensure_ascii=False) if answer else None,
+        playground=state,
     )
+    return no_store(make_response(page, status))
+
+
+def no_store(response):
+    """A playground may hold a pasted secret: never cached; htmx and plain answers differ."""
+    response.headers["Cache-Control"] = "no-store"
+    response.vary.add("HX-Request")
+    return response

@@ -4,6 +4,7 @@ import json
 import shlex
 from functools import cache
 
+from dashboard.tools.playground_form import limits_of, schema_fields
 from dashboard.tools.registry import ToolVersion, count_tokens
 from dashboard.tools.served import active_tools
 
@@ -50,43 +51,33 @@ def example_answer(tool: ToolVersion) -> dict | None:
 def example_curl(tool: ToolVersion, base_url: str) -> str:
     """A curl command that calls this version with its example input."""
     body = json.dumps(tool.example_input, ensure_ascii=False)
+    return curl_command(f"{base_url.rstrip('/')}{tool.endpoint_path}", body)
+
+
+ENV_KEY_HEADER = '"Authorization: Bearer $TOOLBOX_API_KEY"'
+
+
+def curl_command(url: str, body: str, secret: str | None = None) -> str:
+    """The curl command that POSTs `body` to `url`, quoted for a POSIX shell; the key is
+    $TOOLBOX_API_KEY unless a secret is given."""
+    key = shlex.quote(f"Authorization: Bearer {secret}") if secret else ENV_KEY_HEADER
     return (
-        f"curl -X POST {base_url.rstrip('/')}{tool.endpoint_path} \\\n"
-        f'  -H "Authorization: Bearer $TOOLBOX_API_KEY" \\\n'
-        f'  -H "Content-Type: application/json" \\\n'
+        f"curl -X POST {shlex.quote(url)} \\\n"
+        f"  -H {key} \\\n"
+        '  -H "Content-Type: application/json" \\\n'
         f"  -d {shlex.quote(body)}"
     )
 
 
 def input_fields(tool: ToolVersion) -> list[dict]:
     """The input schema's top-level properties, for a readable table."""
-    schema = tool.input_schema
-    required = set(schema.get("required", []))
-    fields = []
-    for name, spec in schema.get("properties", {}).items():
-        limits = [
-            f"{label} {spec[key]:,}" if isinstance(spec[key], int) else f"{label} {spec[key]}"
-            for key, label in (
-                ("minLength", "min length"),
-                ("maxLength", "max length"),
-                ("minimum", "min"),
-                ("maximum", "max"),
-                ("minItems", "min items"),
-                ("maxItems", "max items"),
-            )
-            if key in spec
-        ]
-        if "enum" in spec:
-            limits.append("one of " + ", ".join(map(str, spec["enum"])))
-        if "default" in spec:
-            limits.append(f"default {json.dumps(spec['default'])}")
-        fields.append(
-            {
-                "name": name,
-                "type": spec.get("type", "any"),
-                "required": name in required,
-                "description": spec.get("description", ""),
-                "limits": limits,
-            }
-        )
-    return fields
+    return [
+        {
+            "name": field.name,
+            "type": field.spec.get("type", "any"),
+            "required": field.required,
+            "description": field.spec.get("description", ""),
+            "limits": limits_of(field.spec),
+        }
+        for field in schema_fields(tool.input_schema)
+    ]
