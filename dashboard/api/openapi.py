@@ -68,7 +68,9 @@ CALL_ERRORS = errors_of(
     ErrorCode.TOOL_TIMEOUT,
     *_DOWN,
 )
-UPSTREAM_ONLY = ("502", "504")
+UPSTREAM_ONLY = ("502",)
+# 504: upstream tools past their timeout, and tools run in the tool pool past their deadline.
+TIMEOUT = "504"
 USAGE_ERRORS = errors_of(
     ErrorCode.INVALID_MONTH, *_AUTH, ErrorCode.IP_NOT_ALLOWED, ErrorCode.RATE_LIMITED, *_DOWN
 )
@@ -299,9 +301,11 @@ def tool_operation(tool: ToolVersion, pinned: bool) -> dict:
         [],
     )
     operation["requestBody"]["content"][JSON]["example"] = tool.example_input
-    if tool.kind != "upstream":  # only upstream tools answer 502, and 503/504 for their own
+    if tool.kind != "upstream":  # only upstream tools answer 502, and 503 for their own
         for status in UPSTREAM_ONLY:
             operation["responses"].pop(status, None)
+        if not (current_app.config["TOOL_ISOLATION"] and tool.isolated):
+            operation["responses"].pop(TIMEOUT, None)
     return operation
 
 

@@ -36,7 +36,9 @@ def closed_port() -> int:
 class Gunicorn:
     """`gunicorn --workers N wsgi:app` as a subprocess; every request's worker pid is logged."""
 
-    def __init__(self, env: dict, workers: int, log_dir: Path, options=()) -> None:
+    def __init__(
+        self, env: dict, workers: int, log_dir: Path, options=(), app_module: str = "wsgi:app"
+    ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.access_log = log_dir / "access.log"
@@ -58,7 +60,7 @@ class Gunicorn:
             "--timeout",
             "30",
             *options,
-            "wsgi:app",
+            app_module,
         ]
         self.process = subprocess.Popen(
             command, cwd=ROOT, env={**os.environ, **env}, start_new_session=True
