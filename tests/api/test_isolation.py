@@ -10,7 +10,7 @@ from dashboard.api.concurrency import RedisSlots, slots_of, take_slot
 from dashboard.api.throttle import key_limiter
 from dashboard.config import TestConfig
 from dashboard.extensions import db
-from dashboard.models import RejectedCalls, ToolLog, UsageDaily, UsageSummary
+from dashboard.models import ApiKey, RejectedCalls, ToolLog, UsageDaily, UsageSummary
 from dashboard.tools import registry
 from dashboard.tools.pool import close_pools, tool_pool
 from tests.api.conftest import error_code
@@ -192,4 +192,6 @@ def test_slots_in_redis_are_shared_and_lapse(api, api_app, secret, user):
         while slots.take(user.id, 1, 0.05) is None:
             assert time.monotonic() < deadline, "the slot never lapsed"
     finally:
-        limiter.redis.delete(name)
+        key_ids = db.session.scalars(sa.select(ApiKey.id).where(ApiKey.user_id == user.id))
+        logs = [f"{limiter.prefix}:log:key:{key_id}" for key_id in key_ids]
+        limiter.redis.delete(name, f"{limiter.prefix}:log:account:{user.id}", *logs)

@@ -12,18 +12,22 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import redis
 import sqlalchemy as sa
 
 from dashboard.auth.service import create_user
 from dashboard.extensions import db
 from dashboard.keys.service import create_key
-from dashboard.models import RejectedCalls, Tool, ToolLog, User
+from dashboard.models import RejectedCalls, ToolLog, User
 from dashboard.tools import registry
-from dashboard.tools.sync import sync_tools
 from tests.api.hostile import HOSTILE
-from tests.conftest import PASSWORD, REDIS_SERVER, make_app, require_redis, upgrade_to_head
-from tests.reliability.conftest import Gunicorn, http, require_gunicorn
+from tests.conftest import PASSWORD, REDIS_SERVER, require_redis
+from tests.reliability.conftest import (
+    Gunicorn,
+    http,
+    require_gunicorn,
+    served_database,
+    stop_server,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -52,14 +56,9 @@ def server(databases, tmp_path_factory):
     """(gunicorn serving the hostile tool with TOOL_ISOLATION on, setup app)."""
     require_gunicorn()
     require_redis()
-    url = databases.create("postgresql")
-    upgrade_to_head(url)
     registry.register(HOSTILE)
     try:
-        app = make_app(url)
-        with app.app_context():
-            sync_tools(db.session, Tool)  # the tools table serves the hostile tool too
-            db.session.commit()
+        url, app = served_database(databases)  # the tools table serves the hostile tool too
     finally:
         registry.TOOLS.pop(HOSTILE.name, None)
     env = {
@@ -79,12 +78,7 @@ def server(databases, tmp_path_factory):
         gunicorn.wait_until_ready(120)
         yield gunicorn, app
     finally:
-        gunicorn.stop()
-        with app.app_context():
-            db.engine.dispose()
-        client = redis.Redis.from_url(REDIS_SERVER)
-        for name in client.scan_iter(f"{PREFIX}*"):
-            client.delete(name)
+        stop_server(gunicorn, app, PREFIX)
 
 
 def new_key(app, plan: str) -> tuple[uuid.UUID, str]:

@@ -3,10 +3,11 @@
 The work of one call is bounded, not only its input's size: at most MAX_SCHEMA_VALUES values in
 the schema and MAX_DOCUMENT_VALUES in the document, at most MAX_CHECKS keyword checks in all
 and CHECK_BUDGET_SECONDS of checking (a check is one keyword applied to one value: `anyOf` over
-a recursive `$ref` can multiply them far beyond both sizes), `uniqueItems` in linear time (hashing, not comparing every pair) and
-one time budget for every `pattern` and `patternProperties` match of the call together. Past a
-limit the call is refused with 422 invalid_input naming it (InputRefused); a pattern past the
-budget is an answer (schema_valid false), as before.
+a recursive `$ref` can multiply them far beyond both sizes), `uniqueItems` in linear time
+(hashing, not comparing every pair) and one time budget for every `pattern` and
+`patternProperties` match of the call together. Past a limit the call is refused with 422
+invalid_input naming it (InputRefused); a pattern past the budget is an answer (schema_valid
+false), as before.
 """
 
 import contextvars
