@@ -26,6 +26,7 @@ a timeout, SIGKILL, setrlimit) is about a hundred lines we can read and test. We
 pebble (installing it into the shared environment was not ours to do).
 """
 
+import math
 import multiprocessing
 import os
 import queue
@@ -60,7 +61,14 @@ class ToolRaised(Exception):
 
 
 def serve(connection, memory_bytes: int, runs: int) -> None:
-    """A tool process: cap its memory, then answer up to `runs` runs and leave."""
+    """A tool process: cap its memory, then answer up to `runs` runs and leave.
+
+    SIGTERM and SIGINT are ignored: on a graceful shutdown (systemd signals the whole group) the
+    web worker finishes its call, so its run must finish too; the process leaves when its pipe
+    closes, or is killed by its worker. Each run's CPU time is also capped (RLIMIT_CPU) a little
+    past its deadline, so a run that spins on after its worker died is stopped by the kernel."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     cap_memory(memory_bytes)
     for _ in range(runs):
         try:
@@ -84,7 +92,8 @@ def run_one(message: bytes) -> tuple[str, object]:
     from multiprocessing.reduction import ForkingPickler
 
     try:
-        function, payload = ForkingPickler.loads(message)
+        deadline, function, payload = ForkingPickler.loads(message)
+        cap_cpu(deadline)
         return "ok", function(payload)
     except InputRefused as refusal:
         return "refused", (refusal.path, refusal.message)
@@ -99,6 +108,14 @@ def summary_of(error: BaseException) -> str:
         return f"{type(error).__name__}: {error}"
     except Exception:
         return type(error).__name__
+
+
+def cap_cpu(deadline: float) -> None:
+    """Let this process use at most `deadline` (rounded up) plus 2 more CPU seconds: past
+    them the kernel sends SIGXCPU, which ends it."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = math.ceil(usage.ru_utime + usage.ru_stime + deadline) + 2
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, resource.getrlimit(resource.RLIMIT_CPU)[1]))
 
 
 def cap_memory(extra_bytes: int) -> None:
@@ -129,7 +146,8 @@ class ToolProcess:
         """The tool's output, or ToolTimeout / ToolCrashed / ToolRaised."""
         from multiprocessing.reduction import ForkingPickler
 
-        message = ForkingPickler.dumps((function, payload))  # raises here if it cannot be sent
+        # Raises here if it cannot be sent (a closure, say): the process is left as it was.
+        message = ForkingPickler.dumps((deadline, function, payload))
         self.runs_left -= 1
         try:
             self.connection.send_bytes(message)

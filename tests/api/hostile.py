@@ -1,6 +1,6 @@
 """A tool registered only in tests that misbehaves on request: it sleeps, spins, allocates
-without bound, kills its own process or raises. Module-level, so that the tool pool can send
-its run function to a tool process by reference."""
+without bound, kills its own process or raises (or says which process ran it). Module-level, so
+that the tool pool can send its run function to a tool process by reference."""
 
 import os
 import signal
@@ -27,6 +27,8 @@ def misbehave(payload: dict) -> dict:
         os.kill(os.getpid(), signal.SIGKILL)
     elif what == "raise":
         raise RuntimeError("hostile on purpose")
+    elif what == "pid":
+        return {"done": str(os.getpid())}
     return {"done": what}
 
 
@@ -36,7 +38,8 @@ HOSTILE = ToolVersion(
     title="Hostile",
     description="Misbehaves on request (tests only).",
     input_schema=object_schema(
-        {"do": {"enum": ["ok", "sleep", "spin", "allocate", "die", "raise"]}}, required=["do"]
+        {"do": {"enum": ["ok", "sleep", "spin", "allocate", "die", "raise", "pid"]}},
+        required=["do"],
     ),
     output_schema=object_schema({"done": {"type": "string"}}, required=["done"]),
     example_input={"do": "ok"},
