@@ -102,7 +102,7 @@ def test_the_reported_unique_items_call_is_fast_now(api, secret):
     answer = api.call("json_validate", UNIQUE_OBJECTS, key=secret)
     assert answer.status_code == 200
     assert answer.get_json()["output"]["valid"] is True
-    assert time.monotonic() - started < 2  # was past gunicorn's 30 s
+    assert time.monotonic() - started < 5  # was past gunicorn's 30 s (about 10 ms alone now)
 
 
 @pytest.mark.parametrize("app_overrides", [ISOLATED, {"TOOL_ISOLATION": False}])
@@ -127,7 +127,7 @@ def test_patterns_share_one_time_budget_per_call(api, secret):
     }
     started = time.monotonic()
     answer = api.call("json_validate", body, key=secret)
-    assert time.monotonic() - started < 2  # was 5.6 s: 0.1 s for each string
+    assert time.monotonic() - started < 4  # was 5.6 s: 0.1 s for each string, 0.5 s in all now
     output = answer.get_json()["output"]
     assert output["schema_valid"] is False
     assert "0.5 s in all" in output["errors"][0]["message"]
