@@ -63,18 +63,26 @@ class ToolRaised(Exception):
 def serve(connection, memory_bytes: int, runs: int) -> None:
     """A tool process: cap its memory, then answer up to `runs` runs and leave.
 
-    SIGTERM and SIGINT are ignored: on a graceful shutdown (systemd signals the whole group) the
-    web worker finishes its call, so its run must finish too; the process leaves when its pipe
-    closes, or is killed by its worker. Each run's CPU time is also capped (RLIMIT_CPU) a little
-    past its deadline, so a run that spins on after its worker died is stopped by the kernel."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    SIGTERM (and SIGINT) end an idle process at once, but let a run finish first: on a graceful
+    shutdown (systemd signals the whole group) the web worker finishes its call, so its run must
+    finish too. Each run's CPU time is also capped (RLIMIT_CPU) a little past its deadline, so a
+    run that spins on after its worker died or left is stopped by the kernel."""
+    state = {"busy": False, "leaving": False}
+
+    def leave(signum, frame) -> None:
+        if not state["busy"]:
+            os._exit(0)
+        state["leaving"] = True
+
+    signal.signal(signal.SIGTERM, leave)
+    signal.signal(signal.SIGINT, leave)
     cap_memory(memory_bytes)
     for _ in range(runs):
         try:
             message = connection.recv_bytes()
         except (EOFError, OSError):  # the web worker is gone or retired this process
             return
+        state["busy"] = True
         kind, value = run_one(message)
         try:
             connection.send((kind, value))
@@ -82,7 +90,8 @@ def serve(connection, memory_bytes: int, runs: int) -> None:
             os._exit(3)  # the parent sees the pipe close: ToolCrashed
         except Exception as error:  # an output that cannot be pickled
             connection.send(("raised", (summary_of(error), traceback.format_exc())))
-        if kind == "memory":
+        state["busy"] = False
+        if kind == "memory" or state["leaving"]:
             return  # after a MemoryError the process may be in any state: start afresh
 
 

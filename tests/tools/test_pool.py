@@ -39,3 +39,12 @@ def test_a_run_nobody_waits_for_is_stopped_by_its_cpu_cap(pool):
     process.process.join(30)
     assert process.process.exitcode == -signal.SIGXCPU
     process.stop()
+
+
+def test_an_idle_process_leaves_on_sigterm_at_once(pool):
+    process = ToolProcess(pool.context, memory_bytes=0, runs=5)
+    assert process.run(misbehave, {"do": "ok"}, 5) == {"done": "ok"}
+    process.process.terminate()
+    process.process.join(10)
+    assert process.process.exitcode == 0
+    process.stop()
