@@ -75,11 +75,13 @@ def when_ready(server) -> None:
 
 
 def post_worker_init(worker) -> None:
-    """Load the tools' lexicons and models before the worker takes its first call; with
-    TOOL_ISOLATION, start its tool processes (their fork server warms up the same way)."""
-    warm_up()
+    """Before the worker takes its first call: with TOOL_ISOLATION, start its tool processes
+    (their fork server loads the tools' lexicons and models; the worker itself never runs a
+    tool, so it does not load them); without, load them in the worker."""
     if app_config.TOOL_ISOLATION:
         tool_pool(vars(app_config)).start()
+    else:
+        warm_up()
 
 
 def worker_exit(server, worker) -> None:
