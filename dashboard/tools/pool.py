@@ -40,7 +40,7 @@ from dashboard.tools.tool import InputRefused
 
 # The fork server imports these once; its children are forked from it, warm.
 PRELOAD = ["dashboard.tools.warmed"]
-# How long a retired process may take to leave before it is killed.
+# How long a dead process's exit code is waited for, to say how it ended.
 EXIT_WAIT_SECONDS = 1.0
 
 
@@ -185,14 +185,11 @@ class ToolProcess:
         return f"exit code {code}"
 
     def stop(self, kill: bool = False) -> None:
-        """Retire the process: ask it to leave (close its pipe), or kill it at once."""
+        """Retire the process: close its pipe, so that it leaves by itself (without waiting for
+        it: a recycled process costs its last call nothing), or kill it first."""
         if kill:
             self.process.kill()
         self.connection.close()
-        self.process.join(EXIT_WAIT_SECONDS)
-        if self.process.exitcode is None:
-            self.process.kill()
-            self.process.join(EXIT_WAIT_SECONDS)
 
 
 class ToolPool:
