@@ -6,6 +6,8 @@
   METRICS_PORT when it is set.
 - Shutdown: on SIGTERM each worker finishes the call it is answering (and its metering) before
   it exits, for up to GRACEFUL_TIMEOUT seconds.
+- Tools: with TOOL_ISOLATION each worker starts its tool processes before its first call
+  (dashboard/tools/pool.py); tool deadlines stay well below gunicorn's --timeout (30 s).
 - Logs: gunicorn's own lines are JSON too when LOG_FORMAT is json (production's default).
 """
 
@@ -26,6 +28,7 @@ from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
 from dashboard.config import config_from_environment  # noqa: E402
 from dashboard.observability.logs import JSON_DATES, JSON_FIELDS, JSON_RENAMED  # noqa: E402
+from dashboard.tools.pool import close_pools, tool_pool  # noqa: E402
 from dashboard.tools.registry import warm_up  # noqa: E402
 
 app_config = config_from_environment()
@@ -72,8 +75,18 @@ def when_ready(server) -> None:
 
 
 def post_worker_init(worker) -> None:
-    """Load the tools' lexicons and models before the worker takes its first call."""
-    warm_up()
+    """Before the worker takes its first call: with TOOL_ISOLATION, start its tool processes
+    (their fork server loads the tools' lexicons and models; the worker itself never runs a
+    tool, so it does not load them); without, load them in the worker."""
+    if app_config.TOOL_ISOLATION:
+        tool_pool(vars(app_config)).start()
+    else:
+        warm_up()
+
+
+def worker_exit(server, worker) -> None:
+    """Stop the worker's tool processes with it."""
+    close_pools()
 
 
 def child_exit(server, worker) -> None:

@@ -12,6 +12,8 @@ by side, in one run:
   (f) POST /bench/echo      the minimal metered call (bench/minimal.py): hash, cached key,
                             shared limiter in Redis, one metering statement, durable commit
   (g) with --upstream, only: an upstream tool answering after 50 ms (bench/gateway_upstream.py)
+  (h) with --isolation, only: (c) with TOOL_ISOLATION off and on, side by side (first server
+      model of --servers; the tool pool's processes count in the app's CPU time)
 with requests/s, p50/p90/p99 latency, the CPU time per request of the app's workers, the bench
 database's PostgreSQL backends and Redis, the ratios (a)/(e), (c)/(e), (c)/(f), (d)/(c), and the
 resident memory of the product's workers before and after 100,000 tool calls. Endpoints
@@ -172,6 +174,22 @@ def worker_pids(master: int) -> list[int]:
     return sorted(int(pid) for pid in out.split())
 
 
+def descendants(master: int) -> list[int]:
+    """Every process under `master`: workers, and with TOOL_ISOLATION their tool pool's fork
+    server and tool processes (whose CPU is the tool calls' too)."""
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout
+    children: dict[int, list[int]] = {}
+    for line in out.splitlines():
+        pid, ppid = (int(field) for field in line.split())
+        children.setdefault(ppid, []).append(pid)
+    found, stack = [], list(children.get(master, []))
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        stack.extend(children.get(pid, []))
+    return sorted(found)
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -246,7 +264,7 @@ class CpuMeter:
         self.masters, self.database_url, self.redis_url = masters, database_url, redis_url
 
     def snapshot(self) -> dict:
-        workers = [pid for master in self.masters for pid in worker_pids(master)]
+        workers = [pid for master in self.masters for pid in descendants(master)]
         return {
             "app": cpu_seconds(workers),
             "postgres": cpu_seconds(postgres_backends(self.database_url)),
@@ -308,7 +326,14 @@ def main() -> None:
     parser.add_argument(
         "--upstream", action="store_true", help="only (g): an upstream tool answering in 50 ms"
     )
+    parser.add_argument(
+        "--isolation",
+        action="store_true",
+        help="only (h): echo run in the request's thread against echo run in the tool pool",
+    )
     args = parser.parse_args()
+    if args.isolation:
+        return isolation_cost(args, args.servers.split(",")[0])
     if args.upstream:
         # Imported here: gateway_upstream reuses this module's helpers.
         from bench import gateway_upstream
@@ -359,7 +384,15 @@ def measure(servers, args, many, hot, database_url, memory: bool) -> dict:
         ),
     }
     masters = [server.pid for server, _ in servers.values()]
-    meter = CpuMeter(masters, database_url, args.redis)
+    results = alternate(runs, CpuMeter(masters, database_url, args.redis), args)
+    if memory:
+        results.update(memory_check(servers["product"][0].pid, runs, args, database_url, results))
+    return results
+
+
+def alternate(runs: dict, meter: "CpuMeter", args) -> dict:
+    """Warm every run up, then measure them in alternating rounds: each run's median round and
+    its CPU time per request (app, PostgreSQL, Redis)."""
     for spec in runs.values():
         run_wrk(seconds=args.warmup, args=args, **spec)
     rounds: dict[str, list[dict]] = {name: [] for name in runs}
@@ -381,9 +414,54 @@ def measure(servers, args, many, hot, database_url, memory: bool) -> dict:
             **median_run(rounds[name]),
             "cpu_us": {part: s / requests * 1e6 for part, s in cpu[name].items()},
         }
-    if memory:
-        results.update(memory_check(servers["product"][0].pid, runs, args, database_url, results))
     return results
+
+
+ISOLATION_MODES = {"in_process": "false", "isolated": "true"}
+
+
+def isolation_cost(args, model: str) -> None:
+    """(h) The cost of the tool pool: the product app twice under `model`, TOOL_ISOLATION off
+    and on, echo calls alternating between the two in the same run."""
+    load_before = load_average()
+    with bench_database("dashboard_bench_isolation", keep=args.keep) as database_url:
+        env = app_environment(database_url, args)
+        secrets, _ = prepare_database(env, args.keys)
+        servers = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            many = Path(tmp) / "many.txt"
+            many.write_text("\n".join(secrets))
+            try:
+                for mode, flag in ISOLATION_MODES.items():
+                    pool_size = args.threads if model != "gunicorn-sync" else 1
+                    mode_env = {**env, "TOOL_ISOLATION": flag, "TOOL_POOL_SIZE": str(pool_size)}
+                    servers[mode] = start_server(mode_env, model, "product", args)
+                runs = {
+                    mode: dict(
+                        url=f"{base}/api/v1/tools/echo",
+                        method="POST",
+                        body=ECHO_BODY,
+                        keys_file=str(many),
+                    )
+                    for mode, (_, base) in servers.items()
+                }
+                masters = [server.pid for server, _ in servers.values()]
+                measured = alternate(runs, CpuMeter(masters, database_url, args.redis), args)
+            finally:
+                for server, _ in servers.values():
+                    stop_server(server)
+    print(f"\n== (h) isolation, {model}, {args.workers} workers")
+    print(f"{'echo':<12}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'app µs':>8}{'rounds req/s':>22}")
+    for mode, r in measured["runs"].items():
+        each = "/".join(f"{x['rps']:.0f}" for x in measured["rounds"][mode])
+        print(
+            f"{mode:<12}{r['rps']:>8,.0f}{r['p50_ms']:>8.2f}{r['p99_ms']:>8.2f}"
+            f"{r['cpu_us']['app']:>8,.0f}{each:>22}"
+        )
+    runs = measured["runs"]
+    ratio = runs["isolated"]["rps"] / runs["in_process"]["rps"]
+    print(f"isolated / in process = {ratio:.3f} ({(1 - ratio) * 100:.1f}% fewer calls a second)")
+    print(f"load average: {load_before} before, {load_average()} after")
 
 
 def memory_check(master, runs, args, database_url, results) -> dict:

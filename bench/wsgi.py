@@ -44,5 +44,7 @@ for served in (app, app.extensions["api_app"]):
     plans = served.config["PLANS"]
     served.config["PLANS"] = {
         **plans,
-        "scale": dataclasses.replace(plans["scale"], account_calls_per_minute=1_000_000_000),
+        "scale": dataclasses.replace(
+            plans["scale"], account_calls_per_minute=1_000_000_000, max_concurrent_calls=10_000
+        ),
     }

@@ -132,6 +132,15 @@ class Config:
         self.UPSTREAM_MAX_CONNECTIONS = env_int("UPSTREAM_MAX_CONNECTIONS", 100)
         self.UPSTREAM_BREAKER_FAILURES = env_int("UPSTREAM_BREAKER_FAILURES", 5)
         self.UPSTREAM_BREAKER_COOLDOWN_SECONDS = env_int("UPSTREAM_BREAKER_COOLDOWN_SECONDS", 30)
+        # Tools run in a supervised pool of processes (dashboard/tools/pool.py): a hard deadline
+        # and a memory cap per run. Off, they run in the request's thread, unbounded (tests).
+        self.TOOL_ISOLATION = env_flag("TOOL_ISOLATION", self.PRODUCTION)
+        # A tool version's own deadline_seconds wins; keep both well below the web server's
+        # worker timeout (gunicorn: 30 s), so a tool never gets a worker killed.
+        self.TOOL_DEADLINE_SECONDS = env_float("TOOL_DEADLINE_SECONDS", 5)
+        self.TOOL_POOL_SIZE = env_int("TOOL_POOL_SIZE", 2)  # tool processes per web worker
+        self.TOOL_MEMORY_MB = env_int("TOOL_MEMORY_MB", 256)  # over the warmed process's size
+        self.TOOL_RECYCLE_AFTER = env_int("TOOL_RECYCLE_AFTER", 1000)  # runs, then a new process
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
         # Jobs (alerts, webhooks, the daily log purge): redis://... in production; empty is a
         # SQLite file in instance/ (nothing to install); memory:// keeps jobs in this process.
@@ -171,6 +180,7 @@ class TestConfig(Config):
         self.API_KEY_CACHE_SECONDS = 0
         self.API_CONNECTION_KEEP_SECONDS = 0  # each test's engine is disposed of at its end
         self.WTF_CSRF_ENABLED = False  # CSRF tests turn it back on with app_overrides
+        self.TOOL_ISOLATION = False  # the isolation tests turn it on with app_overrides
         self.QUEUE_URL = "memory://"  # alert tests run a real queue (tests/alerts/conftest.py)
         self.WEBHOOK_ALLOW_PRIVATE = False
         self.STAFF_REQUIRE_TWO_FACTOR = False  # tests/account/test_two_factor.py turns it on

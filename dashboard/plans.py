@@ -17,6 +17,9 @@ class Plan:
     # Calls a minute for all of the account's keys together (every worker counts them);
     # unset, as many as one key may make at most.
     account_calls_per_minute: int | None = None
+    # Calls of the account's keys in flight at once (every worker counts them): one account
+    # cannot occupy every worker with slow calls.
+    max_concurrent_calls: int = 2
 
     def __post_init__(self) -> None:
         if self.account_calls_per_minute is None:
@@ -24,10 +27,30 @@ class Plan:
 
 
 DEFAULT_PLANS = {
-    "free": Plan("free", "Free", 1_000, 100, 3, 7, 0, account_calls_per_minute=100),
-    "pro": Plan("pro", "Pro", 100_000, 1_000, 20, 90, 49, account_calls_per_minute=1_000),
+    "free": Plan(
+        "free", "Free", 1_000, 100, 3, 7, 0, account_calls_per_minute=100, max_concurrent_calls=3
+    ),
+    "pro": Plan(
+        "pro",
+        "Pro",
+        100_000,
+        1_000,
+        20,
+        90,
+        49,
+        account_calls_per_minute=1_000,
+        max_concurrent_calls=16,
+    ),
     "scale": Plan(
-        "scale", "Scale", 5_000_000, 10_000, 100, 365, 499, account_calls_per_minute=10_000
+        "scale",
+        "Scale",
+        5_000_000,
+        10_000,
+        100,
+        365,
+        499,
+        account_calls_per_minute=10_000,
+        max_concurrent_calls=64,
     ),
 }
 DEFAULT_PLAN = "free"

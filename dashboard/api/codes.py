@@ -58,7 +58,16 @@ class ErrorCode(StrEnum):
     )
     RATE_LIMITED = ("rate_limited", 429, "The key's per-minute rate limit; see `Retry-After`.")
     QUOTA_EXCEEDED = ("quota_exceeded", 429, "The plan's monthly quota; see `Retry-After`.")
-    TOOL_ERROR = ("tool_error", 500, "The tool failed while running; the failure is logged.")
+    CONCURRENCY_LIMITED = (
+        "concurrency_limited",
+        429,
+        "The account already has as many calls in flight as its plan allows; see `Retry-After`.",
+    )
+    TOOL_ERROR = (
+        "tool_error",
+        500,
+        "The tool failed while running, ran past its memory cap or its process died; logged.",
+    )
     UPSTREAM_ERROR = (
         "upstream_error",
         502,
@@ -69,7 +78,11 @@ class ErrorCode(StrEnum):
         503,
         "An upstream tool's circuit breaker is open or its calls-in-flight cap is full.",
     )
-    TOOL_TIMEOUT = ("tool_timeout", 504, "The tool ran past its deadline; the call is logged.")
+    TOOL_TIMEOUT = (
+        "tool_timeout",
+        504,
+        "The tool ran past its deadline (and was stopped); the call is logged.",
+    )
     INTERNAL_ERROR = ("internal_error", 500, "The gateway itself failed; nothing was metered.")
     DATABASE_UNAVAILABLE = ("database_unavailable", 503, "The database cannot be reached.")
     RATE_LIMITER_UNAVAILABLE = (

@@ -5,15 +5,17 @@ input -> run -> meter -> answer.
 
 Logged (one tool_logs row, both counters): every call that gets past authentication, the tool
 lookup and the limits, whatever its outcome: success, ip_not_allowed, tool_not_allowed,
-payload_too_large, invalid_json, invalid_input, tool_error, and an upstream tool's
-upstream_error, upstream_unavailable and tool_timeout. Not logged: 401s (no key), 404s
-(no such tool; no row for arbitrary names), and 429s, which count in usage_daily's rejected
-columns only.
+payload_too_large, invalid_json, invalid_input, tool_error (raised, died, memory cap),
+tool_timeout (past its deadline, in the tool pool or upstream), and an upstream tool's
+upstream_error and upstream_unavailable. Not logged: 401s (no key), 404s (no such tool; no row
+for arbitrary names), and 429s (rate limit, quota, calls in flight), which count in
+usage_daily's rejected columns and the refused-calls rows only.
 """
 
 import json
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,6 +26,7 @@ from dashboard.api import metering
 from dashboard.api.answers import ApiError, timing
 from dashboard.api.catalog import active_tools
 from dashboard.api.codes import ErrorCode
+from dashboard.api.concurrency import RETRY_AFTER_SECONDS, AccountFull, take_slot
 from dashboard.api.connection import give_back_before_waiting
 from dashboard.api.credentials import KeyRow, find_key, find_key_again, secret_from_headers
 from dashboard.api.payload import (
@@ -43,6 +46,7 @@ from dashboard.keys.rules import ip_allowed, key_refusal, tool_allowed
 from dashboard.models import utcnow
 from dashboard.observability import metrics, request_log_id
 from dashboard.plans import plan_named
+from dashboard.tools.pool import ToolCrashed, ToolRaised, ToolTimeout, tool_pool
 from dashboard.tools.registry import (
     ToolVersion,
     canonical_json,
@@ -51,6 +55,7 @@ from dashboard.tools.registry import (
     utf8_size,
     validation_errors,
 )
+from dashboard.tools.tool import InputRefused
 from dashboard.tools.upstream import Identity, UpstreamFailure, forward
 
 # Where a call came from, logged in tool_logs.source: a WSGI environ entry that only a caller in
@@ -86,18 +91,19 @@ def call_tool(name: str, version: str | None):
     tool = find_served_tool(name, version, key)
     key = enforce_rate_limit(key, tool)
     enforce_quota(key, tool)
-    call = Call(key, tool, request.remote_addr, request_log_id())
-    enforce_restrictions(call)
-    payload = read_input(call)
-    validate(call, payload)
-    if tool.kind == "upstream":
-        output, execution_ms, tokens = run_upstream(call, payload)
-    else:
-        output, execution_ms = run(call, payload)
-        tokens = None
-    encoded = encode(call, payload, output, execution_ms, tokens)
-    request_id = meter(call, payload, output, "success", execution_ms, encoded.tokens, encoded)
-    return answer(call, encoded, execution_ms, request_id)
+    with in_flight(key, tool):
+        call = Call(key, tool, request.remote_addr, request_log_id())
+        enforce_restrictions(call)
+        payload = read_input(call)
+        validate(call, payload)
+        if tool.kind == "upstream":
+            output, execution_ms, tokens = run_upstream(call, payload)
+        else:
+            output, execution_ms = run(call, payload)
+            tokens = None
+        encoded = encode(call, payload, output, execution_ms, tokens)
+        request_id = meter(call, payload, output, "success", execution_ms, encoded.tokens, encoded)
+        return answer(call, encoded, execution_ms, request_id)
 
 
 def key_for_reading() -> KeyRow:
@@ -212,6 +218,33 @@ def enforce_quota(key: KeyRow, tool: ToolVersion) -> None:
     )
 
 
+@contextmanager
+def in_flight(key: KeyRow, tool: ToolVersion):
+    """Hold one of the account's slots for calls in flight until the call is answered; past the
+    plan's cap, 429 concurrency_limited (not logged; counted like the other 429s)."""
+    plan = plan_named(key.subscription_plan)
+    try:
+        slot = take_slot(key_limiter(), key.user_id, plan.max_concurrent_calls, time_limit(tool))
+    except LimiterUnavailable:
+        message = "Rate limiting is unavailable; try again shortly."
+        raise ApiError(ErrorCode.RATE_LIMITER_UNAVAILABLE, message) from None
+    except AccountFull as full:
+        with timing().database():
+            metering.record_rejection(
+                user_id=key.user_id, api_key_id=key.id, tool_name=tool.name, reason="concurrency"
+            )
+        message = (
+            f"The keys of this {plan.title} account may have {full.cap} calls in flight at "
+            f"once; try again when one has been answered."
+        )
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        raise ApiError(ErrorCode.CONCURRENCY_LIMITED, message, headers=headers) from None
+    try:
+        yield
+    finally:
+        slot.give_back()
+
+
 def enforce_restrictions(call: Call) -> None:
     """The key's optional IP and tool restrictions; 403, logged."""
     if not ip_allowed(call.key.allowed_ips, call.client_ip):
@@ -243,17 +276,58 @@ def validate(call: Call, payload: dict) -> None:
 
 
 def run(call: Call, payload: dict) -> tuple[dict, int]:
-    """The tool's output and its run time in ms; 500 tool_error (logged) when it raises."""
+    """The tool's output and its run time in ms; 422 invalid_input past one of the tool's own
+    limits, 500 tool_error when it raises, dies or passes its memory cap, 504 tool_timeout past
+    its deadline (each logged)."""
     started = time.perf_counter()
     try:
-        output = call.tool.run(payload)
+        output = run_tool(call.tool, payload)
+    except InputRefused as refusal:
+        errors = [{"path": refusal.path, "message": refusal.message}]
+        message = f"The input is refused at {refusal.path}: {refusal.message}"
+        execution_ms = spent_since(started)
+        refuse(call, payload, ErrorCode.INVALID_INPUT, message, execution_ms, errors=errors)
+    except ToolTimeout as error:
+        execution_ms = spent_since(started)
+        message = f"{call.tool.name} {call.tool.version} {error}."
+        refuse(call, payload, ErrorCode.TOOL_TIMEOUT, message, execution_ms=execution_ms)
+    except ToolCrashed as error:
+        execution_ms = spent_since(started)
+        current_app.logger.error("Tool %s %s: %s", call.tool.name, call.tool.version, error)
+        message = f"{call.tool.name} {call.tool.version} failed: {error}."
+        refuse(call, payload, ErrorCode.TOOL_ERROR, message, execution_ms=execution_ms)
     except Exception as error:
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        timing().tool_ms += elapsed_ms
-        tool_failed(call, payload, error, round(elapsed_ms))
+        tool_failed(call, payload, error, spent_since(started))
+    return output, spent_since(started)
+
+
+def run_tool(tool: ToolVersion, payload: dict) -> dict:
+    """Run the tool in the tool pool (TOOL_ISOLATION, for tools that are isolated), under its
+    deadline and the memory cap; else in this thread."""
+    config = current_app.config
+    if not (config["TOOL_ISOLATION"] and tool.isolated):
+        return tool.run(payload)
+    return tool_pool(config).run(tool.run, payload, deadline_of(tool))
+
+
+def deadline_of(tool: ToolVersion) -> float:
+    """The tool version's own deadline, else TOOL_DEADLINE_SECONDS."""
+    return tool.deadline_seconds or current_app.config["TOOL_DEADLINE_SECONDS"]
+
+
+def time_limit(tool: ToolVersion) -> float:
+    """How long a call of the tool may run, in seconds: an upstream's timeout, else the
+    deadline (in process, nothing stops it; its slot lapses after this and a margin)."""
+    if tool.upstream is not None:
+        return tool.upstream.timeout_ms / 1000
+    return deadline_of(tool)
+
+
+def spent_since(started: float) -> int:
+    """Milliseconds since `started` (added to the request's tool time), rounded."""
     elapsed_ms = (time.perf_counter() - started) * 1000
     timing().tool_ms += elapsed_ms
-    return output, round(elapsed_ms)
+    return round(elapsed_ms)
 
 
 def encode(call: Call, payload: dict, output, execution_ms: int, tokens: int | None) -> Encoded:
@@ -272,7 +346,13 @@ def encode(call: Call, payload: dict, output, execution_ms: int, tokens: int | N
 
 def tool_failed(call: Call, payload: dict, error: Exception, execution_ms: int):
     """Log and meter a tool's failure, then answer 500 tool_error."""
-    current_app.logger.error("Tool %s %s failed", call.tool.name, call.tool.version, exc_info=error)
+    if isinstance(error, ToolRaised):  # in a tool process: its traceback came back as text
+        tool, version, details = call.tool.name, call.tool.version, error.details
+        current_app.logger.error("Tool %s %s failed\n%s", tool, version, details)
+    else:
+        current_app.logger.error(
+            "Tool %s %s failed", call.tool.name, call.tool.version, exc_info=error
+        )
     refuse(
         call,
         payload,
@@ -391,7 +471,7 @@ def failure_summary(error: Exception) -> str:
     """`Type: message` of a tool's exception, at most 500 characters and storable as TEXT on
     both databases (no NUL, no lone surrogates), even when str(error) itself fails."""
     try:
-        text = f"{type(error).__name__}: {error}"
+        text = str(error) if isinstance(error, ToolRaised) else f"{type(error).__name__}: {error}"
     except Exception:
         text = type(error).__name__
     text = text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")

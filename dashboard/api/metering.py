@@ -29,11 +29,13 @@ LAST_USED_RESOLUTION = timedelta(seconds=30)
 # The longest message an error group keeps as its example (the log row keeps it whole).
 GROUP_MESSAGE_LENGTH = 500
 # Why a call was refused before it was logged, and the usage_daily column that counts it
-# (None: counted in rejected_calls only).
+# (None: counted in rejected_calls only). Calls refused for too many in flight count with the
+# rate-limited ones in the daily rollup (both say "too much at once"); the logs' refused-calls
+# rows keep the two reasons apart.
 REJECTION_COLUMNS = {
     "rate_limit": "rejected_rate_limit",
     "quota": "rejected_quota",
-    "concurrency": None,
+    "concurrency": "rejected_rate_limit",
 }
 
 
@@ -470,7 +472,7 @@ def record_rejection(
 ) -> None:
     """Count a call refused by the rate limit (`rate_limit`), the quota (`quota`) or the
     concurrency limit (`concurrency`): no log row, but one upsert of the key's refused calls
-    in this minute (rejected_calls) and, for the first two, of the day's rollup."""
+    in this minute (rejected_calls) and one of the day's rollup (REJECTION_COLUMNS)."""
     column = REJECTION_COLUMNS[reason]
     at = at or utcnow()
     if column is not None:

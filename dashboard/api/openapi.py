@@ -28,13 +28,15 @@ DESCRIPTIONS = {
     "with an encoded slash).",
     413: "The body is larger than the API accepts.",
     422: "The input does not match the tool's input schema.",
-    429: "The key's or the account's per-minute limit, or (tool calls) the plan's monthly quota.",
-    500: "The tool (or the gateway) failed while running.",
+    429: "The key's or the account's per-minute limit, or (tool calls) the plan's monthly quota "
+    "or its cap on calls in flight at once.",
+    500: "The tool (or the gateway) failed while running, ran past its memory cap, or its "
+    "process died.",
     502: "An upstream tool failed, or answered something unusable (not JSON, too large, "
     "a redirect, or an output that breaks its schema).",
     503: "The database (or, when failing closed, the rate limiter) is unavailable; on tool "
     "calls also an upstream tool refused for now (failing, or at its limit of calls in progress).",
-    504: "The tool did not answer within its deadline.",
+    504: "The tool did not answer within its deadline and was stopped.",
 }
 
 
@@ -58,6 +60,7 @@ CALL_ERRORS = errors_of(
     ErrorCode.INVALID_INPUT,
     ErrorCode.RATE_LIMITED,
     ErrorCode.QUOTA_EXCEEDED,
+    ErrorCode.CONCURRENCY_LIMITED,
     ErrorCode.TOOL_ERROR,
     ErrorCode.INTERNAL_ERROR,
     ErrorCode.UPSTREAM_ERROR,
@@ -65,7 +68,9 @@ CALL_ERRORS = errors_of(
     ErrorCode.TOOL_TIMEOUT,
     *_DOWN,
 )
-UPSTREAM_ONLY = ("502", "504")
+UPSTREAM_ONLY = ("502",)
+# 504: upstream tools past their timeout, and tools run in the tool pool past their deadline.
+TIMEOUT = "504"
 USAGE_ERRORS = errors_of(
     ErrorCode.INVALID_MONTH, *_AUTH, ErrorCode.IP_NOT_ALLOWED, ErrorCode.RATE_LIMITED, *_DOWN
 )
@@ -296,9 +301,11 @@ def tool_operation(tool: ToolVersion, pinned: bool) -> dict:
         [],
     )
     operation["requestBody"]["content"][JSON]["example"] = tool.example_input
-    if tool.kind != "upstream":  # only upstream tools answer 502, and 503/504 for their own
+    if tool.kind != "upstream":  # only upstream tools answer 502, and 503 for their own
         for status in UPSTREAM_ONLY:
             operation["responses"].pop(status, None)
+        if not (current_app.config["TOOL_ISOLATION"] and tool.isolated):
+            operation["responses"].pop(TIMEOUT, None)
     return operation
 
 

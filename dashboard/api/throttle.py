@@ -48,6 +48,7 @@ class KeyLimiter:
     redis: object | None = None  # the Redis client, when the storage is Redis
     prefix: str = ""
     down_until: float = 0.0
+    slots: object | None = None  # concurrency.RedisSlots or MemorySlots, made on first use
 
     def check(self, key, count: bool = True) -> Verdict | None:
         """Count one call of `key` against its key's and account's limits (count=False only
@@ -60,9 +61,19 @@ class KeyLimiter:
                 key.id, key.user_id, key.rate_limit_per_minute, account_limit, count
             )
         except Exception:  # redis.ConnectionError, TimeoutError, ...: any storage failure
-            return self._failed()
+            return self.storage_failed()
 
-    def _failed(self) -> None:
+    def available(self) -> bool:
+        """Whether the storage may be asked now: False while it is left alone after a failure
+        and the gateway fails open; LimiterUnavailable then when it fails closed."""
+        if time.monotonic() < self.down_until:
+            self._storage_down()
+            return False
+        return True
+
+    def storage_failed(self) -> None:
+        """Note a storage failure (logged, counted, then left alone for a while); None when the
+        gateway fails open, else LimiterUnavailable."""
         current_app.logger.warning("Rate-limit storage failed", exc_info=True)
         RATE_LIMIT_STORAGE_FAILURES.labels("open" if self.fail_open else "closed").inc()
         self.down_until = time.monotonic() + self.retry_seconds

@@ -14,6 +14,18 @@ SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
 KINDS = ("builtin", "plugin", "upstream")
+# A tool version's deadline may not come near gunicorn's default worker timeout (30 s).
+MAX_DEADLINE = 15.0
+
+
+class InputRefused(Exception):
+    """An input the schema allows but the tool will not take, because its cost grows faster
+    than its size past a limit: answered 422 invalid_input, the message naming the limit."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path  # a JSON pointer into the input
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,11 @@ class ToolVersion:
     run: Callable[[dict], dict] | None = field(default=None, repr=False)
     kind: str = "builtin"
     upstream: Upstream | None = None
+    # The hard wall-clock limit of one run in the tool pool; None: TOOL_DEADLINE_SECONDS.
+    deadline_seconds: float | None = None
+    # False: run in the request's thread even when TOOL_ISOLATION is on (only for tools whose
+    # cost is bounded by their schema and measured cheaper in process; see README).
+    isolated: bool = True
     validator: Draft202012Validator = field(init=False, repr=False, compare=False)
     # Upstream answers are checked against the output schema (our own tools are trusted).
     output_validator: Draft202012Validator | None = field(
@@ -59,6 +76,8 @@ class ToolVersion:
             raise ValueError("an upstream tool, and only one, says where its upstream is")
         if self.kind != "upstream" and self.run is None:
             raise ValueError(f"{self.name} {self.version} has nothing to run")
+        if self.deadline_seconds is not None and not 0 < self.deadline_seconds <= MAX_DEADLINE:
+            raise ValueError(f"deadline_seconds must be above 0 and at most {MAX_DEADLINE}")
         object.__setattr__(self, "validator", Draft202012Validator(self.input_schema))
         if self.kind == "upstream":
             object.__setattr__(self, "output_validator", Draft202012Validator(self.output_schema))

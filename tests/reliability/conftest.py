@@ -13,13 +13,42 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.conftest import require
+import redis
+
+from dashboard.extensions import db
+from dashboard.models import Tool
+from dashboard.tools.sync import sync_tools
+from tests.conftest import REDIS_SERVER, make_app, require, upgrade_to_head
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def require_gunicorn() -> None:
     require(importlib.util.find_spec("gunicorn") is not None, "gunicorn is not installed")
+
+
+def served_database(databases):
+    """(url, setup app) of a fresh migrated PostgreSQL database with the registry's tools
+    synced into its tools table, for a server to serve."""
+    url = databases.create("postgresql")
+    upgrade_to_head(url)
+    app = make_app(url)
+    with app.app_context():
+        sync_tools(db.session, Tool)
+        db.session.commit()
+    return url, app
+
+
+def stop_server(gunicorn, app, redis_prefix: str | None = None) -> None:
+    """Stop the server, close the setup app's connections and delete the Redis keys the run
+    wrote under its own prefix."""
+    gunicorn.stop()
+    with app.app_context():
+        db.engine.dispose()
+    if redis_prefix:
+        client = redis.Redis.from_url(REDIS_SERVER)
+        for name in client.scan_iter(f"{redis_prefix}*"):
+            client.delete(name)
 
 
 def free_port() -> int:
@@ -36,7 +65,9 @@ def closed_port() -> int:
 class Gunicorn:
     """`gunicorn --workers N wsgi:app` as a subprocess; every request's worker pid is logged."""
 
-    def __init__(self, env: dict, workers: int, log_dir: Path, options=()) -> None:
+    def __init__(
+        self, env: dict, workers: int, log_dir: Path, options=(), app_module: str = "wsgi:app"
+    ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.access_log = log_dir / "access.log"
@@ -58,7 +89,7 @@ class Gunicorn:
             "--timeout",
             "30",
             *options,
-            "wsgi:app",
+            app_module,
         ]
         self.process = subprocess.Popen(
             command, cwd=ROOT, env={**os.environ, **env}, start_new_session=True

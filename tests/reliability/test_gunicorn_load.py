@@ -13,17 +13,20 @@ import sqlalchemy as sa
 from dashboard.auth.service import create_user
 from dashboard.extensions import db
 from dashboard.keys.service import create_key
-from dashboard.models import Tool, ToolLog, UsageDaily, UsageSummary
-from dashboard.tools.sync import sync_tools
+from dashboard.models import ToolLog, UsageDaily, UsageSummary
 from tests.conftest import (
     PASSWORD,
     REDIS_KEY_PREFIX,
     REDIS_SERVER,
-    make_app,
     require_redis,
-    upgrade_to_head,
 )
-from tests.reliability.conftest import Gunicorn, http, require_gunicorn
+from tests.reliability.conftest import (
+    Gunicorn,
+    http,
+    require_gunicorn,
+    served_database,
+    stop_server,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -36,12 +39,7 @@ def server(databases, tmp_path_factory):
     """(gunicorn, setup app) on a fresh migrated PostgreSQL database with the tools synced."""
     require_gunicorn()
     require_redis()
-    url = databases.create("postgresql")
-    upgrade_to_head(url)
-    app = make_app(url)
-    with app.app_context():
-        sync_tools(db.session, Tool)
-        db.session.commit()
+    url, app = served_database(databases)
     env = {
         "DATABASE_URL": url,
         "RATELIMIT_STORAGE_URI": REDIS_SERVER,
@@ -56,9 +54,7 @@ def server(databases, tmp_path_factory):
         gunicorn.wait_until_ready()
         yield gunicorn, app
     finally:
-        gunicorn.stop()
-        with app.app_context():
-            db.engine.dispose()
+        stop_server(gunicorn, app)
 
 
 def new_key(app, email: str, rate_limit: int) -> tuple[object, str]:

@@ -13,15 +13,19 @@ from concurrent.futures import ThreadPoolExecutor
 from http.cookiejar import CookieJar
 
 import pytest
-import redis
 
 from dashboard.auth.service import create_user
 from dashboard.extensions import db
 from dashboard.keys.service import GRACE_PERIODS, KeyLimitReached, create_key, keys_of, roll_key
-from dashboard.models import ApiKey, Tool, User
-from dashboard.tools.sync import sync_tools
-from tests.conftest import PASSWORD, REDIS_SERVER, make_app, require_redis, upgrade_to_head
-from tests.reliability.conftest import Gunicorn, http, require_gunicorn
+from dashboard.models import ApiKey, User
+from tests.conftest import PASSWORD, REDIS_SERVER, require_redis
+from tests.reliability.conftest import (
+    Gunicorn,
+    http,
+    require_gunicorn,
+    served_database,
+    stop_server,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -32,12 +36,7 @@ PREFIX = f"test-workers-{uuid.uuid4().hex[:12]}"
 def start_server(databases, tmp_path_factory, window_seconds: int):
     require_gunicorn()
     require_redis()
-    url = databases.create("postgresql")
-    upgrade_to_head(url)
-    app = make_app(url)
-    with app.app_context():
-        sync_tools(db.session, Tool)
-        db.session.commit()
+    url, app = served_database(databases)
     env = {
         "DATABASE_URL": url,
         "RATELIMIT_STORAGE_URI": REDIS_SERVER,
@@ -54,15 +53,6 @@ def start_server(databases, tmp_path_factory, window_seconds: int):
     return gunicorn, app
 
 
-def stop_server(gunicorn, app) -> None:
-    gunicorn.stop()
-    with app.app_context():
-        db.engine.dispose()
-    client = redis.Redis.from_url(REDIS_SERVER)
-    for name in client.scan_iter(f"{PREFIX}*"):
-        client.delete(name)
-
-
 @pytest.fixture(scope="module")
 def server(databases, tmp_path_factory):
     """(gunicorn, setup app) with the product's 60-second window."""
@@ -70,7 +60,7 @@ def server(databases, tmp_path_factory):
     try:
         yield gunicorn, app
     finally:
-        stop_server(gunicorn, app)
+        stop_server(gunicorn, app, PREFIX)
 
 
 class Account:
@@ -190,7 +180,7 @@ def short_window_server(databases, tmp_path_factory):
     try:
         yield gunicorn, app
     finally:
-        stop_server(gunicorn, app)
+        stop_server(gunicorn, app, PREFIX)
 
 
 def test_no_client_passes_its_limit_across_a_window_boundary(short_window_server):

@@ -1,14 +1,64 @@
-"""json_validate: check a JSON document against a JSON Schema (draft 2020-12), offline."""
+"""json_validate: check a JSON document against a JSON Schema (draft 2020-12), offline.
 
+The work of one call is bounded, not only its input's size: at most MAX_SCHEMA_VALUES values in
+the schema and MAX_DOCUMENT_VALUES in the document, at most MAX_CHECKS keyword checks in all
+and CHECK_BUDGET_SECONDS of checking (a check is one keyword applied to one value: `anyOf` over
+a recursive `$ref` can multiply them far beyond both sizes), `uniqueItems` in linear time
+(hashing, not comparing every pair) and one time budget for every `pattern` and
+`patternProperties` match of the call together. Past a limit the call is refused with 422
+invalid_input naming it (InputRefused); a pattern past the budget is an answer (schema_valid
+false), as before.
+"""
+
+import contextvars
 import functools
+import time
 
-from dashboard.tools.tool import ToolVersion, object_schema
+from dashboard.tools.tool import InputRefused, ToolVersion, object_schema
 
 MAX_ERRORS = 100
 MAX_MESSAGE_LENGTH = 300
-# A user's "pattern" runs in the `regex` module with this timeout, so a catastrophic pattern
-# such as "(a+)+$" cannot hold a worker.
-PATTERN_TIMEOUT_SECONDS = 0.1
+# A user's "pattern"s run in the `regex` module with a timeout, so a catastrophic pattern
+# such as "(a+)+$" cannot hold a worker: all of one call's matches share this budget.
+PATTERN_BUDGET_SECONDS = 0.5
+MAX_SCHEMA_VALUES = 10_000
+MAX_DOCUMENT_VALUES = 100_000
+MAX_CHECKS = 500_000
+# Checks through `$ref` cost far more than plain ones, so their time is bounded too.
+CHECK_BUDGET_SECONDS = 2.0
+
+# The running call's budget (each call sets its own; calls in threads do not share it).
+_budget: contextvars.ContextVar["Budget"] = contextvars.ContextVar("json_validate_budget")
+
+
+class Budget:
+    """What is left of one call's checks and pattern time."""
+
+    def __init__(self) -> None:
+        now = time.monotonic()
+        self.checks_left = MAX_CHECKS
+        self.checks_until = now + CHECK_BUDGET_SECONDS
+        self.patterns_until = now + PATTERN_BUDGET_SECONDS
+
+
+class TooManyChecks(Exception):
+    """The call used up its MAX_CHECKS keyword checks or CHECK_BUDGET_SECONDS."""
+
+
+def counted(check):
+    """A keyword's check that first takes one check from the call's budget."""
+
+    def counted_check(validator, value, instance, schema):
+        budget = _budget.get(None)
+        if budget is not None:
+            budget.checks_left -= 1
+            if budget.checks_left < 0 or (
+                budget.checks_left % 256 == 0 and time.monotonic() > budget.checks_until
+            ):
+                raise TooManyChecks
+        return check(validator, value, instance, schema)
+
+    return counted_check
 
 
 @functools.cache
@@ -31,9 +81,34 @@ def schema_validator_class():
                 if _search(name_pattern, name):
                     yield from validator.descend(value, subschema, path=name, schema_path=name)
 
+    def unique_items(validator, unique, instance, schema):
+        """The uniqueItems keyword in linear time: each item's hashable form goes in a set."""
+        if not unique or not validator.is_type(instance, "array"):
+            return
+        seen: dict = {}
+        for index, item in enumerate(instance):
+            first = seen.setdefault(hashable(item), index)
+            if first != index:
+                yield ValidationError(f"has non-unique elements (items {first} and {index})")
+                return
+
+    own = {"pattern": pattern, "patternProperties": pattern_properties, "uniqueItems": unique_items}
+    checks = {**Draft202012Validator.VALIDATORS, **own}
     return validators.extend(
-        Draft202012Validator, {"pattern": pattern, "patternProperties": pattern_properties}
+        Draft202012Validator, {keyword: counted(check) for keyword, check in checks.items()}
     )
+
+
+def hashable(value):
+    """A hashable form of a JSON value, equal for equal JSON values (1 and 1.0 equal; true and
+    1 not; objects whatever their key order)."""
+    if isinstance(value, bool):
+        return ("boolean", value)
+    if isinstance(value, dict):
+        return ("object", frozenset((key, hashable(item)) for key, item in value.items()))
+    if isinstance(value, list):
+        return ("array", tuple(hashable(item) for item in value))
+    return ("value", value)  # str, int, float (1 == 1.0 and they hash alike), None
 
 
 @functools.cache
@@ -48,11 +123,17 @@ def schema_format_checker():
 
 
 def _search(pattern: str, text: str) -> bool:
-    """Whether pattern matches somewhere in text; raises PatternTooSlow past the time limit."""
+    """Whether pattern matches somewhere in text; raises PatternTooSlow once the call's
+    pattern budget is spent."""
     import regex
 
+    budget = _budget.get(None)
+    until = budget.patterns_until if budget else time.monotonic() + PATTERN_BUDGET_SECONDS
+    left = until - time.monotonic()
+    if left <= 0:
+        raise PatternTooSlow(pattern)
     try:
-        return regex.search(pattern, text, timeout=PATTERN_TIMEOUT_SECONDS) is not None
+        return regex.search(pattern, text, timeout=left) is not None
     except TimeoutError as error:
         raise PatternTooSlow(pattern) from error
     except regex.error as error:
@@ -60,7 +141,7 @@ def _search(pattern: str, text: str) -> bool:
 
 
 class PatternTooSlow(Exception):
-    """A schema pattern took longer than PATTERN_TIMEOUT_SECONDS on the document."""
+    """The call's patterns took longer than PATTERN_BUDGET_SECONDS together."""
 
 
 class BadPattern(Exception):
@@ -79,6 +160,36 @@ def validate_document(payload: dict) -> dict:
     problem = schema_problem(schema)
     if problem:
         return rejected_schema([problem])
+    refuse_past(payload["document"], MAX_DOCUMENT_VALUES, "/document", "document")
+    token = _budget.set(Budget())
+    try:
+        return validate_within_budget(schema, payload["document"])
+    except TooManyChecks:
+        raise InputRefused(
+            "",
+            f"checking this document against this schema takes more than {MAX_CHECKS:,} "
+            f"keyword checks or {CHECK_BUDGET_SECONDS:g} s, the limits of one call",
+        ) from None
+    finally:
+        _budget.reset(token)
+
+
+def refuse_past(value, limit: int, path: str, what: str) -> None:
+    """InputRefused when `value` holds more than `limit` JSON values (itself included)."""
+    count, stack = 0, [value]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > limit:
+            raise InputRefused(path, f"the {what} has more than {limit:,} values, the limit")
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def validate_within_budget(schema, document) -> dict:
+    """validate_document's work, under the call's budget."""
     validator_class = schema_validator_class()
     from jsonschema.exceptions import SchemaError
     from referencing.exceptions import Unresolvable
@@ -86,7 +197,7 @@ def validate_document(payload: dict) -> dict:
     errors = []
     try:
         validator_class.check_schema(schema, format_checker=schema_format_checker())
-        for error in validator_class(schema).iter_errors(payload["document"]):
+        for error in validator_class(schema).iter_errors(document):
             if len(errors) == MAX_ERRORS:
                 return {"valid": False, "schema_valid": True, "errors": errors, "truncated": True}
             errors.append(as_error(error.absolute_path, error.message))
@@ -95,7 +206,11 @@ def validate_document(payload: dict) -> dict:
     except Unresolvable as error:
         return rejected_schema([as_error([], f"a $ref cannot be resolved: {error}")])
     except PatternTooSlow as error:
-        return rejected_schema([as_error([], f"pattern {error} took too long to evaluate")])
+        message = (
+            f"pattern {error} took too long to evaluate: the patterns of one call may take "
+            f"{PATTERN_BUDGET_SECONDS:g} s in all"
+        )
+        return rejected_schema([as_error([], message)])
     except BadPattern as error:
         return rejected_schema([as_error([], str(error))])
     except RecursionError:
@@ -108,10 +223,16 @@ def validate_document(payload: dict) -> dict:
 
 
 def schema_problem(schema: object) -> dict | None:
-    """The first remote $ref or $dynamicRef in the schema, as an error; None when there is none."""
+    """The first remote $ref or $dynamicRef in the schema, as an error; None when there is none.
+    InputRefused when the schema holds more than MAX_SCHEMA_VALUES values."""
     stack = [((), schema)]
+    count = 0
     while stack:
         path, node = stack.pop()
+        count += 1
+        if count > MAX_SCHEMA_VALUES:
+            message = f"the schema has more than {MAX_SCHEMA_VALUES:,} values, the limit"
+            raise InputRefused("/schema", message)
         if isinstance(node, dict):
             for key, value in node.items():
                 is_reference = key in ("$ref", "$dynamicRef") and isinstance(value, str)

@@ -1,0 +1,50 @@
+"""The tool pool on its own: recycling, replacement, and the kernel's CPU cap on a run whose
+web worker is no longer waiting for it."""
+
+import signal
+from multiprocessing.reduction import ForkingPickler
+
+import pytest
+
+from dashboard.tools.pool import ToolCrashed, ToolPool, ToolProcess, ToolTimeout
+from tests.api.hostile import misbehave
+
+
+@pytest.fixture(scope="module")
+def pool():
+    pool = ToolPool(size=1, memory_mb=64, recycle_after=2)
+    pool.start()
+    yield pool
+    pool.close()
+
+
+def test_a_process_is_recycled_after_its_runs(pool):
+    pids = [pool.run(misbehave, {"do": "pid"}, 5)["done"] for _ in range(4)]
+    assert pids[0] == pids[1] != pids[2] == pids[3]
+
+
+def test_a_killed_or_dead_process_is_replaced(pool):
+    with pytest.raises(ToolTimeout, match=r"deadline of 0\.5 s"):
+        pool.run(misbehave, {"do": "spin"}, 0.5)
+    with pytest.raises(ToolCrashed, match="SIGKILL"):
+        pool.run(misbehave, {"do": "die"}, 5)
+    assert pool.run(misbehave, {"do": "ok"}, 5) == {"done": "ok"}
+
+
+def test_a_run_nobody_waits_for_is_stopped_by_its_cpu_cap(pool):
+    """As if its web worker had died mid-call: the spinning run is ended by RLIMIT_CPU
+    (its deadline plus 2 s of CPU), not left running for ever."""
+    process = ToolProcess(pool.context, memory_bytes=0, runs=5)
+    process.connection.send_bytes(ForkingPickler.dumps((0.5, misbehave, {"do": "spin"})))
+    process.process.join(30)
+    assert process.process.exitcode == -signal.SIGXCPU
+    process.stop()
+
+
+def test_an_idle_process_leaves_on_sigterm_at_once(pool):
+    process = ToolProcess(pool.context, memory_bytes=0, runs=5)
+    assert process.run(misbehave, {"do": "ok"}, 5) == {"done": "ok"}
+    process.process.terminate()
+    process.process.join(10)
+    assert process.process.exitcode == 0
+    process.stop()
