@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from dashboard.auth.service import user_by_email
 from dashboard.demo import ADMIN_EMAIL, DEMO_EMAIL, DEMO_PASSWORD, SUPPORT_EMAIL, load_demo
@@ -55,13 +56,21 @@ def look_at(page: Page, name: str, top: bool = False) -> None:
         page.evaluate("window.scrollTo({top: 0, behavior: 'instant'})")  # not smooth
     os.makedirs(SHOTS, exist_ok=True)
     viewport = page.viewport_size
+    too_wide = []
     for scheme, size in LOOKS:
         page.set_viewport_size(size)
         page.emulate_media(color_scheme=scheme)
         wait_until_settled(page, scheme)
         width = "desktop" if size == DESKTOP else "phone"
+        # Nothing may push the page sideways (wide content scrolls inside its own box); charts
+        # redraw at the new width a moment after the window changes.
+        try:
+            page.wait_for_function("() => document.documentElement.scrollWidth <= innerWidth")
+        except PlaywrightTimeoutError:
+            too_wide.append(f"{scheme} {size['width']}px")
         page.screenshot(path=f"{SHOTS}/{name}-{width}-{scheme}.png", full_page=True)
     page.set_viewport_size(viewport)
+    assert not too_wide, f"{page.url} is wider than the window in: {', '.join(too_wide)}"
     page.emulate_media(color_scheme="light")
     assert_accessible(page)
 
