@@ -75,13 +75,14 @@ def set_month_calls(user, calls):
 def test_many_workers_crossing_80_percent_raise_one_alert(
     app, user, echo, worker, receiver, mailbox
 ):
-    """Six calls cross 80% of the free plan's 1,000 at once (from threads with their own
-    connections), and twelve more jobs claim the same threshold as if queued by other processes
-    whose memos know nothing: one alert, one email, one webhook."""
+    """Six calls cross 80% of the Pro plan's 100,000 at once (from threads with their own
+    connections; Pro allows 16 calls in flight), and twelve more jobs claim the same threshold as
+    if queued by other processes whose memos know nothing: one alert, one email, one webhook."""
+    user.subscription_plan = "pro"
     turn_on(user)
     _, secret = webhooks.create_endpoint(user.id, receiver.url, "", ALL_EVENTS)
     _, key_secret = create_key(user, "load")
-    set_month_calls(user, 797)
+    set_month_calls(user, 79_997)
     month = utcnow().strftime("%Y-%m")
     # 50% was raised earlier this month (before this process started).
     db.session.add(
@@ -114,7 +115,7 @@ def test_many_workers_crossing_80_percent_raise_one_alert(
         thread.join()
     assert statuses == [200] * 6
     for _ in range(12):
-        jobs.enqueue(quota_threshold_reached, str(user.id), month, 80, 805, "free")
+        jobs.enqueue(quota_threshold_reached, str(user.id), month, 80, 80_005, "pro")
 
     wait_for(lambda: worker.count("quota_threshold_reached") >= 13, what="the quota jobs")
     wait_for(worker.idle, what="every job to run")
@@ -127,7 +128,7 @@ def test_many_workers_crossing_80_percent_raise_one_alert(
     headers, body = receiver.received[0]
     event = Webhook(secret).verify(body, headers)
     assert event["type"] == "quota.threshold_reached"
-    assert event["data"]["threshold"] == 80 and event["data"]["quota"] == 1000
+    assert event["data"]["threshold"] == 80 and event["data"]["quota"] == 100_000
 
 
 def test_quota_alerts_off_raise_nothing(app, user, worker):
