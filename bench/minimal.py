@@ -67,7 +67,7 @@ def echo():
     log_id = uuid.uuid4()
     bucket = latency_bucket_column(execution_ms)
     connection().execute(
-        RECORD_CALL_SQL,
+        RECORD_CALL_SQL[False, False],  # durable commit, a successful call
         {
             "log_id": log_id,
             "summary_id": uuid.uuid4(),
@@ -88,6 +88,12 @@ def echo():
             "day": at.date(),
             "failed": 0,
             "touch_before": at - LAST_USED_RESOLUTION,
+            "http_status": 200,
+            "errors": None,
+            "error_fingerprint": None,
+            "source": None,
+            "error_code_key": "",
+            "group_message": "",
             **{column: int(column == bucket) for column in LATENCY_COLUMNS},
         },
     )
