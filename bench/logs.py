@@ -77,7 +77,7 @@ def load_rows(
     error_rate: float,
 ) -> None:
     """COPY `rows` calls for one account, newest now, spread over `days` days, with ties."""
-    from dashboard.inbox.fingerprint import fingerprint
+    from dashboard.api.fingerprint import fingerprint
     from dashboard.models import utcnow
 
     now = utcnow().replace(microsecond=0)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from dashboard.alerts.events import ENDPOINT_DISABLED_EVENT, email_for, iso_z
-from dashboard.api.metering import upsert
+from dashboard.dialects import upsert
 from dashboard.extensions import db
 from dashboard.mail import MailNotSent, send_email
 from dashboard.models import (

@@ -22,7 +22,7 @@ from datetime import datetime
 from flask import current_app, g, request
 
 from dashboard.alerts.quota import after_metered_call
-from dashboard.api import metering
+from dashboard.api import CALL_SOURCE_ENVIRON, metering
 from dashboard.api.answers import ApiError, timing
 from dashboard.api.catalog import active_tools
 from dashboard.api.codes import ErrorCode
@@ -57,11 +57,6 @@ from dashboard.tools.registry import (
 )
 from dashboard.tools.tool import InputRefused
 from dashboard.tools.upstream import Identity, UpstreamFailure, forward
-
-# Where a call came from, logged in tool_logs.source: a WSGI environ entry that only a caller in
-# the same process can set (HTTP headers arrive as HTTP_*), so no client can claim it. The
-# dashboard's playground sets it to "playground"; calls over HTTP have none (the API).
-CALL_SOURCE_ENVIRON = "toolbox.call_source"
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
 
 from dashboard.api.connection import write_returning_one
+from dashboard.api.fingerprint import fingerprint
+from dashboard.dialects import greatest, least, upsert
 from dashboard.extensions import db
-from dashboard.inbox.fingerprint import fingerprint
 from dashboard.models import (
     ApiKey,
     ErrorGroupDay,
@@ -37,26 +37,6 @@ REJECTION_COLUMNS = {
     "quota": "rejected_quota",
     "concurrency": "rejected_rate_limit",
 }
-
-
-def upsert(model):
-    """INSERT ... ON CONFLICT for the session's database (PostgreSQL or SQLite)."""
-    dialect = db.session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-
-
-def greatest(a, b):
-    """The larger of two values: GREATEST, or SQLite's two-argument max()."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        return sa.func.max(a, b)
-    return sa.func.greatest(a, b)
-
-
-def least(a, b):
-    """The smaller of two values: LEAST, or SQLite's two-argument min()."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        return sa.func.min(a, b)
-    return sa.func.least(a, b)
 
 
 def month_of(at: datetime) -> str:

@@ -4,7 +4,7 @@ The dashboard sends the call through its own WSGI app (`current_app.wsgi_app`, w
 API app under /api), exactly as a program's HTTP request would arrive: the same authentication,
 rate limits, quota, validation, metering and logs. Only two things differ, both set in the WSGI
 environ where no HTTP client can reach: the client address is the person's, and the call is
-logged with source `playground` (gateway.CALL_SOURCE_ENVIRON).
+logged with source `playground` (dashboard.api.CALL_SOURCE_ENVIRON).
 
 The key is the user's choice: a short-lived playground key (keys.service.playground_key), or
 the secret of one of their own keys, pasted for this call and never stored.
@@ -17,7 +17,7 @@ from flask import current_app, request, url_for
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response
 
-from dashboard.api.gateway import CALL_SOURCE_ENVIRON
+from dashboard.api import CALL_SOURCE_ENVIRON
 from dashboard.keys.secrets import display_prefix
 from dashboard.keys.service import key_owner_id, playground_key
 from dashboard.models import User

@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from dashboard.api.fingerprint import fingerprint, normalise
 from dashboard.extensions import db
 from dashboard.inbox import service
-from dashboard.inbox.fingerprint import fingerprint, normalise
 from dashboard.keys.service import create_key
 from dashboard.models import ToolLog, utcnow
 
