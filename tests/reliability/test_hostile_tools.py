@@ -81,10 +81,11 @@ def server(databases, tmp_path_factory):
         stop_server(gunicorn, app, PREFIX)
 
 
-def new_key(app, plan: str) -> tuple[uuid.UUID, str]:
+def new_key(app, plan: str, rate_limit: int = 60) -> tuple[uuid.UUID, str]:
     with app.app_context():
         user = create_user(f"{uuid.uuid4().hex[:10]}@example.com", PASSWORD, plan=plan)
-        return user.id, create_key(db.session.get(User, user.id), "hostile")[1]
+        owner = db.session.get(User, user.id)
+        return user.id, create_key(owner, "hostile", rate_limit_per_minute=rate_limit)[1]
 
 
 def call(base_url: str, secret: str, tool: str, body: dict):
@@ -97,7 +98,9 @@ def call(base_url: str, secret: str, tool: str, body: dict):
 def test_hostile_calls_are_answered_and_logged_while_another_account_is_served(server):
     gunicorn, app = server
     hostile_user, hostile_secret = new_key(app, "free")
-    _, honest_secret = new_key(app, "pro")
+    # The other account calls back to back for as long as the hostile calls last: on a quiet
+    # machine that is thousands of calls a minute, so its key and plan allow them (Scale).
+    _, honest_secret = new_key(app, "scale", rate_limit=10_000)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         hostile = [
@@ -131,7 +134,6 @@ def test_hostile_calls_are_answered_and_logged_while_another_account_is_served(s
             }.get(body.get("do"), set()),
         }[tool] | {"concurrency_limited"}
         assert code in expected, (tool, body.get("do"), status, answer)
-    assert "tool_timeout" in codes and "tool_error" in codes  # some got through the cap
 
     with app.app_context():
         rows = db.session.execute(
@@ -150,6 +152,14 @@ def test_hostile_calls_are_answered_and_logged_while_another_account_is_served(s
         assert logged[request_id] == code
     assert len(logged) == len(codes) - codes.count("concurrency_limited")
     assert refused == codes.count("concurrency_limited")
+
+    # Which flood calls got past the cap depends on timing; alone, each kind reaches its own end.
+    for do, expected_status, expected_code in (
+        ("sleep", 504, "tool_timeout"),
+        ("die", 500, "tool_error"),
+    ):
+        status, answer, _ = call(gunicorn.base_url, hostile_secret, "hostile", {"do": do})
+        assert (status, answer["error"]["code"]) == (expected_status, expected_code), answer
 
     server_log = gunicorn.error_log.read_text()
     assert "WORKER TIMEOUT" not in server_log
