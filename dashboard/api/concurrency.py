@@ -14,6 +14,7 @@ import itertools
 import os
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 from dashboard.api.throttle import KeyLimiter
@@ -49,11 +50,14 @@ class RedisSlots:
         self.client = client
         self.script = client.register_script(TAKE_SLOT)
         self.prefix = prefix
+        # Members must be unique among every worker of every host sharing this Redis: a pid
+        # alone repeats across hosts (and two calls sharing a member would share one slot).
+        self.origin = uuid.uuid4().hex[:12]
         self.sequence = itertools.count()
 
     def take(self, user_id, cap: int, lifetime_seconds: float) -> str | None:
         """This call's slot (a member to give back), or None when the account is at its cap."""
-        member = f"{os.getpid()}:{next(self.sequence)}"
+        member = f"{self.origin}:{os.getpid()}:{next(self.sequence)}"
         taken, _ = self.script([self.name(user_id)], [cap, member, int(lifetime_seconds * 1000)])
         return member if int(taken) else None
 
