@@ -10,10 +10,12 @@ the same when the earlier calls bunch up at the end of a window). Refused calls 
 so hammering a full window does not push its reset further away.
 
 On Redis one call is ONE round trip: a Lua script trims both logs (sorted sets scored by Redis'
-own clock in ms), counts them, adds the call to both when there is room, finds when each log
-next frees a place, and reads the two "invalidated at" marks of the key and its account (see
-dashboard/api/revocation.py). Cost per call: O(log n) in the log's size, plus the calls that
-left the window (each removed once); memory: one entry per call let through in the last minute.
+own clock in ms), counts them, takes one of the account's slots for calls in flight (see
+dashboard/api/concurrency.py; a tool call only), adds the call to both logs when there is room
+in both and a slot was free, finds when each log next frees a place, and reads the two
+"invalidated at" marks of the key and its account (see dashboard/api/revocation.py). Cost per
+call: O(log n) in the log's size, plus the calls that left the window (each removed once);
+memory: one entry per call let through in the last minute.
 In memory (`memory://`) the same logs are deques in the process, which is then the only one
 counting: limits are per process.
 
@@ -27,16 +29,20 @@ import math
 import os
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass
 
 WINDOW_SECONDS = 60  # RATELIMIT_WINDOW_SECONDS; shorter only in tests
 
-# KEYS: key log, account log, key's invalidated-at mark, account's invalidated-at mark.
-# ARGV: key limit, account limit, window (ms), a member suffix unique to this call, 1 to count
-#       the call (0 only reads the windows, for answers that are not counted).
-# Answers: refused (0 no, 1 by the key's limit, 2 by the account's), the key log's size and ms
-#          until it frees a place, the same for the account, the two marks ("" when unset).
+# KEYS: key log, account log, key's invalidated-at mark, account's invalidated-at mark, and for
+#       a tool call the account's slots for calls in flight (members scored by when they lapse).
+# ARGV: key limit, account limit, window (ms), a member unique to this call, 1 to count the call
+#       (0 only reads the windows, for answers that are not counted), and with the slots: the
+#       account's cap of calls in flight and the slot's lifetime (ms).
+# Answers: refused (0 no, 1 by the key's limit, 2 by the account's, 3 by the calls in flight),
+#          the key log's size and ms until it frees a place, the same for the account, the two
+#          marks ("" when unset). A call refused for any reason is neither logged nor given a slot.
 SLIDING_LOGS = """
 local clock = redis.call("TIME")
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
@@ -53,7 +59,19 @@ if ARGV[5] == "1" then
         refused = 1
     elseif counts[2] >= limits[2] then
         refused = 2
-    else
+    elseif KEYS[5] then
+        redis.call("zremrangebyscore", KEYS[5], "-inf", now)
+        if redis.call("zcard", KEYS[5]) >= tonumber(ARGV[6]) then
+            refused = 3
+        else
+            local lifetime = tonumber(ARGV[7])
+            redis.call("zadd", KEYS[5], now + lifetime, ARGV[4])
+            if redis.call("pttl", KEYS[5]) < lifetime then
+                redis.call("pexpire", KEYS[5], lifetime)
+            end
+        end
+    end
+    if refused == 0 then
         local member = now .. ":" .. ARGV[4]
         for i = 1, 2 do
             redis.call("zadd", KEYS[i], now, member)
@@ -99,11 +117,12 @@ class Window:
 class Verdict:
     """What the limits said about one call, and when its key or account was last changed."""
 
-    refused_by: str | None  # None (let through), "key" or "account"
+    refused_by: str | None  # None (let through), "key", "account" or "in_flight"
     key: Window
     account: Window
     invalidated_at: float = 0.0  # epoch seconds of the newer mark; 0.0 when there is none
     window_seconds: int = WINDOW_SECONDS
+    slot: str | None = None  # the slot this call holds among the account's calls in flight
 
     @property
     def binding(self) -> Window:
@@ -140,7 +159,12 @@ class Verdict:
             elif fresh.account.used > fresh.account.limit:
                 refused_by = "account"
         return Verdict(
-            refused_by, fresh.key, fresh.account, fresh.invalidated_at, self.window_seconds
+            refused_by,
+            fresh.key,
+            fresh.account,
+            fresh.invalidated_at,
+            self.window_seconds,
+            self.slot,
         )
 
     def retry_after(self) -> int:
@@ -148,7 +172,21 @@ class Verdict:
         return max(1, self.binding.reset())
 
 
-def verdict_from(refused, counts, frees_ms, limits, window_seconds, marks=("", "")) -> Verdict:
+@dataclass(frozen=True)
+class InFlight:
+    """A tool call asks for one of its account's `cap` slots for calls in flight, held for at
+    most `lifetime_seconds` (its time limit and a margin) unless given back sooner."""
+
+    cap: int
+    lifetime_seconds: float
+
+
+REFUSALS = {0: None, 1: "key", 2: "account", 3: "in_flight"}
+
+
+def verdict_from(
+    refused, counts, frees_ms, limits, window_seconds, marks=("", ""), slot=None
+) -> Verdict:
     """A Verdict from the script's answer (or the memory logs' equivalent)."""
     key, account = (
         Window(policy, limit, int(count), int(ms) / 1000)
@@ -157,37 +195,53 @@ def verdict_from(refused, counts, frees_ms, limits, window_seconds, marks=("", "
         )
     )
     stamps = [float(mark) for mark in marks if mark not in ("", b"", None)]
+    refused_by = REFUSALS[int(refused)]
     return Verdict(
-        {0: None, 1: "key", 2: "account"}[int(refused)],
+        refused_by,
         key,
         account,
         max(stamps, default=0.0),
         window_seconds,
+        slot if refused_by is None else None,
     )
 
 
 class RedisCallLimits:
-    """The sliding logs in Redis, shared by every worker: one script call per API call."""
+    """The sliding logs and the slots in Redis, shared by every worker: one script call per API
+    call, and one ZREM when a call gives its slot back."""
 
     def __init__(self, client, prefix: str, window_seconds: int = WINDOW_SECONDS) -> None:
+        self.client = client
         self.script = client.register_script(SLIDING_LOGS)
         self.window_seconds = window_seconds
         self.prefix = prefix
+        # Members must be unique among every worker of every host sharing this Redis: a pid
+        # alone repeats across hosts (and two calls sharing a member would share one slot).
+        self.origin = uuid.uuid4().hex[:12]
         self.sequence = itertools.count()
-        self.pid = os.getpid()
 
-    def check(self, key_id, user_id, key_limit: int, account_limit: int, count=True) -> Verdict:
-        """Count (or with count=False only read) one call against both limits."""
+    def check(
+        self,
+        key_id,
+        user_id,
+        key_limit: int,
+        account_limit: int,
+        count: bool = True,
+        in_flight: InFlight | None = None,
+    ) -> Verdict:
+        """Count (or with count=False only read) one call against both limits; with
+        `in_flight`, also take one of the account's slots (Verdict.slot)."""
         keys = [
             f"{self.prefix}:log:key:{key_id}",
             f"{self.prefix}:log:account:{user_id}",
             f"{self.prefix}:invalidated:key:{key_id}",
             f"{self.prefix}:invalidated:account:{user_id}",
         ]
-        if os.getpid() != self.pid:  # forked (gunicorn preload): keep members unique
-            self.pid, self.sequence = os.getpid(), itertools.count()
-        suffix = f"{self.pid}:{next(self.sequence)}"
-        argv = [key_limit, account_limit, self.window_seconds * 1000, suffix, 1 if count else 0]
+        member = f"{self.origin}:{os.getpid()}:{next(self.sequence)}"
+        argv = [key_limit, account_limit, self.window_seconds * 1000, member, 1 if count else 0]
+        if in_flight is not None and count:
+            keys.append(self.slots_name(user_id))
+            argv += [in_flight.cap, int(in_flight.lifetime_seconds * 1000)]
         refused, key_count, key_frees, account_count, account_frees, *marks = self.script(
             keys, argv
         )
@@ -198,7 +252,15 @@ class RedisCallLimits:
             (key_limit, account_limit),
             self.window_seconds,
             [mark.decode() if isinstance(mark, bytes) else mark for mark in marks],
+            slot=member if len(keys) == 5 else None,
         )
+
+    def give_back(self, user_id, slot: str) -> None:
+        """Give back a slot taken by check()."""
+        self.client.zrem(self.slots_name(user_id), slot)
+
+    def slots_name(self, user_id) -> str:
+        return f"{self.prefix}:inflight:account:{user_id}"
 
 
 class MemoryCallLimits:
@@ -207,10 +269,20 @@ class MemoryCallLimits:
     def __init__(self, window_seconds: int = WINDOW_SECONDS) -> None:
         self.window_seconds = window_seconds
         self.logs: dict[tuple[str, object], deque] = {}
+        self.in_flight: dict[object, int] = {}  # calls in flight per account
         self.lock = threading.Lock()
 
-    def check(self, key_id, user_id, key_limit: int, account_limit: int, count=True) -> Verdict:
-        """Count (or with count=False only read) one call against both limits."""
+    def check(
+        self,
+        key_id,
+        user_id,
+        key_limit: int,
+        account_limit: int,
+        count: bool = True,
+        in_flight: InFlight | None = None,
+    ) -> Verdict:
+        """Count (or with count=False only read) one call against both limits; with
+        `in_flight`, also take one of the account's slots (Verdict.slot)."""
         now = time.monotonic()
         limits = (key_limit, account_limit)
         with self.lock:
@@ -221,14 +293,30 @@ class MemoryCallLimits:
                     refused = 1
                 elif len(logs[1]) >= account_limit:
                     refused = 2
-                else:
+                elif in_flight is not None:
+                    held = self.in_flight.get(user_id, 0)
+                    if held >= in_flight.cap:
+                        refused = 3
+                    else:
+                        self.in_flight[user_id] = held + 1
+                if refused == 0:
                     for log in logs:
                         log.append(now)
             frees = [
                 self._frees_ms(log, limit, now) for log, limit in zip(logs, limits, strict=True)
             ]
             counts = [len(log) for log in logs]
-            return verdict_from(refused, counts, frees, limits, self.window_seconds)
+            slot = "slot" if in_flight is not None and count else None
+            return verdict_from(refused, counts, frees, limits, self.window_seconds, slot=slot)
+
+    def give_back(self, user_id, slot: str) -> None:
+        """Give back a slot taken by check()."""
+        with self.lock:
+            held = self.in_flight.get(user_id, 0) - 1
+            if held > 0:
+                self.in_flight[user_id] = held
+            else:
+                self.in_flight.pop(user_id, None)
 
     def _trimmed(self, name, now: float) -> deque:
         log = self.logs.setdefault(name, deque())

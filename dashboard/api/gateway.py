@@ -15,7 +15,6 @@ usage_daily's rejected columns and the refused-calls rows only.
 import json
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -26,7 +25,7 @@ from dashboard.api import CALL_SOURCE_ENVIRON, metering
 from dashboard.api.answers import ApiError, timing
 from dashboard.api.catalog import active_tools
 from dashboard.api.codes import ErrorCode
-from dashboard.api.concurrency import RETRY_AFTER_SECONDS, AccountFull, take_slot
+from dashboard.api.concurrency import RETRY_AFTER_SECONDS, Slot, in_flight
 from dashboard.api.connection import give_back_before_waiting
 from dashboard.api.credentials import KeyRow, find_key, find_key_again, secret_from_headers
 from dashboard.api.payload import (
@@ -84,9 +83,9 @@ def call_tool(name: str, version: str | None):
     """Run a tool for an API key and meter the call."""
     key = authenticate()
     tool = find_served_tool(name, version, key)
-    key = enforce_rate_limit(key, tool)
-    enforce_quota(key, tool)
-    with in_flight(key, tool):
+    key, slot = enforce_limits(key, tool)
+    with slot:  # one of the account's calls in flight, given back once answered
+        enforce_quota(key, tool)
         call = Call(key, tool, request.remote_addr, request_log_id())
         enforce_restrictions(call)
         payload = read_input(call)
@@ -103,7 +102,7 @@ def call_tool(name: str, version: str | None):
 
 def key_for_reading() -> KeyRow:
     """The key for a read-only endpoint (usage): authenticated, rate limited, IP-checked."""
-    key = enforce_rate_limit(authenticate(), None)
+    key, _ = enforce_limits(authenticate(), None)
     if not ip_allowed(key.allowed_ips, request.remote_addr):
         raise ApiError(
             ErrorCode.IP_NOT_ALLOWED, f"This key may not be used from {request.remote_addr}."
@@ -153,30 +152,54 @@ def find_served_tool(name: str, version: str | None, key: KeyRow) -> ToolVersion
     raise ApiError(ErrorCode.UNKNOWN_VERSION, message)
 
 
-def enforce_rate_limit(key: KeyRow, tool: ToolVersion | None) -> KeyRow:
-    """Count the call against its key's and account's per-minute limits (429 rate_limited, not
-    logged); the key row, read again when the dashboard changed it since it was cached."""
+def enforce_limits(key: KeyRow, tool: ToolVersion | None) -> tuple[KeyRow, Slot]:
+    """Count the call against its key's and account's per-minute limits (429 rate_limited) and,
+    for a tool call, take one of the account's slots for calls in flight (429
+    concurrency_limited): one round trip, neither 429 logged. The key row (read again when the
+    dashboard changed it since it was cached) and the slot to give back."""
+    limiter = key_limiter()
+    asked = None
+    if tool is not None:
+        asked = in_flight(plan_named(key.subscription_plan).max_concurrent_calls, time_limit(tool))
     try:
-        verdict = key_limiter().check(key)
-        metrics.rate_limit_decided(verdict is None or verdict.refused_by is None, verdict)
+        verdict = limiter.check(key, in_flight=asked)
     except LimiterUnavailable:
         metrics.rate_limiter_unavailable()
         message = "Rate limiting is unavailable; try again shortly."
         raise ApiError(ErrorCode.RATE_LIMITER_UNAVAILABLE, message) from None
-    if verdict is not None and verdict.invalidated_at >= key.loaded_at:
-        key = authenticate(again=True)  # changed since it was cached: judged on the new row
-        verdict = verdict.judged_again(key_limiter().check(key, count=False) or verdict)
-    g.api_rate_window = verdict
-    if verdict is None or verdict.refused_by is None:
-        return key
+    slot = Slot(limiter, key.user_id, verdict.slot if verdict is not None else None)
+    try:
+        if verdict is not None and verdict.invalidated_at >= key.loaded_at:
+            key = authenticate(again=True)  # changed since it was cached: judged on the new row
+            verdict = verdict.judged_again(limiter.check(key, count=False) or verdict)
+        metrics.rate_limit_decided(verdict is None or verdict.refused_by is None, verdict)
+        g.api_rate_window = verdict
+        if verdict is not None and verdict.refused_by is not None:
+            refuse_for_limits(key, tool, verdict)
+    except BaseException:
+        slot.give_back()
+        raise
+    return key, slot
+
+
+def refuse_for_limits(key: KeyRow, tool: ToolVersion | None, verdict) -> None:
+    """Answer 429 for the limit that refused the call, counted (not logged) for a tool call."""
+    reason = "concurrency" if verdict.refused_by == "in_flight" else "rate_limit"
     if tool is not None:
         with timing().database():
             metering.record_rejection(
-                user_id=key.user_id, api_key_id=key.id, tool_name=tool.name, reason="rate_limit"
+                user_id=key.user_id, api_key_id=key.id, tool_name=tool.name, reason=reason
             )
+    plan = plan_named(key.subscription_plan)
+    if verdict.refused_by == "in_flight":
+        message = (
+            f"The keys of this {plan.title} account may have {plan.max_concurrent_calls} calls "
+            f"in flight at once; try again when one has been answered."
+        )
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        raise ApiError(ErrorCode.CONCURRENCY_LIMITED, message, headers=headers)
     retry_after = verdict.retry_after()
     if verdict.refused_by == "account":
-        plan = plan_named(key.subscription_plan)
         message = (
             f"The keys of this {plan.title} account may make {verdict.account.limit} calls a "
             f"minute together; try again in {retry_after} s."
@@ -211,33 +234,6 @@ def enforce_quota(key: KeyRow, tool: ToolVersion) -> None:
         used=used,
         resets_at=iso(resets),
     )
-
-
-@contextmanager
-def in_flight(key: KeyRow, tool: ToolVersion):
-    """Hold one of the account's slots for calls in flight until the call is answered; past the
-    plan's cap, 429 concurrency_limited (not logged; counted like the other 429s)."""
-    plan = plan_named(key.subscription_plan)
-    try:
-        slot = take_slot(key_limiter(), key.user_id, plan.max_concurrent_calls, time_limit(tool))
-    except LimiterUnavailable:
-        message = "Rate limiting is unavailable; try again shortly."
-        raise ApiError(ErrorCode.RATE_LIMITER_UNAVAILABLE, message) from None
-    except AccountFull as full:
-        with timing().database():
-            metering.record_rejection(
-                user_id=key.user_id, api_key_id=key.id, tool_name=tool.name, reason="concurrency"
-            )
-        message = (
-            f"The keys of this {plan.title} account may have {full.cap} calls in flight at "
-            f"once; try again when one has been answered."
-        )
-        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        raise ApiError(ErrorCode.CONCURRENCY_LIMITED, message, headers=headers) from None
-    try:
-        yield
-    finally:
-        slot.give_back()
 
 
 def enforce_restrictions(call: Call) -> None:

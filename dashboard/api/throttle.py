@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask import current_app
 
-from dashboard.api.call_limits import MemoryCallLimits, RedisCallLimits, Verdict
+from dashboard.api.call_limits import InFlight, MemoryCallLimits, RedisCallLimits, Verdict
 from dashboard.api.connection import fetch_one
 from dashboard.api.extension import gateway_state
 from dashboard.limits_storage import redis_client
@@ -48,28 +48,20 @@ class KeyLimiter:
     redis: object | None = None  # the Redis client, when the storage is Redis
     prefix: str = ""
     down_until: float = 0.0
-    slots: object | None = None  # concurrency.RedisSlots or MemorySlots, made on first use
 
-    def check(self, key, count: bool = True) -> Verdict | None:
+    def check(self, key, count: bool = True, in_flight: InFlight | None = None) -> Verdict | None:
         """Count one call of `key` against its key's and account's limits (count=False only
-        reads them); None when the storage is down and the gateway fails open."""
+        reads them), and with `in_flight` take one of its account's slots for calls in flight;
+        None when the storage is down and the gateway fails open."""
         if time.monotonic() < self.down_until:
             return self._storage_down()
         account_limit = plan_named(key.subscription_plan).account_calls_per_minute
         try:
             return self.limits.check(
-                key.id, key.user_id, key.rate_limit_per_minute, account_limit, count
+                key.id, key.user_id, key.rate_limit_per_minute, account_limit, count, in_flight
             )
         except Exception:  # redis.ConnectionError, TimeoutError, ...: any storage failure
             return self.storage_failed()
-
-    def available(self) -> bool:
-        """Whether the storage may be asked now: False while it is left alone after a failure
-        and the gateway fails open; LimiterUnavailable then when it fails closed."""
-        if time.monotonic() < self.down_until:
-            self._storage_down()
-            return False
-        return True
 
     def storage_failed(self) -> None:
         """Note a storage failure (logged, counted, then left alone for a while); None when the

@@ -6,7 +6,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from dashboard.api.concurrency import RedisSlots, slots_of, take_slot
+from dashboard.api.call_limits import InFlight
+from dashboard.api.concurrency import Slot
 from dashboard.api.throttle import key_limiter
 from dashboard.config import TestConfig
 from dashboard.extensions import db
@@ -133,9 +134,18 @@ def test_patterns_share_one_time_budget_per_call(api, secret):
     assert "0.5 s in all" in output["errors"][0]["message"]
 
 
-def hold_every_slot(user, cap: int) -> list:
+def take_slot(limiter, user, cap: int, seconds: float = 5) -> Slot | None:
+    """One of the account's slots, taken the way a tool call takes it (counted against limits
+    high enough never to refuse); None when the account has no slot free."""
+    verdict = limiter.limits.check(
+        "test-key", user.id, 10**6, 10**6, in_flight=InFlight(cap, seconds)
+    )
+    return Slot(limiter, user.id, verdict.slot) if verdict.refused_by is None else None
+
+
+def hold_every_slot(user, cap: int) -> list[Slot]:
     limiter = key_limiter()
-    return [take_slot(limiter, user.id, cap, 5) for _ in range(cap)]
+    return [take_slot(limiter, user, cap) for _ in range(cap)]
 
 
 def assert_refused_for_concurrency(api, secret, user) -> None:
@@ -160,14 +170,14 @@ def test_past_the_plans_calls_in_flight_is_429_counted_not_logged(api, api_app, 
     for slot in held[1:]:
         slot.give_back()
     with api_app.app_context():
-        assert slots_of(key_limiter()).counts == {}
+        assert key_limiter().limits.in_flight == {}
 
 
 def test_a_failed_run_gives_its_slot_back(api, api_app, secret):
     assert api.call("hostile", {"do": "die"}, key=secret).status_code == 500
     assert api.call("hostile", {"do": "raise"}, key=secret).status_code == 500
     with api_app.app_context():
-        assert slots_of(key_limiter()).counts == {}
+        assert key_limiter().limits.in_flight == {}
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
@@ -177,21 +187,23 @@ def test_slots_in_redis_are_shared_and_lapse(api, api_app, secret, user):
     with api_app.app_context():
         limiter = key_limiter()
         held = hold_every_slot(user, 3)
-    slots: RedisSlots = limiter.slots
-    name = slots.name(user.id)
+    name = limiter.limits.slots_name(user.id)
     try:
         assert_refused_for_concurrency(api, secret, user)
         assert limiter.redis.zcard(name) == 3  # the refused call took none
+        account_log = f"{limiter.prefix}:log:account:{user.id}"
+        assert limiter.redis.zcard(account_log) == 3  # nor counted against the rate limits
         held[0].give_back()
         assert api.call("echo", {"message": "hi"}, key=secret).status_code == 200
         assert limiter.redis.zcard(name) == 2  # the call gave its slot back
         # A slot whose worker died lapses on its own: this one lives 50 ms.
         limiter.redis.delete(name)
-        assert slots.take(user.id, 1, 0.05) is not None
+        assert take_slot(limiter, user, 1, 0.05) is not None
         deadline = time.monotonic() + 5
-        while slots.take(user.id, 1, 0.05) is None:
+        while take_slot(limiter, user, 1, 0.05) is None:
             assert time.monotonic() < deadline, "the slot never lapsed"
     finally:
         key_ids = db.session.scalars(sa.select(ApiKey.id).where(ApiKey.user_id == user.id))
         logs = [f"{limiter.prefix}:log:key:{key_id}" for key_id in key_ids]
+        logs.append(f"{limiter.prefix}:log:key:test-key")
         limiter.redis.delete(name, f"{limiter.prefix}:log:account:{user.id}", *logs)
