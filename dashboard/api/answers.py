@@ -66,12 +66,10 @@ def timing() -> Timing:
     return g.get("api_timing") or start_timing()
 
 
-def finish(response):
-    """Add Server-Timing, and the rate-limit headers once the key's limits are known
+def answer_headers() -> list[tuple[str, str]]:
+    """Server-Timing, and the rate-limit headers once the key's limits are known
     (g.api_rate_window: a call_limits.Verdict)."""
     window = g.get("api_rate_window")
-    if window is not None:
-        for name, value in window.headers().items():
-            response.headers.setdefault(name, value)
-    response.headers["Server-Timing"] = timing().header()
-    return response
+    headers = window.headers() if window is not None else []
+    headers.append(("Server-Timing", timing().header()))
+    return headers

@@ -133,20 +133,24 @@ class Verdict:
             return self.key
         return self.account if self.account.remaining < self.key.remaining else self.key
 
-    def headers(self) -> dict[str, str]:
+    def headers(self) -> list[tuple[str, str]]:
         """X-RateLimit-* for the binding window, and the IETF RateLimit-Policy / RateLimit
         fields (draft-ietf-httpapi-ratelimit-headers) for both."""
-        binding = self.binding
-        windows = (self.key, self.account)
-        return {
-            "X-RateLimit-Limit": str(binding.limit),
-            "X-RateLimit-Remaining": str(binding.remaining),
-            "X-RateLimit-Reset": str(binding.reset()),
-            "RateLimit-Policy": ", ".join(
-                f'"{w.policy}";q={w.limit};w={self.window_seconds}' for w in windows
+        binding, key, account, window = self.binding, self.key, self.account, self.window_seconds
+        return [
+            ("X-RateLimit-Limit", str(binding.limit)),
+            ("X-RateLimit-Remaining", str(binding.remaining)),
+            ("X-RateLimit-Reset", str(binding.reset())),
+            (
+                "RateLimit-Policy",
+                f'"key";q={key.limit};w={window}, "account";q={account.limit};w={window}',
             ),
-            "RateLimit": ", ".join(f'"{w.policy}";r={w.remaining};t={w.reset()}' for w in windows),
-        }
+            (
+                "RateLimit",
+                f'"key";r={key.remaining};t={key.reset()}, '
+                f'"account";r={account.remaining};t={account.reset()}',
+            ),
+        ]
 
     def judged_again(self, fresh: "Verdict") -> "Verdict":
         """This call's verdict after its key row was read again: `fresh` read the logs with the

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from cachetools import TTLCache
 from flask import Flask, current_app
 
-from dashboard.api.answers import finish, start_timing
+from dashboard.api.answers import answer_headers, start_timing
 from dashboard.api.connection import release_raw_connection
 
 CACHE_MAX_ENTRIES = 10_000
@@ -80,7 +80,7 @@ class GatewayState:
     kept_connections: threading.local = field(default_factory=threading.local)
     limiter: object | None = None  # throttle.KeyLimiter, built on first use
     limiter_lock: threading.Lock = field(default_factory=threading.Lock)
-    security_headers: tuple[tuple[str, str], ...] = ()
+    security_headers: list[tuple[str, str]] = field(default_factory=list)
 
 
 class Gateway:
@@ -95,7 +95,7 @@ class Gateway:
         app.extensions["gateway"] = GatewayState(
             keys=TimedCache(key_seconds),
             month_calls=TimedCache(key_seconds if quota_seconds is None else quota_seconds),
-            security_headers=tuple(headers.items()),
+            security_headers=list(headers.items()),
         )
         app.before_request(start_request)
         app.after_request(finish_answer)
@@ -112,11 +112,9 @@ def start_request() -> None:
 
 
 def finish_answer(response):
-    """Server-Timing, rate-limit headers once known, and the fixed security headers."""
-    response = finish(response)
-    headers = response.headers
-    for name, value in current_app.extensions["gateway"].security_headers:
-        headers[name] = value
+    """Server-Timing, the rate-limit headers once known and the fixed security headers, added
+    in one step: nothing else sets them."""
+    response.headers.extend(answer_headers() + current_app.extensions["gateway"].security_headers)
     return response
 
 

@@ -64,5 +64,5 @@ def proxy_request_id() -> str | None:
 
 
 def answer_request_id(response):
-    response.headers[RESPONSE_HEADER] = str(request_log_id())
+    response.headers.add(RESPONSE_HEADER, str(request_log_id()))  # set nowhere else
     return response
