@@ -224,7 +224,8 @@ def test_cached_month_count_still_stops_at_the_quota(api, secret):
 @pytest.mark.parametrize("app_overrides", [{"RATELIMIT_STORAGE_URI": REDIS_URL}])
 def test_redis_limits_are_one_round_trip(api_app, api, make_key):
     """Key limit, account limit, both invalidation marks and the account's slot for calls in
-    flight: one EVALSHA per call; then one ZREM to give the slot back."""
+    flight: one EVALSHA per call; the slot is given back by a ZREM that Redis does not answer,
+    and the connection is left with no reply pending (the reads after it get their own)."""
     require_redis()
     secret = make_key(rate_limit_per_minute=5)
     with api_app.app_context():
@@ -244,7 +245,7 @@ def test_redis_limits_are_one_round_trip(api_app, api, make_key):
     finally:
         client.execute_command = original
     assert answer.headers["X-RateLimit-Remaining"] == "3"
-    assert sent == ["EVALSHA", "ZREM"]
+    assert sent == ["EVALSHA"]
     with api_app.app_context():
         key = find_key(secret)
     log = f"{limiter.prefix}:log:key:{key.id}"
