@@ -118,6 +118,9 @@ class Config:
         self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if self.PRODUCTION else "text")
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
         self.LOG_REQUESTS = env_flag("LOG_REQUESTS", True)
+        # A successful tool call's line too: off, since its log row (same id) and the metrics
+        # already record it, and the line costs the API about 7 % of its CPU per call.
+        self.LOG_METERED_CALLS = env_flag("LOG_METERED_CALLS", False)
         self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
         # gunicorn.conf.py: the master serves every worker's metrics on this port (0: off).
         self.METRICS_PORT = env_int("METRICS_PORT", 0)

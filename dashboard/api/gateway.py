@@ -355,7 +355,9 @@ def tool_failed(call: Call, payload: dict, error: Exception, execution_ms: int):
 
 
 def answer(call: Call, encoded: Encoded, execution_ms: int, request_id: str):
-    """The 200 answer, written around the output's JSON text (not encoded again)."""
+    """The 200 answer, written around the output's JSON text (not encoded again); marked as a
+    metered call's for the request log (LOG_METERED_CALLS)."""
+    g.metered_call = True
     body = (
         f'{{"output":{encoded.output_json},"request_id":"{request_id}",'
         f'"tool":{json.dumps(call.tool.name)},'

@@ -1,14 +1,16 @@
 """Log lines: JSON objects in production (python-json-logger), readable text in development.
 
 Every line carries the request id (`request_id`, "-" outside a request). With LOG_REQUESTS on,
-each request ends with one line: method, route, path, status and duration. Nothing from the
+each request ends with one line: method, route, path, status and duration; but a successful
+tool call's only with LOG_METERED_CALLS on (its tool_logs row, with the same id, and the metrics
+record it already). Nothing from the
 request's headers, query string or body is logged (they carry keys, passwords and payloads).
 """
 
 import logging
 import sys
 
-from flask import Flask, request
+from flask import Flask, g, request
 from flask.logging import default_handler
 from pythonjsonlogger.json import JsonFormatter
 
@@ -26,7 +28,7 @@ def init_app(app: Flask) -> None:
     configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
     app.logger.removeHandler(default_handler)  # app lines go to the root logger's handler
     if app.config["LOG_REQUESTS"]:
-        app.after_request(log_request)
+        app.after_request(log_request if app.config["LOG_METERED_CALLS"] else log_unmetered)
 
 
 class RequestIdFilter(logging.Filter):
@@ -104,6 +106,13 @@ def log_request(response):
         },
     )
     return response
+
+
+def log_unmetered(response):
+    """log_request, except for a successful tool call (the gateway marks it `g.metered_call`)."""
+    if response.status_code < 400 and g.get("metered_call"):
+        return response
+    return log_request(response)
 
 
 def route_label(rule: str | None) -> str:

@@ -38,6 +38,20 @@ def test_json_lines_carry_the_request_id(client, secret, capsys, text_logs_after
     assert {"time", "level", "logger", "message"} <= set(finished)
 
 
+@pytest.mark.parametrize(
+    "app_overrides, logged", [({}, False), ({"LOG_METERED_CALLS": True}, True)]
+)
+def test_a_successful_tool_call_is_its_log_row_not_a_line(client, secret, capsys, logged):
+    capsys.readouterr()
+    headers = {"Authorization": f"Bearer {secret}"}
+    success = client.post("/api/v1/tools/echo", json={"message": "hi"}, headers=headers)
+    refused = client.post("/api/v1/tools/echo", json={"message": 1}, headers=headers)
+    err = capsys.readouterr().err
+    assert (success.status_code, refused.status_code) == (200, 422)
+    assert (success.headers["Request-Id"] in err) is logged
+    assert f"[{refused.headers['Request-Id']}] dashboard.requests: POST /v1/tools/echo 422" in err
+
+
 def test_text_lines_in_development(client, capsys):
     capsys.readouterr()
     answer = client.get("/login")
