@@ -29,8 +29,10 @@ pebble (installing it into the shared environment was not ours to do).
 import math
 import multiprocessing
 import os
+import pickle
 import queue
 import resource
+import select
 import signal
 import threading
 import traceback
@@ -42,6 +44,10 @@ from dashboard.tools.tool import InputRefused
 PRELOAD = ["dashboard.tools.warmed"]
 # How long a dead process's exit code is waited for, to say how it ended.
 EXIT_WAIT_SECONDS = 1.0
+# Runs and answers go over the pipe as plain pickles (functions by reference): nothing sent is a
+# socket or a pipe, so multiprocessing's ForkingPickler (its reducer tables copied per message)
+# is not needed.
+PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
 class ToolTimeout(Exception):
@@ -85,11 +91,12 @@ def serve(connection, memory_bytes: int, runs: int) -> None:
         state["busy"] = True
         kind, value = run_one(message)
         try:
-            connection.send((kind, value))
+            connection.send_bytes(pickle.dumps((kind, value), PROTOCOL))
         except MemoryError:
             os._exit(3)  # the parent sees the pipe close: ToolCrashed
         except Exception as error:  # an output that cannot be pickled
-            connection.send(("raised", (summary_of(error), traceback.format_exc())))
+            answer = ("raised", (summary_of(error), traceback.format_exc()))
+            connection.send_bytes(pickle.dumps(answer, PROTOCOL))
         state["busy"] = False
         if kind == "memory" or state["leaving"]:
             return  # after a MemoryError the process may be in any state: start afresh
@@ -98,10 +105,8 @@ def serve(connection, memory_bytes: int, runs: int) -> None:
 def run_one(message: bytes) -> tuple[str, object]:
     """("ok", output), ("refused", (path, message)), ("memory", None) or ("raised",
     (summary, traceback)) for one run."""
-    from multiprocessing.reduction import ForkingPickler
-
     try:
-        deadline, function, payload = ForkingPickler.loads(message)
+        deadline, function, payload = pickle.loads(message)
         cap_cpu(deadline)
         return "ok", function(payload)
     except InputRefused as refusal:
@@ -148,21 +153,22 @@ class ToolProcess:
         self.process.start()
         theirs.close()
         self.connection = ours
+        # Polled for the answer on every run: one poll object, not a selector per run.
+        self.answered = select.poll()
+        self.answered.register(ours.fileno(), select.POLLIN)
         self.runs_left = runs
         self.memory_bytes = memory_bytes
 
     def run(self, function: Callable[[dict], dict], payload: dict, deadline: float) -> dict:
         """The tool's output, or ToolTimeout / ToolCrashed / ToolRaised."""
-        from multiprocessing.reduction import ForkingPickler
-
         # Raises here if it cannot be sent (a closure, say): the process is left as it was.
-        message = ForkingPickler.dumps((deadline, function, payload))
+        message = pickle.dumps((deadline, function, payload), PROTOCOL)
         self.runs_left -= 1
         try:
             self.connection.send_bytes(message)
-            if not self.connection.poll(deadline):
+            if not self.answered.poll(math.ceil(deadline * 1000)):  # ready, or the pipe closed
                 raise ToolTimeout(f"ran past its deadline of {deadline:g} s and was stopped")
-            kind, value = self.connection.recv()
+            kind, value = pickle.loads(self.connection.recv_bytes())
         except (EOFError, OSError):
             raise ToolCrashed(f"its process died ({self.death()})") from None
         if kind == "memory":
