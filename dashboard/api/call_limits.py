@@ -33,6 +33,8 @@ import uuid
 from collections import deque
 from dataclasses import dataclass
 
+import redis
+
 WINDOW_SECONDS = 60  # RATELIMIT_WINDOW_SECONDS; shorter only in tests
 
 # KEYS: key log, account log, key's invalidated-at mark, account's invalidated-at mark, and for
@@ -212,10 +214,13 @@ def verdict_from(
 
 class RedisCallLimits:
     """The sliding logs and the slots in Redis, shared by every worker: one script call per API
-    call, and one ZREM when a call gives its slot back."""
+    call, and one ZREM when a call gives its slot back. Each thread keeps one connection of the
+    client's pool for itself (as the hot path keeps its database connection), so a call checks
+    no connection out of the pool and back."""
 
     def __init__(self, client, prefix: str, window_seconds: int = WINDOW_SECONDS) -> None:
         self.client = client
+        self.threads = threading.local()
         self.script = client.register_script(SLIDING_LOGS)
         self.window_seconds = window_seconds
         self.prefix = prefix
@@ -247,7 +252,7 @@ class RedisCallLimits:
             keys.append(self.slots_name(user_id))
             argv += [in_flight.cap, int(in_flight.lifetime_seconds * 1000)]
         refused, key_count, key_frees, account_count, account_frees, *marks = self.script(
-            keys, argv
+            keys, argv, client=self.thread_client()
         )
         return verdict_from(
             refused,
@@ -263,16 +268,23 @@ class RedisCallLimits:
         """Give back a slot taken by check(), without waiting: CLIENT REPLY SKIP tells Redis not
         to answer the ZREM after it, so this is one write and no round trip. Redis runs it
         before anything sent later on this connection; the answer leaves after it is sent."""
-        pool = self.client.connection_pool
-        connection = pool.get_connection()
+        connection = self.thread_client().connection
+        command = [("CLIENT", "REPLY", "SKIP"), ("ZREM", self.slots_name(user_id), slot)]
         try:
-            command = [("CLIENT", "REPLY", "SKIP"), ("ZREM", self.slots_name(user_id), slot)]
             connection.send_packed_command(connection.pack_commands(command))
         except BaseException:
-            connection.disconnect()
+            connection.disconnect()  # the next command connects afresh
             raise
-        finally:
-            pool.release(connection)
+
+    def thread_client(self) -> redis.Redis:
+        """This thread's client, holding one connection of the pool (made on first use)."""
+        client = getattr(self.threads, "client", None)
+        if client is None:
+            pool = self.client.connection_pool
+            client = self.threads.client = redis.Redis(
+                connection_pool=pool, single_connection_client=True
+            )
+        return client
 
     def slots_name(self, user_id) -> str:
         return f"{self.prefix}:inflight:account:{user_id}"

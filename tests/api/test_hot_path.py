@@ -230,8 +230,8 @@ def test_redis_limits_are_one_round_trip(api_app, api, make_key):
     secret = make_key(rate_limit_per_minute=5)
     with api_app.app_context():
         limiter = key_limiter()
-    client = limiter.redis
     api.call("echo", {"message": "a"}, key=secret)  # the first call loads the script
+    client = limiter.limits.thread_client()  # this thread's connection: the test client's too
     sent = []
     original = client.execute_command
 
