@@ -181,6 +181,11 @@ class ToolProcess:
             raise InputRefused(*value)
         return value
 
+    def gone(self) -> bool:
+        """Whether the idle process died (its pipe closed): an idle process never writes, so
+        its end of the pipe is ready only when closed. One poll, no waitpid."""
+        return bool(self.answered.poll(0))
+
     def death(self) -> str:
         """How the process ended: `SIGKILL`, `exit code 3`, …"""
         self.process.join(EXIT_WAIT_SECONDS)
@@ -234,7 +239,9 @@ class ToolPool:
         except queue.Empty:
             raise ToolTimeout(f"waited {deadline:g} s for a free tool process") from None
         try:
-            if process is None or not process.process.is_alive():
+            if process is None or process.gone():
+                if process is not None:
+                    process.stop()
                 process = self.new_process()
             return process.run(function, payload, deadline)
         except (ToolTimeout, ToolCrashed):

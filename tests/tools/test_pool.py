@@ -31,6 +31,21 @@ def test_a_killed_or_dead_process_is_replaced(pool):
     assert pool.run(misbehave, {"do": "ok"}, 5) == {"done": "ok"}
 
 
+def test_an_idle_process_that_died_is_replaced_before_a_run():
+    pool = ToolPool(size=1, memory_mb=64, recycle_after=10)
+    try:
+        first = pool.run(misbehave, {"do": "pid"}, 5)["done"]
+        process = pool.idle.get()
+        assert str(process.process.pid) == first and not process.gone()
+        process.process.kill()  # as the OOM killer would, between two runs
+        process.process.join(10)
+        assert process.gone()
+        pool.idle.put(process)
+        assert pool.run(misbehave, {"do": "pid"}, 5)["done"] != first  # a new one, no crash
+    finally:
+        pool.close()
+
+
 def test_a_run_nobody_waits_for_is_stopped_by_its_cpu_cap(pool):
     """As if its web worker had died mid-call: the spinning run is ended by RLIMIT_CPU
     (its deadline plus 2 s of CPU), not left running for ever."""
