@@ -16,6 +16,7 @@ it (one process: `flask run`, tests) the values live in the process. The names:
 """
 
 import os
+from functools import lru_cache
 
 import prometheus_client
 from flask import Flask, request
@@ -76,32 +77,48 @@ def init_app(app: Flask) -> None:
     app.after_request(observe_request)
 
 
+# The labelled series the hot path counts into, looked up once each (labels() takes a lock and
+# checks its values on every call); bounded like the labels themselves.
+@lru_cache(maxsize=4096)
+def request_series(route: str, method: str, status: int):
+    return REQUESTS.labels(route, method, str(status))
+
+
+@lru_cache(maxsize=4096)
+def tool_series(name: str, version: str, outcome: str):
+    return TOOL_CALLS.labels(name, version, outcome), TOOL_RUNS.labels(name, version, outcome)
+
+
+@lru_cache(maxsize=8)
+def decision_series(decision: str):
+    return RATE_LIMIT_DECISIONS.labels(decision)
+
+
 def observe_request(response):
     elapsed = request_ids.seconds_since_start()
     if elapsed is not None:
         rule = request.url_rule.rule if request.url_rule is not None else None
-        REQUESTS.labels(route_label(rule), request.method, str(response.status_code)).observe(
-            elapsed
-        )
+        request_series(route_label(rule), request.method, response.status_code).observe(elapsed)
     return response
 
 
 def tool_call_metered(tool, outcome: str, execution_ms: int) -> None:
     """Count a metered call of `tool` (a ToolVersion) and how long it ran."""
-    TOOL_CALLS.labels(tool.name, tool.version, outcome).inc()
-    TOOL_RUNS.labels(tool.name, tool.version, outcome).observe(execution_ms / 1000)
+    calls, runs = tool_series(tool.name, tool.version, outcome)
+    calls.inc()
+    runs.observe(execution_ms / 1000)
 
 
 def rate_limit_decided(allowed: bool, window) -> None:
     """Count a rate-limit decision; no window means the storage was down and it failed open."""
     if window is None:
-        RATE_LIMIT_DECISIONS.labels("unlimited").inc()
+        decision_series("unlimited").inc()
     else:
-        RATE_LIMIT_DECISIONS.labels("allowed" if allowed else "refused").inc()
+        decision_series("allowed" if allowed else "refused").inc()
 
 
 def rate_limiter_unavailable() -> None:
-    RATE_LIMIT_DECISIONS.labels("unavailable").inc()
+    decision_series("unavailable").inc()
 
 
 @event.listens_for(Pool, "connect")
