@@ -167,7 +167,8 @@ def test_the_readme_production_section_from_a_fresh_clone(databases, tmp_path):
         _, errors = server.communicate()
     assert exit_code == 0
     log_lines = errors.decode().splitlines()
-    assert any('"logger": "dashboard.requests"' in line for line in log_lines)
+    json_lines = [json.loads(line) for line in log_lines if line.startswith("{")]
+    assert any(line["logger"] == "dashboard.requests" for line in json_lines)
     assert secret not in errors.decode()
 
 

@@ -1,4 +1,5 @@
-"""Log lines: JSON objects in production (python-json-logger), readable text in development.
+"""Log lines: JSON objects in production (python-json-logger with msgspec), readable text in
+development.
 
 Every line carries the request id (`request_id`, "-" outside a request). With LOG_REQUESTS on,
 each request ends with one line: method, route, path, status and duration; but a successful
@@ -12,7 +13,7 @@ import sys
 
 from flask import Flask, g, request
 from flask.logging import default_handler
-from pythonjsonlogger.json import JsonFormatter
+from pythonjsonlogger.msgspec import MsgspecFormatter
 
 from dashboard.observability import request_ids
 
@@ -59,7 +60,9 @@ class StderrHandler(logging.StreamHandler):
 
 def formatter_for(log_format: str) -> logging.Formatter:
     if log_format == "json":
-        return JsonFormatter(
+        # python-json-logger's msgspec encoder (msgspec comes with Flask-Session): the standard
+        # library's encoder made a request's log line cost about a third of a bare answer.
+        return MsgspecFormatter(
             JSON_FIELDS,
             rename_fields=JSON_RENAMED,
             datefmt=JSON_DATES,
