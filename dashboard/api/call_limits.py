@@ -30,6 +30,7 @@ import os
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 from dataclasses import dataclass
 
@@ -212,6 +213,21 @@ def verdict_from(
     )
 
 
+# The Redis limits of this process, whose threads' connections a forked child must not share.
+_LIMITS_IN_PROCESS: weakref.WeakSet = weakref.WeakSet()
+
+
+def _forget_connections_after_fork() -> None:
+    """In a forked child (a server that loads the app before forking its workers), drop the
+    parent's kept connections: each thread of the child connects on its own. Dropping closes
+    nothing of the parent's (the pool, reset for the new pid, does not own them)."""
+    for limits in _LIMITS_IN_PROCESS:
+        limits.threads = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_connections_after_fork)
+
+
 class RedisCallLimits:
     """The sliding logs and the slots in Redis, shared by every worker: one script call per API
     call, and one ZREM when a call gives its slot back. Each thread keeps one connection of the
@@ -221,6 +237,7 @@ class RedisCallLimits:
     def __init__(self, client, prefix: str, window_seconds: int = WINDOW_SECONDS) -> None:
         self.client = client
         self.threads = threading.local()
+        _LIMITS_IN_PROCESS.add(self)
         self.script = client.register_script(SLIDING_LOGS)
         self.window_seconds = window_seconds
         self.prefix = prefix

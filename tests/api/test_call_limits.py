@@ -1,6 +1,7 @@
 """Sliding-window limits per key and per account, the IETF headers, and invalidation of cached
 key rows (expire, edit, plan change, account deletion) on every worker."""
 
+import multiprocessing
 import time
 import uuid
 
@@ -104,6 +105,29 @@ def test_invalidation_marks_come_back_with_the_verdict():
     assert limits.check("k", "u", 5, 5).invalidated_at == 1700000000.5
     client.set(f"{prefix}:invalidated:key:k", "1800000000.25", ex=60)
     assert limits.check("k", "u", 5, 5).invalidated_at == 1800000000.25
+    for name in client.scan_iter(f"{prefix}*"):
+        client.delete(name)
+
+
+def test_a_forked_child_counts_on_connections_of_its_own():
+    """A server that loads the app before forking: the child must not write on the parent's
+    kept connection (two processes on one socket mix their replies)."""
+    client = redis_client()
+    prefix = f"{PREFIX}-{uuid.uuid4().hex[:6]}"
+    limits = RedisCallLimits(client, prefix)
+    assert limits.check("k", "u", 5, 5).key.used == 1  # this thread now keeps a connection
+    parents = limits.thread_client().connection
+    ours, theirs = multiprocessing.get_context("fork").Pipe()
+
+    def in_the_child() -> None:
+        kept = limits.thread_client().connection
+        theirs.send((kept is parents, limits.check("k", "u", 5, 5).key.used))
+
+    child = multiprocessing.get_context("fork").Process(target=in_the_child)
+    child.start()
+    child.join(30)
+    assert ours.recv() == (False, 2)
+    assert limits.check("k", "u", 5, 5).key.used == 3  # and the parent's connection still works
     for name in client.scan_iter(f"{prefix}*"):
         client.delete(name)
 
