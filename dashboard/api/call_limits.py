@@ -265,7 +265,8 @@ class RedisCallLimits:
         ]
         member = f"{self.origin}:{os.getpid()}:{next(self.sequence)}"
         argv = [key_limit, account_limit, self.window_seconds * 1000, member, 1 if count else 0]
-        if in_flight is not None and count:
+        taking_slot = in_flight is not None and count
+        if taking_slot:
             keys.append(self.slots_name(user_id))
             argv += [in_flight.cap, int(in_flight.lifetime_seconds * 1000)]
         refused, key_count, key_frees, account_count, account_frees, *marks = self.script(
@@ -278,7 +279,7 @@ class RedisCallLimits:
             (key_limit, account_limit),
             self.window_seconds,
             [mark.decode() if isinstance(mark, bytes) else mark for mark in marks],
-            slot=member if len(keys) == 5 else None,
+            slot=member if taking_slot else None,
         )
 
     def give_back(self, user_id, slot: str) -> None:

@@ -1,7 +1,9 @@
 """Rate limits (per key and per account, dashboard/api/call_limits.py) and the monthly quota.
 
 Limits: a sliding log of the last 60 seconds per key and per account; on Redis one Lua script
-per call counts both and reads the key's and account's invalidation marks (one round trip).
+per call counts both, takes a tool call's slot among its account's calls in flight
+(dashboard/api/concurrency.py) and reads the key's and account's invalidation marks (one round
+trip).
 
 Storage: RATELIMIT_STORAGE_URI. `memory://` counts per process (each gunicorn worker has its
 own logs); `redis://...` is shared by all workers, under RATELIMIT_KEY_PREFIX. Redis calls time
