@@ -3,7 +3,7 @@
 import os
 from datetime import timedelta
 
-from dashboard.plans import DEFAULT_PLANS
+from dashboard.plans import DEFAULT_PLANS, with_calls_in_flight
 
 
 def env_flag(name: str, default: bool = False) -> bool:
@@ -126,7 +126,8 @@ class Config:
         self.METRICS_PORT = env_int("METRICS_PORT", 0)
         self.METRICS_BIND = os.environ.get("METRICS_BIND", "127.0.0.1")
         self.GRACEFUL_TIMEOUT = env_int("GRACEFUL_TIMEOUT", 30)  # s to finish calls on SIGTERM
-        self.PLANS = dict(DEFAULT_PLANS)
+        # Calls in flight of all accounts on a plan together (`free=3,pro=40`; see plans.py).
+        self.PLANS = with_calls_in_flight(DEFAULT_PLANS, os.environ.get("PLAN_CALLS_IN_FLIGHT", ""))
         # Upstream tools (dashboard/tools/upstream.py) and their catalog file.
         self.TOOLS_CATALOG_FILE = os.environ.get("TOOLS_CATALOG_FILE") or None
         self.UPSTREAM_SECRETS = env_secrets("UPSTREAM_SECRETS")
@@ -144,6 +145,9 @@ class Config:
         self.TOOL_POOL_SIZE = env_int("TOOL_POOL_SIZE", 2)  # tool processes per web worker
         self.TOOL_MEMORY_MB = env_int("TOOL_MEMORY_MB", 256)  # over the warmed process's size
         self.TOOL_RECYCLE_AFTER = env_int("TOOL_RECYCLE_AFTER", 1000)  # runs, then a new process
+        # Tool processes run at this lower CPU priority (nice, 0-19): costly runs never take the
+        # CPU from the web workers that serve pages and other accounts' calls.
+        self.TOOL_NICE = env_int("TOOL_NICE", 10)
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
         # Jobs (alerts, webhooks, the daily log purge): redis://... in production; empty is a
         # SQLite file in instance/ (nothing to install); memory:// keeps jobs in this process.

@@ -1,6 +1,6 @@
 """Plans as data: the one place that says what each plan allows."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask import current_app
 
@@ -20,6 +20,10 @@ class Plan:
     # Calls of the account's keys in flight at once (every worker counts them): one account
     # cannot occupy every worker with slow calls.
     max_concurrent_calls: int = 2
+    # Calls in flight of every account on this plan together, across every worker (None: no
+    # cap): a bulkhead, so that accounts anyone can open for free cannot hold the workers that
+    # paying accounts and the dashboard need. PLAN_CALLS_IN_FLIGHT sets it per deployment.
+    plan_concurrent_calls: int | None = None
 
     def __post_init__(self) -> None:
         if self.account_calls_per_minute is None:
@@ -28,7 +32,18 @@ class Plan:
 
 DEFAULT_PLANS = {
     "free": Plan(
-        "free", "Free", 1_000, 100, 3, 7, 0, account_calls_per_minute=100, max_concurrent_calls=3
+        "free",
+        "Free",
+        1_000,
+        100,
+        3,
+        7,
+        0,
+        account_calls_per_minute=100,
+        max_concurrent_calls=3,
+        # Half the workers of the README's production set-up (4 sync workers): measured in
+        # tests/reliability/test_bulkheads.py; raise it with the workers (PLAN_CALLS_IN_FLIGHT).
+        plan_concurrent_calls=2,
     ),
     "pro": Plan(
         "pro",
@@ -54,6 +69,21 @@ DEFAULT_PLANS = {
     ),
 }
 DEFAULT_PLAN = "free"
+
+
+def with_calls_in_flight(plans: dict[str, Plan], setting: str) -> dict[str, Plan]:
+    """The plans with their plan-wide calls in flight from `free=3,pro=40` (0 or `none`: no
+    cap); a plan the setting does not name keeps its own."""
+    changed = dict(plans)
+    for item in filter(None, (part.strip() for part in setting.split(","))):
+        name, _, value = (text.strip() for text in item.partition("="))
+        if name not in plans:
+            raise ValueError(f"PLAN_CALLS_IN_FLIGHT names no plan called {name!r}")
+        cap = None if value.lower() in ("0", "none") else int(value)
+        if cap is not None and cap < 0:
+            raise ValueError(f"PLAN_CALLS_IN_FLIGHT: {item!r} is not a number of calls")
+        changed[name] = replace(plans[name], plan_concurrent_calls=cap)
+    return changed
 
 
 def all_plans() -> list[Plan]:

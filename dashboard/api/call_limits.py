@@ -39,13 +39,15 @@ import redis
 WINDOW_SECONDS = 60  # RATELIMIT_WINDOW_SECONDS; shorter only in tests
 
 # KEYS: key log, account log, key's invalidated-at mark, account's invalidated-at mark, and for
-#       a tool call the account's slots for calls in flight (members scored by when they lapse).
+#       a tool call the account's slots for calls in flight (members scored by when they lapse)
+#       and, when its plan caps them, the plan's slots (every account on the plan together).
 # ARGV: key limit, account limit, window (ms), a member unique to this call, 1 to count the call
 #       (0 only reads the windows, for answers that are not counted), and with the slots: the
-#       account's cap of calls in flight and the slot's lifetime (ms).
-# Answers: refused (0 no, 1 by the key's limit, 2 by the account's, 3 by the calls in flight),
-#          the key log's size and ms until it frees a place, the same for the account, the two
-#          marks ("" when unset). A call refused for any reason is neither logged nor given a slot.
+#       account's cap of calls in flight, the slot's lifetime (ms) and the plan's cap.
+# Answers: refused (0 no, 1 by the key's limit, 2 by the account's, 3 by the account's calls in
+#          flight, 4 by the plan's), the key log's size and ms until it frees a place, the same
+#          for the account, the two marks ("" when unset). A call refused for any reason is
+#          neither logged nor given a slot.
 SLIDING_LOGS = """
 local clock = redis.call("TIME")
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
@@ -63,14 +65,20 @@ if ARGV[5] == "1" then
     elseif counts[2] >= limits[2] then
         refused = 2
     elseif KEYS[5] then
-        redis.call("zremrangebyscore", KEYS[5], "-inf", now)
+        for i = 5, #KEYS do
+            redis.call("zremrangebyscore", KEYS[i], "-inf", now)
+        end
         if redis.call("zcard", KEYS[5]) >= tonumber(ARGV[6]) then
             refused = 3
+        elseif KEYS[6] and redis.call("zcard", KEYS[6]) >= tonumber(ARGV[8]) then
+            refused = 4
         else
             local lifetime = tonumber(ARGV[7])
-            redis.call("zadd", KEYS[5], now + lifetime, ARGV[4])
-            if redis.call("pttl", KEYS[5]) < lifetime then
-                redis.call("pexpire", KEYS[5], lifetime)
+            for i = 5, #KEYS do
+                redis.call("zadd", KEYS[i], now + lifetime, ARGV[4])
+                if redis.call("pttl", KEYS[i]) < lifetime then
+                    redis.call("pexpire", KEYS[i], lifetime)
+                end
             end
         end
     end
@@ -120,7 +128,9 @@ class Window:
 class Verdict:
     """What the limits said about one call, and when its key or account was last changed."""
 
-    refused_by: str | None  # None (let through), "key", "account" or "in_flight"
+    # None (let through), "key", "account", "in_flight" (the account's calls in flight) or
+    # "plan_in_flight" (the calls in flight of every account on its plan together)
+    refused_by: str | None
     key: Window
     account: Window
     invalidated_at: float = 0.0  # epoch seconds of the newer mark; 0.0 when there is none
@@ -182,13 +192,16 @@ class Verdict:
 @dataclass(frozen=True)
 class InFlight:
     """A tool call asks for one of its account's `cap` slots for calls in flight, held for at
-    most `lifetime_seconds` (its time limit and a margin) unless given back sooner."""
+    most `lifetime_seconds` (its time limit and a margin) unless given back sooner; with a
+    `plan`, also one of the `plan_cap` slots that every account on that plan shares."""
 
     cap: int
     lifetime_seconds: float
+    plan: str | None = None
+    plan_cap: int | None = None
 
 
-REFUSALS = {0: None, 1: "key", 2: "account", 3: "in_flight"}
+REFUSALS = {0: None, 1: "key", 2: "account", 3: "in_flight", 4: "plan_in_flight"}
 
 
 def verdict_from(
@@ -269,6 +282,9 @@ class RedisCallLimits:
         if taking_slot:
             keys.append(self.slots_name(user_id))
             argv += [in_flight.cap, int(in_flight.lifetime_seconds * 1000)]
+            if in_flight.plan is not None:
+                keys.append(self.plan_slots_name(in_flight.plan))
+                argv.append(in_flight.plan_cap)
         refused, key_count, key_frees, account_count, account_frees, *marks = self.script(
             keys, argv, client=self.thread_client()
         )
@@ -282,12 +298,18 @@ class RedisCallLimits:
             slot=member if taking_slot else None,
         )
 
-    def give_back(self, user_id, slot: str) -> None:
-        """Give back a slot taken by check(), without waiting: CLIENT REPLY SKIP tells Redis not
-        to answer the ZREM after it, so this is one write and no round trip. Redis runs it
-        before anything sent later on this connection; the answer leaves after it is sent."""
+    def give_back(self, user_id, slot: str, plan: str | None = None) -> None:
+        """Give back a slot taken by check() (and its plan's), without waiting: CLIENT REPLY
+        SKIP tells Redis not to answer the ZREM after it, so this is one write and no round
+        trip. Redis runs it before anything sent later on this connection; the answer leaves
+        after it is sent."""
         connection = self.thread_client().connection
-        command = [("CLIENT", "REPLY", "SKIP"), ("ZREM", self.slots_name(user_id), slot)]
+        names = [self.slots_name(user_id)]
+        if plan is not None:
+            names.append(self.plan_slots_name(plan))
+        command = [
+            part for name in names for part in (("CLIENT", "REPLY", "SKIP"), ("ZREM", name, slot))
+        ]
         try:
             connection.send_packed_command(connection.pack_commands(command))
         except BaseException:
@@ -307,6 +329,9 @@ class RedisCallLimits:
     def slots_name(self, user_id) -> str:
         return f"{self.prefix}:inflight:account:{user_id}"
 
+    def plan_slots_name(self, plan: str) -> str:
+        return f"{self.prefix}:inflight:plan:{plan}"
+
 
 class MemoryCallLimits:
     """The same sliding logs in this process (`memory://`): limits are per process."""
@@ -315,6 +340,7 @@ class MemoryCallLimits:
         self.window_seconds = window_seconds
         self.logs: dict[tuple[str, object], deque] = {}
         self.in_flight: dict[object, int] = {}  # calls in flight per account
+        self.plan_in_flight: dict[str, int] = {}  # calls in flight per capped plan
         self.lock = threading.Lock()
 
     def check(
@@ -340,10 +366,15 @@ class MemoryCallLimits:
                     refused = 2
                 elif in_flight is not None:
                     held = self.in_flight.get(user_id, 0)
+                    plan_held = self.plan_in_flight.get(in_flight.plan, 0)
                     if held >= in_flight.cap:
                         refused = 3
+                    elif in_flight.plan is not None and plan_held >= in_flight.plan_cap:
+                        refused = 4
                     else:
                         self.in_flight[user_id] = held + 1
+                        if in_flight.plan is not None:
+                            self.plan_in_flight[in_flight.plan] = plan_held + 1
                 if refused == 0:
                     for log in logs:
                         log.append(now)
@@ -354,14 +385,12 @@ class MemoryCallLimits:
             slot = "slot" if in_flight is not None and count else None
             return verdict_from(refused, counts, frees, limits, self.window_seconds, slot=slot)
 
-    def give_back(self, user_id, slot: str) -> None:
-        """Give back a slot taken by check()."""
+    def give_back(self, user_id, slot: str, plan: str | None = None) -> None:
+        """Give back a slot taken by check() (and its plan's)."""
         with self.lock:
-            held = self.in_flight.get(user_id, 0) - 1
-            if held > 0:
-                self.in_flight[user_id] = held
-            else:
-                self.in_flight.pop(user_id, None)
+            release(self.in_flight, user_id)
+            if plan is not None:
+                release(self.plan_in_flight, plan)
 
     def _trimmed(self, name, now: float) -> deque:
         log = self.logs.setdefault(name, deque())
@@ -374,3 +403,12 @@ class MemoryCallLimits:
             return 0
         entry = log[max(len(log) - limit, 0)]
         return max(0.0, (entry + self.window_seconds - now) * 1000)
+
+
+def release(counts: dict, name) -> None:
+    """One fewer call in flight for `name`; a name with none left is forgotten."""
+    held = counts.get(name, 0) - 1
+    if held > 0:
+        counts[name] = held
+    else:
+        counts.pop(name, None)

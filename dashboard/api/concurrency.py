@@ -1,4 +1,9 @@
-"""Calls in flight per account: the plan's `max_concurrent_calls`, held across every worker.
+"""Calls in flight per account (the plan's `max_concurrent_calls`) and per plan (its
+`plan_concurrent_calls`, every account on the plan together), held across every worker.
+
+The plan's cap is a bulkhead: however many Free accounts a client opens, their calls together
+hold at most that many web workers and tool processes, and the rest serve paying accounts and
+the dashboard (tests/reliability/test_bulkheads.py).
 
 A tool call takes a slot in the same step that counts it against its rate limits (one Redis
 round trip, dashboard/api/call_limits.py) and gives it back after it is metered and answered
@@ -17,6 +22,7 @@ from dataclasses import dataclass
 
 from dashboard.api.call_limits import InFlight
 from dashboard.api.throttle import KeyLimiter
+from dashboard.plans import Plan
 
 # A slot outlives its call's own time limit by this much, at most (gunicorn's worker timeout).
 SLOT_MARGIN_SECONDS = 30
@@ -24,9 +30,16 @@ SLOT_MARGIN_SECONDS = 30
 RETRY_AFTER_SECONDS = 1
 
 
-def in_flight(cap: int, time_limit_seconds: float) -> InFlight:
-    """What a tool call asks for: one of `cap` slots, lapsing after its time limit and a margin."""
-    return InFlight(cap, time_limit_seconds + SLOT_MARGIN_SECONDS)
+def in_flight(plan: Plan, time_limit_seconds: float) -> InFlight:
+    """What a tool call asks for: one of its account's slots and, when the plan caps them, one
+    of the plan's, lapsing after its time limit and a margin."""
+    capped = plan.plan_concurrent_calls is not None
+    return InFlight(
+        plan.max_concurrent_calls,
+        time_limit_seconds + SLOT_MARGIN_SECONDS,
+        plan.name if capped else None,
+        plan.plan_concurrent_calls,
+    )
 
 
 @dataclass
@@ -37,6 +50,7 @@ class Slot:
     limiter: KeyLimiter
     user_id: object
     member: str | None
+    plan: str | None = None  # the capped plan whose slot the call also holds
 
     def __enter__(self) -> "Slot":
         return self
@@ -50,6 +64,6 @@ class Slot:
         if member is None:
             return
         try:
-            self.limiter.limits.give_back(self.user_id, member)
+            self.limiter.limits.give_back(self.user_id, member, self.plan)
         except Exception:
             self.limiter.down_until = time.monotonic() + self.limiter.retry_seconds

@@ -160,14 +160,19 @@ def enforce_limits(key: KeyRow, tool: ToolVersion | None) -> tuple[KeyRow, Slot]
     limiter = key_limiter()
     asked = None
     if tool is not None:
-        asked = in_flight(plan_named(key.subscription_plan).max_concurrent_calls, time_limit(tool))
+        asked = in_flight(plan_named(key.subscription_plan), time_limit(tool))
     try:
         verdict = limiter.check(key, in_flight=asked)
     except LimiterUnavailable:
         metrics.rate_limiter_unavailable()
         message = "Rate limiting is unavailable; try again shortly."
         raise ApiError(ErrorCode.RATE_LIMITER_UNAVAILABLE, message) from None
-    slot = Slot(limiter, key.user_id, verdict.slot if verdict is not None else None)
+    slot = Slot(
+        limiter,
+        key.user_id,
+        verdict.slot if verdict is not None else None,
+        asked.plan if asked is not None else None,
+    )
     try:
         if verdict is not None and verdict.invalidated_at >= key.loaded_at:
             key = authenticate(again=True)  # changed since it was cached: judged on the new row
@@ -184,18 +189,24 @@ def enforce_limits(key: KeyRow, tool: ToolVersion | None) -> tuple[KeyRow, Slot]
 
 def refuse_for_limits(key: KeyRow, tool: ToolVersion | None, verdict) -> None:
     """Answer 429 for the limit that refused the call, counted (not logged) for a tool call."""
-    reason = "concurrency" if verdict.refused_by == "in_flight" else "rate_limit"
+    too_many_in_flight = verdict.refused_by in ("in_flight", "plan_in_flight")
+    reason = "concurrency" if too_many_in_flight else "rate_limit"
     if tool is not None:
         with timing().database():
             metering.record_rejection(
                 user_id=key.user_id, api_key_id=key.id, tool_name=tool.name, reason=reason
             )
     plan = plan_named(key.subscription_plan)
-    if verdict.refused_by == "in_flight":
+    if too_many_in_flight:
         message = (
             f"The keys of this {plan.title} account may have {plan.max_concurrent_calls} calls "
             f"in flight at once; try again when one has been answered."
         )
+        if verdict.refused_by == "plan_in_flight":
+            message = (
+                f"{plan.title} accounts together may have {plan.plan_concurrent_calls} calls in "
+                f"flight at once on this service, and have them now; try again shortly."
+            )
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         raise ApiError(ErrorCode.CONCURRENCY_LIMITED, message, headers=headers)
     retry_after = verdict.retry_after()

@@ -145,12 +145,18 @@ def cap_memory(extra_bytes: int) -> None:
 class ToolProcess:
     """One tool process and the web worker's end of its pipe."""
 
-    def __init__(self, context, memory_bytes: int, runs: int) -> None:
+    def __init__(self, context, memory_bytes: int, runs: int, nice: int = 0) -> None:
         ours, theirs = context.Pipe()
         self.process = context.Process(
             target=serve, args=(theirs, memory_bytes, runs), daemon=True, name="tool"
         )
         self.process.start()
+        if nice > 0:
+            # Tool runs yield the CPU to the web workers: a costly run slows other runs, not
+            # the pages and the gateway's own work (raising the nice value of a process of
+            # one's own needs no privilege).
+            own = os.getpriority(os.PRIO_PROCESS, 0)
+            os.setpriority(os.PRIO_PROCESS, self.process.pid, min(own + nice, 19))
         theirs.close()
         self.connection = ours
         # Polled for the answer on every run: one poll object, not a selector per run.
@@ -207,8 +213,16 @@ class ToolProcess:
 class ToolPool:
     """TOOL_POOL_SIZE tool processes of one web worker, each used by one run at a time."""
 
-    def __init__(self, size: int, memory_mb: int, recycle_after: int, start_method="forkserver"):
+    def __init__(
+        self,
+        size: int,
+        memory_mb: int,
+        recycle_after: int,
+        nice: int = 0,
+        start_method="forkserver",
+    ):
         self.context = multiprocessing.get_context(start_method)
+        self.nice = nice
         if start_method == "forkserver":
             self.context.set_forkserver_preload(PRELOAD)
         self.memory_bytes = memory_mb * 1024 * 1024
@@ -219,7 +233,7 @@ class ToolPool:
             self.idle.put(None)  # a place for a process, started when first needed
 
     def new_process(self) -> ToolProcess:
-        return ToolProcess(self.context, self.memory_bytes, self.recycle_after)
+        return ToolProcess(self.context, self.memory_bytes, self.recycle_after, self.nice)
 
     def start(self) -> None:
         """Start every process now (a web worker's start-up), not on the first calls."""
@@ -271,7 +285,12 @@ _pools_lock = threading.Lock()
 
 def tool_pool(config) -> ToolPool:
     """This process's pool for the app's settings (a forked web worker makes its own)."""
-    settings = (config["TOOL_POOL_SIZE"], config["TOOL_MEMORY_MB"], config["TOOL_RECYCLE_AFTER"])
+    settings = (
+        config["TOOL_POOL_SIZE"],
+        config["TOOL_MEMORY_MB"],
+        config["TOOL_RECYCLE_AFTER"],
+        config["TOOL_NICE"],
+    )
     with _pools_lock:
         pool = _pools.get(settings)
         if pool is None or pool.owner != os.getpid():

@@ -1,6 +1,7 @@
 """The tool pool on its own: recycling, replacement, and the kernel's CPU cap on a run whose
 web worker is no longer waiting for it."""
 
+import os
 import signal
 from multiprocessing.reduction import ForkingPickler
 
@@ -63,3 +64,13 @@ def test_an_idle_process_leaves_on_sigterm_at_once(pool):
     process.process.join(10)
     assert process.process.exitcode == 0
     process.stop()
+
+
+def test_tool_processes_run_at_a_lower_cpu_priority_than_the_web_worker():
+    pool = ToolPool(size=1, memory_mb=64, recycle_after=10, nice=7)
+    try:
+        pid = int(pool.run(misbehave, {"do": "pid"}, 5)["done"])
+        worker = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(worker + 7, 19)
+    finally:
+        pool.close()
