@@ -79,9 +79,11 @@ def with_calls_in_flight(plans: dict[str, Plan], setting: str) -> dict[str, Plan
         name, _, value = (text.strip() for text in item.partition("="))
         if name not in plans:
             raise ValueError(f"PLAN_CALLS_IN_FLIGHT names no plan called {name!r}")
-        cap = None if value.lower() in ("0", "none") else int(value)
-        if cap is not None and cap < 0:
-            raise ValueError(f"PLAN_CALLS_IN_FLIGHT: {item!r} is not a number of calls")
+        cap = None if value.lower() in ("0", "none") else value
+        if cap is not None:
+            if not cap.isdigit():
+                raise ValueError(f"PLAN_CALLS_IN_FLIGHT: {item!r} is not a number of calls")
+            cap = int(cap)
         changed[name] = replace(plans[name], plan_concurrent_calls=cap)
     return changed
 

@@ -47,6 +47,9 @@ def start_server(databases, tmp_path_factory, window_seconds: int):
         "SECRET_KEY": "gunicorn-test-secret",
         "APP_ENV": "development",
         "DATABASE_POOL_SIZE": "4",
+        # These tests are about rate limits; the plan's cap on calls in flight (a bulkhead,
+        # tests/reliability/test_bulkheads.py) would refuse some of a burst before them.
+        "PLAN_CALLS_IN_FLIGHT": "free=none",
     }
     gunicorn = Gunicorn(env, WORKERS, tmp_path_factory.mktemp("gunicorn"))
     gunicorn.wait_until_ready()
