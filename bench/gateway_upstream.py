@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.common import bench_database
-from bench.gateway import (
+from bench.servers import (
     ROOT,
     app_environment,
     free_port,

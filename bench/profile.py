@@ -76,7 +76,7 @@ def main() -> None:
     args = parser.parse_args()
     args.workers, args.worker_class = 1, "sync"
 
-    from bench.gateway import app_environment, prepare_database
+    from bench.servers import app_environment, prepare_database
 
     with bench_database("dashboard_bench_profile") as database_url:
         env = app_environment(database_url, args)
