@@ -25,12 +25,16 @@ deps: $(BIN)/python
 dev-deps: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 
-# htmx and Bootstrap from the npm registry (pinned in package-lock.json), never committed;
-# axe-core comes with them and the browser tests read it from node_modules/axe-core.
+# htmx, Bootstrap and Plotly's basic bundle (bar and line charts) from the npm registry (pinned
+# in package-lock.json), never committed; axe-core comes with them and the browser tests read it
+# from node_modules/axe-core. Each file also gets a gzipped copy, which WhiteNoise serves to
+# browsers that accept it.
 assets: node_modules/.package-lock.json
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 	cp node_modules/bootstrap/dist/css/bootstrap.min.css static/vendor/bootstrap.min.css
+	cp node_modules/plotly.js-basic-dist-min/plotly-basic.min.js static/vendor/plotly-basic.min.js
+	gzip -9 --keep --force static/vendor/*.js static/vendor/*.css
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

@@ -8,6 +8,7 @@ from flask.sessions import SessionInterface
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import Rule
+from whitenoise import WhiteNoise
 
 from dashboard import observability
 from dashboard.config import Config, config_from_environment
@@ -59,6 +60,7 @@ def create_app(config: Config | None = None) -> Flask:
         frame_options="DENY",
         referrer_policy="strict-origin-when-cross-origin",
     )
+    serve_static(app)
     trust_proxies(app)
 
     register_blueprints(app)
@@ -105,6 +107,24 @@ def create_wsgi_app(config: Config | None = None) -> Flask:
     app.extensions["api_app"] = api
     link_api_urls(app, api, "/api")
     return app
+
+
+def serve_static(app: Flask) -> None:
+    """static/ served by WhiteNoise before the app's hooks: the gzipped copy `make assets` makes
+    of each vendor file to browsers that accept it (Plotly's 1.2 MB bundle travels as 0.4 MB),
+    with an ETag, and cached for an hour."""
+    app.wsgi_app = WhiteNoise(
+        app.wsgi_app,
+        root=app.static_folder,
+        prefix=app.static_url_path,
+        max_age=3600,
+        allow_all_origins=False,
+        add_headers_function=no_sniffing,
+    )
+
+
+def no_sniffing(headers, path: str, url: str) -> None:
+    headers["X-Content-Type-Options"] = "nosniff"
 
 
 def link_api_urls(app: Flask, api: Flask, prefix: str) -> None:
@@ -166,7 +186,6 @@ def register_blueprints(app: Flask) -> None:
     from dashboard import (
         account,
         alerts,
-        assets,
         auth,
         inbox,
         keys,
@@ -179,7 +198,7 @@ def register_blueprints(app: Flask) -> None:
     from dashboard.observability import routes as observability_routes
     from dashboard.tools import admin as tool_admin
 
-    features = (assets, auth, account, keys, logs, inbox, usage, tools, alerts, webhooks, support)
+    features = (auth, account, keys, logs, inbox, usage, tools, alerts, webhooks, support)
     for module in features:
         app.register_blueprint(module.bp)
     app.register_blueprint(tool_admin.bp)

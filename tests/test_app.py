@@ -1,5 +1,7 @@
 """The factory, configuration, security headers and error pages."""
 
+import gzip
+
 import pytest
 from flask import Flask
 
@@ -78,11 +80,31 @@ def test_unknown_api_path_answers_json(client):
     assert response.json["error"]["code"] == "not_found"
 
 
-def test_plotly_is_served_from_the_plotly_package(client):
-    response = client.get("/assets/plotly.min.js")
-    assert response.status_code == 200
-    assert b"plotly" in response.data[:2000].lower()
-    response.close()
+def test_plotlys_basic_bundle_travels_gzipped_to_browsers_that_accept_it(client):
+    plain = client.get("/static/vendor/plotly-basic.min.js")
+    assert plain.status_code == 200, "run `make assets`"
+    assert "Content-Encoding" not in plain.headers
+    assert plain.headers["X-Content-Type-Options"] == "nosniff"
+    assert "max-age=3600" in plain.headers["Cache-Control"]
+    size = int(plain.headers["Content-Length"])
+    plain.close()
+
+    zipped = client.get("/static/vendor/plotly-basic.min.js", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in zipped.headers["Vary"]
+    body = zipped.get_data()
+    assert len(body) < size / 2
+    assert b"plotly" in gzip.decompress(body)[:2000].lower()
+    zipped.close()
+
+    again = client.get(
+        "/static/vendor/plotly-basic.min.js", headers={"If-None-Match": plain.headers["ETag"]}
+    )
+    assert again.status_code == 304
+
+
+def test_the_old_plotly_address_is_gone(client):
+    assert client.get("/assets/plotly.min.js").status_code == 404
 
 
 def test_static_vendor_assets_are_built(client):

@@ -58,7 +58,9 @@ OUTCOME_COLORS = {
     "quota": "#a855f7",
 }
 PRIMARY = "#6366f1"
-SECONDARY = "#06b6d4"
+SECONDARY = "#f59e0b"  # amber beside indigo: the trend's two series never look alike
+OTHER = "#9ca3af"  # gray-400: the tools folded into "Other"
+TOP_TOOLS = 5  # tools drawn one by one; past one more, the rest are summed as "Other"
 ERROR = "#ef4444"
 ERROR_RATE = "#f59e0b"
 P95 = "#ec4899"
@@ -203,21 +205,70 @@ def iso(days: Sequence[date]) -> list[str]:
     return [day.isoformat() for day in days]
 
 
-def calls_by_tool_chart(days: Sequence[date], by_tool: Mapping[str, Sequence[int]]) -> go.Figure:
-    """Calls per day, one stacked bar segment per tool (busiest tool at the bottom)."""
-    x = iso(days)
+def counted(values: Sequence[int | None], one: str, many: str | None = None) -> list[str]:
+    """Hover labels that agree with their number: `1 call`, `2 calls`, `1,024 calls`."""
+    many = many or f"{one}s"
+    return [f"{value:,} {one if value == 1 else many}" for value in (v or 0 for v in values)]
+
+
+def count_axis(totals: Sequence[int], **extra) -> dict:
+    """A y-axis of whole numbers: a few calls read "1, 2, 3", never "0.5 calls"."""
+    axis = {"tickformat": ",d", **extra}
+    if max(totals, default=0) <= 5:
+        axis["dtick"] = 1
+        axis["range"] = [0, max(max(totals, default=0), 1) * 1.05]
+    return axis
+
+
+def daily_totals(series: Sequence[Sequence[int]]) -> list[int]:
+    """Each day's sum over several series (the height of a day's stacked bar)."""
+    return [sum(day) for day in zip(*series, strict=True)] if series else []
+
+
+def total_trace(x: list[str], totals: Sequence[int], one: str) -> dict:
+    """An invisible trace whose only job is the day's total in the unified hover."""
+    return scatter(
+        x=x,
+        y=list(totals),
+        customdata=counted(totals, one),
+        name="Total",
+        mode="markers",
+        marker={"color": TRANSPARENT, "size": 1},
+        showlegend=False,
+        hovertemplate="<b>%{customdata}</b><extra>Total</extra>",
+    )
+
+
+def top_tools(by_tool: Mapping[str, Sequence[int]]) -> list[tuple[str, list[int], str]]:
+    """(name, daily calls, colour) of the busiest tools, and the rest summed as "Other" when more
+    than one would be folded: a chart of seven tools reads no better than one of six."""
     order = sorted(by_tool, key=lambda tool: (-sum(by_tool[tool]), tool))
+    shown = [(tool, list(by_tool[tool]), tool_color(tool)) for tool in order]
+    if len(order) <= TOP_TOOLS + 1:
+        return shown
+    rest = daily_totals([by_tool[tool] for tool in order[TOP_TOOLS:]])
+    return [*shown[:TOP_TOOLS], (f"Other ({len(order) - TOP_TOOLS} tools)", rest, OTHER)]
+
+
+def calls_by_tool_chart(days: Sequence[date], by_tool: Mapping[str, Sequence[int]]) -> go.Figure:
+    """Calls per day, one stacked bar segment per tool (busiest tool at the bottom, at most
+    five and "Other"), the day's total in the hover."""
+    x = iso(days)
+    tools = top_tools(by_tool)
     traces = [
         bar(
             x=x,
-            y=list(by_tool[tool]),
-            name=tool,
-            marker={"color": tool_color(tool)},
-            hovertemplate="%{y:,} calls<extra>%{fullData.name}</extra>",
+            y=values,
+            customdata=counted(values, "call"),
+            name=name,
+            marker={"color": color},
+            hovertemplate="%{customdata}<extra>%{fullData.name}</extra>",
         )
-        for tool in order
+        for name, values, color in tools
     ]
-    return figure(traces, base_layout(days, barmode="stack"))
+    totals = daily_totals([values for _, values, _ in tools]) or [0] * len(x)
+    traces.append(total_trace(x, totals, "call"))
+    return figure(traces, base_layout(days, barmode="stack", yaxis=count_axis(totals)))
 
 
 def calls_by_outcome_chart(
@@ -245,7 +296,9 @@ def calls_by_outcome_chart(
         )
         for name, values, key in series
     ]
-    return figure(traces, base_layout(days, barmode="stack"))
+    totals = daily_totals([values for _, values, _ in series])
+    traces.append(total_trace(x, totals, "call"))
+    return figure(traces, base_layout(days, barmode="stack", yaxis=count_axis(totals)))
 
 
 def tokens_chart(days: Sequence[date], tokens: Sequence[int]) -> go.Figure:
@@ -253,11 +306,12 @@ def tokens_chart(days: Sequence[date], tokens: Sequence[int]) -> go.Figure:
     trace = bar(
         x=iso(days),
         y=list(tokens),
+        customdata=counted(tokens, "token"),
         name="Tokens",
         marker={"color": PRIMARY},
-        hovertemplate="%{y:,} tokens<extra></extra>",
+        hovertemplate="%{customdata}<extra></extra>",
     )
-    return figure([trace], base_layout(days, showlegend=False))
+    return figure([trace], base_layout(days, showlegend=False, yaxis=count_axis(tokens)))
 
 
 def error_rates(errors: Sequence[int], calls: Sequence[int]) -> list[float | None]:
@@ -272,8 +326,9 @@ def errors_chart(days: Sequence[date], errors: Sequence[int], calls: Sequence[in
         x=x,
         y=list(errors),
         name="Errors",
+        customdata=counted(errors, "error"),
         marker={"color": ERROR},
-        hovertemplate="%{y:,} errors<extra></extra>",
+        hovertemplate="%{customdata}<extra></extra>",
     )
     rate = scatter(
         x=x,
@@ -288,12 +343,13 @@ def errors_chart(days: Sequence[date], errors: Sequence[int], calls: Sequence[in
     )
     layout = base_layout(
         days,
-        yaxis={"title": {"text": "Errors"}},
+        yaxis=count_axis(errors, title={"text": "Errors (bars)"}),
         yaxis2={
-            "title": {"text": "Error rate"},
+            "title": {"text": "Error rate (line)"},
             "overlaying": "y",
+            "tickmode": "auto",  # its own round steps, not the left axis's grid divided
             "side": "right",
-            "tickformat": ".0%",
+            "tickformat": ".1~%",  # 2.5%, not a rounded 3%
             "rangemode": "tozero",
             "showgrid": False,
             "automargin": True,
@@ -340,8 +396,9 @@ def trend_chart(
         x=x,
         y=list(calls),
         name="Calls",
+        customdata=counted(calls, "call"),
         marker={"color": colors},
-        hovertemplate="%{y:,} calls<extra></extra>",
+        hovertemplate="%{customdata}<extra></extra>",
     )
     line = scatter(
         x=x,
@@ -350,15 +407,17 @@ def trend_chart(
         yaxis="y2",
         mode="lines+markers",
         line={"color": SECONDARY, "width": 2},
+        customdata=counted(tokens, "token"),
         marker={"size": 6},
-        hovertemplate="%{y:,} tokens<extra></extra>",
+        hovertemplate="%{customdata}<extra></extra>",
     )
     layout = base_layout(
         xaxis={"type": "date", "hoverformat": "%B %Y"},
-        yaxis={"title": {"text": "Calls"}},
+        yaxis=count_axis(calls, title={"text": "Calls (bars)"}),
         yaxis2={
-            "title": {"text": "Tokens"},
+            "title": {"text": "Tokens (line)"},
             "overlaying": "y",
+            "tickmode": "auto",  # its own round steps, not the left axis's grid divided
             "side": "right",
             "rangemode": "tozero",
             "showgrid": False,

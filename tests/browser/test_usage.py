@@ -151,3 +151,23 @@ def test_bad_month_shows_a_message(page: Page, account):
     expect(page.get_by_test_id("bad-month")).to_contain_text("is not a month")
     page.get_by_role("link", name=re.compile("^Show ")).click()
     expect_charts_drawn(page)
+
+
+def test_charts_wait_behind_a_placeholder_and_plotly_arrives_gzipped(page: Page, account):
+    log_in(page, account)
+    held = []
+    # Routing a request turns the browser cache off, so Plotly is asked for again.
+    page.route("**/static/vendor/plotly-basic.min.js", lambda route: held.append(route))
+    with page.expect_request("**/plotly-basic.min.js"):
+        page.goto("/usage/", wait_until="commit")
+    chart = page.locator("[data-usage-chart]").first
+    expect(chart).to_be_attached()
+    # Plotly is still on its way: the card says so instead of standing empty.
+    placeholder = chart.evaluate("element => getComputedStyle(element, '::before').content")
+    assert placeholder == '"Loading chart…"'
+
+    with page.expect_response("**/plotly-basic.min.js") as answer:
+        held[0].continue_()
+    assert answer.value.header_value("content-encoding") == "gzip"
+    expect_charts_drawn(page)
+    assert chart.evaluate("element => getComputedStyle(element, '::before').content") == "none"

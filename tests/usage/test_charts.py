@@ -78,24 +78,76 @@ def test_layout_is_transparent_and_theme_neutral():
 def test_calls_by_tool_stacks_one_trace_per_tool_busiest_first():
     figure = charts.calls_by_tool_chart(DAYS, {"echo": [1, 0, 2], "summarize": [5, 5, 0]})
     assert figure.layout.barmode == "stack"
-    assert [trace.name for trace in figure.data] == ["summarize", "echo"]
-    assert all(trace.type == "bar" for trace in figure.data)
+    *tools, total = figure.data
+    assert [trace.name for trace in tools] == ["summarize", "echo"]
+    assert all(trace.type == "bar" for trace in tools)
     assert list(figure.data[0].x) == ["2026-03-01", "2026-03-02", "2026-03-03"]
     assert list(figure.data[0].y) == [5, 5, 0]
     assert list(figure.data[1].y) == [1, 0, 2]
     assert figure.data[0].marker.color != figure.data[1].marker.color
+    # The day's total rides along in the hover, drawn nowhere and listed in no legend.
+    assert total.name == "Total" and total.showlegend is False
+    assert list(total.y) == [6, 5, 2]
+    assert list(total.customdata) == ["6 calls", "5 calls", "2 calls"]
+    assert total.marker.color == charts.TRANSPARENT
+
+
+def test_hover_labels_say_one_call_not_one_calls():
+    figure = charts.calls_by_tool_chart(DAYS, {"echo": [1, 0, 1_234]})
+    assert list(figure.data[0].customdata) == ["1 call", "0 calls", "1,234 calls"]
+    assert "%{customdata}" in figure.data[0].hovertemplate
+    assert list(charts.tokens_chart(DAYS, [1, 2, 0]).data[0].customdata) == [
+        "1 token",
+        "2 tokens",
+        "0 tokens",
+    ]
+    assert list(charts.errors_chart(DAYS, [1, 0, 3], [2, 0, 3]).data[0].customdata) == [
+        "1 error",
+        "0 errors",
+        "3 errors",
+    ]
+
+
+def test_a_few_calls_get_whole_number_ticks():
+    few = charts.calls_by_tool_chart(DAYS, {"echo": [1, 0, 2]}).layout.yaxis
+    assert few.tickformat == ",d" and few.dtick == 1  # 0, 1, 2: never "0.5 calls"
+    many = charts.calls_by_tool_chart(DAYS, {"echo": [100, 0, 2_000]}).layout.yaxis
+    assert many.tickformat == ",d" and many.dtick is None  # Plotly picks the step
+    assert charts.tokens_chart(DAYS, [0, 0, 0]).layout.yaxis.dtick == 1
+
+
+def test_more_than_six_tools_fold_into_other():
+    by_tool = {f"tool{n}": [n, 0, 1] for n in range(1, 8)}  # tool7 busiest, tool1 quietest
+    *tools, total = charts.calls_by_tool_chart(DAYS, by_tool).data
+    assert [trace.name for trace in tools] == [
+        "tool7",
+        "tool6",
+        "tool5",
+        "tool4",
+        "tool3",
+        "Other (2 tools)",
+    ]
+    assert list(tools[-1].y) == [3, 0, 2]  # tool2 + tool1
+    assert tools[-1].marker.color == charts.OTHER
+    assert list(total.y) == [28, 0, 7]
+    # Six tools are drawn as six: "Other" of one tool would hide its name for nothing.
+    six = {f"tool{n}": [n, 0, 1] for n in range(1, 7)}
+    names = [trace.name for trace in charts.calls_by_tool_chart(DAYS, six).data]
+    assert "Other" not in " ".join(names) and len(names) == 7
 
 
 def test_calls_by_outcome_has_the_four_outcomes_stacked():
     figure = charts.calls_by_outcome_chart(DAYS, [9, 8, 7], [1, 2, 3], [4, 0, 0], [0, 0, 6])
     assert figure.layout.barmode == "stack"
-    assert [trace.name for trace in figure.data] == [
+    *outcomes, total = figure.data
+    assert [trace.name for trace in outcomes] == [
         "Success",
         "Error",
         "Rejected: rate limit",
         "Rejected: quota",
     ]
-    assert [list(trace.y) for trace in figure.data] == [[9, 8, 7], [1, 2, 3], [4, 0, 0], [0, 0, 6]]
+    assert [list(trace.y) for trace in outcomes] == [[9, 8, 7], [1, 2, 3], [4, 0, 0], [0, 0, 6]]
+    assert list(total.customdata) == ["14 calls", "10 calls", "16 calls"]
 
 
 def test_tokens_chart():
@@ -113,6 +165,9 @@ def test_errors_chart_puts_the_rate_on_a_second_axis():
     assert list(rate.y) == [0.25, None, 0.0]
     assert figure.layout.yaxis2.overlaying == "y"
     assert figure.layout.yaxis2.side == "right"
+    # Two axes, each saying which series it measures.
+    assert figure.layout.yaxis.title.text == "Errors (bars)"
+    assert figure.layout.yaxis2.title.text == "Error rate (line)"
 
 
 def test_latency_chart_shows_median_and_p95_per_day():
@@ -133,6 +188,8 @@ def test_trend_chart_highlights_the_selected_month():
     assert list(tokens.y) == [10, 20, 30] and tokens.yaxis == "y2"
     colors = list(calls.marker.color)
     assert colors[1] == charts.PRIMARY and colors[0] != charts.PRIMARY
+    assert tokens.line.color == charts.SECONDARY != charts.PRIMARY
+    assert figure.layout.yaxis2.title.text == "Tokens (line)"
 
 
 def test_figure_json_cannot_close_the_script_element():

@@ -121,7 +121,8 @@ def test_charts_carry_the_daily_numbers(client, busy_march):
         "trend",
     }
     by_tool = {trace["name"]: trace for trace in figures["calls-by-tool"]["data"]}
-    assert set(by_tool) == {"echo", "summarize", "translate"}
+    assert set(by_tool) == {"echo", "summarize", "translate", "Total"}
+    assert by_tool["Total"]["y"][13] == 2  # the day's total, shown in the hover
     assert len(by_tool["echo"]["x"]) == 31
     assert by_tool["echo"]["y"][0] == 1 and by_tool["echo"]["y"][13] == 1
     assert by_tool["translate"]["y"][30] == 1  # 23:59:59.999 on March 31 stays in March
@@ -252,14 +253,14 @@ def test_full_page_and_htmx_fragment(client, busy_march):
     full = client.get("/usage/?month=2026-03")
     page = full.get_data(as_text=True)
     assert "<html" in page and 'id="usage"' in page
-    assert page.count("/assets/plotly.min.js") == 1
+    assert page.count("/static/vendor/plotly-basic.min.js") == 1
     assert "js/usage.js" in page
     assert "HX-Request" in full.headers["Vary"]
 
     fragment = client.get("/usage/?month=2026-03", headers={"HX-Request": "true"})
     body = fragment.get_data(as_text=True)
     assert fragment.status_code == 200
-    assert "<html" not in body and "plotly.min.js" not in body
+    assert "<html" not in body and "plotly-basic.min.js" not in body
     assert "HX-Request" in fragment.headers["Vary"]
     assert text_of(body, "stat-calls") == "4"
     assert set(figures_of(body)) == set(figures_of(page))
