@@ -1,6 +1,6 @@
 """The account page."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 
@@ -19,6 +19,7 @@ from dashboard.sessions.records import (
     end_current_session,
     end_sessions,
 )
+from dashboard.sessions.store import fresh_session
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 EMAIL_PREFIX = "change"  # its password field must not share an id with the others
@@ -109,7 +110,7 @@ def delete():
         else:
             user = current_user._get_current_object()
             logout_user()
-            session.clear()
+            fresh_session()
             delete_account(user)
             flash("Your account and all its data were deleted.", "info")
             return redirect(url_for("auth.login"), 303)
@@ -129,7 +130,7 @@ def end_session(session_id: str):
     if record_id == current_session_id():
         logout_user()
         end_current_session("logout")
-        session.clear()
+        fresh_session()
         flash("You are logged out.", "info")
         return redirect(url_for("auth.login"), 303)
     flash("That session is logged out.", "success")

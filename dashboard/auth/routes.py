@@ -35,6 +35,7 @@ from dashboard.sessions.records import (
     end_current_session,
     start_session_record,
 )
+from dashboard.sessions.store import fresh_session
 
 bp = Blueprint("auth", __name__)
 
@@ -81,8 +82,7 @@ def failed_login(response) -> bool:
 
 def start_session(user) -> None:
     """Log `user` in on a fresh session (new id, nothing from before the login carries over)."""
-    session.clear()
-    current_app.session_interface.regenerate(session)
+    fresh_session()
     start_session_record(user)
     login_user(user)
     record_login(user)
@@ -176,8 +176,7 @@ CODE_MINUTES = 5
 
 def ask_for_code(user, next_url: str | None):
     """The password was right: remember that (on the server) and ask for the second factor."""
-    session.clear()
-    current_app.session_interface.regenerate(session)
+    fresh_session()
     session[PENDING_LOGIN] = {
         "user": str(user.id),
         "at": utcnow().isoformat(),
@@ -243,7 +242,6 @@ def logout():
     """Log out and forget the session, here and in every saved copy of its cookie."""
     logout_user()
     end_current_session("logout")
-    session.clear()
+    fresh_session()  # the old id keeps nothing
     flash("You are logged out.", "info")
-    current_app.session_interface.regenerate(session)  # the old id keeps nothing
     return redirect(url_for("auth.login"), 303)
