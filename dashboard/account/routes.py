@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from dashboard.account.forms import ChangeEmailForm, ChangePasswordForm, DeleteAccountForm
 from dashboard.account.history import EVENT_WORDS, record_security_event, security_history
 from dashboard.account.service import change_password, delete_account
+from dashboard.account.stamps import cancel_emailed_links
 from dashboard.auth.emails import send_email_change
 from dashboard.auth.passwords import password_matches
 from dashboard.auth.service import normalise_email
@@ -70,6 +71,7 @@ def password():
     if form.validate_on_submit():
         if change_password(current_user, form.current_password.data, form.new_password.data):
             end_sessions(current_user, "password.change", keep=current_session_id())
+            cancel_emailed_links(current_user)
             record_security_event(current_user, "password.change")
             flash("Your password was changed. Every other session was logged out.", "success")
             return redirect(url_for("account.index"), 303)
@@ -144,6 +146,7 @@ def end_other_sessions():
     if not FlaskForm().validate_on_submit():
         abort(400)
     count = end_sessions(current_user, "logout.others", keep=current_session_id())
+    cancel_emailed_links(current_user)
     record_security_event(current_user, "logout.others", {"sessions": count})
     flash(f"Logged out {count} other session{'s' if count != 1 else ''}.", "success")
     return sessions_changed()
