@@ -60,7 +60,7 @@ def next_step_code(secret: str) -> str:
 
 def test_both_two_factor_steps_rotate_a_planted_session_id(app, client, user):
     secret = new_secret()
-    enable(db.session.get(User, user.id), secret)
+    enable(db.session.get(User, user.id), secret, pyotp.TOTP(secret).timecode(time.time()))
     planted = plant(client)
 
     log_in(client, user)  # the password step
