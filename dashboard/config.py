@@ -110,6 +110,13 @@ class Config:
         self.RESET_RATE_LIMIT_PER_IP = os.environ.get("RESET_RATE_LIMIT_PER_IP", "10/hour")
         self.RESET_RATE_LIMIT_PER_EMAIL = os.environ.get("RESET_RATE_LIMIT_PER_EMAIL", "3/hour")
         self.TWO_FACTOR_RATE_LIMIT = os.environ.get("TWO_FACTOR_RATE_LIMIT", "5/minute")
+        # Wrong codes per account over a longer window, after which log-in by code is locked.
+        self.TWO_FACTOR_LOCKOUT = os.environ.get("TWO_FACTOR_LOCKOUT", "10 per 15 minutes")
+        # Wrong passwords per account on the forms that ask for it again (change password or
+        # address, turn two-factor off, delete the account), counted together.
+        self.PASSWORD_CHECK_RATE_LIMIT = os.environ.get(
+            "PASSWORD_CHECK_RATE_LIMIT", "10 per 15 minutes"
+        )
         # Support staff and super admins must turn on two-factor sign-in to open the console.
         self.STAFF_REQUIRE_TWO_FACTOR = env_flag("STAFF_REQUIRE_TWO_FACTOR", True)
         self.EMAIL_RATE_LIMIT_PER_USER = os.environ.get("EMAIL_RATE_LIMIT_PER_USER", "5/hour")

@@ -32,6 +32,8 @@ def error_response(status: int, message: str | None = None):
 
 
 def handle_http_exception(error: HTTPException):
+    if error.response is not None:  # made for it, e.g. a form saying why it was refused (429)
+        return error.response
     status = error.code or 500
     body, status = error_response(status)
     response = current_app.make_response((body, status))

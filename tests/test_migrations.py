@@ -78,7 +78,7 @@ SEED_FOREIGN_KEYS = {
     ("tool_logs", "api_key_id"): ("api_keys", "CASCADE"),
     ("usage_summaries", "user_id"): ("users", "CASCADE"),
 }
-DASHBOARD_TABLES = {"super_admins", "usage_daily", "audit_events"}
+DASHBOARD_TABLES = {"super_admins", "usage_daily", "audit_events", "account_security"}
 
 
 @pytest.fixture

@@ -1,15 +1,29 @@
 """The account page."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_limiter import RequestLimit
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 
 from dashboard.account.forms import ChangeEmailForm, ChangePasswordForm, DeleteAccountForm
 from dashboard.account.history import EVENT_WORDS, record_security_event, security_history
 from dashboard.account.service import change_password, delete_account
+from dashboard.account.stamps import cancel_emailed_links
 from dashboard.auth.emails import send_email_change
 from dashboard.auth.passwords import password_matches
+from dashboard.auth.routes import wait_words
 from dashboard.auth.service import normalise_email
+from dashboard.extensions import limiter
 from dashboard.models.types import parse_uuid
 from dashboard.plans import all_plans, plan_named
 from dashboard.sessions.records import (
@@ -19,9 +33,41 @@ from dashboard.sessions.records import (
     end_current_session,
     end_sessions,
 )
+from dashboard.sessions.store import fresh_session
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 EMAIL_PREFIX = "change"  # its password field must not share an id with the others
+
+
+def wrong_password() -> None:
+    """Count this request against the account's budget of wrong passwords."""
+    g.wrong_password = True
+
+
+def password_checks(on_breach):
+    """One budget of wrong passwords per account, shared by every form that asks for the
+    password again (so guessing on one form does not add tries on another)."""
+    return limiter.shared_limit(
+        lambda: current_app.config["PASSWORD_CHECK_RATE_LIMIT"],
+        scope="password-check",
+        key_func=lambda: f"password-check:{current_user.get_id()}",
+        methods=["POST"],
+        deduct_when=lambda response: g.get("wrong_password", False),
+        on_breach=on_breach,
+    )
+
+
+def too_many_wrong_passwords(limit: RequestLimit) -> None:
+    flash(
+        f"Too many wrong passwords for this account: try again in {wait_words(limit)}. "
+        "Until then no password is checked here, not even the right one.",
+        "danger",
+    )
+
+
+def account_page_refused(limit: RequestLimit):
+    too_many_wrong_passwords(limit)
+    return current_app.make_response(render_account(status=429))
 
 
 def render_account(password_form=None, delete_form=None, email_form=None, status=200):
@@ -63,21 +109,25 @@ def index():
 
 @bp.post("/password")
 @login_required
+@password_checks(on_breach=account_page_refused)
 def password():
     """Change the password, given the current one."""
     form = ChangePasswordForm()
     if form.validate_on_submit():
         if change_password(current_user, form.current_password.data, form.new_password.data):
             end_sessions(current_user, "password.change", keep=current_session_id())
+            cancel_emailed_links(current_user)
             record_security_event(current_user, "password.change")
             flash("Your password was changed. Every other session was logged out.", "success")
             return redirect(url_for("account.index"), 303)
+        wrong_password()
         form.current_password.errors.append("That is not your current password.")
     return render_account(password_form=form, status=422)
 
 
 @bp.post("/email")
 @login_required
+@password_checks(on_breach=account_page_refused)
 def email():
     """Ask to change the address: a link goes to the new one, a notice to the old one."""
     form = ChangeEmailForm(prefix=EMAIL_PREFIX)
@@ -88,6 +138,7 @@ def email():
         elif new_email == current_user.email:
             form.new_email.errors.append("That is already your address.")
         elif not password_matches(current_user.password_hash, form.password.data):
+            wrong_password()
             form.password.errors.append("That is not your password.")
         else:
             send_email_change(current_user, new_email)
@@ -98,6 +149,7 @@ def email():
 
 @bp.post("/delete")
 @login_required
+@password_checks(on_breach=account_page_refused)
 def delete():
     """Delete the account and everything in it, after confirmation."""
     form = DeleteAccountForm()
@@ -105,11 +157,12 @@ def delete():
         if normalise_email(form.confirm_email.data) != current_user.email:
             form.confirm_email.errors.append("That is not this account's email address.")
         elif not password_matches(current_user.password_hash, form.password.data):
+            wrong_password()
             form.password.errors.append("That is not your password.")
         else:
             user = current_user._get_current_object()
             logout_user()
-            session.clear()
+            fresh_session()
             delete_account(user)
             flash("Your account and all its data were deleted.", "info")
             return redirect(url_for("auth.login"), 303)
@@ -129,7 +182,7 @@ def end_session(session_id: str):
     if record_id == current_session_id():
         logout_user()
         end_current_session("logout")
-        session.clear()
+        fresh_session()
         flash("You are logged out.", "info")
         return redirect(url_for("auth.login"), 303)
     flash("That session is logged out.", "success")
@@ -143,6 +196,7 @@ def end_other_sessions():
     if not FlaskForm().validate_on_submit():
         abort(400)
     count = end_sessions(current_user, "logout.others", keep=current_session_id())
+    cancel_emailed_links(current_user)
     record_security_event(current_user, "logout.others", {"sessions": count})
     flash(f"Logged out {count} other session{'s' if count != 1 else ''}.", "success")
     return sessions_changed()

@@ -8,6 +8,7 @@ import segno
 import sqlalchemy as sa
 from markupsafe import Markup
 
+from dashboard.account.stamps import claim_totp_step
 from dashboard.extensions import db
 from dashboard.models import RecoveryCode, User, utcnow
 
@@ -29,12 +30,21 @@ def qr_svg(uri: str) -> Markup:
     return Markup(svg)  # noqa: S704 (segno's own SVG, built from our data)
 
 
-def code_is_right(secret: str, code: str, at=None) -> bool:
-    """A 6-digit code for `secret`, allowing one 30-second step of clock drift."""
+def code_step(secret: str, code: str, at=None) -> int | None:
+    """The time step whose 6-digit code for `secret` this is, allowing one 30-second step of
+    clock drift either way; None when it is no such code."""
     code = (code or "").replace(" ", "")
     if not (code.isdigit() and len(code) == 6):
-        return False
-    return pyotp.TOTP(secret).verify(code, for_time=at, valid_window=1)
+        return None
+    try:
+        return pyotp.TOTP(secret).verify_and_get_timecode(code, for_time=at, valid_window=1)
+    except pyotp.exceptions.OTPVerificationError:
+        return None
+
+
+def code_is_right(secret: str, code: str, at=None) -> bool:
+    """A 6-digit code for `secret` (whether or not it was used before)."""
+    return code_step(secret, code, at) is not None
 
 
 def _hash(code: str) -> str:
@@ -42,10 +52,12 @@ def _hash(code: str) -> str:
     return hashlib.sha256(code.replace("-", "").lower().encode()).hexdigest()
 
 
-def enable(user: User, secret: str) -> list[str]:
-    """Turn two-factor on with `secret`; the new recovery codes, to show once."""
+def enable(user: User, secret: str, step: int) -> list[str]:
+    """Turn two-factor on with `secret`, proven by a code of `step` (which is now used); the new
+    recovery codes, to show once."""
     user.totp_secret = secret
     user.totp_enabled_at = utcnow()
+    claim_totp_step(user, step)
     return replace_recovery_codes(user)
 
 
@@ -81,9 +93,11 @@ def use_recovery_code(user: User, code: str) -> bool:
 
 
 def second_factor_ok(user: User, code: str) -> str | None:
-    """ "totp" or "recovery" when `code` passes, else None."""
-    if user.totp_secret and code_is_right(user.totp_secret, code):
-        return "totp"
+    """ "totp" or "recovery" when `code` passes; "used" for a right code of a time step that
+    was used already (or is older than the last one used): each code works once."""
+    step = code_step(user.totp_secret, code) if user.totp_secret else None
+    if step is not None:
+        return "totp" if claim_totp_step(user, step) else "used"
     if use_recovery_code(user, code.strip()):
         return "recovery"
     return None

@@ -1,12 +1,18 @@
 """The account's two-factor pages: set up with a QR code, see recovery codes once, turn off."""
 
 from flask import current_app, flash, redirect, render_template, session, url_for
+from flask_limiter import RequestLimit
 from flask_login import current_user, login_required
 
 from dashboard.account import two_factor
 from dashboard.account.forms import DisableTwoFactorForm
 from dashboard.account.history import record_security_event
-from dashboard.account.routes import bp
+from dashboard.account.routes import (
+    bp,
+    password_checks,
+    too_many_wrong_passwords,
+    wrong_password,
+)
 from dashboard.auth.forms import TwoFactorCodeForm
 from dashboard.auth.passwords import password_matches
 from dashboard.customer_only import customer_only
@@ -60,8 +66,9 @@ def enable_two_factor():
         return redirect(url_for("account.two_factor_page"), 303)
     if form.validate_on_submit():
         secret = pending_secret()
-        if two_factor.code_is_right(secret, form.code.data):
-            codes = two_factor.enable(current_user, secret)
+        step = two_factor.code_step(secret, form.code.data)
+        if step is not None:
+            codes = two_factor.enable(current_user, secret, step)
             session.pop(PENDING_SECRET, None)
             record_security_event(current_user, "two_factor.enable")
             response = current_app.make_response(
@@ -73,8 +80,14 @@ def enable_two_factor():
     return render_setup(form=form, status=422)
 
 
+def two_factor_page_refused(limit: RequestLimit):
+    too_many_wrong_passwords(limit)
+    return render_setup(status=429)
+
+
 @bp.post("/two-factor/disable")
 @login_required
+@password_checks(on_breach=two_factor_page_refused)
 def disable_two_factor():
     """Turn two-factor off, given the password."""
     form = DisableTwoFactorForm()
@@ -84,6 +97,7 @@ def disable_two_factor():
             record_security_event(current_user, "two_factor.disable")
             flash("Two-factor sign-in is off.", "info")
             return redirect(url_for("account.index"), 303)
+        wrong_password()
         form.password.errors.append("That is not your password.")
     flash("Two-factor sign-in is still on: the password was not right.", "danger")
     return redirect(url_for("account.two_factor_page"), 303)

@@ -5,6 +5,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user, login_required
 
 from dashboard.account.history import record_security_event
+from dashboard.account.stamps import cancel_emailed_links
 from dashboard.auth.emails import send_email_changed, send_password_reset, send_verification
 from dashboard.auth.forms import ForgotPasswordForm, ResetPasswordForm
 from dashboard.auth.routes import bp, form_email_key
@@ -29,6 +30,7 @@ from dashboard.sessions.records import end_sessions
 PROBLEM_TITLES = {
     "expired": "This link has expired",
     "used": "This link was already used",
+    "cancelled": "This link was cancelled",
     "invalid": "This link does not work",
 }
 SENT_WORDS = (
@@ -116,6 +118,7 @@ def reset_password(token: str):
         set_password(user, form.password.data)
         confirm_email(user)  # the link reached the inbox: the address is the account's
         end_sessions(user, "password.reset")
+        cancel_emailed_links(user)
         record_security_event(user, "password.reset")
         flash(
             "Your new password is set and every session was logged out. Log in with it.", "success"

@@ -1,5 +1,7 @@
 """Sign-up, log-in and log-out pages."""
 
+import math
+import time
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -14,6 +16,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_limiter import RequestLimit
 from flask_login import current_user, login_required, login_user, logout_user
 
 from dashboard.account.history import record_security_event
@@ -35,6 +38,7 @@ from dashboard.sessions.records import (
     end_current_session,
     start_session_record,
 )
+from dashboard.sessions.store import fresh_session
 
 bp = Blueprint("auth", __name__)
 
@@ -81,8 +85,7 @@ def failed_login(response) -> bool:
 
 def start_session(user) -> None:
     """Log `user` in on a fresh session (new id, nothing from before the login carries over)."""
-    session.clear()
-    current_app.session_interface.regenerate(session)
+    fresh_session()
     start_session_record(user)
     login_user(user)
     record_login(user)
@@ -176,8 +179,7 @@ CODE_MINUTES = 5
 
 def ask_for_code(user, next_url: str | None):
     """The password was right: remember that (on the server) and ask for the second factor."""
-    session.clear()
-    current_app.session_interface.regenerate(session)
+    fresh_session()
     session[PENDING_LOGIN] = {
         "user": str(user.id),
         "at": utcnow().isoformat(),
@@ -205,12 +207,36 @@ def pending_login_key() -> str:
     return "totp:" + (pending.get("user", "") if isinstance(pending, dict) else "none")
 
 
+def wait_words(limit: RequestLimit) -> str:
+    """ "3 minutes": how long until `limit` lets the next try through."""
+    minutes = max(1, math.ceil((limit.reset_at - time.time()) / 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def code_form_refused(limit: RequestLimit):
+    """The code form again, saying why no code is checked now (429): too many wrong ones."""
+    form = TwoFactorCodeForm()
+    form.code.errors = [
+        f"Too many wrong codes for this account: try again in {wait_words(limit)}. "
+        "Until then no code is checked, not even a right one."
+    ]
+    return current_app.make_response((render_template("auth/login_code.html", form=form), 429))
+
+
 @bp.route("/login/code", methods=["GET", "POST"])
 @limiter.limit(
     lambda: current_app.config["TWO_FACTOR_RATE_LIMIT"],
     key_func=pending_login_key,
     methods=["POST"],
     deduct_when=failed_login,
+    on_breach=code_form_refused,
+)
+@limiter.limit(
+    lambda: current_app.config["TWO_FACTOR_LOCKOUT"],
+    key_func=pending_login_key,
+    methods=["POST"],
+    deduct_when=failed_login,
+    on_breach=code_form_refused,
 )
 def login_code():
     """The second step of logging in: a code from the app, or a recovery code."""
@@ -224,7 +250,7 @@ def login_code():
     form = TwoFactorCodeForm()
     if form.validate_on_submit():
         how = second_factor_ok(user, form.code.data)
-        if how is not None:
+        if how in ("totp", "recovery"):
             target = session[PENDING_LOGIN]["next"]
             start_session(user)
             if how == "recovery":
@@ -232,7 +258,11 @@ def login_code():
                 flash("You used a recovery code: it works no more.", "warning")
             return redirect(target, 303)
         record_security_event(user, "login.failed_code")
-        form.code.errors.append("That code is not right.")
+        form.code.errors.append(
+            "That code was used already: wait for the next one in your app."
+            if how == "used"
+            else "That code is not right."
+        )
         return render_template("auth/login_code.html", form=form), 422
     return render_template("auth/login_code.html", form=form)
 
@@ -243,7 +273,6 @@ def logout():
     """Log out and forget the session, here and in every saved copy of its cookie."""
     logout_user()
     end_current_session("logout")
-    session.clear()
+    fresh_session()  # the old id keeps nothing
     flash("You are logged out.", "info")
-    current_app.session_interface.regenerate(session)  # the old id keeps nothing
     return redirect(url_for("auth.login"), 303)

@@ -4,6 +4,11 @@ Each token is signed with SECRET_KEY and a purpose of its own (a reset token is 
 token). Single use comes from what each token carries: a reset names a fingerprint of the
 current password hash (setting a password changes it), an email change and a verification name
 the address they were made for (changing or confirming it makes them stale).
+
+Every token also carries the account's link generation (`account/stamps.py`): a password
+change, a reset and "log out everywhere else" add one to it, and every link sent before then
+answers "cancelled". So a pending email change dies with the steps its notice tells the owner
+to take.
 """
 
 import hashlib
@@ -13,6 +18,7 @@ from datetime import timedelta
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from dashboard.account.stamps import link_generation
 from dashboard.auth.service import user_by_id
 from dashboard.models import User
 
@@ -22,7 +28,7 @@ CHANGE = "email-change"
 
 
 class TokenProblem(Exception):
-    """A link that cannot be used; `reason` is expired, used or invalid."""
+    """A link that cannot be used; `reason` is expired, used, cancelled or invalid."""
 
     def __init__(self, reason: str, purpose: str) -> None:
         super().__init__(reason)
@@ -66,16 +72,20 @@ def password_fingerprint(user: User) -> str:
     return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
 
 
+def _dumps(purpose: str, user: User, **data) -> str:
+    return _serializer(purpose).dumps({"u": str(user.id), "g": link_generation(user), **data})
+
+
 def verification_token(user: User) -> str:
-    return _serializer(VERIFY).dumps({"u": str(user.id), "e": user.email})
+    return _dumps(VERIFY, user, e=user.email)
 
 
 def reset_token(user: User) -> str:
-    return _serializer(RESET).dumps({"u": str(user.id), "p": password_fingerprint(user)})
+    return _dumps(RESET, user, p=password_fingerprint(user))
 
 
 def email_change_token(user: User, new_email: str) -> str:
-    return _serializer(CHANGE).dumps({"u": str(user.id), "o": user.email, "n": new_email})
+    return _dumps(CHANGE, user, o=user.email, n=new_email)
 
 
 def _user_of(data: dict, purpose: str) -> User:
@@ -85,12 +95,19 @@ def _user_of(data: dict, purpose: str) -> User:
     return user
 
 
+def _not_cancelled(data: dict, user: User, purpose: str) -> None:
+    """Checked after "used": a link that did its job says so, not that it was cancelled."""
+    if data.get("g") != link_generation(user):
+        raise TokenProblem("cancelled", purpose)
+
+
 def user_to_verify(token: str) -> User:
     """The account whose address this link confirms."""
     data = _load(VERIFY, token)
     user = _user_of(data, VERIFY)
     if data.get("e") != user.email:
         raise TokenProblem("used", VERIFY)
+    _not_cancelled(data, user, VERIFY)
     return user
 
 
@@ -100,6 +117,7 @@ def user_to_reset(token: str) -> User:
     user = _user_of(data, RESET)
     if data.get("p") != password_fingerprint(user):
         raise TokenProblem("used", RESET)
+    _not_cancelled(data, user, RESET)
     return user
 
 
@@ -109,4 +127,5 @@ def email_change_of(token: str) -> EmailChange:
     user = _user_of(data, CHANGE)
     if data.get("o") != user.email or not isinstance(data.get("n"), str):
         raise TokenProblem("used", CHANGE)
+    _not_cancelled(data, user, CHANGE)
     return EmailChange(user, data["n"])

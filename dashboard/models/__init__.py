@@ -1,6 +1,7 @@
 """The data model: the seed's tables, kept name for name, plus the dashboard's additions."""
 
 from dashboard.models.account import (
+    AccountSecurity,
     Impersonation,
     RecoveryCode,
     SecurityEvent,
@@ -24,6 +25,7 @@ from dashboard.models.usage import ToolLog, UsageDaily, UsageSummary
 from dashboard.models.user import SuperAdmin, User
 
 __all__ = [
+    "AccountSecurity",
     "AlertEvent",
     "AlertKeyWatch",
     "AlertSettings",

@@ -98,3 +98,17 @@ class RecoveryCode(db.Model):
     )
     code_hash: Mapped[str] = mapped_column(sa.Text)
     used_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class AccountSecurity(db.Model):
+    """What an account's emailed links and TOTP codes are checked against (made when needed)."""
+
+    __tablename__ = "account_security"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Emailed links carry the generation they were made in; adding one cancels them all.
+    link_generation: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    # The last TOTP time step accepted: a code of that step or an earlier one is refused.
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import redis
 import sqlalchemy as sa
-from flask import Flask, request
+from flask import Flask, current_app, request, session
 from flask_session.base import ServerSideSession, ServerSideSessionInterface
 from flask_session.redis import RedisSessionInterface
 
@@ -105,3 +105,23 @@ def raise_session_store_error() -> None:
     """Answer a request whose session could not be read as the database error it was."""
     if error := request.environ.get(STORE_ERROR):
         raise error
+
+
+def rotate_session_id() -> None:
+    """Keep this browser's session data under a new id; the old id's stored data is deleted.
+
+    For every change of privilege (log-in, each two-factor step, starting and ending viewing as
+    a customer): an id someone planted or copied before the change is worth nothing after it.
+    """
+    current_app.session_interface.regenerate(session)
+
+
+def fresh_session() -> None:
+    """A new, empty session under a new id (log-in): nothing from before carries over.
+
+    Flask-Session's regenerate() does nothing on an empty session, and clear() empties it, so
+    the id is rotated first. A session that is empty already has a fresh id anyway: open_session
+    makes a new one whenever the cookie names no stored data.
+    """
+    rotate_session_id()
+    session.clear()

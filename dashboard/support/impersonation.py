@@ -20,6 +20,8 @@ How it works:
 - Writes are denied by default while viewing (see guards.py): only ending, logging out and
   expiring a key go through. Every request made while viewing, reads included, leaves an audit
   row that names the impersonation row.
+- Starting and ending rotate the session id (`rotate_session_id`): a cookie copied before or
+  while viewing is worth nothing afterwards.
 - It ends by the banner's button (`end_impersonation`), on log-out (Flask-Login's
   `user_logged_out` signal, and the session row ending), after IMPERSONATION_MINUTES (the next
   request ends it, audits it, flashes and goes back to the console), or when it stops being
@@ -44,6 +46,7 @@ from dashboard.extensions import db
 from dashboard.keys.service import key_of
 from dashboard.models import Impersonation, User, utcnow
 from dashboard.sessions.records import current_session_id
+from dashboard.sessions.store import rotate_session_id
 from dashboard.support.audit import record_event
 from dashboard.support.guards import (
     SAFE_METHODS,
@@ -84,6 +87,7 @@ def start_impersonation(actor: User, subject: User, reason: str) -> Impersonatio
         subject=subject,
         details={"reason": reason, "impersonation_id": str(viewing.id)},
     )
+    rotate_session_id()  # what the browser may do changed: a copied cookie is worth nothing now
     return viewing
 
 
@@ -114,6 +118,7 @@ def end_impersonation(how: str, viewing: Impersonation | None = None) -> User | 
         "seconds": max(0, int((now - viewing.started_at).total_seconds())),
     }
     record_event("impersonation.end", actor=viewing.actor, subject=viewing.subject, details=details)
+    rotate_session_id()  # a cookie copied while viewing does not outlive the viewing
     g.pop("impersonation", None)
     impersonator = g.pop("impersonator", None)
     if impersonator is not None:

@@ -2,6 +2,7 @@
 throttled wrong codes, and the support console's requirement."""
 
 import re
+import time
 from datetime import datetime, timedelta
 
 import pyotp
@@ -26,6 +27,11 @@ def test_codes_with_a_frozen_clock():
     assert not code_is_right(secret, code, at=at + timedelta(seconds=90))
     assert not code_is_right(secret, "12345", at=at)
     assert not code_is_right(secret, "abcdef", at=at)
+
+
+def next_code(secret: str) -> str:
+    """A right code the server has not seen: set-up used this step's, drift allows the next."""
+    return pyotp.TOTP(secret).at(time.time() + 30)
 
 
 def turn_on(client) -> tuple[str, list[str]]:
@@ -53,7 +59,7 @@ def test_set_up_then_log_in_with_a_code(client, logged_in, auth):
     response = client.post("/login", data={"email": logged_in.email, "password": PASSWORD})
     assert response.status_code == 303 and response.headers["Location"].endswith("/login/code")
     assert client.get("/account/").status_code == 302  # not logged in before the code
-    response = client.post("/login/code", data={"code": pyotp.TOTP(secret).now()})
+    response = client.post("/login/code", data={"code": next_code(secret)})
     assert response.status_code == 303
     assert client.get("/account/").status_code == 200
 
@@ -118,3 +124,59 @@ def test_support_console_needs_two_factor(client, auth, make_user):
     from dashboard.models import AuditEvent
 
     assert "account.two_factor.enable" in set(db.session.scalars(sa.select(AuditEvent.action)))
+
+
+def log_in_with_password(client, user) -> None:
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert response.headers["Location"].endswith("/login/code")
+
+
+def test_a_code_works_once(client, logged_in, auth):
+    secret, _ = turn_on(client)
+    auth.logout()
+    log_in_with_password(client, logged_in)
+    set_up_code = pyotp.TOTP(secret).now()
+    response = client.post("/login/code", data={"code": set_up_code})  # set-up used this one
+    assert response.status_code == 422
+    assert "That code was used already" in response.get_data(as_text=True)
+    code = next_code(secret)
+    assert client.post("/login/code", data={"code": code}).status_code == 303
+
+    auth.logout()
+    log_in_with_password(client, logged_in)
+    for replayed in (code, set_up_code):  # the same code again, and the step before it
+        response = client.post("/login/code", data={"code": replayed})
+        assert response.status_code == 422
+        assert "That code was used already" in response.get_data(as_text=True)
+    assert client.get("/account/").status_code == 302
+
+
+def test_a_code_step_is_claimed_once_per_account(logged_in):
+    from dashboard.account.stamps import claim_totp_step
+
+    user = db.session.get(User, logged_in.id)
+    assert claim_totp_step(user, 1000)
+    assert not claim_totp_step(user, 1000)
+    assert not claim_totp_step(user, 999)
+    assert claim_totp_step(user, 1001)
+
+
+@pytest.mark.parametrize(
+    "app_overrides", [{"TWO_FACTOR_RATE_LIMIT": "100/minute", "TWO_FACTOR_LOCKOUT": "10/hour"}]
+)
+def test_wrong_codes_lock_the_account_for_the_window(client, logged_in, auth):
+    secret, _ = turn_on(client)
+    auth.logout()
+    log_in_with_password(client, logged_in)
+    for _ in range(10):
+        assert client.post("/login/code", data={"code": "000000"}).status_code == 422
+    response = client.post("/login/code", data={"code": next_code(secret)})  # even a right one
+    assert response.status_code == 429
+    page = response.get_data(as_text=True)
+    assert "Too many wrong codes for this account: try again in" in page
+    assert 'name="code"' in page  # the form, with its message, not a bare error page
+    assert client.get("/account/").status_code == 302
+
+    other = client.application.test_client()  # another browser: the lock is the account's
+    log_in_with_password(other, logged_in)
+    assert other.post("/login/code", data={"code": next_code(secret)}).status_code == 429

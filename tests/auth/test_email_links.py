@@ -191,3 +191,74 @@ def test_mail_server_down_does_not_break_sign_up(app, client, inbox):
     response = signup(client, "ana@example.com")
     assert response.status_code == 303
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 1
+
+
+def ask_for_email_change(client, inbox, user, new_email: str = "attacker@example.com") -> str:
+    """Request an email change from a logged-in client; the emailed link's path."""
+    reload(user).email_verified_at = sa.func.now()
+    db.session.commit()
+    response = client.post(
+        "/account/email", data={"change-new_email": new_email, "change-password": PASSWORD}
+    )
+    assert response.status_code == 303
+    return inbox.link_to(new_email)
+
+
+def change_password(app, client, inbox, user) -> None:
+    response = client.post(
+        "/account/password",
+        data={
+            "current_password": PASSWORD,
+            "new_password": NEW_PASSWORD,
+            "confirm_password": NEW_PASSWORD,
+        },
+    )
+    assert response.status_code == 303
+
+
+def log_out_everywhere_else(app, client, inbox, user) -> None:
+    assert client.post("/account/sessions/end-others").status_code == 303
+
+
+def reset_password(app, client, inbox, user) -> None:
+    other = app.test_client()
+    forgot(other, user.email)
+    link = inbox.link_to(user.email)
+    response = other.post(link, data={"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert response.status_code == 303
+
+
+@pytest.mark.parametrize("step", [change_password, log_out_everywhere_else, reset_password])
+def test_a_pending_email_change_dies_with_the_steps_its_notice_names(
+    app, client, inbox, logged_in, step
+):
+    """Someone with the session asks to move the account to their address; the owner follows
+    the notice (change the password, log out everywhere): the link, opened after, does nothing."""
+    link = ask_for_email_change(client, inbox, logged_in)
+    old = logged_in.email
+    step(app, client, inbox, logged_in)
+    attacker = app.test_client()
+    response = attacker.get(link)
+    assert response.status_code == 400
+    assert "This link was cancelled" in response.get_data(as_text=True)
+    assert reload(logged_in).email == old
+    assert "email.change" not in actions(logged_in)
+
+
+def test_a_reset_link_dies_when_every_other_session_is_logged_out(app, client, inbox, logged_in):
+    forgot(app.test_client(), logged_in.email)
+    link = inbox.link_to(logged_in.email)
+    assert client.post("/account/sessions/end-others").status_code == 303
+    response = app.test_client().post(
+        link, data={"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
+    )
+    assert response.status_code == 400
+    assert "This link was cancelled" in response.get_data(as_text=True)
+    AuthActions(app.test_client()).login(logged_in, PASSWORD)  # the password did not change
+
+
+def test_links_sent_after_a_cancellation_work(app, client, inbox, logged_in):
+    assert client.post("/account/sessions/end-others").status_code == 303
+    link = ask_for_email_change(client, inbox, logged_in, "new@example.com")
+    assert client.get(link).status_code == 303
+    assert reload(logged_in).email == "new@example.com"

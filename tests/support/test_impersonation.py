@@ -244,15 +244,37 @@ def test_viewing_belongs_to_one_session_of_the_support_person(app, client, viewi
     assert len(open_views()) == 1  # and it did not end the first browser's viewing
 
 
-def test_a_saved_cookie_stops_viewing_after_end(app, client, viewing, support, customer_key):
+def test_starting_to_view_rotates_the_session_id(app, client, auth, support, customer):
+    auth.login(support)
+    before = client.get_cookie("session").value
+    assert start_viewing(client, customer).status_code == 303
+    assert client.get_cookie("session").value != before
+    replay = app.test_client()
+    replay.set_cookie("session", before)
+    assert replay.get("/account/").status_code == 302  # to the log-in page
+    assert "impersonated-email" in client.get("/keys/").get_data(as_text=True)
+
+
+def test_a_saved_cookie_stops_working_after_end(app, client, viewing, support, customer_key):
     saved = client.get_cookie("session").value
     client.post("/support/impersonation/end")
+    assert client.get_cookie("session").value != saved
     replay = app.test_client()
     replay.set_cookie("session", saved)
-    page = replay.get("/keys/").get_data(as_text=True)
-    assert "impersonated-email" not in page
-    assert customer_key[0].prefix not in page  # the customer's keys are not shown any more
-    assert support.email in page
+    response = replay.get("/keys/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    page = client.get("/keys/").get_data(as_text=True)  # the support person goes on, as themselves
+    assert "impersonated-email" not in page and customer_key[0].prefix not in page
+
+
+def test_expiry_rotates_the_session_id(app, client, viewing):
+    saved = client.get_cookie("session").value
+    expire_the_view(client)
+    client.get("/keys/")
+    assert client.get_cookie("session").value != saved
+    replay = app.test_client()
+    replay.set_cookie("session", saved)
+    assert replay.get("/keys/").status_code == 302
 
 
 def test_a_saved_cookie_is_refused_after_end_and_log_out(app, client, viewing):
