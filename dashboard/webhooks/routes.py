@@ -125,8 +125,8 @@ def test(endpoint_id: str):
     """Queue a webhook.test event to the endpoint."""
     endpoint = own_endpoint_or_404(endpoint_id)
     checked_action()
-    service.send_test(endpoint)
-    flash("Test event queued.", "info")
+    delivery = service.send_test(endpoint)
+    flash_queued(delivery, "Test event queued.")
     return back_to(endpoint)
 
 
@@ -138,8 +138,7 @@ def resend(delivery_id: str):
     if delivery is None:
         abort(404)
     checked_action()
-    service.resend(delivery)
-    flash("Delivery queued again.", "info")
+    flash_queued(service.resend(delivery), "Delivery queued again.")
     return back_to(delivery.endpoint)
 
 
@@ -176,6 +175,18 @@ def delete(endpoint_id: str):
     service.delete_endpoint(endpoint)
     flash("Endpoint deleted.", "info")
     return redirect(url_for("webhooks.index"), 303)
+
+
+def flash_queued(delivery, queued_message: str) -> None:
+    """Say whether the delivery is on the queue or waits for it (deferred)."""
+    if delivery.status == "deferred":
+        flash(
+            "Saved, but not sent yet: the delivery queue is busy or unavailable. "
+            "It will be sent shortly.",
+            "warning",
+        )
+    else:
+        flash(queued_message, "info")
 
 
 def back_to(endpoint):

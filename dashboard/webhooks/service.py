@@ -1,6 +1,7 @@
 """Webhook endpoints and their deliveries: create, rotate, enable, fan events out, resend."""
 
 import base64
+import logging
 import secrets
 import uuid
 from datetime import datetime, timedelta
@@ -10,11 +11,12 @@ from flask import current_app
 
 from dashboard.alerts.events import TEST_EVENT, event_body
 from dashboard.extensions import db
-from dashboard.jobs import jobs
+from dashboard.jobs import QueueUnavailable, jobs
 from dashboard.models import WebhookDelivery, WebhookEndpoint, utcnow
 from dashboard.models.types import parse_uuid
 
 MAX_ENDPOINTS = 10
+logger = logging.getLogger(__name__)
 
 
 class TooManyEndpoints(Exception):
@@ -135,7 +137,12 @@ def queue_delivery(endpoint: WebhookEndpoint, event_type: str, body: dict, messa
     )
     db.session.add(delivery)
     db.session.commit()
-    jobs.enqueue(deliver_webhook, str(delivery.id))
+    try:
+        jobs.enqueue(deliver_webhook, str(delivery.id))
+    except QueueUnavailable:  # kept, not lost: the periodic sweep queues it again
+        logger.warning("Webhook delivery %s deferred: the queue is unavailable", delivery.id)
+        delivery.status = "deferred"
+        db.session.commit()
     return delivery
 
 

@@ -17,7 +17,7 @@ from huey import crontab
 from dashboard.alerts.events import TEST_EVENT
 from dashboard.alerts.service import endpoint_disabled
 from dashboard.extensions import db
-from dashboard.jobs import jobs
+from dashboard.jobs import QueueUnavailable, jobs
 from dashboard.models import WebhookDelivery, WebhookEndpoint, utcnow
 from dashboard.webhooks.delivery import attempt
 from dashboard.webhooks.service import signing_secrets
@@ -145,3 +145,42 @@ def retry_stuck_deliveries(now=None) -> int:
     for delivery_id in stuck:
         jobs.enqueue(deliver_webhook, str(delivery_id))
     return len(stuck)
+
+
+@jobs.periodic(lambda config: crontab(minute="*"))
+def send_deferred_deliveries() -> int:
+    """Every minute: queue the deliveries that could not be queued when they were made (the
+    queue was down); how many were queued."""
+    deferred = list(
+        db.session.scalars(
+            sa.select(DELIVERIES.c.id)
+            .where(DELIVERIES.c.status == "deferred")
+            .order_by(DELIVERIES.c.created_at)
+        )
+    )
+    return queue_again(deferred)
+
+
+def queue_again(delivery_ids) -> int:
+    """Mark deferred deliveries pending and queue them, oldest first; stop (they stay
+    deferred) when the queue is still unavailable. How many were queued."""
+    queued = 0
+    for delivery_id in delivery_ids:
+        db.session.execute(
+            sa.update(DELIVERIES)
+            .where(DELIVERIES.c.id == delivery_id, DELIVERIES.c.status == "deferred")
+            .values(status="pending")
+        )
+        db.session.commit()
+        try:
+            jobs.enqueue(deliver_webhook, str(delivery_id))
+        except QueueUnavailable:
+            db.session.execute(
+                sa.update(DELIVERIES)
+                .where(DELIVERIES.c.id == delivery_id, DELIVERIES.c.status == "pending")
+                .values(status="deferred")
+            )
+            db.session.commit()
+            break
+        queued += 1
+    return queued
