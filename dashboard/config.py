@@ -170,6 +170,12 @@ class Config:
         self.WEBHOOK_RETRY_FOR_SECONDS = env_int("WEBHOOK_RETRY_FOR_SECONDS", 24 * 3600)
         self.WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 30)
         self.WEBHOOK_SECRET_OVERLAP_HOURS = env_int("WEBHOOK_SECRET_OVERLAP_HOURS", 24)
+        # A fair queue: an account has at most this many deliveries queued or being sent; the
+        # rest wait (status "deferred") for one of them to finish. Keep it below JOBS_WORKERS,
+        # so one account's backlog always leaves workers for everyone else.
+        self.WEBHOOK_ACCOUNT_IN_FLIGHT = env_int("WEBHOOK_ACCOUNT_IN_FLIGHT", 1)
+        # "Send test event" and "Resend", together, per account.
+        self.WEBHOOK_SEND_RATE_LIMIT = os.environ.get("WEBHOOK_SEND_RATE_LIMIT", "10/minute")
 
 
 class ProductionConfig(Config):

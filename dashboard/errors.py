@@ -2,6 +2,7 @@
 dashboard/api/routes.py.)"""
 
 from flask import Flask, current_app, g, jsonify, render_template, request
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from redis import RedisError
 from sqlalchemy.exc import OperationalError
@@ -34,7 +35,9 @@ def error_response(status: int, message: str | None = None):
 
 def handle_http_exception(error: HTTPException):
     status = error.code or 500
-    body, status = error_response(status)
+    # A limit that words its own refusal (e.g. webhooks' test events) says it on the page.
+    worded = isinstance(error, RateLimitExceeded) and error.limit.error_message
+    body, status = error_response(status, error.description if worded else None)
     response = current_app.make_response((body, status))
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
         response.headers["Allow"] = ", ".join(sorted(error.valid_methods))  # RFC 9110

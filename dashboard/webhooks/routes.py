@@ -4,10 +4,21 @@ A new or rotated secret waits in the session for exactly one display (as API key
 resend update the delivery log in place with htmx; every action also works as a plain form post.
 """
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required
 
 from dashboard.alerts.events import EVENT_TYPES
+from dashboard.extensions import limiter
 from dashboard.webhooks import service
 from dashboard.webhooks.forms import ActionForm, EndpointForm
 
@@ -22,6 +33,19 @@ def never_cache(response):
     response.headers["Cache-Control"] = "no-store"
     response.vary.add("HX-Request")
     return response
+
+
+# Test events and resends share one per-account limit: each is a delivery on the job queue.
+limit_sends = limiter.shared_limit(
+    lambda: current_app.config["WEBHOOK_SEND_RATE_LIMIT"],
+    scope="webhook-sends",
+    key_func=lambda: f"account:{current_user.get_id()}",
+    methods=["POST"],
+    error_message=(
+        "You have sent many test events and resends in the last minute. "
+        "Wait a minute, then try again."
+    ),
+)
 
 
 def own_endpoint_or_404(endpoint_id: str):
@@ -121,6 +145,7 @@ def update(endpoint_id: str):
 
 @bp.post("/<endpoint_id>/test")
 @login_required
+@limit_sends
 def test(endpoint_id: str):
     """Queue a webhook.test event to the endpoint."""
     endpoint = own_endpoint_or_404(endpoint_id)
@@ -132,6 +157,7 @@ def test(endpoint_id: str):
 
 @bp.post("/deliveries/<delivery_id>/resend")
 @login_required
+@limit_sends
 def resend(delivery_id: str):
     """Send one delivery's message again."""
     delivery = service.delivery_of(current_user.id, delivery_id)
