@@ -100,6 +100,7 @@ def break_redis(own_redis, how: str) -> None:
 
 
 def assert_sessions_unavailable(response, elapsed) -> None:
+    print(f"sessions unavailable: {response.status_code} in {elapsed:.2f} s")
     assert elapsed < BOUNDED_SECONDS
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
@@ -153,6 +154,7 @@ def test_log_in_limiter_fails_open_to_memory(sessions_in_database, client, user,
     answers = []
     for _ in range(7):  # LOGIN_RATE_LIMIT_PER_EMAIL is 5 a minute
         response, elapsed = timed(lambda: client.post("/login", data=data))
+        print(f"log-in with the limiter's Redis {how}: {response.status_code} in {elapsed:.2f} s")
         assert elapsed < BOUNDED_SECONDS
         answers.append(response.status_code)
     assert 500 not in answers
@@ -170,6 +172,7 @@ def test_a_test_event_is_kept_when_the_queue_is_down(
     response, elapsed = timed(
         lambda: client.post(f"/webhooks/{endpoint.id}/test", follow_redirects=True)
     )
+    print(f"test event with the queue's Redis {how}: {response.status_code} in {elapsed:.2f} s")
     assert elapsed < BOUNDED_SECONDS * 2  # the limiter's wait and the queue's
     assert response.status_code == 200
     assert "not sent yet" in response.get_data(as_text=True)
