@@ -13,6 +13,7 @@ from whitenoise import WhiteNoise
 from dashboard import observability
 from dashboard.config import Config, config_from_environment
 from dashboard.extensions import csrf, db, htmx, limiter, login_manager, migrate, talisman
+from dashboard.limits_storage import storage_options
 from dashboard.sessions import init_app as init_sessions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +50,9 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.init_app(app)
     init_sessions(app)
     csrf.init_app(app)
+    # The form limiter's Redis waits are bounded like the API's (RATELIMIT_REDIS_TIMEOUT).
+    limiter_storage = storage_options(app.config["RATELIMIT_STORAGE_URI"], app.config)
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", limiter_storage)
     limiter.init_app(app)
     htmx.init_app(app)
     talisman.init_app(

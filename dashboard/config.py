@@ -63,6 +63,13 @@ class Config:
         # The sliding window of the API's limits ("calls a minute"); shorter only in tests.
         self.RATELIMIT_WINDOW_SECONDS = env_int("RATELIMIT_WINDOW_SECONDS", 60)
         self.RATELIMIT_HEADERS_ENABLED = False  # the gateway writes its own headers
+        # The form limiter (log-in, sign-up, resets) with Redis down: count in this process
+        # instead (per worker) until Redis answers again, and never fail a page for it.
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        self.RATELIMIT_SWALLOW_ERRORS = True
+        # Sessions and the job queue on Redis: each connect and each answer waits at most this
+        # long (no retries); then the page answers 503 or the job is not queued, logged.
+        self.REDIS_TIMEOUT_SECONDS = env_float("REDIS_TIMEOUT_SECONDS", 0.5)
         self.LOGIN_RATE_LIMIT_PER_IP = os.environ.get("LOGIN_RATE_LIMIT_PER_IP", "20/minute")
         self.LOGIN_RATE_LIMIT_PER_EMAIL = os.environ.get("LOGIN_RATE_LIMIT_PER_EMAIL", "5/minute")
         self.SESSION_COOKIE_HTTPONLY = True
@@ -170,6 +177,12 @@ class Config:
         self.WEBHOOK_RETRY_FOR_SECONDS = env_int("WEBHOOK_RETRY_FOR_SECONDS", 24 * 3600)
         self.WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 30)
         self.WEBHOOK_SECRET_OVERLAP_HOURS = env_int("WEBHOOK_SECRET_OVERLAP_HOURS", 24)
+        # A fair queue: an account has at most this many deliveries queued or being sent; the
+        # rest wait (status "deferred") for one of them to finish. Keep it below JOBS_WORKERS,
+        # so one account's backlog always leaves workers for everyone else.
+        self.WEBHOOK_ACCOUNT_IN_FLIGHT = env_int("WEBHOOK_ACCOUNT_IN_FLIGHT", 1)
+        # "Send test event" and "Resend", together, per account.
+        self.WEBHOOK_SEND_RATE_LIMIT = os.environ.get("WEBHOOK_SEND_RATE_LIMIT", "10/minute")
 
 
 class ProductionConfig(Config):

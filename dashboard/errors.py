@@ -1,8 +1,10 @@
 """Error pages for people: never a traceback. (The JSON API app answers its own errors:
 dashboard/api/routes.py.)"""
 
-from flask import Flask, current_app, g, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from redis import RedisError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
@@ -35,7 +37,9 @@ def handle_http_exception(error: HTTPException):
     if error.response is not None:  # made for it, e.g. a form saying why it was refused (429)
         return error.response
     status = error.code or 500
-    body, status = error_response(status)
+    # A limit that words its own refusal (e.g. webhooks' test events) says it on the page.
+    worded = isinstance(error, RateLimitExceeded) and error.limit.error_message
+    body, status = error_response(status, error.description if worded else None)
     response = current_app.make_response((body, status))
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
         response.headers["Allow"] = ", ".join(sorted(error.valid_methods))  # RFC 9110
@@ -55,6 +59,24 @@ def handle_database_down(error: OperationalError):
     return error_response(503)
 
 
+# Redis (sessions) down or silent: a page cannot know who is asking, so it says so and asks
+# the person to come back; Retry-After tells a browser or proxy when.
+SESSIONS_UNAVAILABLE = "Sessions are unavailable right now. Please try again shortly."
+SESSIONS_RETRY_SECONDS = 5
+
+
+def handle_session_store_down(error: RedisError):
+    current_app.logger.warning("Session store (Redis) unavailable: %s", error)
+    g._login_user = login_manager.anonymous_user()
+    if request.htmx or request.accept_mimetypes.best == "application/json":
+        error_body = {"code": "sessions_unavailable", "message": SESSIONS_UNAVAILABLE}
+        response = current_app.make_response((jsonify(error=error_body), 503))
+    else:
+        response = current_app.make_response(error_response(503, SESSIONS_UNAVAILABLE))
+    response.headers["Retry-After"] = str(SESSIONS_RETRY_SECONDS)
+    return response
+
+
 def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
@@ -68,4 +90,5 @@ def register(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(OperationalError, handle_database_down)
+    app.register_error_handler(RedisError, handle_session_store_down)
     app.register_error_handler(Exception, handle_unexpected)

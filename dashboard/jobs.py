@@ -8,10 +8,13 @@ scheduler; Dramatiq needs Redis or RabbitMQ.
 
 Tasks are declared once, at import, with `@jobs.task` / `@jobs.periodic(...)`; `init_app` makes
 one Huey per app from its config and registers every task there, each run inside an app context.
-Call a task with `jobs.enqueue(func, *args)` or `jobs.schedule(func, args, delay)`.
+Call a task with `jobs.enqueue(func, *args)` or `jobs.schedule(func, args, delay)`; both raise
+QueueUnavailable when the queue's storage is down or silent (Redis waits are bounded by
+REDIS_TIMEOUT_SECONDS), so a page can say so instead of hanging or failing.
 """
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,8 +22,17 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
+from redis import ConnectionPool, RedisError
+
+from dashboard.redis_waits import bounded_waits
 
 logger = logging.getLogger(__name__)
+# What the queue's storage raises when it is down, silent or locked.
+STORAGE_ERRORS = (RedisError, sqlite3.OperationalError)
+
+
+class QueueUnavailable(Exception):
+    """The job could not be queued: the queue's storage did not answer."""
 
 
 class Jobs:
@@ -55,12 +67,20 @@ class Jobs:
         app.extensions["jobs"] = BoundJobs(huey, bound)
 
     def enqueue(self, func: Callable, *args) -> None:
-        """Queue `func(*args)` to run on a worker now."""
-        current_app.extensions["jobs"].tasks[func.__name__](*args)
+        """Queue `func(*args)` to run on a worker now (QueueUnavailable when it cannot)."""
+        try:
+            current_app.extensions["jobs"].tasks[func.__name__](*args)
+        except STORAGE_ERRORS as error:
+            raise QueueUnavailable(f"{func.__name__} was not queued: {error}") from error
 
     def schedule(self, func: Callable, args: tuple, delay: float) -> None:
-        """Queue `func(*args)` to run on a worker in `delay` seconds."""
-        current_app.extensions["jobs"].tasks[func.__name__].schedule(args=args, delay=delay)
+        """Queue `func(*args)` to run on a worker in `delay` seconds (QueueUnavailable when
+        it cannot)."""
+        task = current_app.extensions["jobs"].tasks[func.__name__]
+        try:
+            task.schedule(args=args, delay=delay)
+        except STORAGE_ERRORS as error:
+            raise QueueUnavailable(f"{func.__name__} was not scheduled: {error}") from error
 
 
 class BoundJobs:
@@ -78,7 +98,8 @@ def huey_for(app: Flask):
     name = app.config["QUEUE_NAME"]
     options = {"results": False, "utc": True}
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey(name, url=url, **options)
+        waits = bounded_waits(app.config["REDIS_TIMEOUT_SECONDS"])
+        return RedisHuey(name, connection_pool=ConnectionPool.from_url(url, **waits), **options)
     if url == "memory://":
         return MemoryHuey(name, **options)
     if url == "immediate://":
@@ -122,9 +143,21 @@ def worker_command(workers: int | None) -> None:
             "QUEUE_URL keeps jobs inside the web process; a worker needs redis:// or SQLite."
         )
     show_logs_of("huey", "dashboard")
+    wait_through_blocking_reads(bound.huey)
     count = workers or current_app.config["JOBS_WORKERS"]
     consumer = bound.huey.create_consumer(workers=count, worker_type="thread", periodic=True)
     consumer.run()
+
+
+def wait_through_blocking_reads(huey) -> None:
+    """The consumer waits for jobs with BRPOP for up to `read_timeout` seconds: its Redis
+    answers may take that long (plus REDIS_TIMEOUT_SECONDS), where a web request's may not."""
+    storage = huey.storage
+    pool = getattr(storage, "pool", None)
+    if pool is not None and getattr(storage, "blocking", False):
+        kwargs = pool.connection_kwargs
+        kwargs["socket_timeout"] = storage.read_timeout + kwargs["socket_timeout"]
+        pool.disconnect()  # connections made before now keep the short timeout
 
 
 def show_logs_of(*names: str) -> None:

@@ -6,6 +6,8 @@ import threading
 from flask import current_app
 from limits.storage import RedisStorage, Storage, storage_from_string
 
+from dashboard.redis_waits import bounded_waits
+
 _init_lock = threading.Lock()
 
 
@@ -13,16 +15,8 @@ def storage_options(uri: str, config) -> dict:
     """Bounded waits and no retries for Redis, so an outage never hangs a call."""
     if not uri.startswith(("redis", "rediss", "valkey")):
         return {}
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    timeout = float(config["RATELIMIT_REDIS_TIMEOUT"])
-    return {
-        "socket_timeout": timeout,
-        "socket_connect_timeout": timeout,
-        "retry": Retry(NoBackoff(), 0),
-        "key_prefix": config["RATELIMIT_KEY_PREFIX"],
-    }
+    options = bounded_waits(float(config["RATELIMIT_REDIS_TIMEOUT"]))
+    return {**options, "key_prefix": config["RATELIMIT_KEY_PREFIX"]}
 
 
 def limits_storage() -> Storage:

@@ -16,22 +16,25 @@ from flask_session.redis import RedisSessionInterface
 
 from dashboard.extensions import db
 from dashboard.models import StoredSession, utcnow
+from dashboard.redis_waits import bounded_waits
 
 STORE_ERROR = "dashboard.session_store_error"
 
 
-class DatabaseSessionInterface(ServerSideSessionInterface):
-    """Session data in the `web_sessions` table, through the app's own SQLAlchemy session."""
+class AnswersWhenStoreFails:
+    """A session interface whose store being down or silent becomes the app's 503 page.
 
-    ttl = False  # expired rows are deleted by `flask session_cleanup` (or when read)
+    A session is opened before any error handler can answer, so a store error there would give
+    a bare 500. Keep the error for the request's first hook to raise (the app's handler then
+    shows its "try again shortly" page) and never save this session.
+    """
+
+    store_errors: tuple[type[Exception], ...] = ()
 
     def open_session(self, app, request) -> ServerSideSession:
-        # A session is opened before any error handler can answer, so a database that is down
-        # here would give a bare 500. Keep the error for the request's first hook to raise (the
-        # app's handler then shows its "try again shortly" page) and never save this session.
         try:
             return super().open_session(app, request)
-        except sa.exc.OperationalError as error:
+        except self.store_errors as error:
             request.environ[STORE_ERROR] = error
             return self.session_class(sid=self._generate_sid(self.sid_length), permanent=False)
 
@@ -40,8 +43,21 @@ class DatabaseSessionInterface(ServerSideSessionInterface):
             return
         try:
             super().save_session(app, session, response)
-        except sa.exc.OperationalError:  # the answer (often the 503 page) still goes out
-            app.logger.warning("Session not saved: the database is unreachable")
+        except self.store_errors:  # the answer (often the 503 page) still goes out
+            app.logger.warning("Session not saved: its store is unreachable", exc_info=True)
+
+
+class RedisSessions(AnswersWhenStoreFails, RedisSessionInterface):
+    """Session data in Redis (SESSION_REDIS_URL), with bounded waits (REDIS_TIMEOUT_SECONDS)."""
+
+    store_errors = (redis.RedisError,)
+
+
+class DatabaseSessionInterface(AnswersWhenStoreFails, ServerSideSessionInterface):
+    """Session data in the `web_sessions` table, through the app's own SQLAlchemy session."""
+
+    ttl = False  # expired rows are deleted by `flask session_cleanup` (or when read)
+    store_errors = (sa.exc.OperationalError,)
 
     def _retrieve_session_data(self, store_id: str) -> dict | None:
         row = db.session.get(StoredSession, store_id)
@@ -93,16 +109,23 @@ def init_app(app: Flask) -> None:
         "serialization_format": "msgpack",
     }
     if app.config["SESSION_REDIS_URL"]:
-        client = redis.Redis.from_url(app.config["SESSION_REDIS_URL"])
-        app.session_interface = RedisSessionInterface(app, client=client, **options)
+        waits = bounded_waits(app.config["REDIS_TIMEOUT_SECONDS"])
+        client = redis.Redis.from_url(app.config["SESSION_REDIS_URL"], **waits)
+        app.session_interface = RedisSessions(app, client=client, **options)
     else:
         app.session_interface = DatabaseSessionInterface(app, **options)
-        # First of all hooks: CSRF checks and logins read the session.
-        app.before_request_funcs.setdefault(None, []).insert(0, raise_session_store_error)
+    # First of all hooks: CSRF checks and logins read the session.
+    app.before_request_funcs.setdefault(None, []).insert(0, raise_session_store_error)
+
+
+# What answers without a session: static files (the error page's own CSS) and health checks.
+SESSIONLESS_BLUEPRINTS = frozenset({"assets", "observability"})
 
 
 def raise_session_store_error() -> None:
-    """Answer a request whose session could not be read as the database error it was."""
+    """Answer a request whose session could not be read as the store's error it was."""
+    if request.endpoint == "static" or request.blueprint in SESSIONLESS_BLUEPRINTS:
+        return
     if error := request.environ.get(STORE_ERROR):
         raise error
 

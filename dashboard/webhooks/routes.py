@@ -4,10 +4,21 @@ A new or rotated secret waits in the session for exactly one display (as API key
 resend update the delivery log in place with htmx; every action also works as a plain form post.
 """
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required
 
 from dashboard.alerts.events import EVENT_TYPES
+from dashboard.extensions import limiter
 from dashboard.webhooks import service
 from dashboard.webhooks.forms import ActionForm, EndpointForm
 
@@ -22,6 +33,19 @@ def never_cache(response):
     response.headers["Cache-Control"] = "no-store"
     response.vary.add("HX-Request")
     return response
+
+
+# Test events and resends share one per-account limit: each is a delivery on the job queue.
+limit_sends = limiter.shared_limit(
+    lambda: current_app.config["WEBHOOK_SEND_RATE_LIMIT"],
+    scope="webhook-sends",
+    key_func=lambda: f"account:{current_user.get_id()}",
+    methods=["POST"],
+    error_message=(
+        "You have sent many test events and resends in the last minute. "
+        "Wait a minute, then try again."
+    ),
+)
 
 
 def own_endpoint_or_404(endpoint_id: str):
@@ -121,25 +145,26 @@ def update(endpoint_id: str):
 
 @bp.post("/<endpoint_id>/test")
 @login_required
+@limit_sends
 def test(endpoint_id: str):
     """Queue a webhook.test event to the endpoint."""
     endpoint = own_endpoint_or_404(endpoint_id)
     checked_action()
-    service.send_test(endpoint)
-    flash("Test event queued.", "info")
+    delivery = service.send_test(endpoint)
+    flash_queued(delivery, "Test event queued.")
     return back_to(endpoint)
 
 
 @bp.post("/deliveries/<delivery_id>/resend")
 @login_required
+@limit_sends
 def resend(delivery_id: str):
     """Send one delivery's message again."""
     delivery = service.delivery_of(current_user.id, delivery_id)
     if delivery is None:
         abort(404)
     checked_action()
-    service.resend(delivery)
-    flash("Delivery queued again.", "info")
+    flash_queued(service.resend(delivery), "Delivery queued again.")
     return back_to(delivery.endpoint)
 
 
@@ -176,6 +201,18 @@ def delete(endpoint_id: str):
     service.delete_endpoint(endpoint)
     flash("Endpoint deleted.", "info")
     return redirect(url_for("webhooks.index"), 303)
+
+
+def flash_queued(delivery, queued_message: str) -> None:
+    """Say whether the delivery is on the queue or waits for it (deferred)."""
+    if delivery.status == "deferred":
+        flash(
+            "Saved, but not sent yet: the delivery queue is busy or unavailable. "
+            "It will be sent shortly.",
+            "warning",
+        )
+    else:
+        flash(queued_message, "info")
 
 
 def back_to(endpoint):

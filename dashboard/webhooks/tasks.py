@@ -17,10 +17,10 @@ from huey import crontab
 from dashboard.alerts.events import TEST_EVENT
 from dashboard.alerts.service import endpoint_disabled
 from dashboard.extensions import db
-from dashboard.jobs import jobs
+from dashboard.jobs import QueueUnavailable, jobs
 from dashboard.models import WebhookDelivery, WebhookEndpoint, utcnow
 from dashboard.webhooks.delivery import attempt
-from dashboard.webhooks.service import signing_secrets
+from dashboard.webhooks.service import admit, queue_deferred_of, signing_secrets
 
 ENDPOINTS = WebhookEndpoint.__table__
 DELIVERIES = WebhookDelivery.__table__
@@ -35,10 +35,22 @@ def retry_delay(attempts: int, first: float, longest: float) -> float:
 
 @jobs.task
 def deliver_webhook(delivery_id: str):
-    """Attempt one delivery and decide what comes next."""
+    """Attempt one delivery, decide what comes next, then queue the account's next deferred
+    delivery (its share of the queue is free again)."""
     if not claim(uuid.UUID(delivery_id)):
-        return None  # already done, or being attempted by another worker
+        return None  # already done, being attempted elsewhere, or deferred for its account
     delivery = db.session.get(WebhookDelivery, uuid.UUID(delivery_id))
+    user_id = delivery.user_id
+    try:
+        return attempt_delivery(delivery)
+    finally:
+        db.session.rollback()
+        queue_deferred_of(user_id)
+
+
+def attempt_delivery(delivery: WebhookDelivery) -> bool:
+    """One attempt of a claimed delivery: succeeded, retrying (scheduled) or failed."""
+    delivery_id = str(delivery.id)
     endpoint = delivery.endpoint
     if not endpoint.is_enabled and delivery.event_type != TEST_EVENT:
         delivery.status = "failed"
@@ -84,24 +96,47 @@ def deliver_webhook(delivery_id: str):
         delivery.status = "retrying"
         delivery.next_attempt_at = next_at
         db.session.commit()
-        jobs.schedule(deliver_webhook, (delivery_id,), delay)
+        try:
+            jobs.schedule(deliver_webhook, (delivery_id,), delay)
+        except QueueUnavailable:  # kept: the minute's sweep queues it once the queue is back
+            delivery.status = "deferred"
+            db.session.commit()
     if disabled:
         endpoint_disabled(endpoint.user_id, endpoint.url, failures, outcome.error)
     return False
 
 
 def claim(delivery_id: uuid.UUID) -> bool:
-    """Mark a pending or retrying delivery as being sent; False when another run has it (a
-    queue delivers a job at least once, so the same job may come twice)."""
+    """Mark a delivery as being sent; False when another run has it (a queue delivers a job
+    at least once, so the same job may come twice). A pending delivery was admitted within
+    its account's share when queued; a retry, coming back on its own time, is admitted now or
+    deferred until one of its account's deliveries finishes."""
     statement = (
         sa.update(DELIVERIES)
-        .where(DELIVERIES.c.id == delivery_id, DELIVERIES.c.status.in_(("pending", "retrying")))
+        .where(DELIVERIES.c.id == delivery_id, DELIVERIES.c.status == "pending")
         .values(status="sending", last_attempt_at=utcnow())
-        .returning(DELIVERIES.c.id)
+        .returning(DELIVERIES.c.user_id)
     )
-    claimed = db.session.execute(statement).scalar_one_or_none() is not None
+    claimed = db.session.execute(statement).scalar_one_or_none()
     db.session.commit()
-    return claimed
+    if claimed is not None:
+        return True
+    user_id = db.session.scalar(
+        sa.select(DELIVERIES.c.user_id).where(
+            DELIVERIES.c.id == delivery_id, DELIVERIES.c.status == "retrying"
+        )
+    )
+    if user_id is None:
+        return False
+    if admit(delivery_id, user_id, ("retrying",), to="sending"):
+        return True
+    db.session.execute(
+        sa.update(DELIVERIES)
+        .where(DELIVERIES.c.id == delivery_id, DELIVERIES.c.status == "retrying")
+        .values(status="deferred")
+    )
+    db.session.commit()
+    return False
 
 
 def count_failure(endpoint_id: uuid.UUID) -> int:
@@ -145,3 +180,14 @@ def retry_stuck_deliveries(now=None) -> int:
     for delivery_id in stuck:
         jobs.enqueue(deliver_webhook, str(delivery_id))
     return len(stuck)
+
+
+@jobs.periodic(lambda config: crontab(minute="*"))
+def send_deferred_deliveries() -> int:
+    """Every minute: queue deferred deliveries of every account with room in its share (those
+    the queue could not take when it was down, and any a finished attempt did not pick up).
+    How many were queued."""
+    accounts = db.session.scalars(
+        sa.select(DELIVERIES.c.user_id).where(DELIVERIES.c.status == "deferred").distinct()
+    ).all()
+    return sum(queue_deferred_of(user_id) for user_id in accounts)
