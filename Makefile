@@ -6,11 +6,24 @@ export FLASK_APP := wsgi.py
 
 .PHONY: run worker test deps dev-deps assets browser db demo lint bench
 
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
 # The job worker (alerts, webhooks, the daily log purge) runs beside the server on
-# instance/jobs.sqlite and stops with it; emails go to the terminal and instance/outbox.txt.
-run: deps assets db demo  ## Serve the app on SQLite with demo data at http://127.0.0.1:5000
-	$(BIN)/flask worker & worker=$$!; trap 'kill $$worker' EXIT INT TERM; \
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+# instance/jobs.sqlite; emails go to the terminal and instance/outbox.txt. Both stop with
+# `make` (Ctrl-C, or a SIGTERM from an IDE), and the address and log-ins are said once the
+# server answers. `make run PORT=8000` when 5000 is taken.
+run: deps assets db demo  ## Serve the app on SQLite with demo data at http://$(HOST):$(PORT)
+	@$(BIN)/python -c "import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('$(HOST)', $(PORT)))" 2>/dev/null \
+		|| { echo "Port $(PORT) on $(HOST) is taken: stop what uses it, or run \`make run PORT=8000\`."; exit 1; }
+	@$(BIN)/flask worker & worker=$$!; \
+	$(BIN)/flask run --host $(HOST) --port $(PORT) & server=$$!; \
+	trap 'kill $$worker $$server 2>/dev/null; wait' EXIT INT TERM; \
+	until $(BIN)/python -c "import urllib.request; urllib.request.urlopen('http://$(HOST):$(PORT)/health/live', timeout=1)" 2>/dev/null; do \
+		kill -0 $$server 2>/dev/null || exit 1; sleep 0.2; done; \
+	echo; echo "Toolbox is serving at http://$(HOST):$(PORT)/ - log in as demo@example.com," \
+		"support@example.com or admin@example.com, password demo-password. Ctrl-C stops it."; echo; \
+	wait $$server
 
 test: dev-deps assets browser  ## Run the whole test suite (PostgreSQL and Chromium tests too)
 	$(BIN)/pytest

@@ -19,7 +19,8 @@ from dashboard.observability.routes import database_problem, rate_limit_storage_
 from dashboard.tools.registry import all_tools
 
 ROOT = Path(__file__).resolve().parent.parent
-VENDOR_FILES = ("vendor/htmx.min.js", "vendor/bootstrap.min.css")  # templates/base.html
+# templates/base.html, and the usage and key pages' charts.
+VENDOR_FILES = ("vendor/htmx.min.js", "vendor/bootstrap.min.css", "vendor/plotly-basic.min.js")
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def check_assets() -> Finding:
             f"{', '.join(missing)} missing from static/: pages would have no CSS or htmx; "
             "run `make assets`",
         )
-    return ok("front-end assets", "htmx and Bootstrap are in static/vendor/")
+    return ok("front-end assets", "htmx, Bootstrap and Plotly are in static/vendor/")
 
 
 def check_migrations() -> Finding:

@@ -59,7 +59,10 @@ def test_missing_front_end_assets(app, runner, synced, tmp_path):
     app.static_folder = str(tmp_path)
     result = doctor(runner)
     assert result.exit_code == 1
-    assert "vendor/htmx.min.js, vendor/bootstrap.min.css missing" in result.output
+    assert (
+        "vendor/htmx.min.js, vendor/bootstrap.min.css, vendor/plotly-basic.min.js missing"
+        in result.output
+    )
     assert "run `make assets`" in result.output
 
 

@@ -118,8 +118,9 @@ def init_app(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, raise_session_store_error)
 
 
-# What answers without a session: static files (the error page's own CSS) and health checks.
-SESSIONLESS_BLUEPRINTS = frozenset({"assets", "observability"})
+# What answers without a session: health checks (static files never reach the app: WhiteNoise
+# serves them, the error page's own CSS included).
+SESSIONLESS_BLUEPRINTS = frozenset({"observability"})
 
 
 def raise_session_store_error() -> None:
