@@ -14,13 +14,15 @@ bp = Blueprint("inbox", __name__, url_prefix="/errors")
 @login_required
 def index():
     """The user's failed calls grouped by tool, version, error code and message."""
-    days = service.parse_period(request.args.get("days"))
+    plan = plan_named(current_user.subscription_plan)
+    period = service.parse_period(request.args.get("days"), plan.log_retention_days)
     context = {
-        "days": days,
-        "periods": service.PERIODS,
-        "groups": service.error_groups(current_user, days),
+        "days": period.days,
+        "period_note": period.note,
+        "periods": service.periods_for(plan.log_retention_days),
+        "groups": service.error_groups(current_user, period.days),
         "keys_by_id": {key.id: key for key in keys_of(current_user)},
-        "plan": plan_named(current_user.subscription_plan),
+        "plan": plan,
         "sparkline": service.sparkline_points,
         "sparkline_days": service.SPARKLINE_DAYS,
     }

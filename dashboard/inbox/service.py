@@ -63,9 +63,42 @@ class ErrorGroup:
         return args
 
 
-def parse_period(value: str | None) -> int:
-    """The period in days from `?days=` (a value of PERIODS); the default for anything else."""
-    return int(value) if value in {str(days) for days in PERIODS} else DEFAULT_PERIOD
+@dataclass(frozen=True)
+class Period:
+    """The period shown, and why it is not the one the URL asked for (None: it is)."""
+
+    days: int  # 0: the plan's whole log retention
+    note: str | None = None
+
+
+def periods_for(retention_days: int) -> list[int]:
+    """The periods a plan offers: the fixed ones shorter than its log retention, then the whole
+    retention (0). A period as long as the retention or longer would show nothing more."""
+    return [days for days in PERIODS if 0 < days < retention_days] + [0]
+
+
+def default_period(retention_days: int) -> int:
+    """DEFAULT_PERIOD when the plan keeps logs longer than that, else the whole retention."""
+    return DEFAULT_PERIOD if DEFAULT_PERIOD < retention_days else 0
+
+
+def parse_period(value: str | None, retention_days: int) -> Period:
+    """The period from `?days=`: one the plan offers; any number of days beyond the retention
+    is cut to the retention (with a note); anything else gives the default."""
+    if not value or not value.isdecimal() or len(value) > 6:
+        return Period(default_period(retention_days))
+    days = int(value)
+    if days in periods_for(retention_days):
+        return Period(days)
+    if days > retention_days:
+        return Period(
+            0,
+            f"Your plan keeps logs for {retention_days} days, so the errors of the last "
+            f"{retention_days} days are shown instead of {days}.",
+        )
+    if days == retention_days:
+        return Period(0)
+    return Period(default_period(retention_days))
 
 
 def error_groups(

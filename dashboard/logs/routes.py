@@ -106,12 +106,14 @@ def list_args(filters: service.LogFilter, cursor: str | None, direction: str) ->
 @bp.get("/newer")
 @login_required
 def newer():
-    """Whether calls arrived after the first row shown (polled by the first page)."""
+    """Whether calls arrived after the first row shown (polled by the first page).
+
+    `newest` is the cursor of that row (not `since`, which is the period filter)."""
     filters = service.parse_filters(request.args, current_user)
     if not fragment_request():
         return redirect(url_for("logs.index", **filters.query_args()))
     try:
-        arrived = service.newer_calls_since(current_user, filters, request.args.get("since", ""))
+        arrived = service.newer_calls_since(current_user, filters, request.args.get("newest", ""))
     except service.BadCursor:
         arrived = False
     return vary(Response(render_template("logs/_newer.html", arrived=arrived, filters=filters)))

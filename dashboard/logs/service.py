@@ -552,8 +552,7 @@ def iso_z(value: datetime) -> str:
 def export_rows(user: User, filters: LogFilter) -> Iterator[tuple]:
     """Every row of the filtered list, newest first, as EXPORT_COLUMNS tuples, streamed from
     a server-side cursor (yield_per) so memory stays flat whatever the number of rows."""
-    keys = {key.id: (key.name, key.prefix) for key in keys_of(user)}
-    no_key = ("", "")
+    keys = key_labels(user)
     stmt = (
         sa.select(
             ToolLog.created_at,
@@ -572,36 +571,33 @@ def export_rows(user: User, filters: LogFilter) -> Iterator[tuple]:
         .where(*conditions(user, filters))
         .order_by(ToolLog.created_at.desc(), ToolLog.id.desc())
     )
-    # Core rows on the session's connection: no ORM bookkeeping for a million rows.
-    connection = db.session.connection()
-    result = connection.execution_options(yield_per=EXPORT_BATCH).execute(stmt)
-    try:
-        for row in result:
-            key_name, key_prefix = keys.get(row.api_key_id, no_key)
-            yield (
-                row.created_at.isoformat(timespec="milliseconds") + "Z",
-                str(row.id),
-                row.tool_name,
-                row.tool_version,
-                row.status,
-                row.error_code or "",
-                key_name,
-                key_prefix,
-                row.execution_time_ms,
-                row.tokens_used,
-                row.error_message or "",
-                row.http_status or "",
-                1,
-                row.source or "api",
-            )
-    finally:
-        result.close()
+
+    def as_columns(row) -> tuple:
+        key_name, key_prefix = keys.get(row.api_key_id, NO_KEY)
+        return (
+            row.created_at.isoformat(timespec="milliseconds") + "Z",
+            str(row.id),
+            row.tool_name,
+            row.tool_version,
+            row.status,
+            row.error_code or "",
+            key_name,
+            key_prefix,
+            row.execution_time_ms,
+            row.tokens_used,
+            row.error_message or "",
+            row.http_status or "",
+            1,
+            row.source or "api",
+        )
+
+    return streamed(stmt, as_columns)
 
 
 def export_rejected_rows(user: User, filters: LogFilter) -> Iterator[tuple]:
     """The refused-call aggregates under `filters` as EXPORT_COLUMNS tuples: one row per key,
     tool, reason and minute, `calls` holding how many were refused."""
-    keys = {key.id: (key.name, key.prefix) for key in keys_of(user)}
+    keys = key_labels(user)
     stmt = (
         sa.select(
             RejectedCalls.minute,
@@ -613,27 +609,49 @@ def export_rejected_rows(user: User, filters: LogFilter) -> Iterator[tuple]:
         .where(*rejected_conditions(user, filters))
         .order_by(RejectedCalls.minute.desc(), RejectedCalls.last_at.desc())
     )
-    connection = db.session.connection()
-    result = connection.execution_options(yield_per=EXPORT_BATCH).execute(stmt)
+
+    def as_columns(row) -> tuple:
+        key_name, key_prefix = keys.get(row.api_key_id, NO_KEY)
+        return (
+            row.minute.isoformat(timespec="milliseconds") + "Z",
+            "",
+            row.tool_name,
+            "",
+            "rejected",
+            REJECTION_CODES.get(row.reason, row.reason),
+            key_name,
+            key_prefix,
+            "",
+            "",
+            "",
+            REJECTION_STATUS,
+            row.count,
+            "api",
+        )
+
+    return streamed(stmt, as_columns)
+
+
+NO_KEY = ("", "")
+
+
+def key_labels(user: User) -> dict[uuid.UUID, tuple[str, str]]:
+    """Each of the user's keys' name and prefix, by id."""
+    return {key.id: (key.name, key.prefix) for key in keys_of(user)}
+
+
+def streamed(stmt, as_columns) -> Iterator[tuple]:
+    """`as_columns(row)` for each row of `stmt`, read in batches as the response streams.
+
+    Everything that needs the user (an ORM object) is read before this runs: a streamed
+    response outlives the request's session, so the generator touches only the SQL statement
+    and plain values, and opens its cursor on the session of the moment. Core rows, no ORM
+    bookkeeping for a million rows.
+    """
+    result = db.session.connection().execution_options(yield_per=EXPORT_BATCH).execute(stmt)
     try:
         for row in result:
-            key_name, key_prefix = keys.get(row.api_key_id, ("", ""))
-            yield (
-                row.minute.isoformat(timespec="milliseconds") + "Z",
-                "",
-                row.tool_name,
-                "",
-                "rejected",
-                REJECTION_CODES.get(row.reason, row.reason),
-                key_name,
-                key_prefix,
-                "",
-                "",
-                "",
-                REJECTION_STATUS,
-                row.count,
-                "api",
-            )
+            yield as_columns(row)
     finally:
         result.close()
 

@@ -71,7 +71,11 @@ def _to_milliseconds(value: datetime) -> datetime:
 
 
 def support_access_for(user) -> list[AuditEvent]:
-    """The last 20 times support viewed this account or acted in it, newest first."""
+    """The last 20 times support viewed this account or acted in it, newest first.
+
+    Who acted is the actor recorded: the account's own actions (a customer expiring their own
+    key writes `key.expire` too, with themselves as the actor) are not support's.
+    """
     if not getattr(user, "is_authenticated", False):
         return []
     return list(
@@ -80,6 +84,8 @@ def support_access_for(user) -> list[AuditEvent]:
             .where(
                 AuditEvent.subject_id == user.id,
                 AuditEvent.action.in_(CUSTOMER_VISIBLE_ACTIONS),
+                # a NULL actor is a staff account deleted since; owners act on their own rows
+                sa.or_(AuditEvent.actor_id.is_(None), AuditEvent.actor_id != user.id),
             )
             .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
             .limit(20)

@@ -1,10 +1,12 @@
 """One attempt to deliver a signed message to an endpoint, ending in an Outcome, never raising.
 
 Safety: only http(s); the host is resolved once and, unless WEBHOOK_ALLOW_PRIVATE, every address
-must be public (no private, loopback, link-local, multicast or reserved ranges); the request then
-goes to that very address (Host header and TLS SNI carry the name, so a second DNS answer cannot
-swap in an internal address). Redirects are never followed; the response is read up to
-WEBHOOK_MAX_RESPONSE_BYTES within WEBHOOK_TIMEOUT_SECONDS in all.
+must be public (no private, loopback, link-local, multicast or reserved ranges, nor an IPv6 form
+that embeds such an IPv4 address: IPv4-mapped, 6to4, NAT64; Teredo, local NAT64 and the
+IPv4-compatible form are refused whole); the request then goes to that very address (Host
+header and TLS SNI carry the name, so a second DNS answer cannot swap in an internal address).
+Redirects are never followed; the response is read up to WEBHOOK_MAX_RESPONSE_BYTES within
+WEBHOOK_TIMEOUT_SECONDS in all.
 """
 
 import ipaddress
@@ -66,7 +68,9 @@ def url_problem(url: str) -> str | None:
         except ValueError:
             return None
         if refused_address(address):
-            return f"{address} is a private, loopback or link-local address."
+            return (
+                f"{address} is a private, loopback or link-local address (or an IPv6 form of one)."
+            )
     return None
 
 
@@ -78,8 +82,32 @@ def is_ip(host: str) -> bool:
     return True
 
 
+# IPv6 ranges refused outright: the site's own NAT64 translator (RFC 8215), Teredo tunnels and
+# the deprecated IPv4-compatible form, none of which a public endpoint needs.
+REFUSED_IPV6 = tuple(
+    ipaddress.ip_network(network) for network in ("64:ff9b:1::/48", "2001::/32", "::/96")
+)
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the IPv4 address is the last 32 bits
+
+
+def embedded_ipv4(address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv4-mapped, 6to4 or NAT64 address leads to, or None."""
+    if address.version != 6:
+        return None
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.ipv4_mapped or address.sixtofour
+
+
 def refused_address(address) -> bool:
-    """True for addresses a public webhook must not reach."""
+    """True for addresses a public webhook must not reach, directly or through an IPv6 form
+    that carries an IPv4 address (a DNS64 resolver answers public hosts with NAT64 addresses,
+    so those are judged by the address inside)."""
+    if address.version == 6 and any(address in network for network in REFUSED_IPV6):
+        return True
+    inner = embedded_ipv4(address)
+    if inner is not None:
+        return refused_address(inner)
     return not address.is_global or address.is_multicast
 
 

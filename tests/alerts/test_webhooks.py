@@ -1,8 +1,10 @@
 """Webhooks delivered by the real queue to a real receiver, verified with the standardwebhooks
 library; retries, disabling, and every way a delivery can fail ending with a clear reason."""
 
+import ipaddress
 from datetime import timedelta
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -10,7 +12,13 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from dashboard.extensions import db
 from dashboard.models import WebhookDelivery, WebhookEndpoint, utcnow
 from dashboard.webhooks import service
-from dashboard.webhooks.delivery import attempt
+from dashboard.webhooks.delivery import (
+    Undeliverable,
+    attempt,
+    embedded_ipv4,
+    refused_address,
+    resolve,
+)
 from dashboard.webhooks.tasks import retry_stuck_deliveries
 from tests.alerts.conftest import wait_for
 
@@ -199,3 +207,37 @@ def test_a_delivery_left_half_sent_by_a_dead_worker_is_sent_again(app, user, wor
     assert done.status == "succeeded"
     Webhook(secret).verify(receiver.received[0][1], receiver.received[0][0])
     assert retry_stuck_deliveries() == 0
+
+
+REFUSED_IPV6_FORMS = [
+    "::ffff:10.0.0.1",  # IPv4-mapped private
+    "::ffff:127.0.0.1",  # IPv4-mapped loopback
+    "::ffff:169.254.169.254",  # IPv4-mapped metadata address
+    "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+    "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+    "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+    "64:ff9b:1::808:808",  # local-use NAT64, whatever it embeds
+    "2002:a00:1::1",  # 6to4 of 10.0.0.1
+    "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
+    "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo
+    "::10.0.0.1",  # IPv4-compatible
+    "::8.8.8.8",  # IPv4-compatible, even of a public address
+]
+
+
+@pytest.mark.parametrize("form", REFUSED_IPV6_FORMS)
+@pytest.mark.parametrize("app_overrides", [{"WEBHOOK_ALLOW_PRIVATE": False}], indirect=False)
+def test_ipv6_forms_of_private_ipv4_addresses_are_refused(app, form):
+    url = f"http://[{form}]/hook"
+    outcome = attempt(url, "m", {}, [service.new_secret()], utcnow())
+    assert not outcome.ok and outcome.permanent and "private" in outcome.error
+    with pytest.raises(Undeliverable) as refusal:  # the same when DNS answers with it
+        resolve(httpx.URL(url))
+    assert refusal.value.permanent
+
+
+@pytest.mark.parametrize("public", ["::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"])
+def test_ipv6_forms_of_public_ipv4_addresses_are_judged_by_that_address(public):
+    assert embedded_ipv4(ipaddress.ip_address(public)) == ipaddress.ip_address("8.8.8.8")
+    assert not refused_address(ipaddress.ip_address(public))
+    assert not refused_address(ipaddress.ip_address("2606:4700:4700::1111"))

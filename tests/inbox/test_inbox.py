@@ -148,10 +148,62 @@ def test_the_period_narrows_the_groups_and_their_links(client, call, key, logged
     today = service.error_groups(logged_in, days=1)
     everything = service.error_groups(logged_in, days=0)
     assert sum(g.count for g in today) < sum(g.count for g in everything) == 24
-    assert service.parse_period("7") == 7 and service.parse_period("13") == 30
+    assert service.parse_period("7", 90).days == 7 and service.parse_period("13", 90).days == 30
     page = client.get("/errors/?days=1").text
     assert 'aria-current="true">Today' in page
     for count, link in re.findall(r'data-count="(\d+)">.*?href="(/logs/\?[^"]+)"', page, re.S):
         assert f"from={utcnow().date().isoformat()}" in link
         listing = client.get(link.replace("&amp;", "&")).text
         assert len(re.findall(r'data-log-id="', listing)) == int(count)
+
+
+def period_links(page: str) -> list[str]:
+    """The labels of the period choices, in order."""
+    nav = page.split('aria-label="Period"')[1].split("</nav>")[0]
+    return [label.strip() for label in re.findall(r">([^<>]+)</a>", nav)]
+
+
+def active_period(page: str) -> str:
+    return re.search(r'aria-current="true">([^<]+)</a>', page).group(1)
+
+
+@pytest.mark.parametrize(
+    ("plan", "offered", "default"),
+    [
+        ("free", ["Today", "All 7 days"], "All 7 days"),
+        ("pro", ["Today", "7 days", "30 days", "All 90 days"], "30 days"),
+        ("scale", ["Today", "7 days", "30 days", "90 days", "All 365 days"], "30 days"),
+    ],
+)
+def test_only_periods_within_the_plans_retention_are_offered(
+    client, auth, make_user, plan, offered, default
+):
+    auth.login(make_user(plan=plan))
+    page = client.get("/errors/").text
+    assert period_links(page) == offered and active_period(page) == default
+    assert 'data-testid="period-note"' not in page
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+@pytest.mark.parametrize("days", ["30", "90", "365"])
+def test_a_period_longer_than_the_retention_is_cut_with_a_note(client, logged_in, days, htmx):
+    response = client.get(f"/errors/?days={days}", headers={"HX-Request": "true"} if htmx else {})
+    assert response.status_code == 200 and ("<html" in response.text) != htmx
+    assert active_period(response.text) == "All 7 days"
+    note = response.text.split('data-testid="period-note">')[1].split("</p>")[0]
+    assert note == (
+        "Your plan keeps logs for 7 days, so the errors of the last 7 days are shown "
+        f"instead of {days}."
+    )
+
+
+def test_periods_read_from_the_url(client, logged_in):
+    assert service.parse_period("7", 7) == service.Period(0)  # as long as the retention: all
+    assert service.parse_period("90", 90) == service.Period(0)
+    assert service.parse_period("13", 7).note.endswith("instead of 13.")  # beyond: cut
+    assert service.parse_period("13", 90) == service.Period(30)  # not offered: the default
+    assert service.parse_period("1", 7) == service.Period(1)
+    assert service.parse_period(None, 365) == service.Period(30)
+    for junk in ("-1", "99999999999999999999", "%00", "7.0"):
+        response = client.get("/errors/", query_string={"days": junk})
+        assert response.status_code == 200 and active_period(response.text) == "All 7 days"

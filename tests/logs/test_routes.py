@@ -19,7 +19,7 @@ def minutes_ago(n: int):
 
 
 @pytest.mark.parametrize(
-    "url", ["/logs/", "/logs/export.csv", f"/logs/{uuid.uuid4()}", "/logs/newer?since=x"]
+    "url", ["/logs/", "/logs/export.csv", f"/logs/{uuid.uuid4()}", "/logs/newer?newest=x"]
 )
 def test_logs_pages_need_login(client, url):
     response = client.get(url)
@@ -202,21 +202,21 @@ def test_newer_calls_hint_on_later_pages(client, call):
 def test_newer_fragment_says_when_calls_arrived(client, call):
     top = call(at=minutes_ago(5))
     since = client.get("/logs/").get_data(as_text=True)
-    cursor = since.split("/logs/newer?since=")[1].split('"')[0]
+    cursor = since.split("/logs/newer?newest=")[1].split('"')[0]
     htmx = {"HX-Request": "true"}
-    quiet = client.get(f"/logs/newer?since={cursor}", headers=htmx)
+    quiet = client.get(f"/logs/newer?newest={cursor}", headers=htmx)
     assert "newer-arrived" not in quiet.get_data(as_text=True)
     call(at=minutes_ago(1))
-    arrived = client.get(f"/logs/newer?since={cursor}", headers=htmx)
+    arrived = client.get(f"/logs/newer?newest={cursor}", headers=htmx)
     assert "newer-arrived" in arrived.get_data(as_text=True)
     assert "<html" not in arrived.get_data(as_text=True)
     assert arrived.headers["Vary"].startswith("HX-Request")
-    filtered = client.get(f"/logs/newer?since={cursor}&status=error", headers=htmx)
+    filtered = client.get(f"/logs/newer?newest={cursor}&status=error", headers=htmx)
     assert "newer-arrived" not in filtered.get_data(as_text=True)
-    plain = client.get(f"/logs/newer?since={cursor}&status=error")
+    plain = client.get(f"/logs/newer?newest={cursor}&status=error")
     assert plain.status_code == 302
     assert plain.headers["Location"].endswith("/logs/?status=error")
-    garbage = client.get("/logs/newer?since=%%%", headers=htmx)
+    garbage = client.get("/logs/newer?newest=%%%", headers=htmx)
     assert garbage.status_code == 200
     assert top
 

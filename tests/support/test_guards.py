@@ -204,6 +204,49 @@ def test_the_customer_sees_that_support_expired_a_key(app, client, viewing, supp
     assert f'expired your key <span class="mono">{key.prefix}' in page
 
 
+def test_the_actor_shown_is_the_actor_recorded(app, client, auth, support, customer):
+    from dashboard.keys.service import create_key
+
+    own, _ = create_key(customer, "Expired by its owner")
+    by_support, _ = create_key(customer, "Expired by support")
+    auth.login(customer)
+    client.post(expire_url(app, own))
+    assert [e.actor_id for e in events("key.expire")] == [customer.id]
+
+    def support_access(page: str, marker: str = 'data-testid="support-access"') -> str:
+        """The support-access card of a page, its whitespace collapsed."""
+        return " ".join(page.split(marker)[1].split("</section>")[0].split())
+
+    def console_access() -> str:
+        page = client.get(f"/support/users/{customer.id}").get_data(as_text=True)
+        return support_access(page, 'aria-labelledby="access-heading"')
+
+    mine = support_access(client.get("/account/").get_data(as_text=True))
+    assert "Support (" not in mine and own.prefix not in mine
+    assert "Support has not viewed your account." in mine
+    client.post("/logout")
+    auth.login(support)
+    console = console_access()
+    assert "Nobody from support has viewed this account." in console
+    assert own.prefix not in console
+
+    start_viewing(client, customer)
+    client.post(expire_url(app, by_support))
+    viewed = support_access(client.get("/account/").get_data(as_text=True))  # as support sees it
+    client.post("/support/impersonation/end")
+    console = console_access()
+    client.post("/logout")
+    auth.login(customer)
+    mine = support_access(client.get("/account/").get_data(as_text=True))
+    for page in (mine, viewed):
+        expired = f'Support ({support.email})</strong> expired your key <span class="mono">'
+        assert expired + by_support.prefix in page
+        assert own.prefix not in page and f"Support ({customer.email})" not in page
+        assert "viewed your account" in page
+    assert f"{support.email} · expired key" in console and by_support.prefix in console
+    assert own.prefix not in console and f"{customer.email} · expired" not in console
+
+
 def test_expiring_someone_elses_key_does_nothing(app, client, viewing, make_user):
     from dashboard.keys.service import create_key
 

@@ -1,14 +1,18 @@
 """Viewing as a customer: starting, the banner, ending three ways, and the audit rows."""
 
+import contextvars
+import csv
+import io
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from dashboard.api.metering import record_rejection
 from dashboard.extensions import db
 from dashboard.models import Impersonation, User, utcnow
 from tests.conftest import AuthActions
-from tests.support.conftest import REASON, events, start_viewing
+from tests.support.conftest import REASON, events, make_call, start_viewing
 
 
 def session_of(client) -> dict:
@@ -326,3 +330,38 @@ def test_support_access_lists_only_this_customer(client, auth, support, customer
     auth.login(customer)
     page = client.get("/account/").get_data(as_text=True)
     assert "About the other account" not in page
+
+
+def outside_the_tests_app_context(request):
+    """Run `request()` as production runs a request: with no app context already open.
+
+    The `app` fixture keeps one app context open, which Flask reuses for the test client's
+    requests, so the database session outlives each request and hides what a streamed response
+    meets in production: the request's session is gone before the body is sent. A fresh
+    contextvars.Context has no app context, so the request pushes (and tears down) its own.
+    """
+    return contextvars.Context().run(request)
+
+
+@pytest.mark.parametrize("status", ["", "rejected"])
+def test_the_csv_export_arrives_whole_while_viewing(client, viewing, customer_key, status):
+    key, _ = customer_key
+    for _ in range(3):
+        make_call(viewing, key)
+    for _ in range(2):
+        record_rejection(user_id=viewing.id, api_key_id=key.id, tool_name="echo", reason="quota")
+
+    def export():
+        response = client.get("/logs/export.csv", query_string={"status": status})
+        return response.status_code, response.get_data(as_text=True)
+
+    code, body = outside_the_tests_app_context(export)
+    assert code == 200
+    header, *rows = list(csv.reader(io.StringIO(body)))
+    assert header[:3] == ["created_at", "request_id", "tool"]
+    if status == "rejected":
+        assert [(row[4], row[-2]) for row in rows] == [("rejected", "2")]
+    else:
+        assert len(rows) == 3 and {row[6] for row in rows} == {key.name}
+    assert body.endswith("\r\n")
+    assert events("impersonation.read")[-1].details["path"] == "/logs/export.csv"
