@@ -4,7 +4,7 @@ dashboard/api/routes.py.)"""
 from flask import Flask, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, SecurityError
 
 from dashboard.extensions import db, login_manager
 
@@ -21,6 +21,7 @@ MESSAGES = {
         "We cannot reach our database right now. Please try again in a moment.",
     ),
 }
+PLAIN_TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def error_response(status: int, message: str | None = None):
@@ -32,6 +33,9 @@ def error_response(status: int, message: str | None = None):
 
 
 def handle_http_exception(error: HTTPException):
+    if isinstance(error, SecurityError):
+        # A Host that TRUSTED_HOSTS refuses (production): no URL builds for it, so no page.
+        return "Bad request: this server does not answer for that host.\n", 400, PLAIN_TEXT
     status = error.code or 500
     body, status = error_response(status)
     response = current_app.make_response((body, status))
