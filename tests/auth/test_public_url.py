@@ -21,7 +21,12 @@ URL = re.compile(r"https?://\S+")
 @pytest.fixture
 def app_overrides(smtp_server):  # noqa: F811
     _, port = smtp_server
-    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port, "PUBLIC_URL": PUBLIC_URL}
+    return {
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": port,
+        "PUBLIC_URL": PUBLIC_URL,
+        "QUEUE_URL": "immediate://",  # the reset mail's job runs at once, as a worker would
+    }
 
 
 @pytest.fixture
