@@ -7,6 +7,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, SecurityError
 
 from dashboard.extensions import db, login_manager
+from dashboard.observability.logs import loggable_path
 
 MESSAGES = {
     400: ("Bad request", "The request could not be understood."),
@@ -61,7 +62,7 @@ def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
     db.session.rollback()
-    current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+    current_app.logger.exception("Unhandled error on %s %s", request.method, loggable_path())
     return error_response(500)
 
 
