@@ -10,6 +10,7 @@ from dashboard import create_app
 from dashboard.config import ProductionConfig
 from dashboard.extensions import db
 from dashboard.models import User
+from dashboard.public_url import public_url_for
 from tests.conftest import PASSWORD
 from tests.mail_server import smtp_server  # noqa: F401 (fixture)
 
@@ -138,3 +139,11 @@ def test_production_refuses_requests_for_another_host(client):
     assert api.status_code == 400
     assert api.get_json()["error"]["code"] == "bad_request"
     assert client.get("/api/v1/tools", headers={"Host": "dash.example.com"}).status_code == 200
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.parametrize("app_overrides", [{"PUBLIC_URL": "https://example.com/toolbox"}])
+def test_links_build_without_a_request_under_the_public_path(app):
+    """As a job on the worker builds them: an app context, no request."""
+    link = public_url_for("auth.reset_password", token="abc")
+    assert link == "https://example.com/toolbox/password/reset/abc"
