@@ -16,7 +16,8 @@ PORT ?= 5000
 run: deps assets db demo  ## Serve the app on SQLite with demo data at http://$(HOST):$(PORT)
 	@$(BIN)/python -c "import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('$(HOST)', $(PORT)))" 2>/dev/null \
 		|| { echo "Port $(PORT) on $(HOST) is taken: stop what uses it, or run \`make run PORT=8000\`."; exit 1; }
-	@$(BIN)/flask worker & worker=$$!; \
+	@export PUBLIC_URL="$${PUBLIC_URL:-http://$(HOST):$(PORT)}"; \
+	$(BIN)/flask worker & worker=$$!; \
 	$(BIN)/flask run --host $(HOST) --port $(PORT) & server=$$!; \
 	trap 'kill $$worker $$server 2>/dev/null; wait' EXIT INT TERM; \
 	until $(BIN)/python -c "import urllib.request; urllib.request.urlopen('http://$(HOST):$(PORT)/health/live', timeout=1)" 2>/dev/null; do \

@@ -35,6 +35,7 @@ def app_environment(database_url: str, args) -> dict:
         DATABASE_URL=database_url,
         SECRET_KEY="bench-" + "x" * 40,
         APP_ENV="production",
+        PUBLIC_URL="http://127.0.0.1",  # the bench calls 127.0.0.1 only
         RATELIMIT_STORAGE_URI=args.redis,
         RATELIMIT_KEY_PREFIX=f"bench-{uuid.uuid4().hex[:12]}",
         API_KEY_CACHE_SECONDS=str(args.key_cache_seconds),

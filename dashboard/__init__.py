@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import Rule
 from whitenoise import WhiteNoise
 
-from dashboard import observability
+from dashboard import observability, public_url
 from dashboard.config import Config, config_from_environment
 from dashboard.extensions import csrf, db, htmx, limiter, login_manager, migrate, talisman
 from dashboard.limits_storage import storage_options
@@ -43,6 +43,7 @@ def create_app(config: Config | None = None) -> Flask:
     )
     app.config.from_object(config or config_from_environment())
     ensure_secret_key(app)
+    public_url.init_app(app)
     observability.init_app(app)
 
     db.init_app(app)
@@ -87,6 +88,7 @@ def create_api_app(config: Config | None = None) -> Flask:
     app.config.from_object(config or config_from_environment())
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = api_engine_options(app.config)
     app.session_interface = NoSessions()
+    public_url.init_app(app)  # the same hosts refused as on the dashboard
     observability.init_app(app)  # request ids, log lines and request metrics (no routes)
     app.url_map.merge_slashes = False  # /v1/tools/%2F0 is a 404, not a redirect
     db.init_app(app)
@@ -212,6 +214,7 @@ def register_blueprints(app: Flask) -> None:
 def register_jobs(app: Flask) -> None:
     """One Huey for the app with every job; `flask worker` runs them."""
     from dashboard.alerts import tasks as alert_tasks  # noqa: F401 (declares the jobs)
+    from dashboard.auth import tasks as auth_tasks  # noqa: F401
     from dashboard.jobs import jobs, worker_command
     from dashboard.logs import tasks as log_tasks  # noqa: F401
     from dashboard.webhooks import tasks as webhook_tasks  # noqa: F401

@@ -5,6 +5,8 @@ from datetime import timedelta
 
 from dashboard.plans import DEFAULT_PLANS, with_calls_in_flight
 
+DEVELOPMENT_URL = "http://127.0.0.1:5000"  # where `make run` serves
+
 
 def env_flag(name: str, default: bool = False) -> bool:
     """A boolean environment variable: 1/true/yes/on are true."""
@@ -32,6 +34,11 @@ def env_float(name: str, default: float) -> float:
     return float(value) if value not in (None, "") else default
 
 
+def env_list(name: str, default: str) -> list[str]:
+    """A comma-separated environment variable as a list (empty items dropped)."""
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
 def normalise_database_url(url: str) -> str:
     """Point plain postgres:// URLs at psycopg 3, the driver we ship."""
     for prefix in ("postgres://", "postgresql://"):
@@ -51,6 +58,14 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
             os.environ.get("DATABASE_URL", "sqlite:///dashboard.sqlite")
         )
+        # The address customers open (https://dash.example.com): every emailed link starts with
+        # it, whatever Host a request names. Required in production; `make run`'s elsewhere.
+        self.PUBLIC_URL = os.environ.get("PUBLIC_URL") or (
+            "" if self.PRODUCTION else DEVELOPMENT_URL
+        )
+        # Production refuses (400) a request whose Host is neither PUBLIC_URL's host nor one of
+        # these: the machine's own names, for health probes and `curl` on it.
+        self.EXTRA_TRUSTED_HOSTS = env_list("EXTRA_TRUSTED_HOSTS", "localhost,127.0.0.1")
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
         # Redis down: the gateway fails open (calls go through, unmetered by the limiter).
@@ -200,6 +215,7 @@ class TestConfig(Config):
     def __init__(self, database_url: str = "sqlite://") -> None:
         super().__init__()
         self.SECRET_KEY = "test-secret-key"  # noqa: S105 (tests only)
+        self.PUBLIC_URL = "http://localhost"  # the test client's host
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(database_url)
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.RATELIMIT_STORAGE_URI = "memory://"

@@ -6,6 +6,7 @@ problem (something will fail). The command exits non-zero when there is a proble
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from alembic.config import Config as AlembicConfig
@@ -44,7 +45,12 @@ def problem(subject: str, words: str) -> Finding:
 
 def examine() -> list[Finding]:
     """Every check, in the order an operator would fix them."""
-    findings = [check_secret_key(), check_rate_limit_storage_choice(), check_assets()]
+    findings = [
+        check_secret_key(),
+        check_public_url(),
+        check_rate_limit_storage_choice(),
+        check_assets(),
+    ]
     reachable = database_problem()
     if reachable:
         findings.append(problem("database", f"{reachable}: check DATABASE_URL"))
@@ -68,6 +74,23 @@ def check_secret_key() -> Finding:
             "secrets; print(secrets.token_hex(32))'`",
         )
     return ok("SECRET_KEY", "set")
+
+
+def check_public_url() -> Finding:
+    """Set it is (the app does not start without it in production); say when it is plain http."""
+    config = current_app.config
+    url = config["PUBLIC_URL"]
+    if not config["PRODUCTION"]:
+        return ok("PUBLIC_URL", f"{url} (emailed links start with it)")
+    host = urlsplit(url).hostname
+    if url.startswith("http://") and host not in ("localhost", "127.0.0.1", "::1"):
+        return warning(
+            "PUBLIC_URL",
+            f"{url} is plain http: password-reset links would travel unencrypted; serve "
+            "HTTPS and use https://",
+        )
+    others = ", ".join(config["EXTRA_TRUSTED_HOSTS"]) or "no other"
+    return ok("PUBLIC_URL", f"{url}; requests for {host} and {others} are answered, others 400")
 
 
 def check_rate_limit_storage_choice() -> Finding:

@@ -6,9 +6,10 @@ from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from redis import RedisError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, SecurityError
 
 from dashboard.extensions import db, login_manager
+from dashboard.observability.logs import loggable_path
 
 MESSAGES = {
     400: ("Bad request", "The request could not be understood."),
@@ -23,6 +24,7 @@ MESSAGES = {
         "We cannot reach our database right now. Please try again in a moment.",
     ),
 }
+PLAIN_TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def error_response(status: int, message: str | None = None):
@@ -34,6 +36,9 @@ def error_response(status: int, message: str | None = None):
 
 
 def handle_http_exception(error: HTTPException):
+    if isinstance(error, SecurityError):
+        # A Host that TRUSTED_HOSTS refuses (production): no URL builds for it, so no page.
+        return "Bad request: this server does not answer for that host.\n", 400, PLAIN_TEXT
     if error.response is not None:  # made for it, e.g. a form saying why it was refused (429)
         return error.response
     status = error.code or 500
@@ -81,7 +86,7 @@ def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
     db.session.rollback()
-    current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+    current_app.logger.exception("Unhandled error on %s %s", request.method, loggable_path())
     return error_response(500)
 
 

@@ -18,6 +18,7 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch):
 
 def test_production_starts_with_a_secret_key_and_secure_cookies(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "x" * 64)
+    monkeypatch.setenv("PUBLIC_URL", "https://dash.example.com")
     app = create_app(ProductionConfig())
     assert app.config["SECRET_KEY"] == "x" * 64
     assert app.config["SESSION_COOKIE_SECURE"] is True

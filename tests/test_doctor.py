@@ -67,10 +67,14 @@ def test_missing_front_end_assets(app, runner, synced, tmp_path):
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
-@pytest.mark.parametrize("app_overrides", [{"PRODUCTION": True, "SECRET_KEY": "short"}])
+@pytest.mark.parametrize(
+    "app_overrides",
+    [{"PRODUCTION": True, "SECRET_KEY": "short", "PUBLIC_URL": "http://dash.example.com"}],
+)
 def test_production_settings(runner, synced):
     result = doctor(runner)
     assert result.exit_code == 1
     assert "PROBLEM  SECRET_KEY" in result.output and "shorter than 32 characters" in result.output
+    assert "WARNING  PUBLIC_URL" in result.output and "plain http" in result.output
     assert "WARNING  rate limits" in result.output
     assert "a key gets its limit once per worker" in result.output

@@ -1,10 +1,11 @@
 """The README's production section, run as written from a fresh clone of this repository.
 
 The settings block gets this test's own values (a PostgreSQL database of its own, this run's
-Redis key prefix, a free port, three workers); the commands block runs verbatim: assets,
-migrations, tools, `flask doctor`, gunicorn. Then, as a customer would: the sign-up page renders
-with its CSS and scripts, an account and a key are made through the forms, a tool is called with
-the key, its call shows in /metrics (summed over workers), and SIGTERM stops the server cleanly.
+Redis key prefix, a free port and PUBLIC_URL on it, three workers); the commands block runs
+verbatim: assets, migrations, tools, `flask doctor`, gunicorn. Then, as a customer would: a
+request for another host is refused, the sign-up page renders with its CSS and scripts, an
+account and a key are made through the forms, a tool is called with the key, its call shows in
+/metrics (summed over workers), and SIGTERM stops the server cleanly.
 """
 
 import html
@@ -121,6 +122,7 @@ def test_the_readme_production_section_from_a_fresh_clone(databases, tmp_path):
         {
             "APP_ENV": "production",
             "SECRET_KEY": secrets.token_hex(32),
+            "PUBLIC_URL": f"http://127.0.0.1:{port}",
             "DATABASE_URL": database_url,
             "RATELIMIT_STORAGE_URI": REDIS_SERVER,
             "RATELIMIT_KEY_PREFIX": REDIS_KEY_PREFIX,
@@ -154,6 +156,7 @@ def test_the_readme_production_section_from_a_fresh_clone(databases, tmp_path):
     try:
         browser = Browser(port)
         wait_until_ready(browser, server)
+        check_another_host_is_refused(browser)
         check_the_page_has_its_css_and_scripts(browser)
         secret = make_an_account_and_a_key(browser)
         call_a_tool_and_see_it_in_the_metrics(browser, secret, metrics_token)
@@ -183,6 +186,13 @@ def wait_until_ready(browser: Browser, server: subprocess.Popen, seconds: float 
             pass
         time.sleep(0.2)  # polling a server that is starting: there is no event to wait on
     raise AssertionError("gunicorn was not ready in time")
+
+
+def check_another_host_is_refused(browser: Browser) -> None:
+    """Only PUBLIC_URL's host is served: a poisoned Host never reaches a page or a link."""
+    assert browser.request("GET", "/login", headers={"Host": "evil.example"}).status == 400
+    api = browser.request("GET", "/api/v1/tools", headers={"Host": "evil.example"})
+    assert api.status == 400 and api.json()["error"]["code"] == "bad_request"
 
 
 def check_the_page_has_its_css_and_scripts(browser: Browser) -> None:

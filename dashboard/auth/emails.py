@@ -1,17 +1,19 @@
-"""The messages the accounts send: each builds its link and goes through dashboard.mail."""
+"""The messages the accounts send: each builds its link on PUBLIC_URL (never on the request's
+Host header) and goes through dashboard.mail."""
 
-from flask import current_app, url_for
+from flask import current_app
 
 from dashboard.auth.tokens import email_change_token, reset_token, verification_token
 from dashboard.mail import send_email_or_log
 from dashboard.models import User
+from dashboard.public_url import public_url_for
 
 SIGNATURE = "\n-- \nToolbox\n"
 
 
 def send_verification(user: User) -> bool:
     """Ask the account to confirm its address."""
-    link = url_for("auth.verify_email", token=verification_token(user), _external=True)
+    link = public_url_for("auth.verify_email", token=verification_token(user))
     hours = current_app.config["EMAIL_VERIFY_HOURS"]
     return send_email_or_log(
         user.email,
@@ -30,14 +32,14 @@ def send_signup_attempt(user: User) -> bool:
         "Someone tried to sign up with your address",
         "Someone (maybe you) tried to create a Toolbox account with this address, which "
         "already has one. Nothing was changed.\n\n"
-        f"Log in: {url_for('auth.login', _external=True)}\n"
-        f"Forgot your password? {url_for('auth.forgot_password', _external=True)}\n" + SIGNATURE,
+        f"Log in: {public_url_for('auth.login')}\n"
+        f"Forgot your password? {public_url_for('auth.forgot_password')}\n" + SIGNATURE,
     )
 
 
 def send_password_reset(user: User) -> bool:
     """A link that sets a new password once (accounts without a password get their first)."""
-    link = url_for("auth.reset_password", token=reset_token(user), _external=True)
+    link = public_url_for("auth.reset_password", token=reset_token(user))
     minutes = current_app.config["PASSWORD_RESET_MINUTES"]
     return send_email_or_log(
         user.email,
@@ -51,9 +53,7 @@ def send_password_reset(user: User) -> bool:
 
 def send_email_change(user: User, new_email: str) -> bool:
     """To the new address: confirm the change. To the old one: a notice."""
-    link = url_for(
-        "auth.confirm_email_change", token=email_change_token(user, new_email), _external=True
-    )
+    link = public_url_for("auth.confirm_email_change", token=email_change_token(user, new_email))
     hours = current_app.config["EMAIL_CHANGE_HOURS"]
     sent = send_email_or_log(
         new_email,
@@ -67,7 +67,7 @@ def send_email_change(user: User, new_email: str) -> bool:
         f"Someone logged in to your Toolbox account asked to change its address to {new_email}. "
         "It changes only when the link sent there is opened.\n\n"
         "If this was not you, log in, change your password and log out everywhere else: "
-        f"{url_for('account.index', _external=True)}\n" + SIGNATURE,
+        f"{public_url_for('account.index')}\n" + SIGNATURE,
     )
     return sent
 

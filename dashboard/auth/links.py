@@ -6,15 +6,11 @@ from flask_login import current_user, login_required
 
 from dashboard.account.history import record_security_event
 from dashboard.account.stamps import cancel_emailed_links
-from dashboard.auth.emails import send_email_changed, send_password_reset, send_verification
+from dashboard.auth.emails import send_email_changed, send_verification
 from dashboard.auth.forms import ForgotPasswordForm, ResetPasswordForm
 from dashboard.auth.routes import bp, form_email_key
-from dashboard.auth.service import (
-    confirm_email,
-    set_password,
-    switch_email,
-    user_by_email,
-)
+from dashboard.auth.service import confirm_email, set_password, switch_email
+from dashboard.auth.tasks import queue_reset_link
 from dashboard.auth.tokens import (
     CHANGE,
     RESET,
@@ -90,12 +86,11 @@ def resend_verification():
     methods=["POST"],
 )
 def forgot_password():
-    """Ask for a reset link; the answer is the same whether the address has an account."""
+    """Ask for a reset link; the answer, and the work, are the same whether the address has an
+    account: one job, which looks the address up and sends the mail on the worker."""
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        user = user_by_email(form.email.data)
-        if user is not None and not user.is_disabled:
-            send_password_reset(user)
+        queue_reset_link(form.email.data)
         flash(
             SENT_WORDS.format(
                 email=form.email.data, minutes=current_app.config["PASSWORD_RESET_MINUTES"]

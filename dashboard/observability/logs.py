@@ -5,13 +5,15 @@ Every line carries the request id (`request_id`, "-" outside a request). With LO
 each request ends with one line: method, route, path, status and duration; but a successful
 tool call's only with LOG_METERED_CALLS on (its tool_logs row, with the same id, and the metrics
 record it already). Nothing from the
-request's headers, query string or body is logged (they carry keys, passwords and payloads).
+request's headers, query string or body is logged (they carry keys, passwords and payloads),
+nor the tokens of emailed links in a path (`/password/reset/<token>` is logged with the token
+replaced by `[redacted]`): a log reader must not be able to reset a password.
 """
 
 import logging
 import sys
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from flask.logging import default_handler
 from pythonjsonlogger.msgspec import MsgspecFormatter
 
@@ -23,6 +25,9 @@ JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s"
 JSON_DATES = "%Y-%m-%dT%H:%M:%S%z"
 JSON_RENAMED = {"asctime": "time", "levelname": "level", "name": "logger"}
 request_logger = logging.getLogger("dashboard.requests")
+# URL arguments that are secrets: the tokens of emailed links (dashboard/auth/links.py).
+SECRET_ARGUMENTS = frozenset({"token"})
+REDACTED = "[redacted]"
 
 
 def init_app(app: Flask) -> None:
@@ -95,15 +100,16 @@ def log_request(response):
     asked = request._get_current_object()  # one lookup, not one per field
     rule = asked.url_rule.rule if asked.url_rule is not None else None
     status = response.status_code
+    path = loggable_path()
     request_logger.info(
         "%s %s %s",
         asked.method,
-        asked.path,
+        path,
         status,
         extra={
             "method": asked.method,
             "route": route_label(rule),
-            "path": asked.script_root + asked.path,
+            "path": asked.script_root + path,
             "status": status,
             "duration_ms": None if elapsed is None else round(elapsed * 1000, 2),
         },
@@ -121,3 +127,33 @@ def log_unmetered(response):
 def route_label(rule: str | None) -> str:
     """The URL rule as the app is mounted (`/api/v1/tools/<name>`), or `unmatched`."""
     return request.script_root + rule if rule is not None else "unmatched"
+
+
+def loggable_path() -> str:
+    """The request's path with every secret URL argument replaced by [redacted].
+
+    A matched route names its arguments; a path that matched nothing (a token link with
+    something appended, a wrong method) is cut after the fixed start of any secret route."""
+    path = request.path
+    arguments = request.view_args
+    if request.url_rule is not None and arguments is not None:
+        for name in SECRET_ARGUMENTS & arguments.keys():
+            path = path.replace(str(arguments[name]), REDACTED)
+        return path
+    for start in secret_route_starts():
+        if path.startswith(start) and len(path) > len(start):
+            return start + REDACTED
+    return path
+
+
+def secret_route_starts() -> tuple[str, ...]:
+    """The fixed start (`/password/reset/`) of each of this app's routes with a secret argument."""
+    starts = current_app.extensions.get("secret_route_starts")
+    if starts is None:
+        starts = tuple(
+            rule.rule.partition("<")[0]
+            for rule in current_app.url_map.iter_rules()
+            if rule.arguments & SECRET_ARGUMENTS
+        )
+        current_app.extensions["secret_route_starts"] = starts
+    return starts

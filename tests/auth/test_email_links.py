@@ -15,7 +15,9 @@ NEW_PASSWORD = "a brand new secret"
 @pytest.fixture
 def app_overrides(smtp_server):  # noqa: F811
     _, port = smtp_server
-    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port}
+    # Jobs (the reset mail) run inside the request here; tests/auth/test_reset_by_job.py
+    # proves the request only queues it.
+    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port, "QUEUE_URL": "immediate://"}
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ import time
 import pyotp
 from playwright.sync_api import Page, expect
 
+from tests.jobs_queue import run_queued
+
 _n = itertools.count()
 PASSWORD = "a long password"
 PHONE = {"width": 390, "height": 844}
@@ -84,7 +86,7 @@ def test_sign_up_verify_two_factor_and_sessions(page: Page, screenshot, mail_inb
     shots(page, screenshot, "account-security")
 
 
-def test_forgot_password_by_email(page: Page, screenshot, mail_inbox):
+def test_forgot_password_by_email(page: Page, screenshot, mail_inbox, live_app):
     email = f"forgot{next(_n)}-{id(_n)}@example.com"
     page.goto("/signup")
     page.get_by_label("Email").fill(email)
@@ -96,6 +98,7 @@ def test_forgot_password_by_email(page: Page, screenshot, mail_inbox):
     page.get_by_role("button", name="Email me a link").click()
     expect(page.get_by_text("we sent it a link")).to_be_visible()
     screenshot("forgot-sent")
+    assert run_queued(live_app, "send_reset_link") == 1  # the worker's part: the mail
     link = link_in_last_message(mail_inbox, email)
     page.goto(link)
     page.get_by_label("New password", exact=True).fill("a newer long password")

@@ -5,6 +5,7 @@ import logging
 
 import pytest
 
+from dashboard.auth.tokens import email_change_token, reset_token, verification_token
 from dashboard.keys.secrets import hash_secret
 from dashboard.observability.logs import configure_logging
 
@@ -80,3 +81,30 @@ def test_no_secret_hash_or_payload_in_any_line(client, secret, capsys, text_logs
     assert json_lines(err), "nothing was logged"
     for forbidden in (secret, hash_secret(secret), marker):
         assert forbidden not in err
+
+
+@pytest.mark.parametrize("app_overrides", [{"LOG_FORMAT": "json"}])
+def test_no_emailed_link_token_in_any_line(client, user, capsys, caplog, text_logs_after):
+    reset = reset_token(user)
+    tokens = (reset, verification_token(user), email_change_token(user, "new@example.com"))
+    capsys.readouterr()
+    answers = [
+        client.get(f"/password/reset/{reset}").status_code,
+        client.post(f"/password/reset/{reset}", data={"password": "short"}).status_code,
+        client.get(f"/verify/{tokens[1]}").status_code,
+        client.get(f"/account/email/{tokens[2]}").status_code,
+        client.get(f"/password/reset/{reset}/more").status_code,  # matches no route
+    ]
+    assert answers == [200, 200, 303, 303, 404]
+    err = capsys.readouterr().err
+    for token in tokens:
+        assert token not in err and token not in caplog.text
+    lines = [line for line in json_lines(err) if line["logger"] == "dashboard.requests"]
+    assert [(line["path"], line["message"]) for line in lines] == [
+        ("/password/reset/[redacted]", "GET /password/reset/[redacted] 200"),
+        ("/password/reset/[redacted]", "POST /password/reset/[redacted] 200"),
+        ("/verify/[redacted]", "GET /verify/[redacted] 303"),
+        ("/account/email/[redacted]", "GET /account/email/[redacted] 303"),
+        ("/password/reset/[redacted]", "GET /password/reset/[redacted] 404"),
+    ]
+    assert lines[0]["route"] == "/password/reset/<token>"
