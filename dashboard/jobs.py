@@ -161,10 +161,8 @@ def wait_through_blocking_reads(huey) -> None:
 
 
 def show_logs_of(*names: str) -> None:
-    """INFO and above of these loggers on the terminal (the worker's own output)."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    """INFO and above of these loggers through the app's one handler (text, or JSON in
+    production); the scheduler's line for every periodic job it queues only at DEBUG."""
     for name in names:
-        logger = logging.getLogger(name)
-        logger.setLevel(logging.INFO)
-        logger.addHandler(handler)
+        logging.getLogger(name).setLevel(logging.INFO)
+    logging.getLogger("huey.consumer.Scheduler").setLevel(logging.WARNING)

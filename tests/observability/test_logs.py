@@ -108,3 +108,23 @@ def test_no_emailed_link_token_in_any_line(client, user, capsys, caplog, text_lo
         ("/password/reset/[redacted]", "GET /password/reset/[redacted] 404"),
     ]
     assert lines[0]["route"] == "/password/reset/<token>"
+
+
+def test_the_job_worker_prints_each_line_once_and_not_every_scheduler_tick(app, capfd):
+    from dashboard.jobs import show_logs_of
+
+    names = ("huey", "dashboard", "huey.consumer.Scheduler")
+    levels = {name: logging.getLogger(name).level for name in names}
+    capfd.readouterr()
+    try:
+        show_logs_of("huey", "dashboard")
+        logging.getLogger("huey.consumer").info("Huey consumer started with 2 thread")
+        logging.getLogger("huey.consumer.Scheduler").info("Enqueueing periodic task purge.")
+        logging.getLogger("dashboard.webhooks.tasks").info("delivered 1234")
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+    printed = capfd.readouterr().err
+    assert printed.count("Huey consumer started with 2 thread") == 1
+    assert printed.count("delivered 1234") == 1
+    assert "Enqueueing periodic task" not in printed
