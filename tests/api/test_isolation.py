@@ -59,7 +59,7 @@ def counters(user) -> tuple[int, int, int]:
     [
         ("sleep", 504, "tool_timeout", "ran past its deadline of 1 s and was stopped"),
         ("spin", 504, "tool_timeout", "ran past its deadline of 1 s and was stopped"),
-        ("allocate", 500, "tool_error", "ran past its memory cap (64 MB over its start)"),
+        ("allocate", 422, "memory_limit_exceeded", "more memory than the limit of 64 MB"),
         ("die", 500, "tool_error", "its process died (SIGKILL)"),
         ("raise", 500, "tool_error", "RuntimeError: hostile on purpose"),
     ],
@@ -73,6 +73,8 @@ def test_a_hostile_run_is_stopped_answered_and_metered(api, secret, user, do, st
     assert (row.status, row.error_code, row.http_status) == ("error", code, status)
     assert str(row.id) == answer.get_json()["error"]["request_id"]
     assert logged in row.error_message
+    if code == "memory_limit_exceeded":
+        assert answer.get_json()["error"]["limit"] == 64 * 1024 * 1024
     if code == "tool_timeout":
         assert 1000 <= row.execution_time_ms < 5000
         assert answer.get_json()["error"]["message"] == (
