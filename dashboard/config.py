@@ -103,6 +103,9 @@ class Config:
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
         self.API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 256 * 1024)
         self.API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 5)
+        # What a tool_logs row keeps of each payload (input, output, schema errors): JSON up
+        # to this size, else a truncation marker (dashboard/models/payloads.py).
+        self.LOG_PAYLOAD_MAX_BYTES = env_int("LOG_PAYLOAD_MAX_BYTES", 16 * 1024)
         # A user's calls this month, kept per worker between metering writes (quota checks);
         # None follows API_KEY_CACHE_SECONDS.
         quota_seconds = os.environ.get("API_QUOTA_CACHE_SECONDS")
@@ -171,6 +174,9 @@ class Config:
         # A tool version's own deadline_seconds wins; keep both well below the web server's
         # worker timeout (gunicorn: 30 s), so a tool never gets a worker killed.
         self.TOOL_DEADLINE_SECONDS = env_float("TOOL_DEADLINE_SECONDS", 5)
+        # The largest output (bytes of compact JSON) a tool version may answer, unless its
+        # definition says otherwise (max_output_bytes); past it: 422 output_too_large.
+        self.TOOL_MAX_OUTPUT_BYTES = env_int("TOOL_MAX_OUTPUT_BYTES", 1024 * 1024)
         self.TOOL_POOL_SIZE = env_int("TOOL_POOL_SIZE", 2)  # tool processes per web worker
         self.TOOL_MEMORY_MB = env_int("TOOL_MEMORY_MB", 256)  # over the warmed process's size
         self.TOOL_RECYCLE_AFTER = env_int("TOOL_RECYCLE_AFTER", 1000)  # runs, then a new process

@@ -56,6 +56,19 @@ class ErrorCode(StrEnum):
         422,
         "The input does not match the tool's schema; `errors` lists each violation.",
     )
+    OUTPUT_TOO_LARGE = (
+        "output_too_large",
+        422,
+        "The tool's output for this input would be larger than the version's limit "
+        "(TOOL_MAX_OUTPUT_BYTES unless the tool sets its own); `limit` is the limit in bytes "
+        "of JSON; logged.",
+    )
+    MEMORY_LIMIT_EXCEEDED = (
+        "memory_limit_exceeded",
+        422,
+        "The tool needed more memory than TOOL_MEMORY_MB for this input and was stopped; "
+        "`limit` is the cap in bytes; logged.",
+    )
     RATE_LIMITED = ("rate_limited", 429, "The key's per-minute rate limit; see `Retry-After`.")
     QUOTA_EXCEEDED = ("quota_exceeded", 429, "The plan's monthly quota; see `Retry-After`.")
     CONCURRENCY_LIMITED = (
@@ -66,7 +79,7 @@ class ErrorCode(StrEnum):
     TOOL_ERROR = (
         "tool_error",
         500,
-        "The tool failed while running, ran past its memory cap or its process died; logged.",
+        "The tool failed while running or its process died; logged.",
     )
     UPSTREAM_ERROR = (
         "upstream_error",

@@ -5,8 +5,9 @@ input -> run -> meter -> answer.
 
 Logged (one tool_logs row, both counters): every call that gets past authentication, the tool
 lookup and the limits, whatever its outcome: success, ip_not_allowed, tool_not_allowed,
-payload_too_large, invalid_json, invalid_input, tool_error (raised, died, memory cap),
-tool_timeout (past its deadline, in the tool pool or upstream), and an upstream tool's
+payload_too_large, invalid_json, invalid_input, output_too_large, memory_limit_exceeded,
+tool_error (raised, died), tool_timeout (past its deadline, in the tool pool or upstream), and
+an upstream tool's
 upstream_error and upstream_unavailable. Not logged: 401s (no key), 404s (no such tool; no row
 for arbitrary names), and 429s (rate limit, quota, calls in flight), which count in
 usage_daily's rejected columns and the refused-calls rows only.
@@ -45,7 +46,13 @@ from dashboard.keys.rules import ip_allowed, key_refusal, tool_allowed
 from dashboard.models import utcnow
 from dashboard.observability import metrics, request_log_id
 from dashboard.plans import plan_named
-from dashboard.tools.pool import ToolCrashed, ToolRaised, ToolTimeout, tool_pool
+from dashboard.tools.pool import (
+    ToolCrashed,
+    ToolOutOfMemory,
+    ToolRaised,
+    ToolTimeout,
+    tool_pool,
+)
 from dashboard.tools.registry import (
     ToolVersion,
     canonical_json,
@@ -54,7 +61,7 @@ from dashboard.tools.registry import (
     utf8_size,
     validation_errors,
 )
-from dashboard.tools.tool import InputRefused
+from dashboard.tools.tool import InputRefused, OutputTooLarge
 from dashboard.tools.upstream import Identity, UpstreamFailure, forward
 
 
@@ -279,8 +286,9 @@ def validate(call: Call, payload: dict) -> None:
 
 def run(call: Call, payload: dict) -> tuple[dict, int]:
     """The tool's output and its run time in ms; 422 invalid_input past one of the tool's own
-    limits, 500 tool_error when it raises, dies or passes its memory cap, 504 tool_timeout past
-    its deadline (each logged)."""
+    limits, 422 output_too_large or memory_limit_exceeded past the version's output limit or
+    the memory cap, 500 tool_error when it raises or dies, 504 tool_timeout past its deadline
+    (each logged)."""
     started = time.perf_counter()
     try:
         output = run_tool(call.tool, payload)
@@ -289,6 +297,17 @@ def run(call: Call, payload: dict) -> tuple[dict, int]:
         message = f"The input is refused at {refusal.path}: {refusal.message}"
         execution_ms = spent_since(started)
         refuse(call, payload, ErrorCode.INVALID_INPUT, message, execution_ms, errors=errors)
+    except OutputTooLarge as refusal:
+        output_too_large(call, payload, refusal, spent_since(started))
+    except ToolOutOfMemory as error:
+        execution_ms = spent_since(started)
+        megabytes = error.limit_bytes // (1024 * 1024)
+        message = (
+            f"{call.tool.name} {call.tool.version} needed more memory than the limit of "
+            f"{megabytes} MB (TOOL_MEMORY_MB) for this input and was stopped."
+        )
+        code = ErrorCode.MEMORY_LIMIT_EXCEEDED
+        refuse(call, payload, code, message, execution_ms, limit=error.limit_bytes)
     except ToolTimeout as error:
         execution_ms = spent_since(started)
         message = f"{call.tool.name} {call.tool.version} {error}."
@@ -305,11 +324,24 @@ def run(call: Call, payload: dict) -> tuple[dict, int]:
 
 def run_tool(tool: ToolVersion, payload: dict) -> dict:
     """Run the tool in the tool pool (TOOL_ISOLATION, for tools that are isolated), under its
-    deadline and the memory cap; else in this thread."""
+    deadline, the memory cap and its output limit; else in this thread (the output's size is
+    then checked by encode)."""
     config = current_app.config
     if not (config["TOOL_ISOLATION"] and tool.isolated):
         return tool.run(payload)
-    return tool_pool(config).run(tool.run, payload, deadline_of(tool))
+    return tool_pool(config).run(tool.run, payload, deadline_of(tool), max_output_of(tool))
+
+
+def max_output_of(tool: ToolVersion) -> int:
+    """The version's own output limit in bytes of JSON, else TOOL_MAX_OUTPUT_BYTES."""
+    return tool.max_output_bytes or current_app.config["TOOL_MAX_OUTPUT_BYTES"]
+
+
+def output_too_large(call: Call, payload: dict, refusal: OutputTooLarge, execution_ms: int):
+    """Log and meter an output past the version's limit, then answer 422 output_too_large."""
+    message = f"{call.tool.name} {call.tool.version}: {refusal}."
+    code = ErrorCode.OUTPUT_TOO_LARGE
+    refuse(call, payload, code, message, execution_ms, limit=refusal.limit)
 
 
 def deadline_of(tool: ToolVersion) -> float:
@@ -334,15 +366,19 @@ def spent_since(started: float) -> int:
 
 def encode(call: Call, payload: dict, output, execution_ms: int, tokens: int | None) -> Encoded:
     """Encode the input and the output once each; an output that is not a storable JSON
-    object is the tool's failure (500 tool_error, logged). `tokens` is the upstream's own
-    count, when it sent one."""
+    object is the tool's failure (500 tool_error, logged), one past the version's output
+    limit 422 output_too_large (logged). `tokens` is the upstream's own count, when it sent
+    one."""
     input_json = canonical_json(payload)
     try:
         output_json = check_output(output)
     except BadToolOutput as error:
         tool_failed(call, payload, error, execution_ms)
+    output_bytes, limit = utf8_size(output_json), max_output_of(call.tool)
+    if output_bytes > limit:  # run in process, or answered by an upstream
+        output_too_large(call, payload, OutputTooLarge(limit, output_bytes), execution_ms)
     if tokens is None:
-        tokens = tokens_for(utf8_size(input_json), utf8_size(output_json))
+        tokens = tokens_for(utf8_size(input_json), output_bytes)
     return Encoded(input_json, output_json, tokens)
 
 

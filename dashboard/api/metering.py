@@ -21,6 +21,7 @@ from dashboard.models import (
     UsageSummary,
     utcnow,
 )
+from dashboard.models.payloads import kept_payload
 from dashboard.models.usage import LATENCY_COLUMNS, latency_bucket_column
 from dashboard.observability import metrics
 
@@ -103,10 +104,16 @@ def record_call_counted(
     """record_call, also returning the user's calls this month (the quota reads it).
 
     `http_status` is the status the call was answered with (200, or the error's), `errors`
-    every schema error of an invalid_input call (kept up to API_MAX_BODY_BYTES of JSON), and
-    `source` marks where the call came from (None: the API; `playground`)."""
+    every schema error of an invalid_input call (kept up to LOG_PAYLOAD_MAX_BYTES of JSON), and
+    `source` marks where the call came from (None: the API; `playground`). Each payload is
+    kept whole while its JSON fits in LOG_PAYLOAD_MAX_BYTES, else as a truncation marker
+    (dashboard/models/payloads.py)."""
     at = at or utcnow()
     outcome = {"http_status": http_status, "errors": errors, "source": source}
+    cap = current_app.config["LOG_PAYLOAD_MAX_BYTES"]
+    for part in ("input", "output"):
+        payload, text = kept_for_log(call[f"{part}_payload"], call.get(f"{part}_json"), cap)
+        call[f"{part}_payload"], call[f"{part}_json"] = payload, text
     record = (
         record_call_in_one_statement
         if db.engine.dialect.name == "postgresql"
@@ -117,6 +124,14 @@ def record_call_counted(
     except Exception:
         metrics.METERING_FAILURES.inc()
         raise
+
+
+def kept_for_log(payload, text: str | None, cap: int) -> tuple[object, str]:
+    """What the log row keeps of a payload (whose JSON is `text`, when already encoded): the
+    payload and its JSON while they fit in `cap` bytes, else the truncation marker as both."""
+    text = json.dumps(payload) if text is None else text
+    kept, cut = kept_payload(text, cap)
+    return (json.loads(kept) if cut else payload), kept
 
 
 class Outcome(NamedTuple):
@@ -135,6 +150,8 @@ HTTP_STATUS_OF_CODE = {
     "tool_not_allowed": 403,
     "payload_too_large": 413,
     "invalid_input": 422,
+    "output_too_large": 422,
+    "memory_limit_exceeded": 422,
     "tool_error": 500,
 }
 
@@ -146,7 +163,7 @@ def outcome_of(status, error_code, error_message, http_status, errors, source) -
     default = HTTP_STATUS_OF_CODE.get(error_code, 500) if failed else 200
     return Outcome(
         http_status=http_status or default,
-        errors=kept_errors(errors, current_app.config["API_MAX_BODY_BYTES"]),
+        errors=kept_errors(errors, current_app.config["LOG_PAYLOAD_MAX_BYTES"]),
         fingerprint=fingerprint(error_message) if failed else None,
         source=source,
     )

@@ -27,11 +27,12 @@ DESCRIPTIONS = {
     404: "No such tool or version is served (not_found: a name no route holds, such as one "
     "with an encoded slash).",
     413: "The body is larger than the API accepts.",
-    422: "The input does not match the tool's input schema.",
+    422: "The input does not match the tool's input schema or passes one of the tool's own "
+    "limits, or the tool's output for it would pass the version's output limit or the tool "
+    "its memory cap.",
     429: "The key's or the account's per-minute limit, or (tool calls) the plan's monthly quota "
     "or its cap on calls in flight at once.",
-    500: "The tool (or the gateway) failed while running, ran past its memory cap, or its "
-    "process died.",
+    500: "The tool (or the gateway) failed while running, or its process died.",
     502: "An upstream tool failed, or answered something unusable (not JSON, too large, "
     "a redirect, or an output that breaks its schema).",
     503: "The database (or, when failing closed, the rate limiter) is unavailable; on tool "
@@ -58,6 +59,8 @@ CALL_ERRORS = errors_of(
     ErrorCode.NOT_FOUND,
     ErrorCode.PAYLOAD_TOO_LARGE,
     ErrorCode.INVALID_INPUT,
+    ErrorCode.OUTPUT_TOO_LARGE,
+    ErrorCode.MEMORY_LIMIT_EXCEEDED,
     ErrorCode.RATE_LIMITED,
     ErrorCode.QUOTA_EXCEEDED,
     ErrorCode.CONCURRENCY_LIMITED,
@@ -229,6 +232,7 @@ def error_responses(errors: dict) -> dict:
         }
         if status == "422":
             schema["allOf"].append(ref("schemas", "InvalidInputError"))
+            description += " output_too_large and memory_limit_exceeded also have limit."
         if status == "429" and "quota_exceeded" in codes:
             description += " A quota_exceeded error also has limit, used and resets_at."
         responses[status] = {
@@ -432,7 +436,12 @@ COMPONENT_SCHEMAS = {
                         "description": "The call's log id, for errors that are logged.",
                     },
                     "errors": {"type": "array", "items": {"$ref": f"{REF}schemas/SchemaError"}},
-                    "limit": {**_COUNTS, "description": "quota_exceeded: the plan's quota."},
+                    "limit": {
+                        **_COUNTS,
+                        "description": "quota_exceeded: the plan's monthly calls; "
+                        "output_too_large: the output limit (bytes of JSON); "
+                        "memory_limit_exceeded: the memory cap (bytes).",
+                    },
                     "used": {**_COUNTS, "description": "quota_exceeded: calls this month."},
                     "resets_at": {"type": "string", "format": "date-time"},
                 },
@@ -440,10 +449,21 @@ COMPONENT_SCHEMAS = {
         },
     },
     "InvalidInputError": {
+        "description": "Every 422 is logged (request_id); invalid_input lists its errors, "
+        "output_too_large and memory_limit_exceeded name their limit.",
         "type": "object",
-        "properties": {
-            "error": {"type": "object", "required": ["errors", "request_id"]},
-        },
+        "properties": {"error": {"type": "object", "required": ["request_id"]}},
+        "allOf": [
+            {
+                "if": {"properties": {"error": {"properties": {"code": {"const": code}}}}},
+                "then": {"properties": {"error": {"required": [field]}}},
+            }
+            for code, field in (
+                ("invalid_input", "errors"),
+                ("output_too_large", "limit"),
+                ("memory_limit_exceeded", "limit"),
+            )
+        ],
     },
     "SchemaError": {
         "type": "object",

@@ -18,6 +18,7 @@ from dashboard.errors import error_response
 from dashboard.keys.service import keys_of
 from dashboard.logs import service
 from dashboard.models import utcnow
+from dashboard.models.payloads import truncation_of
 from dashboard.plans import plan_named
 
 bp = Blueprint("logs", __name__, url_prefix="/logs", cli_group="logs")
@@ -122,20 +123,26 @@ def newer():
 @bp.get("/<log_id>")
 @login_required
 def detail(log_id: str):
-    """One call in full: payloads, error, request id, and the curl that repeats it."""
+    """One call in full: payloads (or the start of one the log truncated), error, request id,
+    and the curl that repeats it."""
     log = service.log_of(current_user, log_id)
     if log is None:
         abort(404)
+    input_cut = truncation_of(log.input_payload)
     context = {
         "log": log,
         "key": next((k for k in keys_of(current_user) if k.id == log.api_key_id), None),
         "back_url": back_to_list(request.args.get("back", "")),
         "back": request.args.get("back", ""),
-        "curl": service.repeat_curl(
+        "curl": None
+        if input_cut
+        else service.repeat_curl(
             request.url_root, log.tool_name, log.tool_version, log.input_payload
         ),
         "input_json": service.pretty_json(log.input_payload),
         "output_json": service.pretty_json(log.output_payload),
+        "input_cut": input_cut,
+        "output_cut": truncation_of(log.output_payload),
     }
     template = "logs/_detail.html" if fragment_request() else "logs/detail.html"
     return vary(Response(render_template(template, **context)))

@@ -3,10 +3,11 @@
 Each web worker keeps TOOL_POOL_SIZE tool processes (started lazily, or by gunicorn's
 post_worker_init). A run takes an idle process, sends it (function, payload) over a pipe and
 waits on the pipe with `poll(deadline)`:
-- an answer in time: the tool's output, its InputRefused (422), or what else it raised
-  (ToolRaised, as text);
+- an answer in time: the tool's output, its InputRefused (422), OutputTooLarge (422: the
+  output's JSON is measured in the tool process, so an oversized output never crosses the pipe
+  into the web worker), or what else it raised (ToolRaised, as text);
 - no answer by the deadline: the process is killed (SIGKILL) and replaced: ToolTimeout;
-- MemoryError inside the process: ToolCrashed("... memory cap ..."), and it is replaced;
+- MemoryError inside the process: ToolOutOfMemory (422 naming the cap), and it is replaced;
 - the pipe closes (the process died: os._exit, a signal, a crash in C code): ToolCrashed.
 A process is replaced after TOOL_RECYCLE_AFTER runs, so slow leaks in a library cannot grow.
 
@@ -38,10 +39,12 @@ import threading
 import traceback
 from collections.abc import Callable
 
-from dashboard.tools.tool import InputRefused
+from dashboard.tools.tool import InputRefused, OutputTooLarge, output_size
 
 # The fork server imports these once; its children are forked from it, warm.
 PRELOAD = ["dashboard.tools.warmed"]
+# The exit code of a tool process that ran out of memory sending its answer.
+OUT_OF_MEMORY_EXIT = 3
 # How long a dead process's exit code is waited for, to say how it ended.
 EXIT_WAIT_SECONDS = 1.0
 # Runs and answers go over the pipe as plain pickles (functions by reference): nothing sent is a
@@ -56,6 +59,15 @@ class ToolTimeout(Exception):
 
 class ToolCrashed(Exception):
     """The run's process died or passed its memory cap; it was replaced."""
+
+
+class ToolOutOfMemory(ToolCrashed):
+    """The run passed the memory cap (`limit_bytes` over the process's warmed size)."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        megabytes = limit_bytes // (1024 * 1024)
+        super().__init__(f"it ran past its memory cap ({megabytes} MB over its start)")
+        self.limit_bytes = limit_bytes
 
 
 class ToolRaised(Exception):
@@ -93,7 +105,7 @@ def serve(connection, memory_bytes: int, runs: int) -> None:
         try:
             connection.send_bytes(pickle.dumps((kind, value), PROTOCOL))
         except MemoryError:
-            os._exit(3)  # the parent sees the pipe close: ToolCrashed
+            os._exit(OUT_OF_MEMORY_EXIT)  # the parent sees the pipe close: ToolOutOfMemory
         except Exception as error:  # an output that cannot be pickled
             answer = ("raised", (summary_of(error), traceback.format_exc()))
             connection.send_bytes(pickle.dumps(answer, PROTOCOL))
@@ -103,14 +115,20 @@ def serve(connection, memory_bytes: int, runs: int) -> None:
 
 
 def run_one(message: bytes) -> tuple[str, object]:
-    """("ok", output), ("refused", (path, message)), ("memory", None) or ("raised",
-    (summary, traceback)) for one run."""
+    """("ok", output), ("refused", (path, message)), ("too_large", (limit, size, estimated)),
+    ("memory", None) or ("raised", (summary, traceback)) for one run."""
     try:
-        deadline, function, payload = pickle.loads(message)  # noqa: S301 (from our web worker)
+        deadline, max_output_bytes, function, payload = pickle.loads(message)  # noqa: S301
         cap_cpu(deadline)
-        return "ok", function(payload)
+        output = function(payload)
+        size = output_size(output) if max_output_bytes else None
+        if size is not None and size > max_output_bytes:
+            return "too_large", (max_output_bytes, size, False)
+        return "ok", output
     except InputRefused as refusal:
         return "refused", (refusal.path, refusal.message)
+    except OutputTooLarge as refusal:
+        return "too_large", (refusal.limit, refusal.size, refusal.estimated)
     except MemoryError:
         return "memory", None
     except Exception as error:
@@ -165,10 +183,17 @@ class ToolProcess:
         self.runs_left = runs
         self.memory_bytes = memory_bytes
 
-    def run(self, function: Callable[[dict], dict], payload: dict, deadline: float) -> dict:
-        """The tool's output, or ToolTimeout / ToolCrashed / ToolRaised."""
+    def run(
+        self,
+        function: Callable[[dict], dict],
+        payload: dict,
+        deadline: float,
+        max_output_bytes: int | None = None,
+    ) -> dict:
+        """The tool's output, or ToolTimeout / ToolCrashed / ToolOutOfMemory / ToolRaised /
+        InputRefused / OutputTooLarge."""
         # Raises here if it cannot be sent (a closure, say): the process is left as it was.
-        message = pickle.dumps((deadline, function, payload), PROTOCOL)
+        message = pickle.dumps((deadline, max_output_bytes, function, payload), PROTOCOL)
         self.runs_left -= 1
         try:
             self.connection.send_bytes(message)
@@ -177,14 +202,18 @@ class ToolProcess:
             # Our own tool process, as multiprocessing's Connection.recv() trusts it.
             kind, value = pickle.loads(self.connection.recv_bytes())  # noqa: S301
         except (EOFError, OSError):
-            raise ToolCrashed(f"its process died ({self.death()})") from None
+            death = self.death()
+            if death == f"exit code {OUT_OF_MEMORY_EXIT}":
+                raise ToolOutOfMemory(self.memory_bytes) from None
+            raise ToolCrashed(f"its process died ({death})") from None
         if kind == "memory":
-            megabytes = self.memory_bytes // (1024 * 1024)
-            raise ToolCrashed(f"it ran past its memory cap ({megabytes} MB over its start)")
+            raise ToolOutOfMemory(self.memory_bytes)
         if kind == "raised":
             raise ToolRaised(*value)
         if kind == "refused":
             raise InputRefused(*value)
+        if kind == "too_large":
+            raise OutputTooLarge(*value)
         return value
 
     def gone(self) -> bool:
@@ -246,8 +275,15 @@ class ToolPool:
         for process in places:
             self.idle.put(process or self.new_process())
 
-    def run(self, function: Callable[[dict], dict], payload: dict, deadline: float) -> dict:
-        """Run `function(payload)` in a tool process within `deadline` seconds."""
+    def run(
+        self,
+        function: Callable[[dict], dict],
+        payload: dict,
+        deadline: float,
+        max_output_bytes: int | None = None,
+    ) -> dict:
+        """Run `function(payload)` in a tool process within `deadline` seconds; an output of
+        more than `max_output_bytes` (compact JSON) is OutputTooLarge."""
         try:
             process = self.idle.get(timeout=deadline)
         except queue.Empty:
@@ -257,7 +293,7 @@ class ToolPool:
                 if process is not None:
                     process.stop()
                 process = self.new_process()
-            return process.run(function, payload, deadline)
+            return process.run(function, payload, deadline, max_output_bytes)
         except (ToolTimeout, ToolCrashed):
             process.stop(kill=True)
             process = None  # replaced by the next run

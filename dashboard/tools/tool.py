@@ -5,6 +5,7 @@ package declaring tools through the `toolbox.tools` entry point group) and "upst
 service the operator runs, defined in the `tools` table; `upstream` says where and how).
 """
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,6 +27,32 @@ class InputRefused(Exception):
         super().__init__(message)
         self.path = path  # a JSON pointer into the input
         self.message = message
+
+
+class OutputTooLarge(Exception):
+    """An output larger than its tool version's limit (max_output_bytes, else
+    TOOL_MAX_OUTPUT_BYTES), in bytes of compact JSON: answered 422 output_too_large. A tool may
+    raise it before making the output, when it can tell the output would be at least `size`."""
+
+    def __init__(self, limit: int, size: int, estimated: bool = False) -> None:
+        at_least = "at least " if estimated else ""
+        super().__init__(
+            f"the output would be {at_least}{size:,} bytes, more than the limit of {limit:,} "
+            f"bytes of JSON" + (" (estimated before it was made)" if estimated else "")
+        )
+        self.limit = limit
+        self.size = size
+        self.estimated = estimated
+
+
+def output_size(output) -> int | None:
+    """Bytes of the output's compact JSON (as the gateway answers and stores it), or None when
+    it is not JSON (the gateway then reports that)."""
+    try:
+        text = json.dumps(output, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 @dataclass(frozen=True)
@@ -57,6 +84,8 @@ class ToolVersion:
     upstream: Upstream | None = None
     # The hard wall-clock limit of one run in the tool pool; None: TOOL_DEADLINE_SECONDS.
     deadline_seconds: float | None = None
+    # The largest output in bytes of compact JSON; None: TOOL_MAX_OUTPUT_BYTES.
+    max_output_bytes: int | None = None
     # False: run in the request's thread even when TOOL_ISOLATION is on (only for tools whose
     # cost is bounded by their schema and measured cheaper in process; see README).
     isolated: bool = True
@@ -78,6 +107,8 @@ class ToolVersion:
             raise ValueError(f"{self.name} {self.version} has nothing to run")
         if self.deadline_seconds is not None and not 0 < self.deadline_seconds <= MAX_DEADLINE:
             raise ValueError(f"deadline_seconds must be above 0 and at most {MAX_DEADLINE}")
+        if self.max_output_bytes is not None and self.max_output_bytes <= 0:
+            raise ValueError("max_output_bytes must be above 0")
         object.__setattr__(self, "validator", Draft202012Validator(self.input_schema))
         if self.kind == "upstream":
             object.__setattr__(self, "output_validator", Draft202012Validator(self.output_schema))

@@ -59,7 +59,7 @@ def counters(user) -> tuple[int, int, int]:
     [
         ("sleep", 504, "tool_timeout", "ran past its deadline of 1 s and was stopped"),
         ("spin", 504, "tool_timeout", "ran past its deadline of 1 s and was stopped"),
-        ("allocate", 500, "tool_error", "ran past its memory cap (64 MB over its start)"),
+        ("allocate", 422, "memory_limit_exceeded", "more memory than the limit of 64 MB"),
         ("die", 500, "tool_error", "its process died (SIGKILL)"),
         ("raise", 500, "tool_error", "RuntimeError: hostile on purpose"),
     ],
@@ -73,6 +73,8 @@ def test_a_hostile_run_is_stopped_answered_and_metered(api, secret, user, do, st
     assert (row.status, row.error_code, row.http_status) == ("error", code, status)
     assert str(row.id) == answer.get_json()["error"]["request_id"]
     assert logged in row.error_message
+    if code == "memory_limit_exceeded":
+        assert answer.get_json()["error"]["limit"] == 64 * 1024 * 1024
     if code == "tool_timeout":
         assert 1000 <= row.execution_time_ms < 5000
         assert answer.get_json()["error"]["message"] == (
@@ -208,3 +210,24 @@ def test_slots_in_redis_are_shared_and_lapse(api, api_app, secret, user):
         logs = [f"{limiter.prefix}:log:key:{key_id}" for key_id in key_ids]
         logs.append(f"{limiter.prefix}:log:key:test-key")
         limiter.redis.delete(name, f"{limiter.prefix}:log:account:{user.id}", *logs)
+
+
+REGEX_BOMB = {"schema": {"type": "string", "pattern": "(?:a{1000}){1000}"}, "document": "b"}
+
+
+@pytest.mark.parametrize("app_overrides", [ISOLATED, {"TOOL_ISOLATION": False}])
+def test_a_pattern_that_expands_past_memory_is_refused_before_it_is_compiled(api, secret):
+    """17 characters that `regex` expands to a million items: 280 MB and 2.5 s to compile,
+    past the memory cap (it was 500 tool_error); refused at once, naming the limit."""
+    answer = api.call("json_validate", REGEX_BOMB, key=secret)
+    assert (answer.status_code, error_code(answer)) == (422, "invalid_input")
+    assert answer.get_json()["error"]["errors"] == [
+        {
+            "path": "/schema",
+            "message": "pattern '(?:a{1000}){1000}' repeats to more than 100,000 items once "
+            "its counted repetitions are expanded, the limit",
+        }
+    ]
+    honest = {"schema": {"type": "string", "pattern": "^[a-z]{2,64}(?:-[a-z]{2,8}){0,3}$"}}
+    answer = api.call("json_validate", {**honest, "document": "en-gb"}, key=secret)
+    assert (answer.status_code, answer.get_json()["output"]["valid"]) == (200, True)

@@ -129,7 +129,7 @@ def test_hostile_calls_are_answered_and_logged_while_another_account_is_served(s
                 "sleep": {"tool_timeout"},
                 "spin": {"tool_timeout"},
                 # on a loaded machine it may reach its deadline before its memory cap
-                "allocate": {"tool_error", "tool_timeout"},
+                "allocate": {"memory_limit_exceeded", "tool_timeout"},
                 "die": {"tool_error"},
             }.get(body.get("do"), set()),
         }[tool] | {"concurrency_limited"}

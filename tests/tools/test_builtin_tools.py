@@ -5,7 +5,9 @@ import time
 import pytest
 from jsonschema import Draft202012Validator
 
+from dashboard.tools.builtin.keywords import MAX_JOIN_SCAN, join_scan
 from dashboard.tools.registry import all_tools, find_tool, validation_errors
+from dashboard.tools.tool import InputRefused
 
 ALL = all_tools()
 IDS = [f"{tool.name}-{tool.version}" for tool in ALL]
@@ -140,6 +142,32 @@ def test_keywords_other_language_and_unknown_language():
     german = "Künstliche Intelligenz verändert die Arbeit. Künstliche Intelligenz lernt aus Daten."
     assert run("keywords", text=german, language="de")["keywords"]
     assert run("keywords", text=german, language="xx")["language"] == "xx"
+
+
+# Shapes that make segtok join sentence after sentence (each 20,000 characters): an
+# abbreviation-like end before a lower-case word, and a continuation word after any end.
+SEGTOK_BOMBS = ["Abc. is ", "Abc! is ", "Abc?\nis ", "ab cd. ", "x. y ", 'etc.") a ', "Dr. no "]
+
+
+@pytest.mark.parametrize("unit", SEGTOK_BOMBS)
+def test_keywords_refuse_texts_that_segtok_splits_in_quadratic_time(unit):
+    text = (unit * 20_000)[:20_000]
+    with pytest.raises(InputRefused, match="would scan more than 1,000,000 characters"):
+        run("keywords", text=text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Abc. Def. " * 2_000,  # sentence ends, but no continuation
+        "hello there. this is fine. what now. " * 540,  # lower-case sentences
+        "Dr. Smith and Mrs. Jones met e.g. at 5 p.m. in the U.S. office. " * 300,
+        "ab cd. " * 400,  # 400 joins: about 0.1 s of segtok
+    ],
+)
+def test_keywords_take_honest_texts_and_a_few_joins(text):
+    assert join_scan(text[:20_000]) <= MAX_JOIN_SCAN
+    assert run("keywords", text=text[:20_000])["language"] == "en"
 
 
 def test_keywords_schema_rejections():

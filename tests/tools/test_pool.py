@@ -7,7 +7,14 @@ from multiprocessing.reduction import ForkingPickler
 
 import pytest
 
-from dashboard.tools.pool import ToolCrashed, ToolPool, ToolProcess, ToolTimeout
+from dashboard.tools.pool import (
+    ToolCrashed,
+    ToolOutOfMemory,
+    ToolPool,
+    ToolProcess,
+    ToolTimeout,
+)
+from dashboard.tools.tool import OutputTooLarge
 from tests.api.hostile import misbehave
 
 
@@ -32,6 +39,21 @@ def test_a_killed_or_dead_process_is_replaced(pool):
     assert pool.run(misbehave, {"do": "ok"}, 5) == {"done": "ok"}
 
 
+def test_an_output_past_its_limit_is_measured_in_the_tool_process(pool):
+    """The web worker is told the size, never sent the output; the process is kept."""
+    with pytest.raises(OutputTooLarge) as refused:
+        pool.run(misbehave, {"do": "x" * 5000}, 5, max_output_bytes=1000)
+    assert (refused.value.limit, refused.value.size) == (1000, len('{"done":""}') + 5000)
+    assert pool.run(misbehave, {"do": "x" * 900}, 5, max_output_bytes=1000)["done"]
+
+
+def test_a_run_past_the_memory_cap_is_out_of_memory_naming_the_cap(pool):
+    with pytest.raises(ToolOutOfMemory, match=r"memory cap \(64 MB") as refused:
+        pool.run(misbehave, {"do": "allocate"}, 10)
+    assert refused.value.limit_bytes == 64 * 1024 * 1024
+    assert pool.run(misbehave, {"do": "ok"}, 5) == {"done": "ok"}
+
+
 def test_an_idle_process_that_died_is_replaced_before_a_run():
     pool = ToolPool(size=1, memory_mb=64, recycle_after=10)
     try:
@@ -51,7 +73,8 @@ def test_a_run_nobody_waits_for_is_stopped_by_its_cpu_cap(pool):
     """As if its web worker had died mid-call: the spinning run is ended by RLIMIT_CPU
     (its deadline plus 2 s of CPU), not left running for ever."""
     process = ToolProcess(pool.context, memory_bytes=0, runs=5)
-    process.connection.send_bytes(ForkingPickler.dumps((0.5, misbehave, {"do": "spin"})))
+    message = (0.5, None, misbehave, {"do": "spin"})  # deadline, output limit, run, input
+    process.connection.send_bytes(ForkingPickler.dumps(message))
     process.process.join(30)
     assert process.process.exitcode == -signal.SIGXCPU
     process.stop()
