@@ -166,12 +166,12 @@ STORABLE = f"{REF}schemas/StorableValue"
 
 def storable_input(tool: ToolVersion, schema: dict) -> dict:
     """A tool's input schema that also says what the gateway refuses before the tool sees it:
-    a NUL in any string or property name (400 invalid_json). Strings without a pattern get one
-    that excludes NUL, open objects take only names without NUL, and values of any type refer to the
-    StorableValue component. A schema with references of its own keeps its $id (so they stay
-    local), and then its values of any type are described without the NUL rule."""
-    if "$ref" in json.dumps(schema):
-        return embedded(schema, tool, "input")
+    a NUL in any string or property name (400 invalid_json). Every string excludes NUL (beside
+    its own pattern, if it has one), open objects take only names without NUL, and values of any
+    type refer to the StorableValue component. A schema with references of its own keeps its
+    $id (so they stay local, and the component cannot be referred to from inside it): its
+    strings and names still exclude NUL, and only its values of any type go without the rule."""
+    local = "$ref" in json.dumps(schema)
 
     def walk(node):
         if not isinstance(node, dict):
@@ -191,15 +191,19 @@ def storable_input(tool: ToolVersion, schema: dict) -> dict:
         kinds = node.get("type")
         kinds = set(kinds) if isinstance(kinds, list) else {kinds} if kinds else set()
         if not kinds and not {"$ref", "anyOf", "oneOf", "allOf", "enum", "const"} & set(node):
-            return {**node, "$ref": STORABLE}
-        if "string" in kinds and "pattern" not in node:
-            node["pattern"] = NOT_NUL
+            return node if local else {**node, "$ref": STORABLE}
+        if "string" in kinds:
+            if "pattern" not in node:
+                node["pattern"] = NOT_NUL
+            elif node["pattern"] != NOT_NUL:  # its own pattern, and NUL refused besides
+                node["allOf"] = [*node.get("allOf", []), {"pattern": NOT_NUL}]
         if "object" in kinds and node.get("additionalProperties", True) is True:
-            node["patternProperties"] = {NOT_NUL: {"$ref": STORABLE}}
+            node["patternProperties"] = {NOT_NUL: True if local else {"$ref": STORABLE}}
             node["additionalProperties"] = False  # names holding NUL
         return node
 
-    return walk(schema)
+    walked = walk(schema)
+    return embedded(walked, tool, "input") if local else walked
 
 
 def ref(kind: str, name: str) -> dict:
