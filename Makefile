@@ -74,7 +74,7 @@ demo:
 	$(BIN)/flask demo load
 
 lint:
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 bench: dev-deps
 	$(BIN)/python -m bench

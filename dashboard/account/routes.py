@@ -18,11 +18,11 @@ from flask_wtf import FlaskForm
 from dashboard.account.forms import ChangeEmailForm, ChangePasswordForm, DeleteAccountForm
 from dashboard.account.history import EVENT_WORDS, record_security_event, security_history
 from dashboard.account.service import change_password, delete_account
-from dashboard.account.stamps import cancel_emailed_links
 from dashboard.auth.emails import send_email_change
 from dashboard.auth.passwords import password_matches
 from dashboard.auth.routes import wait_words
 from dashboard.auth.service import normalise_email
+from dashboard.auth.stamps import cancel_emailed_links
 from dashboard.extensions import limiter
 from dashboard.models.types import parse_uuid
 from dashboard.plans import all_plans, plan_named

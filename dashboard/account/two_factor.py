@@ -8,7 +8,7 @@ import segno
 import sqlalchemy as sa
 from markupsafe import Markup
 
-from dashboard.account.stamps import claim_totp_step
+from dashboard.auth.stamps import claim_totp_step
 from dashboard.extensions import db
 from dashboard.models import RecoveryCode, User, utcnow
 

@@ -2,7 +2,13 @@
 
 from datetime import datetime
 
+from blinker import signal
+
 from dashboard.models import utcnow
+
+# Sent once per alert raised (sender: the account's id; event_type, data, at). Webhooks connect
+# to it, so alerts need not know who else hears of an alert: webhooks build on alerts.
+alert_raised = signal("alert-raised")
 
 # Subscribable event types, in the order the pages list them.
 EVENT_TYPES = {

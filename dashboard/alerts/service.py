@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from dashboard.alerts.events import ENDPOINT_DISABLED_EVENT, email_for, iso_z
+from dashboard.alerts.events import ENDPOINT_DISABLED_EVENT, alert_raised, email_for, iso_z
 from dashboard.dialects import upsert
 from dashboard.extensions import db
 from dashboard.mail import MailNotSent, send_email
@@ -94,25 +94,10 @@ def recent_alerts(user_id: uuid.UUID, limit: int = 20) -> list[AlertEvent]:
     return list(db.session.scalars(query))
 
 
-def alerting_overview(user_id: uuid.UUID) -> dict:
-    """What support staff see of an account's alerting: settings, endpoints, latest deliveries."""
-    from dashboard.webhooks.service import endpoints_of, recent_deliveries
-
-    return {
-        "settings": settings_for(user_id),
-        "watched_keys": len(watched_key_ids(user_id)),
-        "alerts": recent_alerts(user_id, limit=10),
-        "endpoints": endpoints_of(user_id),
-        "deliveries": recent_deliveries(user_id, limit=10),
-    }
-
-
 def raise_alert(user_id: uuid.UUID, event_type: str, dedupe_key: str, data: dict) -> bool:
     """Record the alert unless (user, dedupe_key) was raised before, then send it by email and
     to the account's webhooks. The unique constraint decides, so of many workers raising the same
     alert at once exactly one goes on; True for that one."""
-    from dashboard.webhooks.service import fan_out  # webhooks build on alerts, not the reverse
-
     alert_id = uuid.uuid4()
     now = utcnow()
     statement = (
@@ -132,7 +117,7 @@ def raise_alert(user_id: uuid.UUID, event_type: str, dedupe_key: str, data: dict
     db.session.commit()
     if inserted is None:
         return False
-    fan_out(user_id, event_type, data, at=now)
+    alert_raised.send(user_id, event_type=event_type, data=data, at=now)
     alert = db.session.get(AlertEvent, alert_id)
     alert.email_status = email_owner(user_id, event_type, data)
     db.session.commit()

@@ -5,11 +5,11 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user, login_required
 
 from dashboard.account.history import record_security_event
-from dashboard.account.stamps import cancel_emailed_links
 from dashboard.auth.emails import send_email_changed, send_verification
 from dashboard.auth.forms import ForgotPasswordForm, ResetPasswordForm
 from dashboard.auth.routes import bp, form_email_key
 from dashboard.auth.service import confirm_email, set_password, switch_email
+from dashboard.auth.stamps import cancel_emailed_links
 from dashboard.auth.tasks import queue_reset_link
 from dashboard.auth.tokens import (
     CHANGE,

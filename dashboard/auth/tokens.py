@@ -18,8 +18,8 @@ from datetime import timedelta
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from dashboard.account.stamps import link_generation
 from dashboard.auth.service import user_by_id
+from dashboard.auth.stamps import link_generation
 from dashboard.models import User
 
 VERIFY = "email-verify"

@@ -14,7 +14,6 @@ from flask import (
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from dashboard.alerts.service import alerting_overview
 from dashboard.auth.service import user_by_id
 from dashboard.errors import error_response
 from dashboard.plans import all_plans, plan_named
@@ -35,6 +34,7 @@ from dashboard.support.guards import (
 )
 from dashboard.support.service import (
     NotAllowed,
+    alerting_overview,
     change_plan,
     change_role,
     impersonation_refusal,

@@ -6,6 +6,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from dashboard.alerts.service import recent_alerts, settings_for, watched_key_ids
 from dashboard.extensions import db
 from dashboard.keys.rules import shown_status
 from dashboard.keys.secrets import DISPLAY_PREFIX_LENGTH
@@ -14,6 +15,7 @@ from dashboard.plans import all_plans
 from dashboard.revocation import account_changed
 from dashboard.support.audit import record_event
 from dashboard.usage.service import month_usage, parse_month
+from dashboard.webhooks.service import endpoints_of, recent_deliveries
 
 SEARCH_PAGE_SIZE = 25
 KEY_PREFIX_START = "tk_"  # every secret starts so (keys.secrets.SECRET_PREFIX begins with it)
@@ -162,3 +164,14 @@ def change_plan(actor: User, subject: User, plan: str) -> bool:
     db.session.commit()
     account_changed(subject.id)  # the plan's limits apply from the next call on every worker
     return True
+
+
+def alerting_overview(user_id: uuid.UUID) -> dict:
+    """What support staff see of an account's alerting: settings, endpoints, latest deliveries."""
+    return {
+        "settings": settings_for(user_id),
+        "watched_keys": len(watched_key_ids(user_id)),
+        "alerts": recent_alerts(user_id, limit=10),
+        "endpoints": endpoints_of(user_id),
+        "deliveries": recent_deliveries(user_id, limit=10),
+    }

@@ -19,7 +19,7 @@ from flask_login import current_user, login_required
 
 from dashboard.alerts.events import EVENT_TYPES
 from dashboard.extensions import limiter
-from dashboard.webhooks import service
+from dashboard.webhooks import service, tasks
 from dashboard.webhooks.forms import ActionForm, EndpointForm
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -150,7 +150,7 @@ def test(endpoint_id: str):
     """Queue a webhook.test event to the endpoint."""
     endpoint = own_endpoint_or_404(endpoint_id)
     checked_action()
-    delivery = service.send_test(endpoint)
+    delivery = tasks.send_test(endpoint)
     flash_queued(delivery, "Test event queued.")
     return back_to(endpoint)
 
@@ -164,7 +164,7 @@ def resend(delivery_id: str):
     if delivery is None:
         abort(404)
     checked_action()
-    flash_queued(service.resend(delivery), "Delivery queued again.")
+    flash_queued(tasks.resend(delivery), "Delivery queued again.")
     return back_to(delivery.endpoint)
 
 

@@ -11,7 +11,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from dashboard.extensions import db
 from dashboard.models import WebhookDelivery, WebhookEndpoint, utcnow
-from dashboard.webhooks import service
+from dashboard.webhooks import service, tasks
 from dashboard.webhooks.delivery import (
     Undeliverable,
     attempt,
@@ -33,7 +33,7 @@ def finished(delivery_id):
 
 def test_test_event_arrives_signed_and_verifies(app, user, worker, receiver):
     endpoint, secret = service.create_endpoint(user.id, receiver.url, "", ["key.expiring"])
-    delivery = service.send_test(endpoint)
+    delivery = tasks.send_test(endpoint)
     done = wait_for(finished(delivery.id), what="the test delivery")
 
     assert done.status == "succeeded" and done.attempts == 1 and done.response_status == 200
@@ -50,7 +50,7 @@ def test_test_event_arrives_signed_and_verifies(app, user, worker, receiver):
 def test_rotation_signs_with_both_secrets_during_the_overlap(app, user, worker, receiver):
     endpoint, old_secret = service.create_endpoint(user.id, receiver.url, "", ["key.expiring"])
     new_secret = service.rotate_secret(endpoint)
-    delivery = service.send_test(endpoint)
+    delivery = tasks.send_test(endpoint)
     wait_for(finished(delivery.id), what="the delivery")
 
     headers, body = receiver.received[0]
@@ -65,9 +65,9 @@ def test_rotation_signs_with_both_secrets_during_the_overlap(app, user, worker, 
 
 def test_resend_keeps_the_message_id(app, user, worker, receiver):
     endpoint, secret = service.create_endpoint(user.id, receiver.url, "", ["key.expiring"])
-    first = service.send_test(endpoint)
+    first = tasks.send_test(endpoint)
     wait_for(finished(first.id))
-    again = service.resend(db.session.get(WebhookDelivery, first.id))
+    again = tasks.resend(db.session.get(WebhookDelivery, first.id))
     wait_for(finished(again.id))
 
     assert [h["webhook-id"] for h, _ in receiver.received] == [first.message_id] * 2
@@ -84,7 +84,7 @@ def test_a_failing_endpoint_is_retried_then_disabled_with_an_email(
 ):
     receiver.mode = mode
     endpoint, _ = service.create_endpoint(user.id, receiver.url, "", ["key.expiring"])
-    delivery = service.send_test(endpoint)
+    delivery = tasks.send_test(endpoint)
     done = wait_for(finished(delivery.id), timeout=30, what="retries to end")
 
     assert done.attempts == 3  # WEBHOOK_DISABLE_AFTER_FAILURES in the test config
@@ -103,7 +103,7 @@ def test_a_failing_endpoint_is_retried_then_disabled_with_an_email(
 def test_retries_stop_after_the_retry_window(app, user, worker, receiver):
     receiver.mode = "fail"
     endpoint, _ = service.create_endpoint(user.id, receiver.url, "", ["key.expiring"])
-    done = wait_for(finished(service.send_test(endpoint).id))
+    done = wait_for(finished(tasks.send_test(endpoint).id))
     assert done.attempts == 1 and done.status == "failed"
     db.session.refresh(endpoint)
     assert endpoint.is_enabled
@@ -115,7 +115,7 @@ def test_success_resets_the_failure_count(app, user, worker, receiver):
     endpoint.consecutive_failures = 2
     db.session.commit()
     receiver.mode = "ok"
-    wait_for(finished(service.send_test(endpoint).id))
+    wait_for(finished(tasks.send_test(endpoint).id))
     db.session.refresh(endpoint)
     assert endpoint.consecutive_failures == 0 and endpoint.is_enabled
 
@@ -179,10 +179,10 @@ def free_closed_port() -> int:
 def test_a_disabled_endpoint_gets_no_events(app, user, worker, receiver):
     endpoint, _ = service.create_endpoint(user.id, receiver.url, "", ["key.expiring"])
     service.set_enabled(endpoint, False)
-    assert service.fan_out(user.id, "key.expiring", {"key_id": "x"}) == 0
+    assert tasks.fan_out(user.id, "key.expiring", {"key_id": "x"}) == 0
     service.set_enabled(endpoint, True)
-    assert service.fan_out(user.id, "key.expiring", {"key_id": "x"}) == 1
-    assert service.fan_out(user.id, "key.new_ip", {"key_id": "x"}) == 0  # not subscribed
+    assert tasks.fan_out(user.id, "key.expiring", {"key_id": "x"}) == 1
+    assert tasks.fan_out(user.id, "key.new_ip", {"key_id": "x"}) == 0  # not subscribed
     count = sa.select(sa.func.count()).select_from(WebhookDelivery)
     assert db.session.scalar(count) == 1
     assert db.session.get(WebhookEndpoint, endpoint.id).is_enabled
