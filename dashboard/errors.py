@@ -90,8 +90,20 @@ def handle_unexpected(error: Exception):
     return error_response(500)
 
 
+def refuse_nul_characters():
+    """No page or form takes a NUL character, and PostgreSQL cannot compare or store one: a
+    query string or form holding one is refused here, before any view reads it."""
+    values = (*request.args.items(multi=True), *request.form.items(multi=True))
+    if any("\x00" in name or "\x00" in value for name, value in values):
+        return error_response(
+            400, "The address or form holds a NUL character (\\0), which nothing here takes."
+        )
+    return None
+
+
 def register(app: Flask) -> None:
     """Install the handlers on `app`."""
+    app.before_request(refuse_nul_characters)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(OperationalError, handle_database_down)

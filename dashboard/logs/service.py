@@ -127,9 +127,6 @@ def parse_filters(args: Mapping[str, str], user: User) -> LogFilter:
         if len(value) > MAX_TEXT_FILTER:
             label = FILTER_LABELS[name]
             filters.reject(name, f"The {label} filter is too long; it was ignored.")
-        elif "\x00" in value:  # no stored text holds one, and PostgreSQL refuses to compare it
-            label = FILTER_LABELS[name]
-            filters.reject(name, f"The {label} filter holds a NUL character; it was ignored.")
         elif value:
             setattr(filters, FILTER_ATTRIBUTES.get(name, name), value)
     if raw["status"]:
