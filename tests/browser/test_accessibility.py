@@ -103,6 +103,7 @@ CUSTOMER_PAGES = [
     ("key-edit", "/keys/{key}/edit"),
     ("key-roll", "/keys/{key}/roll"),
     ("key-expire", "/keys/{key}/expire"),
+    ("key-expire-from-its-page", "/keys/{key}/expire?back=key"),
     ("tools", "/tools/"),
     ("tool", "/tools/json_validate"),
     ("account", "/account/"),
