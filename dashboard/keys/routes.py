@@ -24,7 +24,7 @@ from flask_login import current_user, login_required
 from dashboard.customer_only import customer_only
 from dashboard.keys import activity
 from dashboard.keys.forms import CreateKeyForm, EditKeyForm, RollKeyForm
-from dashboard.keys.rules import key_status, shown_status
+from dashboard.keys.rules import key_status, shown_status, stopped_at
 from dashboard.keys.service import (
     GRACE_PERIODS,
     KeyLimitReached,
@@ -36,6 +36,8 @@ from dashboard.keys.service import (
     key_of,
     keys_of,
     roll_key,
+    rolled_from,
+    rolled_pairs_together,
     stop_delay_phrase,
     tool_choices,
     update_key,
@@ -87,13 +89,15 @@ def settings_form(form_class, **kwargs):
 def page_context(create_form=None, new_secret=None, new_key=None, replaced=None) -> dict:
     """Everything the list section needs."""
     now = utcnow()
-    keys = keys_of(current_user, playground=False)
+    keys = rolled_pairs_together(keys_of(current_user, playground=False))
     plan = current_plan()
     active = sum(1 for key in keys if key_status(key, now) in ("active", "rolled"))
     return {
         "keys": keys,
         "keys_by_id": {key.id: key for key in keys},
+        "rolled_from": {key.replaced_by_id: key for key in keys if key.replaced_by_id},
         "now": now,
+        "stopped_at": stopped_at,
         "tomorrow": (now + timedelta(days=1)).date().isoformat(),
         "key_status": key_status,
         "shown_status": shown_status,
@@ -122,10 +126,13 @@ def render_section(status: int = 200, **context):
     return render_template(template, **page_context(**context)), status
 
 
-def back_to_list():
-    """After a mutation: 303 to the list for plain posts, the re-rendered section for htmx."""
+def back_to_list(key=None):
+    """After a mutation: 303 to the list for plain posts (to `key`'s page when the form came
+    from there), the re-rendered section for htmx."""
     if request.htmx:
         return render_section()
+    if key is not None and request.form.get("back") == "key":
+        return redirect(url_for("keys.show", key_id=key.id), 303)
     return redirect(url_for("keys.index"), 303)
 
 
@@ -135,7 +142,9 @@ def row_context(key) -> dict:
         "now": utcnow(),
         "key_status": key_status,
         "shown_status": shown_status,
+        "stopped_at": stopped_at,
         "keys_by_id": {},
+        "rolled_from": {},
         "stop_delay": stop_delay(),
         "oob_flashes": bool(request.htmx),
     }
@@ -207,6 +216,10 @@ def show(key_id: str):
         "keys/show.html",
         key=key,
         status=key_status(key, now),
+        shown=shown_status(key, now),
+        stopped=stopped_at(key, now),
+        successor=key_of(current_user, key.replaced_by_id) if key.replaced_by_id else None,
+        predecessor=rolled_from(key),
         report=report,
         last_call=activity.last_call(key),
         history=activity.key_history(key, now),
@@ -284,7 +297,8 @@ def edit(key_id: str):
 def confirm_expire(key_id: str):
     """Ask before expiring a key (the page for browsers without JavaScript)."""
     key = own_key_or_404(key_id)
-    return render_template("keys/expire.html", **row_context(key))
+    from_key_page = request.args.get("back") == "key"
+    return render_template("keys/expire.html", from_key_page=from_key_page, **row_context(key))
 
 
 @bp.post("/<key_id>/expire")
@@ -299,7 +313,7 @@ def expire(key_id: str):
         audit_key("key.expire", key)
         delay = stop_delay()
         flash(f"Key “{key.name}” expired. It stops working {delay}.", "success")
-    return back_to_list()
+    return back_to_list(key)
 
 
 def stop_delay() -> str:

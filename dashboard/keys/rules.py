@@ -30,6 +30,17 @@ def shown_status(key, now: datetime) -> str:
     return "expired" if status == "revoked" else status
 
 
+def stopped_at(key, now: datetime) -> datetime | None:
+    """When the key stopped working: expired by hand, at the end of a roll's grace period or
+    on its expiry date; None while it works."""
+    if key.revoked_at is not None:
+        return key.revoked_at
+    for end in (key.grace_ends_at, key.expires_at):
+        if end is not None and end <= now:
+            return end
+    return None
+
+
 def key_refusal(key, now: datetime) -> str | None:
     """The API error code that refuses this key now, or None when it may be used."""
     status = key_status(key, now)

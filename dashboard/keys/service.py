@@ -87,6 +87,29 @@ def keys_of(user: User, *, playground: bool = True) -> list[ApiKey]:
     return list(db.session.scalars(query.order_by(ApiKey.created_at.desc(), ApiKey.id.desc())))
 
 
+def rolled_from(key: ApiKey) -> ApiKey | None:
+    """The key that was rolled into `key`, if any."""
+    return db.session.scalar(
+        sa.select(ApiKey).where(ApiKey.replaced_by_id == key.id, ApiKey.user_id == key.user_id)
+    )
+
+
+def rolled_pairs_together(keys: list[ApiKey]) -> list[ApiKey]:
+    """`keys` (newest first) with each rolled key right under the key it was rolled into, so
+    a roll's old and new key sit side by side (a chain of rolls stays in one run)."""
+    position = {key.id: index for index, key in enumerate(keys)}
+    by_id = {key.id: key for key in keys}
+
+    def newest_in_chain(key: ApiKey) -> ApiKey:
+        seen = {key.id}
+        while key.replaced_by_id in by_id and key.replaced_by_id not in seen:
+            key = by_id[key.replaced_by_id]
+            seen.add(key.id)
+        return key
+
+    return sorted(keys, key=lambda key: (position[newest_in_chain(key).id], position[key.id]))
+
+
 def key_of(user: User, key_id: str | uuid.UUID) -> ApiKey | None:
     """The user's key with this id; None for someone else's key or a malformed id."""
     key_uuid = parse_uuid(key_id)

@@ -71,6 +71,7 @@ def index():
         return vary(response)
     context["keys"] = keys_of(current_user)
     context["tool_names"] = service.tool_names_of(current_user)
+    context["group_origin"] = error_group_origin(filters)
     return vary(Response(render_template("logs/index.html", **context)))
 
 
@@ -93,7 +94,19 @@ def rejected(filters: service.LogFilter):
         return vary(response)
     context["keys"] = keys
     context["tool_names"] = service.tool_names_of(current_user)
+    context["group_origin"] = error_group_origin(filters)
     return vary(Response(render_template("logs/index.html", **context)))
+
+
+def error_group_origin(filters: service.LogFilter) -> str | None:
+    """The errors inbox in the period these calls were opened from (the template adds the
+    group's card as the anchor), or None when the list is not narrowed to one error group."""
+    if not filters.fingerprint:
+        return None
+    args = {}
+    if filters.date_from:  # the inbox's period sets `from`; the inbox cuts what it cannot show
+        args["days"] = max(1, (utcnow().date() - filters.date_from).days + 1)
+    return url_for("inbox.index", **args)
 
 
 def list_args(filters: service.LogFilter, cursor: str | None, direction: str) -> dict:

@@ -35,7 +35,13 @@ def demo(live_app):
         failed = db.session.scalars(
             db.select(ToolLog).where(ToolLog.user_id == user.id, ToolLog.status == "error").limit(1)
         ).one()
-        ids = {"key": str(key.id), "log": str(failed.id), "user": str(user.id)}
+        ids = {
+            "key": str(key.id),
+            "log": str(failed.id),
+            "user": str(user.id),
+            "group": f"tool={failed.tool_name}&version={failed.tool_version}"
+            f"&group={failed.error_fingerprint}",
+        }
         db.session.remove()
     return ids
 
@@ -95,6 +101,7 @@ CUSTOMER_PAGES = [
     ("logs", "/logs/"),
     ("logs-filtered", "/logs/?status=error"),
     ("logs-period", "/logs/?since=24h"),
+    ("logs-of-an-error-group", "/logs/?status=error&{group}"),
     ("log-detail", "/logs/{log}"),
     ("errors", "/errors/"),
     ("errors-beyond-retention", "/errors/?days=90"),
@@ -103,6 +110,7 @@ CUSTOMER_PAGES = [
     ("key-edit", "/keys/{key}/edit"),
     ("key-roll", "/keys/{key}/roll"),
     ("key-expire", "/keys/{key}/expire"),
+    ("key-expire-from-its-page", "/keys/{key}/expire?back=key"),
     ("tools", "/tools/"),
     ("tool", "/tools/json_validate"),
     ("account", "/account/"),

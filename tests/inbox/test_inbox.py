@@ -207,3 +207,21 @@ def test_periods_read_from_the_url(client, logged_in):
     for junk in ("-1", "99999999999999999999", "%00", "7.0"):
         response = client.get("/errors/", query_string={"days": junk})
         assert response.status_code == 200 and active_period(response.text) == "All 7 days"
+
+
+@pytest.mark.parametrize("days", ["", "1", "7"])
+def test_a_groups_logs_lead_back_to_the_group(client, call, key, logged_in, days):
+    make_errors(call, [key], count=8)
+    inbox = client.get(f"/errors/?days={days}").text
+    cards = re.findall(
+        r'<li class="error-group [^"]*" id="([^"]+)".*?href="(/logs/\?[^"]+)"', inbox, re.S
+    )
+    assert cards
+    for anchor, link in cards:
+        logs = client.get(link.replace("&amp;", "&")).text
+        origin = logs.split('data-testid="group-origin">')[1].split("</nav>")[0]
+        back = re.search(r'href="([^"]+)">← Errors</a>', origin).group(1).replace("&amp;", "&")
+        assert back.endswith(f"#{anchor}")
+        assert back.split("#")[0] == ("/errors/" if days in ("", "7") else f"/errors/?days={days}")
+        assert f'id="{anchor}"' in client.get(back.split("#")[0]).text
+    assert 'data-testid="group-origin"' not in client.get("/logs/?status=error").text

@@ -112,3 +112,76 @@ def test_another_users_key_page_is_404(client, logged_in, make_key, make_user):
     stranger_key, _ = make_key(make_user(), "theirs")
     assert client.get(f"/keys/{stranger_key.id}").status_code == 404
     assert client.get("/keys/not-a-uuid").status_code == 404
+
+
+def header_actions(page: str) -> str:
+    return page.split('class="page-header"')[1].split("</div>\n</div>")[0]
+
+
+def test_the_key_page_rolls_and_expires_like_the_list(client, logged_in, make_key):
+    key, _ = make_key(logged_in, "Production")
+    page = client.get(f"/keys/{key.id}").text
+    crumb = page.split('aria-label="Breadcrumb"')[1].split("</nav>")[0]
+    assert 'href="/keys/">API keys</a> / <span aria-current="page"' in crumb
+    assert "Production</span>" in crumb
+    actions = header_actions(page)
+    assert f'href="/keys/{key.id}/roll"' in actions
+    assert f'href="/keys/{key.id}/expire?back=key"' in actions  # asks first, on its own page
+
+    confirm = client.get(f"/keys/{key.id}/expire?back=key").text
+    assert "Expire “Production” now?" in confirm
+    assert '<input type="hidden" name="back" value="key">' in confirm
+    assert f'href="/keys/{key.id}" class="text-break">Production</a>' in confirm  # breadcrumb
+    token = csrf_token(client, f"/keys/{key.id}/expire?back=key")
+    expired = client.post(f"/keys/{key.id}/expire", data={"csrf_token": token, "back": "key"})
+    assert expired.status_code == 303 and expired.headers["Location"] == f"/keys/{key.id}"
+    db.session.expire_all()
+    stopped = db.session.get(ApiKey, key.id).revoked_at
+    page = client.get(f"/keys/{key.id}").text
+    assert "never" not in page.split('data-testid="key-expiry">')[1].split("</dd>")[0]
+    assert f"{stopped:%Y-%m-%d}" in page.split('data-testid="key-expiry">')[1].split("</dd>")[0]
+    assert '<dt class="col-5">Expired</dt>' in page and 'data-testid="key-stopped"' in page
+    actions = header_actions(page)  # a key that stopped working offers nothing more
+    assert "/roll" not in actions and "/expire" not in actions and "/edit" not in actions
+    assert "Expired <time" in client.get("/keys/").text  # the list's Expires column too
+
+
+def test_the_key_page_roll_links_the_pair(client, logged_in, make_key):
+    key, _ = make_key(logged_in, "Production")
+    token = csrf_token(client, f"/keys/{key.id}/roll")
+    rolled = client.post(f"/keys/{key.id}/roll", data={"grace": "1h", "csrf_token": token})
+    assert rolled.status_code == 303
+    db.session.expire_all()
+    successor = db.session.get(ApiKey, db.session.get(ApiKey, key.id).replaced_by_id)
+    old_page = client.get(f"/keys/{key.id}").text
+    assert f'data-testid="rolled-to"><code>{successor.prefix}' in old_page
+    assert f'href="/keys/{key.id}/roll"' not in header_actions(old_page)  # rolled already
+    assert f'href="/keys/{key.id}/expire?back=key"' in header_actions(old_page)  # still works
+    new_page = client.get(f"/keys/{successor.id}").text
+    assert f'data-testid="rolled-from"><code>{key.prefix}' in new_page
+
+
+def test_support_viewing_the_key_page_may_only_expire(client, auth, logged_in, make_key, support):
+    key, _ = make_key(logged_in, "Production")
+    auth.logout()
+    auth.login(support)
+    start_viewing(client, logged_in)
+    actions = header_actions(client.get(f"/keys/{key.id}").text)
+    assert f"/keys/{key.id}/expire?back=key" in actions
+    assert "/roll" not in actions and "/edit" not in actions
+
+
+def test_a_rolled_pair_sits_together_in_the_list(client, logged_in, make_key):
+    now = utcnow()
+    first, _ = make_key(logged_in, "first")
+    middle, _ = make_key(logged_in, "middle")
+    for n, key in enumerate((first, middle)):  # made a day apart, oldest first
+        key.created_at = now - timedelta(days=3 - n)
+    db.session.commit()
+    token = csrf_token(client, f"/keys/{first.id}/roll")
+    client.post(f"/keys/{first.id}/roll", data={"grace": "1h", "csrf_token": token})
+    db.session.expire_all()
+    successor = db.session.get(ApiKey, db.session.get(ApiKey, first.id).replaced_by_id)
+    page = client.get("/keys/").text
+    rows = re.findall(r'<tr id="key-([0-9a-f-]+)"', page)
+    assert rows == [str(successor.id), str(first.id), str(middle.id)]

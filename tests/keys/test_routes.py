@@ -160,7 +160,12 @@ def test_list_shows_every_status(client, logged_in, make_key, app):
     assert status_of(page, successor) == "active"
     until = reload(rolled).grace_ends_at.strftime("%Y-%m-%d %H:%M:%S UTC")
     assert re.search(rf"Rolled — works until <time [^>]*>{until}</time>", page)
-    assert f"replaced by <code>{successor.prefix}…</code>" in page
+    to_successor = f'href="/keys/{successor.id}" data-testid="rolled-to"><code>{successor.prefix}…'
+    assert "rolled to <a " + to_successor in page
+    assert (
+        f'rolled from <a href="/keys/{rolled.id}" data-testid="rolled-from"><code>{rolled.prefix}…'
+        in page
+    )
     # Only active keys can be rolled; a key that stopped working offers no action at all.
     assert f"/keys/{active.id}/roll" in page
     assert f"/keys/{rolled.id}/roll" not in page and f"/keys/{expired.id}/roll" not in page

@@ -162,3 +162,28 @@ def test_unknown_ids_are_404(client, auth, admin):
     assert (
         client.post("/support/tools/00000000-0000-0000-0000-000000000001/test").status_code == 404
     )
+
+
+def main_nav_tab(page: str) -> str:
+    """The label of the main navigation's current tab ('' when none is)."""
+    nav = page.split('aria-label="Main"')[1].split("</nav>")[0]
+    found = re.search(r'aria-current="page">([^<]+)</a>', nav)
+    return found.group(1) if found else ""
+
+
+@pytest.mark.parametrize("path", ["/support/tools/", "/support/tools/new"])
+def test_tool_pages_light_the_support_tab(client, auth, admin, path):
+    auth.login(admin)
+    assert main_nav_tab(client.get(path).get_data(as_text=True)) == "Support"
+    assert main_nav_tab(client.get("/support/").get_data(as_text=True)) == "Support"
+    assert main_nav_tab(client.get("/tools/").get_data(as_text=True)) == "Tools"
+
+
+def test_no_upstream_tools_is_an_empty_state_without_commands(client, auth, admin):
+    auth.login(admin)
+    page = client.get("/support/tools/").get_data(as_text=True)
+    empty = page.split('data-testid="no-upstream-tools">')[1].split("</div>")[0]
+    assert "<h2" in empty and "No upstream tools yet" in empty
+    assert 'href="/support/tools/new"' in empty
+    assert "flask" not in page and "</code>." not in page
+    assert page.count('href="/support/tools/new"') == 1  # one call to action, not two
