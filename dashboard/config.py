@@ -123,6 +123,9 @@ class Config:
         self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
         self.MAIL_USE_TLS = env_flag("MAIL_USE_TLS", False)
         self.MAIL_FROM = os.environ.get("MAIL_FROM", "Toolbox <no-reply@toolbox.localhost>")
+        # Where pages send customers who need support (a plan change, more keys): an address or
+        # an https URL; empty, the address emails come from.
+        self.SUPPORT_CONTACT = os.environ.get("SUPPORT_CONTACT", "")
         self.MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 10)
         self.MAIL_OUTBOX_FILE = os.environ.get("MAIL_OUTBOX_FILE", "outbox.txt")
         # Links sent by email: how long each works.

@@ -1,8 +1,10 @@
 """Filters and globals that templates share."""
 
 from datetime import datetime
+from email.utils import parseaddr
+from typing import NamedTuple
 
-from flask import Flask
+from flask import Flask, current_app
 
 from dashboard.models import utcnow
 from dashboard.plans import plan_named
@@ -53,6 +55,21 @@ def thousands(value: int | float | None) -> str:
     return f"{int(value):,}"
 
 
+class Contact(NamedTuple):
+    href: str
+    label: str
+
+
+def support_contact() -> Contact:
+    """How customers reach support (SUPPORT_CONTACT: an address or an https URL; by default the
+    address emails come from), for pages that send them there (plans, limits)."""
+    setting = current_app.config["SUPPORT_CONTACT"].strip()
+    if setting.startswith(("https://", "http://")):
+        return Contact(setting, "contact support")
+    address = parseaddr(setting or current_app.config["MAIL_FROM"])[1]
+    return Contact(f"mailto:{address}", address)
+
+
 def register(app: Flask) -> None:
     """Install the filters on `app`."""
     app.add_template_filter(exact_time)
@@ -60,3 +77,4 @@ def register(app: Flask) -> None:
     app.add_template_filter(relative_time)
     app.add_template_filter(thousands)
     app.add_template_global(plan_named)
+    app.add_template_global(support_contact)

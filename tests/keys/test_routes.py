@@ -707,3 +707,38 @@ def test_no_secret_or_hash_in_log_lines(client, logged_in, caplog):
         line = record.getMessage()
         assert secret not in line
         assert not any(h in line for h in hashes)
+
+
+def test_at_the_plan_limit_the_create_form_is_read_only_and_says_where_to_go(
+    client, logged_in, make_key
+):
+    for n in range(3):  # Free: 3 keys
+        make_key(logged_in, f"key {n}")
+    page = client.get("/keys/").get_data(as_text=True)
+    assert 'data-testid="key-limit"' in page
+    assert re.search(
+        r'<fieldset class="create-key-fields" disabled aria-describedby="key-limit">', page
+    )
+    assert 'href="/account/#plans"' in page
+    expire_key(keys_of(logged_in)[0])
+    page = client.get("/keys/").get_data(as_text=True)
+    assert 'data-testid="key-limit"' not in page
+    assert '<fieldset class="create-key-fields">' in page
+
+
+@pytest.mark.parametrize(
+    ("app_overrides", "href", "label"),
+    [
+        ({"SUPPORT_CONTACT": "help@example.com"}, "mailto:help@example.com", "help@example.com"),
+        (
+            {"SUPPORT_CONTACT": "https://help.example.com/"},
+            "https://help.example.com/",
+            "contact support",
+        ),
+        ({"MAIL_FROM": "Toolbox <ops@example.com>"}, "mailto:ops@example.com", "ops@example.com"),
+    ],
+)
+def test_the_plans_say_how_to_reach_support(client, logged_in, app_overrides, href, label):
+    page = client.get("/account/").get_data(as_text=True)
+    change = re.search(r'data-testid="plan-change">(.*?)</p>', page).group(1)
+    assert f'<a href="{href}">{label}</a>' in change
