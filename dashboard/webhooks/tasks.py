@@ -137,12 +137,7 @@ def claim(delivery_id: uuid.UUID) -> bool:
         return False
     if admit(delivery_id, user_id, ("retrying",), to="sending"):
         return True
-    db.session.execute(
-        sa.update(DELIVERIES)
-        .where(DELIVERIES.c.id == delivery_id, DELIVERIES.c.status == "retrying")
-        .values(status="deferred")
-    )
-    db.session.commit()
+    defer(delivery_id, "retrying")
     return False
 
 
@@ -258,13 +253,18 @@ def enqueue_admitted(delivery_id) -> bool:
         return True
     except QueueUnavailable:
         logger.warning("Webhook delivery %s deferred: the queue is unavailable", delivery_id)
-        db.session.execute(
-            sa.update(DELIVERIES)
-            .where(DELIVERIES.c.id == delivery_id, DELIVERIES.c.status == "pending")
-            .values(status="deferred")
-        )
-        db.session.commit()
+        defer(delivery_id, "pending")
         return False
+
+
+def defer(delivery_id, status: str) -> None:
+    """Put the delivery back to wait its turn (`deferred`) if it is still in `status`."""
+    db.session.execute(
+        sa.update(DELIVERIES)
+        .where(DELIVERIES.c.id == delivery_id, DELIVERIES.c.status == status)
+        .values(status="deferred")
+    )
+    db.session.commit()
 
 
 def queue_deferred_of(user_id) -> int:
