@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi.py
 
-.PHONY: run worker test deps dev-deps assets browser db demo lint bench
+.PHONY: run worker test deps dev-deps assets browser db demo lint bench docs
 
 HOST ?= 127.0.0.1
 PORT ?= 5000
@@ -72,6 +72,9 @@ db:
 
 demo:
 	$(BIN)/flask demo load
+
+docs: dev-deps  ## Serve the documentation site (docs/) at http://127.0.0.1:8000
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 lint:
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports

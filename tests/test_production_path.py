@@ -1,4 +1,4 @@
-"""The README's production section, run as written from a fresh clone of this repository.
+"""The production page (docs/production.md), run as written from a fresh clone of this repository.
 
 The settings block gets this test's own values (a PostgreSQL database of its own, this run's
 Redis key prefix, a free port and PUBLIC_URL on it, three workers); the commands block runs
@@ -37,8 +37,9 @@ SECRET = re.compile(r'id="new-key-secret"[^>]*value="(tk_live_[^"]+)"')
 
 
 def readme_commands() -> list[str]:
-    """The command lines of the README's production-commands block, comments stripped."""
-    text = (ROOT / "README.md").read_text()
+    """The command lines of the production page's commands block (docs/production.md),
+    comments stripped."""
+    text = (ROOT / "docs" / "production.md").read_text()
     block = text[text.index(COMMANDS_MARKER) :].split("```sh\n", 1)[1].split("```", 1)[0]
     lines = [line.split("  #", 1)[0].strip() for line in block.splitlines()]
     return [line for line in lines if line]

@@ -1,4 +1,4 @@
-"""One list of error codes: the answers, the OpenAPI document and the README agree."""
+"""One list of error codes: the answers, the OpenAPI document and the API page agree."""
 
 import re
 from pathlib import Path
@@ -6,13 +6,13 @@ from pathlib import Path
 from dashboard.api.codes import ErrorCode
 from tests.api.conftest import error_code
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+API_PAGE = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
 
 def readme_error_table() -> dict[int, set[str]]:
-    """The README's error table: status -> the codes its row names."""
+    """The API page's error table (docs/api.md): status -> the codes its row names."""
     table: dict[int, set[str]] = {}
-    for line in README.read_text().splitlines():
+    for line in API_PAGE.read_text().splitlines():
         row = re.match(r"^\| (\d{3}) \| (.+) \|$", line)
         if row:
             table[int(row.group(1))] = set(re.findall(r"`([a-z_]+)`", row.group(2)))
@@ -21,7 +21,7 @@ def readme_error_table() -> dict[int, set[str]]:
 
 def test_the_readme_error_table_lists_every_code_under_its_status():
     table = readme_error_table()
-    assert table, "no error table found in README.md"
+    assert table, "no error table found in docs/api.md"
     for code in ErrorCode:
         assert str(code) in table.get(code.status, set()), f"{code} missing under {code.status}"
     named = set().union(*table.values())
