@@ -1,1 +1,1 @@
-"""Benchmarks, measured on PostgreSQL (see README, "Figures")."""
+"""Benchmarks, measured on PostgreSQL (see docs/figures.md)."""

@@ -41,7 +41,7 @@ DEFAULT_PLANS = {
         0,
         account_calls_per_minute=100,
         max_concurrent_calls=3,
-        # Half the workers of the README's production set-up (4 sync workers): measured in
+        # Half of the 4 sync workers of docs/production.md: measured in
         # tests/reliability/test_bulkheads.py; raise it with the workers (PLAN_CALLS_IN_FLIGHT).
         plan_concurrent_calls=2,
     ),

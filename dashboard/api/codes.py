@@ -1,7 +1,7 @@
 """Every error code the JSON API answers, with its HTTP status and what it means.
 
 One list: the gateway raises these, the OpenAPI document lists them per operation, and a test
-holds the README's error table to it.
+holds the API page's error table (docs/api.md) to it.
 """
 
 from enum import StrEnum

@@ -87,7 +87,7 @@ class ToolVersion:
     # The largest output in bytes of compact JSON; None: TOOL_MAX_OUTPUT_BYTES.
     max_output_bytes: int | None = None
     # False: run in the request's thread even when TOOL_ISOLATION is on (only for tools whose
-    # cost is bounded by their schema and measured cheaper in process; see README).
+    # cost is bounded by their schema and measured cheaper in process; see docs/reliability.md).
     isolated: bool = True
     validator: Draft202012Validator = field(init=False, repr=False, compare=False)
     # Upstream answers are checked against the output schema (our own tools are trusted).
