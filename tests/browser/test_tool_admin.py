@@ -49,7 +49,7 @@ def test_a_super_admin_adds_and_tests_an_upstream_tool(page: Page, upstream, adm
     log_in(page, admin_email)
     page.goto("/support/")
     page.get_by_role("link", name="Upstream tools").click()
-    expect(page.get_by_role("heading", name="Upstream tools")).to_be_visible()
+    expect(page.get_by_role("heading", name="Upstream tools", exact=True)).to_be_visible()
     page.get_by_role("link", name="Add an upstream tool").click()
 
     page.get_by_label("Name", exact=True).fill(name)
