@@ -14,6 +14,12 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.parametrize(
     "module",
     [
+        "wsgi",  # what gunicorn and `flask --app wsgi` load first
+        "dashboard.account.two_factor",
+        "dashboard.auth.routes",
+        "dashboard.stamps",
+        "dashboard.support.service",
+        "dashboard.webhooks.tasks",
         "dashboard.api.metering",
         "dashboard.api.gateway",
         "dashboard.alerts.service",

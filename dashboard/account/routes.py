@@ -22,7 +22,6 @@ from dashboard.auth.emails import send_email_change
 from dashboard.auth.passwords import password_matches
 from dashboard.auth.routes import wait_words
 from dashboard.auth.service import normalise_email
-from dashboard.auth.stamps import cancel_emailed_links
 from dashboard.extensions import limiter
 from dashboard.models.types import parse_uuid
 from dashboard.plans import all_plans, plan_named
@@ -34,6 +33,7 @@ from dashboard.sessions.records import (
     end_sessions,
 )
 from dashboard.sessions.store import fresh_session
+from dashboard.stamps import cancel_emailed_links
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 EMAIL_PREFIX = "change"  # its password field must not share an id with the others

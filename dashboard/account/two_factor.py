@@ -8,9 +8,9 @@ import segno
 import sqlalchemy as sa
 from markupsafe import Markup
 
-from dashboard.auth.stamps import claim_totp_step
 from dashboard.extensions import db
 from dashboard.models import RecoveryCode, User, utcnow
+from dashboard.stamps import claim_totp_step
 
 ISSUER = "Toolbox"
 RECOVERY_CODES = 10

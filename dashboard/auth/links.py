@@ -9,7 +9,6 @@ from dashboard.auth.emails import send_email_changed, send_verification
 from dashboard.auth.forms import ForgotPasswordForm, ResetPasswordForm
 from dashboard.auth.routes import bp, form_email_key
 from dashboard.auth.service import confirm_email, set_password, switch_email
-from dashboard.auth.stamps import cancel_emailed_links
 from dashboard.auth.tasks import queue_reset_link
 from dashboard.auth.tokens import (
     CHANGE,
@@ -22,6 +21,7 @@ from dashboard.auth.tokens import (
 )
 from dashboard.extensions import limiter
 from dashboard.sessions.records import end_sessions
+from dashboard.stamps import cancel_emailed_links
 
 PROBLEM_TITLES = {
     "expired": "This link has expired",

@@ -19,8 +19,8 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from dashboard.auth.service import user_by_id
-from dashboard.auth.stamps import link_generation
 from dashboard.models import User
+from dashboard.stamps import link_generation
 
 VERIFY = "email-verify"
 RESET = "password-reset"
