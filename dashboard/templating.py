@@ -1,5 +1,6 @@
 """Filters and globals that templates share."""
 
+import json
 from datetime import datetime
 
 from flask import Flask
@@ -13,6 +14,11 @@ def exact_time(value: datetime | None) -> str:
     if value is None:
         return "—"
     return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def pretty_json(value) -> str:
+    """A JSON value indented for reading, keys in their own order (the template escapes it)."""
+    return json.dumps(value, indent=2, ensure_ascii=False)
 
 
 def iso_time(value: datetime | None) -> str:
@@ -59,4 +65,5 @@ def register(app: Flask) -> None:
     app.add_template_filter(iso_time)
     app.add_template_filter(relative_time)
     app.add_template_filter(thousands)
+    app.add_template_filter(pretty_json)
     app.add_template_global(plan_named)
