@@ -1,5 +1,6 @@
 """Filters and globals that templates share."""
 
+import json
 from datetime import datetime
 from email.utils import parseaddr
 from typing import NamedTuple
@@ -15,6 +16,11 @@ def exact_time(value: datetime | None) -> str:
     if value is None:
         return "—"
     return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def pretty_json(value) -> str:
+    """A JSON value indented for reading, keys in their own order (the template escapes it)."""
+    return json.dumps(value, indent=2, ensure_ascii=False)
 
 
 def iso_time(value: datetime | None) -> str:
@@ -76,5 +82,6 @@ def register(app: Flask) -> None:
     app.add_template_filter(iso_time)
     app.add_template_filter(relative_time)
     app.add_template_filter(thousands)
+    app.add_template_filter(pretty_json)
     app.add_template_global(plan_named)
     app.add_template_global(support_contact)

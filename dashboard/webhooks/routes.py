@@ -89,7 +89,7 @@ def create():
         endpoint, secret = service.create_endpoint(
             current_user.id,
             form.url.data.strip(),
-            form.description.data.strip(),
+            (form.description.data or "").strip(),
             form.event_types.data,
         )
     except service.TooManyEndpoints:
@@ -137,7 +137,10 @@ def update(endpoint_id: str):
     if not form.validate_on_submit():
         return render_show(endpoint, form, 422)
     service.update_endpoint(
-        endpoint, form.url.data.strip(), form.description.data.strip(), form.event_types.data
+        endpoint,
+        form.url.data.strip(),
+        (form.description.data or "").strip(),
+        form.event_types.data,
     )
     flash("Endpoint saved.", "success")
     return redirect(url_for("webhooks.show", endpoint_id=endpoint.id), 303)

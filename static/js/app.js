@@ -2,19 +2,34 @@
 (function () {
   "use strict";
 
-  // Copy buttons: <button data-copy-target="#id"> copies that element's text (or value).
+  // Copy buttons: <button data-copy-target="#id"> copies that element's text (or value). A button
+  // that is useless without this script comes `hidden` and is shown here. With
+  // data-copy-status="#id" the word "Copied" is also put in that aria-live region, so screen
+  // readers hear it (a button's own new label is not reliably announced).
+  document.querySelectorAll("[data-copy-target][hidden]").forEach(function (button) {
+    if (navigator.clipboard) button.hidden = false;
+  });
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy-target]");
     if (!button) return;
     var source = document.querySelector(button.getAttribute("data-copy-target"));
     if (!source) return;
     var text = source.value !== undefined && source.tagName !== "DIV" ? source.value : source.textContent;
+    var statusSelector = button.getAttribute("data-copy-status");
+    var status = statusSelector ? document.querySelector(statusSelector) : null;
     navigator.clipboard.writeText(text.trim()).then(function () {
       var label = button.getAttribute("data-copied-label") || "Copied";
+      if (status) {
+        status.textContent = label;
+        setTimeout(function () { status.textContent = ""; }, 4000);
+        return;
+      }
       var original = button.textContent;
       button.textContent = label;
       button.setAttribute("aria-live", "polite");
       setTimeout(function () { button.textContent = original; }, 2000);
+    }, function () {
+      if (status) status.textContent = "Could not copy: select the text and copy it yourself.";
     });
   });
 

@@ -7,7 +7,9 @@ from datetime import datetime
 import pytest
 
 from dashboard.alerts.service import settings_for, watched_key_ids
+from dashboard.extensions import db
 from dashboard.keys.service import create_key
+from dashboard.models import WebhookDelivery
 from dashboard.webhooks import service
 from tests.alerts.conftest import wait_for
 
@@ -69,7 +71,7 @@ def test_adding_an_endpoint_shows_its_secret_once(client, logged_in, receiver):
     (endpoint,) = service.endpoints_of(logged_in.id)
     assert endpoint.secret == secret and endpoint.event_types == ["key.expiring"]
     again = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "whsec_" not in again
+    assert secret not in again and 'id="webhook-secret"' not in again
 
 
 @pytest.mark.parametrize(
@@ -159,3 +161,50 @@ def test_the_log_purge_runs_daily_on_the_scheduler(app):
     assert not runs(datetime(2026, 12, 3, hour, 1))
     assert not runs(datetime(2026, 12, 3, (hour + 1) % 24, 0))
     assert task.call_local() == 0  # nothing to purge, but it runs
+
+
+def test_the_new_secret_has_a_copy_button_and_says_how_to_verify(client, logged_in, receiver):
+    response = client.post(
+        "/webhooks/", data={"url": receiver.url, "event_types": ["key.expiring"]}
+    )
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    (endpoint,) = service.endpoints_of(logged_in.id)
+    # The secret is an element of its own (selectable without JavaScript) that the button copies;
+    # the button is hidden until app.js can copy, and "Copied" goes to an aria-live region.
+    assert '<code id="webhook-secret" class="webhook-secret-value user-select-all' in page
+    assert f">{endpoint.secret}</code>" in page
+    button = re.search(r"<button[^>]*data-copy-target=\"#webhook-secret\"[^>]*>", page).group(0)
+    assert " hidden" in button and 'data-copy-status="#webhook-secret-status"' in button
+    assert re.search(r'id="webhook-secret-status"[^>]*aria-live="polite"', page)
+    assert "README" not in page
+    for header in ("webhook-id", "webhook-timestamp", "webhook-signature", "HMAC-SHA256"):
+        assert header in page
+
+
+def test_each_delivery_shows_its_payload_escaped_and_its_endpoint_cut_short(client, logged_in):
+    url = "https://example.com/a-rather-long-path/that-would-push-the-table/wide"
+    endpoint, _ = service.create_endpoint(logged_in.id, url, "", ["key.expiring"])
+    payload = {"data": {"key_name": "<b>CI & ops</b>"}}  # one key a level: jsonb reorders keys
+    db.session.add(
+        WebhookDelivery(
+            endpoint_id=endpoint.id,
+            user_id=logged_in.id,
+            message_id="msg_1",
+            event_type="key.expiring",
+            payload=payload,
+        )
+    )
+    db.session.commit()
+    # Indented, and escaped by the template (quotes too: &#34;).
+    pretty = (
+        "{\n  &#34;data&#34;: {\n"
+        "    &#34;key_name&#34;: &#34;&lt;b&gt;CI &amp; ops&lt;/b&gt;&#34;\n  }\n}"
+    )
+    for page in (f"/webhooks/{endpoint.id}", "/webhooks/"):
+        body = client.get(page).get_data(as_text=True)
+        assert "<summary>Payload" in body
+        shown = re.search(r'data-testid="delivery-payload"[^>]*>(.*?)</pre>', body, re.DOTALL)
+        assert shown.group(1) == pretty
+        assert "<b>CI" not in body
+    index = client.get("/webhooks/").get_data(as_text=True)
+    assert f'class="endpoint-url" href="/webhooks/{endpoint.id}" title="{url}">{url}</a>' in index

@@ -10,8 +10,11 @@ Call it at each page or fragment state a browser test reaches (after the state i
 
 It runs axe-core (from npm, pinned in package-lock.json; `make assets` installs it into
 node_modules/) four times: light and dark colour scheme, desktop and phone width. Any violation of
-any impact fails the test with the rule, the elements and axe's own explanation. Afterwards the
-page is back in the viewport and colour scheme it had, so the test goes on where it was.
+any impact fails the test with the rule, the elements and axe's own explanation. In each look it
+also measures what axe does not: the non-text contrast of controls (WCAG 1.4.11, 3:1 for the
+border or fill of inputs, selects, checkboxes, radios and buttons against what lies behind them;
+control_contrast.js). Afterwards the page is back in the viewport and colour scheme it had, so
+the test goes on where it was.
 
 The script is injected with page.evaluate of the file's text: the app's Content-Security-Policy
 forbids the inline and foreign scripts that page.add_script_tag would add.
@@ -23,6 +26,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 AXE_JS = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+CONTROL_CONTRAST_JS = Path(__file__).with_name("control_contrast.js")
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
 # Charts are drawn when Plotly says so; on a busy machine that can take a while.
@@ -60,6 +64,22 @@ def axe_violations(page: Page) -> list[dict]:
     if not page.evaluate("typeof window.axe === 'object'"):
         page.evaluate(axe_source())
     return page.evaluate("options => axe.run(document, options).then(r => r.violations)", OPTIONS)
+
+
+def low_contrast_controls(page: Page) -> list[dict]:
+    """Visible controls whose boundary (border or fill) is under 3:1 against their background."""
+    return page.evaluate(CONTROL_CONTRAST_JS.read_text(encoding="utf-8"))
+
+
+def describe_low_contrast(controls: list[dict], look: str) -> str:
+    lines = [f"[{look}] control-contrast: a control's boundary is under 3:1 (WCAG 1.4.11)"]
+    for c in controls[:12]:
+        lines.append(
+            f"    {c['control']}: {c['part']} {c['colour']} on {c['background']} = {c['ratio']}:1"
+        )
+    if len(controls) > 12:
+        lines.append(f"    … and {len(controls) - 12} more")
+    return "\n".join(lines)
 
 
 def describe(violations: list[dict], look: str) -> str:
@@ -105,10 +125,14 @@ def assert_accessible(page: Page, looks=LOOKS) -> None:
             page.set_viewport_size(size)
             page.emulate_media(color_scheme=colour)
             wait_until_settled(page, colour)
+            look = f"{colour} {size['width']}px {page.url}"
             violations = axe_violations(page)
             if violations:
-                found.append(describe(violations, f"{colour} {size['width']}px {page.url}"))
+                found.append(describe(violations, look))
+            controls = low_contrast_controls(page)
+            if controls:
+                found.append(describe_low_contrast(controls, look))
     finally:
         page.set_viewport_size(viewport)
         page.emulate_media(color_scheme=scheme)
-    assert not found, "axe-core found accessibility violations:\n" + "\n".join(found)
+    assert not found, "accessibility violations:\n" + "\n".join(found)
