@@ -127,6 +127,9 @@ class Config:
         self.MAIL_OUTBOX_FILE = os.environ.get("MAIL_OUTBOX_FILE", "outbox.txt")
         # Links sent by email: how long each works.
         self.EMAIL_VERIFY_HOURS = env_int("EMAIL_VERIFY_HOURS", 48)
+        # A new sign-up's confirmation link also logs in (once) when opened within this long;
+        # later it only confirms the address.
+        self.SIGNUP_LINK_LOGIN_MINUTES = env_int("SIGNUP_LINK_LOGIN_MINUTES", 60)
         self.PASSWORD_RESET_MINUTES = env_int("PASSWORD_RESET_MINUTES", 30)
         self.EMAIL_CHANGE_HOURS = env_int("EMAIL_CHANGE_HOURS", 24)
         # Throttles of the pages that anyone can post to (Flask-Limiter syntax).

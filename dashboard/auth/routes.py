@@ -125,7 +125,7 @@ def signup():
             if existing is not None:
                 send_signup_attempt(existing)
         else:
-            send_verification(user)
+            send_verification(user, signs_in=True)
         session[SIGNED_UP_EMAIL] = normalise_email(form.email.data)
         return redirect(url_for("auth.signup_sent"), 303)
     return render_template("auth/signup.html", form=form)
