@@ -125,6 +125,9 @@ class Config:
         self.MAIL_FROM = os.environ.get("MAIL_FROM", "Toolbox <no-reply@toolbox.localhost>")
         self.MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 10)
         self.MAIL_OUTBOX_FILE = os.environ.get("MAIL_OUTBOX_FILE", "outbox.txt")
+        # A page (/outbox) showing that file's newest messages, linked from "check your inbox":
+        # development only (never in production, whatever this says; off in tests).
+        self.OUTBOX_PAGE = env_flag("OUTBOX_PAGE", not self.PRODUCTION)
         # Links sent by email: how long each works.
         self.EMAIL_VERIFY_HOURS = env_int("EMAIL_VERIFY_HOURS", 48)
         # A new sign-up's confirmation link also logs in (once) when opened within this long;
@@ -238,6 +241,7 @@ class TestConfig(Config):
         self.STAFF_REQUIRE_TWO_FACTOR = False  # tests/account/test_two_factor.py turns it on
         self.MAIL_SERVER = ""  # mail tests point this at their own SMTP server
         self.MAIL_OUTBOX_FILE = ""  # print only; never write into the repository's instance/
+        self.OUTBOX_PAGE = False
 
 
 def engine_options(url: str) -> dict:

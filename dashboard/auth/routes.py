@@ -32,6 +32,7 @@ from dashboard.auth.service import (
     user_by_id,
 )
 from dashboard.extensions import limiter, login_manager
+from dashboard.mail import outbox_page_enabled
 from dashboard.models import utcnow
 from dashboard.sessions.records import (
     active_session_for,
@@ -138,7 +139,9 @@ def signup_sent():
     if not email:
         return redirect(url_for("auth.signup"))
     form = LoginForm(formdata=None, data={"email": email})
-    return render_template("auth/signup_sent.html", email=email, form=form)
+    return render_template(
+        "auth/signup_sent.html", email=email, form=form, outbox=outbox_page_enabled()
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
