@@ -9,7 +9,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from tests.browser import people
-from tests.browser.axe import DESKTOP, PHONE, assert_accessible
+from tests.browser.axe import DESKTOP, LOOKS, assert_accessible, wait_until_settled
 
 _n = itertools.count()
 
@@ -19,15 +19,15 @@ def step(page: Page, name: str):
 
 
 def three_looks(page: Page, screenshot, name: str) -> None:
-    """Light and dark on a desktop, and a phone, to look at."""
-    screenshot(f"{name}-light")
-    page.emulate_media(color_scheme="dark")
-    screenshot(f"{name}-dark")
-    page.set_viewport_size(PHONE)
-    screenshot(f"{name}-phone-dark")
-    page.emulate_media(color_scheme="light")
-    screenshot(f"{name}-phone")
+    """Light and dark on a desktop and on a phone, each once the theme has landed."""
+    for scheme, size in LOOKS:
+        page.set_viewport_size(size)
+        page.emulate_media(color_scheme=scheme)
+        wait_until_settled(page, scheme)
+        screenshot(f"{name}-{'desktop' if size == DESKTOP else 'phone'}-{scheme}")
     page.set_viewport_size(DESKTOP)
+    page.emulate_media(color_scheme="light")
+    wait_until_settled(page, "light")
 
 
 def test_sign_up_to_a_first_call(page: Page, mail_inbox, screenshot):
