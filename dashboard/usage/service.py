@@ -293,7 +293,15 @@ def first_run_steps(user_id: uuid.UUID) -> dict[str, bool] | None:
     """The three first steps and which are done, until the account's first successful API call
     (its own key, not the playground's); None from then on."""
     own_call = sa.or_(ToolLog.source.is_(None), ToolLog.source != "playground")
-    if _any(ToolLog.user_id == user_id, ToolLog.status == "success", own_call):
+    own_keys = sa.select(ApiKey.id).where(
+        ApiKey.user_id == user_id, ApiKey.is_playground.is_(False)
+    )
+    # The rollups too: they outlive the logs' retention, so the card never comes back.
+    if _any(ToolLog.user_id == user_id, ToolLog.status == "success", own_call) or _any(
+        UsageDaily.user_id == user_id,
+        UsageDaily.calls > UsageDaily.errors,
+        UsageDaily.api_key_id.in_(own_keys),
+    ):
         return None
     return {
         "playground": _any(ToolLog.user_id == user_id, ToolLog.source == "playground"),

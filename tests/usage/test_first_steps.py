@@ -1,11 +1,14 @@
 """The usage home's first-run card: three steps, each ticked when done, until the account's
 first successful call with its own key."""
 
+from datetime import date
+
 import pytest
+import sqlalchemy as sa
 
 from dashboard.extensions import db
 from dashboard.keys.service import create_key
-from dashboard.models import ToolLog
+from dashboard.models import ToolLog, UsageDaily
 
 
 def steps_of(client) -> dict[str, str] | None:
@@ -39,6 +42,21 @@ def test_each_step_ticks_then_the_card_goes_with_the_first_successful_call(clien
     log_call(logged_in, key, status="error", error_code="invalid_input")
     assert steps_of(client) is not None  # a failed call is not the first success
     log_call(logged_in, key)
+    assert steps_of(client) is None
+
+
+def test_the_card_stays_gone_after_the_logs_are_purged(client, logged_in):
+    key, _ = create_key(logged_in, "First")
+    db.session.add(
+        UsageDaily(user_id=logged_in.id, day=date(2021, 2, 1), api_key_id=key.id, tool_name="echo")
+    )
+    db.session.commit()
+    row = db.session.scalars(sa.select(UsageDaily)).one()
+    row.calls, row.errors = 1, 1  # a failed call only: the card stays
+    db.session.commit()
+    assert steps_of(client) is not None
+    row.calls = 2
+    db.session.commit()
     assert steps_of(client) is None
 
 
