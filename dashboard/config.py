@@ -128,8 +128,14 @@ class Config:
         self.SUPPORT_CONTACT = os.environ.get("SUPPORT_CONTACT", "")
         self.MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 10)
         self.MAIL_OUTBOX_FILE = os.environ.get("MAIL_OUTBOX_FILE", "outbox.txt")
+        # A page (/outbox) showing that file's newest messages, linked from "check your inbox":
+        # development only (never in production, whatever this says; off in tests).
+        self.OUTBOX_PAGE = env_flag("OUTBOX_PAGE", not self.PRODUCTION)
         # Links sent by email: how long each works.
         self.EMAIL_VERIFY_HOURS = env_int("EMAIL_VERIFY_HOURS", 48)
+        # A new sign-up's confirmation link also logs in (once) when opened within this long;
+        # later it only confirms the address.
+        self.SIGNUP_LINK_LOGIN_MINUTES = env_int("SIGNUP_LINK_LOGIN_MINUTES", 60)
         self.PASSWORD_RESET_MINUTES = env_int("PASSWORD_RESET_MINUTES", 30)
         self.EMAIL_CHANGE_HOURS = env_int("EMAIL_CHANGE_HOURS", 24)
         # Throttles of the pages that anyone can post to (Flask-Limiter syntax).
@@ -238,6 +244,7 @@ class TestConfig(Config):
         self.STAFF_REQUIRE_TWO_FACTOR = False  # tests/account/test_two_factor.py turns it on
         self.MAIL_SERVER = ""  # mail tests point this at their own SMTP server
         self.MAIL_OUTBOX_FILE = ""  # print only; never write into the repository's instance/
+        self.OUTBOX_PAGE = False
 
 
 def engine_options(url: str) -> dict:

@@ -12,6 +12,9 @@ from pathlib import Path
 
 from flask import current_app
 
+# What starts each message in the outbox file (dashboard/auth/outbox.py reads them back).
+OUTBOX_SEPARATOR = f"{'-' * 72}\n"
+
 
 class MailNotSent(Exception):
     """The SMTP server could not be reached or refused the message."""
@@ -61,7 +64,7 @@ def send_email_or_log(to: str, subject: str, text: str) -> bool:
 
 def keep_locally(message: EmailMessage) -> None:
     """No SMTP server: print the message and append it to the outbox file."""
-    text = f"{'-' * 72}\n{message.as_string()}\n"
+    text = f"{OUTBOX_SEPARATOR}{message.as_string()}\n"
     print(text, file=sys.stderr, flush=True)
     outbox = current_app.config["MAIL_OUTBOX_FILE"]
     if outbox:
@@ -69,3 +72,14 @@ def keep_locally(message: EmailMessage) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as file:
             file.write(text)
+
+
+def outbox_page_enabled() -> bool:
+    """Whether /outbox shows the local outbox: development only, when mail is kept locally."""
+    config = current_app.config
+    return bool(
+        config["OUTBOX_PAGE"]
+        and not config["PRODUCTION"]
+        and not config["MAIL_SERVER"]
+        and config["MAIL_OUTBOX_FILE"]
+    )

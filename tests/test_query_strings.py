@@ -61,6 +61,7 @@ DECLARED = {
     "auth.login_code": ("visitor", ("next",)),
     "auth.signup": ("visitor", ()),
     "auth.signup_sent": ("visitor", ()),
+    "auth.outbox": ("visitor", ()),
     "auth.forgot_password": ("visitor", ()),
     "auth.reset_password": ("visitor", ()),
     "auth.verify_email": ("visitor", ()),

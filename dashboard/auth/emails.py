@@ -11,15 +11,27 @@ from dashboard.public_url import public_url_for
 SIGNATURE = "\n-- \nToolbox\n"
 
 
-def send_verification(user: User) -> bool:
-    """Ask the account to confirm its address."""
-    link = public_url_for("auth.verify_email", token=verification_token(user))
-    hours = current_app.config["EMAIL_VERIFY_HOURS"]
+def send_verification(user: User, signs_in: bool = False) -> bool:
+    """Ask the account to confirm its address; `signs_in` (sign-up's own mail only): the link
+    also logs in, once, for SIGNUP_LINK_LOGIN_MINUTES."""
+    link = public_url_for("auth.verify_email", token=verification_token(user, signs_in))
+    config = current_app.config
+    hours = config["EMAIL_VERIFY_HOURS"]
+    if signs_in:
+        how = (
+            f"Open this link to confirm that {user.email} is your address and log in (it logs "
+            f"in once, within {config['SIGNUP_LINK_LOGIN_MINUTES']} minutes; it confirms the "
+            f"address for {hours} hours):"
+        )
+    else:
+        how = (
+            f"Confirm that {user.email} is your address by opening this link "
+            f"(it works for {hours} hours):"
+        )
     return send_email_or_log(
         user.email,
         "Confirm your email address",
-        f"Welcome to Toolbox.\n\nConfirm that {user.email} is your address by opening this link "
-        f"(it works for {hours} hours):\n\n{link}\n\n"
+        f"Welcome to Toolbox.\n\n{how}\n\n{link}\n\n"
         "If you did not sign up, ignore this message: nothing happens without the link.\n"
         + SIGNATURE,
     )

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from dashboard.account.history import record_security_event
 from dashboard.auth.emails import send_email_changed, send_verification
 from dashboard.auth.forms import ForgotPasswordForm, ResetPasswordForm
-from dashboard.auth.routes import bp, form_email_key
+from dashboard.auth.routes import ask_for_code, bp, form_email_key, start_session
 from dashboard.auth.service import confirm_email, set_password, switch_email
 from dashboard.auth.tasks import queue_reset_link
 from dashboard.auth.tokens import (
@@ -49,16 +49,25 @@ def link_problem(problem: TokenProblem):
 
 @bp.get("/verify/<token>")
 def verify_email(token: str):
-    """Confirm an address from the emailed link (logged in or not)."""
+    """Confirm an address from the emailed link (logged in or not); a fresh sign-up's link also
+    logs this browser in, once (two-factor still asks for its code)."""
     try:
-        user = user_to_verify(token)
+        confirmation = user_to_verify(token)
     except TokenProblem as problem:
         return link_problem(problem)
-    if not user.email_verified:
-        confirm_email(user)
+    user = confirmation.user
+    claimed = confirm_email(user)
+    if claimed:
         record_security_event(user, "email.verify")
+    answer = redirect(url_for("auth.home"), 303)
+    if claimed and confirmation.signs_in and not current_user.is_authenticated:
+        # Each step below starts a fresh session, so the flash comes after it.
+        if user.two_factor_enabled:
+            answer = ask_for_code(user, None)
+        else:
+            start_session(user)
     flash(f"Thank you: {user.email} is confirmed.", "success")
-    return redirect(url_for("auth.home"), 303)
+    return answer
 
 
 @bp.post("/verify/resend")

@@ -32,6 +32,7 @@ from dashboard.auth.service import (
     user_by_id,
 )
 from dashboard.extensions import limiter, login_manager
+from dashboard.mail import outbox_page_enabled
 from dashboard.models import utcnow
 from dashboard.sessions.records import (
     active_session_for,
@@ -125,7 +126,7 @@ def signup():
             if existing is not None:
                 send_signup_attempt(existing)
         else:
-            send_verification(user)
+            send_verification(user, signs_in=True)
         session[SIGNED_UP_EMAIL] = normalise_email(form.email.data)
         return redirect(url_for("auth.signup_sent"), 303)
     return render_template("auth/signup.html", form=form)
@@ -138,7 +139,9 @@ def signup_sent():
     if not email:
         return redirect(url_for("auth.signup"))
     form = LoginForm(formdata=None, data={"email": email})
-    return render_template("auth/signup_sent.html", email=email, form=form)
+    return render_template(
+        "auth/signup_sent.html", email=email, form=form, outbox=outbox_page_enabled()
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])

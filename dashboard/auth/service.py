@@ -85,11 +85,20 @@ def record_login(user: User) -> None:
     db.session.commit()
 
 
-def confirm_email(user: User) -> None:
-    """The account's address is proven to be theirs."""
-    if user.email_verified_at is None:
-        user.email_verified_at = utcnow()
-        db.session.commit()
+def confirm_email(user: User) -> bool:
+    """The account's address is proven to be theirs; True for the one call that confirmed it.
+
+    One conditional UPDATE, so of two parallel opens of a sign-up link only one is told True
+    (and logs in)."""
+    confirmed = db.session.execute(
+        sa.update(User)
+        .where(User.id == user.id, User.email_verified_at.is_(None))
+        .values(email_verified_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    db.session.refresh(user)
+    return confirmed.rowcount == 1
 
 
 def set_password(user: User, password: str) -> None:

@@ -5,15 +5,20 @@ token). Single use comes from what each token carries: a reset names a fingerpri
 current password hash (setting a password changes it), an email change and a verification name
 the address they were made for (changing or confirming it makes them stale).
 
-Every token also carries the account's link generation (`account/stamps.py`): a password
+Every token also carries the account's link generation (`dashboard/stamps.py`): a password
 change, a reset and "log out everywhere else" add one to it, and every link sent before then
 answers "cancelled". So a pending email change dies with the steps its notice tells the owner
 to take.
+
+A fresh sign-up's confirmation link also logs its opener in (no second password entry): its
+token says so ("s"), works for that only within SIGNUP_LINK_LOGIN_MINUTES, and only once: the
+open that confirms the address is the one that logs in (`confirm_email` claims it in one
+statement), every later open finds the address confirmed and is refused as used.
 """
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -55,16 +60,29 @@ def _lifetime(purpose: str) -> timedelta:
     }[purpose]
 
 
-def _load(purpose: str, token: str) -> dict:
+@dataclass(frozen=True)
+class Confirmation:
+    user: User
+    signs_in: bool  # a fresh sign-up's link, opened within SIGNUP_LINK_LOGIN_MINUTES
+
+
+def _load_stamped(purpose: str, token: str) -> tuple[dict, datetime]:
+    """The token's data and when it was signed."""
     try:
-        data = _serializer(purpose).loads(token, max_age=int(_lifetime(purpose).total_seconds()))
+        data, signed_at = _serializer(purpose).loads(
+            token, max_age=int(_lifetime(purpose).total_seconds()), return_timestamp=True
+        )
     except SignatureExpired:
         raise TokenProblem("expired", purpose) from None
     except BadSignature:
         raise TokenProblem("invalid", purpose) from None
     if not isinstance(data, dict):
         raise TokenProblem("invalid", purpose)
-    return data
+    return data, signed_at
+
+
+def _load(purpose: str, token: str) -> dict:
+    return _load_stamped(purpose, token)[0]
 
 
 def password_fingerprint(user: User) -> str:
@@ -76,7 +94,10 @@ def _dumps(purpose: str, user: User, **data) -> str:
     return _serializer(purpose).dumps({"u": str(user.id), "g": link_generation(user), **data})
 
 
-def verification_token(user: User) -> str:
+def verification_token(user: User, signs_in: bool = False) -> str:
+    """`signs_in`: only for the mail sign-up itself sends (never a resend or an address change)."""
+    if signs_in:
+        return _dumps(VERIFY, user, e=user.email, s=1)
     return _dumps(VERIFY, user, e=user.email)
 
 
@@ -101,14 +122,19 @@ def _not_cancelled(data: dict, user: User, purpose: str) -> None:
         raise TokenProblem("cancelled", purpose)
 
 
-def user_to_verify(token: str) -> User:
-    """The account whose address this link confirms."""
-    data = _load(VERIFY, token)
+def user_to_verify(token: str) -> Confirmation:
+    """The account whose address this link confirms, and whether opening it logs in.
+
+    A sign-up link whose address is confirmed already did its job (it logged someone in once):
+    it is refused as used, so a copy of it never logs in again."""
+    data, signed_at = _load_stamped(VERIFY, token)
     user = _user_of(data, VERIFY)
-    if data.get("e") != user.email:
+    signs_in = data.get("s") == 1
+    if data.get("e") != user.email or (signs_in and user.email_verified):
         raise TokenProblem("used", VERIFY)
     _not_cancelled(data, user, VERIFY)
-    return user
+    window = timedelta(minutes=current_app.config["SIGNUP_LINK_LOGIN_MINUTES"])
+    return Confirmation(user, signs_in and datetime.now(UTC) - signed_at <= window)
 
 
 def user_to_reset(token: str) -> User:

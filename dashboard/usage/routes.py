@@ -7,7 +7,13 @@ from flask_login import current_user, login_required
 
 from dashboard.models import utcnow
 from dashboard.usage import charts
-from dashboard.usage.service import BadMonth, parse_month, shift_month, usage_report
+from dashboard.usage.service import (
+    BadMonth,
+    first_run_steps,
+    parse_month,
+    shift_month,
+    usage_report,
+)
 
 bp = Blueprint("usage", __name__, url_prefix="/usage")
 OLDEST_MONTH = date(2000, 1, 1)  # parse_month refuses anything earlier
@@ -61,6 +67,7 @@ def render_usage(status: int, *, first: date, this_month: date, **context):
             next=following if following <= this_month else None,
             resets_on=following,
             last_day=following - timedelta(days=1),
+            first_steps=first_run_steps(current_user.id),
             **context,
         ),
         status,

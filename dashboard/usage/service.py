@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 
 from dashboard.extensions import db
-from dashboard.models import ApiKey, UsageDaily, UsageSummary
+from dashboard.models import ApiKey, ToolLog, UsageDaily, UsageSummary
 from dashboard.models.usage import LATENCY_COLUMNS
 from dashboard.plans import plan_named
 
@@ -282,4 +282,29 @@ def usage_report(user_id: uuid.UUID, plan_name: str, first: date, following: dat
         "keys": key_breakdown(user_id, first, following),
         "tools": tool_breakdown(user_id, first, following),
         "trend": monthly_trend(user_id, first),
+    }
+
+
+def _any(*where) -> bool:
+    return bool(db.session.scalar(sa.select(sa.exists().where(*where))))
+
+
+def first_run_steps(user_id: uuid.UUID) -> dict[str, bool] | None:
+    """The three first steps and which are done, until the account's first successful API call
+    (its own key, not the playground's); None from then on."""
+    own_call = sa.or_(ToolLog.source.is_(None), ToolLog.source != "playground")
+    own_keys = sa.select(ApiKey.id).where(
+        ApiKey.user_id == user_id, ApiKey.is_playground.is_(False)
+    )
+    # The rollups too: they outlive the logs' retention, so the card never comes back.
+    if _any(ToolLog.user_id == user_id, ToolLog.status == "success", own_call) or _any(
+        UsageDaily.user_id == user_id,
+        UsageDaily.calls > UsageDaily.errors,
+        UsageDaily.api_key_id.in_(own_keys),
+    ):
+        return None
+    return {
+        "playground": _any(ToolLog.user_id == user_id, ToolLog.source == "playground"),
+        "key": _any(ApiKey.user_id == user_id, ApiKey.is_playground.is_(False)),
+        "call": False,
     }

@@ -94,6 +94,26 @@ def test_signed_out_pages(page: Page):
     look_at(page, "password-forgot")
 
 
+def test_the_development_outbox(page: Page, live_app, tmp_path, monkeypatch):
+    """Sign-up in development: "check your inbox" points to the local outbox, which shows the
+    link (mail kept locally, as `make run` does, instead of the test SMTP server)."""
+    for name, value in (
+        ("MAIL_SERVER", ""),
+        ("OUTBOX_PAGE", True),
+        ("MAIL_OUTBOX_FILE", str(tmp_path / "outbox.txt")),
+    ):
+        monkeypatch.setitem(live_app.config, name, value)
+    page.goto("/signup")
+    page.get_by_label("Email").fill(f"outbox-{uuid.uuid4().hex[:8]}@example.com")
+    page.get_by_label("Password").fill(people.PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+    look_at(page, "signup-sent-development")
+    page.get_by_role("link", name="local outbox").click()
+    expect(page.get_by_role("heading", name="Confirm your email address")).to_be_visible()
+    look_at(page, "outbox")
+
+
 CUSTOMER_PAGES = [
     ("usage", "/usage/"),
     ("usage-empty", "/usage/?month=2021-02"),
