@@ -648,7 +648,10 @@ def streamed(stmt, as_columns) -> Iterator[tuple]:
     and plain values, and opens its cursor on the session of the moment. Core rows, no ORM
     bookkeeping for a million rows.
     """
-    result = db.session.connection().execution_options(yield_per=EXPORT_BATCH).execute(stmt)
+    # The option goes on the statement: Connection.execution_options() would change the
+    # session's connection in place, and the session's later statements (e.g. an UPDATE)
+    # would then run as server-side cursors too, which PostgreSQL refuses.
+    result = db.session.connection().execute(stmt.execution_options(yield_per=EXPORT_BATCH))
     try:
         for row in result:
             yield as_columns(row)

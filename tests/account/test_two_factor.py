@@ -152,7 +152,7 @@ def test_a_code_works_once(client, logged_in, auth):
 
 
 def test_a_code_step_is_claimed_once_per_account(logged_in):
-    from dashboard.auth.stamps import claim_totp_step
+    from dashboard.stamps import claim_totp_step
 
     user = db.session.get(User, logged_in.id)
     assert claim_totp_step(user, 1000)

@@ -5,11 +5,13 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
+from dashboard.extensions import db
 from dashboard.logs import service
 from dashboard.logs.service import BadCursor, decode_cursor, encode_cursor
-from dashboard.models import utcnow
+from dashboard.models import User, utcnow
 
 
 def test_cursor_round_trip_is_opaque_and_url_safe():
@@ -120,6 +122,17 @@ def test_export_rows_directly(app, call, logged_in, key):
         "api",
     )
     assert row[0].endswith("Z")
+
+
+def test_an_export_leaves_the_sessions_later_statements_as_they_were(app, call, logged_in):
+    # The export's server-side cursor once stuck to the session's connection: the next UPDATE
+    # in that transaction ran as "DECLARE ... CURSOR FOR UPDATE", which PostgreSQL refuses
+    # (the query-string walk met it when a page touched user_sessions after an export).
+    call()
+    assert len(list(service.export_rows(logged_in, service.LogFilter()))) == 1
+    db.session.execute(sa.update(User).where(User.id == logged_in.id).values(role="support"))
+    db.session.commit()
+    assert db.session.scalar(sa.select(User.role).where(User.id == logged_in.id)) == "support"
 
 
 def test_csv_chunks_stream_in_pieces():
