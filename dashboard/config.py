@@ -82,6 +82,9 @@ class Config:
         # instead (per worker) until Redis answers again, and never fail a page for it.
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
         self.RATELIMIT_SWALLOW_ERRORS = True
+        # Said outright: Flask-Limiter's one Limiter keeps the last app's value when an app's
+        # config does not say (an app that turned it off would turn it off for the next one).
+        self.RATELIMIT_ENABLED = True
         # Sessions and the job queue on Redis: each connect and each answer waits at most this
         # long (no retries); then the page answers 503 or the job is not queued, logged.
         self.REDIS_TIMEOUT_SECONDS = env_float("REDIS_TIMEOUT_SECONDS", 0.5)

@@ -112,7 +112,7 @@ def record_call_counted(
     outcome = {"http_status": http_status, "errors": errors, "source": source}
     cap = current_app.config["LOG_PAYLOAD_MAX_BYTES"]
     for part in ("input", "output"):
-        payload, text = kept_for_log(call[f"{part}_payload"], call.get(f"{part}_json"), cap)
+        payload, text = kept_for_log(call.get(f"{part}_payload"), call.get(f"{part}_json"), cap)
         call[f"{part}_payload"], call[f"{part}_json"] = payload, text
     record = (
         record_call_in_one_statement

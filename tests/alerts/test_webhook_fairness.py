@@ -33,12 +33,16 @@ def test_a_flood_from_one_account_does_not_delay_another(
     for _ in range(FLOOD):
         tasks.send_test(stuck)
     statuses = [d.status for d in service.deliveries_of(stuck)]
-    assert statuses.count("deferred") >= FLOOD - 1  # one queued, the rest wait their turn
+    # One on the queue or being sent at a time, the rest waiting their turn (on a slow machine
+    # the first attempt may have timed out already, and the next one taken its place).
+    assert statuses.count("pending") + statuses.count("sending") <= 1, statuses
+    assert statuses.count("deferred") >= FLOOD - 5, statuses
 
     started = time.monotonic()
     endpoint = service.create_endpoint(bystander.id, receiver.url, "", ["usage"])[0]
     delivery = tasks.send_test(endpoint)
-    assert delivery.status == "pending"  # the bystander's share is free: queued at once
+    # The bystander's share is free: queued at once (the worker may have taken it already).
+    assert delivery.status in ("pending", "sending", "succeeded"), delivery.status
 
     def delivered():
         return db.session.get(WebhookDelivery, delivery.id).status == "succeeded"
