@@ -15,6 +15,7 @@ from aiosmtpd.controller import Controller
 from huey import signals
 
 from dashboard.extensions import db
+from dashboard.jobs import wait_through_blocking_reads
 from tests.conftest import REDIS_SERVER, require_redis
 
 
@@ -114,6 +115,10 @@ class Worker:
         for queuing_app in (app, app.extensions["api_app"]):
             queuing_app.extensions["jobs"].huey.signal(signals.SIGNAL_ENQUEUED)(count_queued)
 
+        # As `flask worker` does: the consumer's blocking reads wait past REDIS_TIMEOUT_SECONDS.
+        # Without it a read timed out client-side while Redis still counted it as waiting, and
+        # a job pushed in that moment could go to the closed connection and be lost.
+        wait_through_blocking_reads(self.huey)
         self.consumer = self.huey.create_consumer(
             workers=3,
             worker_type="thread",
