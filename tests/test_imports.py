@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
     "module",
     [
         "wsgi",  # what gunicorn and `flask --app wsgi` load first
-        "dashboard.account.two_factor",
+        "dashboard.auth.two_factor",
         "dashboard.auth.routes",
         "dashboard.stamps",
         "dashboard.support.service",

@@ -357,3 +357,17 @@ def input_form_class(tool: ToolVersion) -> type[PlaygroundForm]:
     attributes = {spec.key: wtforms_field(spec) for spec in fields}
     attributes["fields_of_schema"] = tuple(fields)
     return type(f"{tool.name}_{tool.version}_form", (PlaygroundForm,), attributes)
+
+
+def input_fields(tool: ToolVersion) -> list[dict]:
+    """The input schema's top-level properties, for a readable table."""
+    return [
+        {
+            "name": field.name,
+            "type": field.spec.get("type", "any"),
+            "required": field.required,
+            "description": field.spec.get("description", ""),
+            "limits": limits_of(field.spec),
+        }
+        for field in schema_fields(tool.input_schema)
+    ]
