@@ -1,5 +1,6 @@
-"""`flask tools sync`: mirror the tool registry into the `tools` table, and load the catalog
-file of upstream tools (TOOLS_CATALOG_FILE) when there is one."""
+"""`flask tools` (registered by dashboard/cli.py): `sync` mirrors the tool registry into the
+`tools` table and loads the catalog file of upstream tools (TOOLS_CATALOG_FILE) when there is
+one; `disable` and `enable` switch one version off and on."""
 
 import click
 import sqlalchemy as sa
