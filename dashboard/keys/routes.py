@@ -21,6 +21,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from dashboard.audit import record_event
 from dashboard.customer_only import customer_only
 from dashboard.keys import activity
 from dashboard.keys.forms import CreateKeyForm, EditKeyForm, RollKeyForm
@@ -44,7 +45,6 @@ from dashboard.keys.service import (
 )
 from dashboard.models import utcnow
 from dashboard.plans import plan_named
-from dashboard.support.audit import record_event
 
 bp = Blueprint("keys", __name__, url_prefix="/keys")
 

@@ -14,11 +14,12 @@ from flask import (
 from flask_login import current_user
 from wtforms import SelectChoice
 
+from dashboard.audit import ACTION_WORDS
 from dashboard.auth.service import user_by_id
 from dashboard.errors import error_response
 from dashboard.plans import all_plans, plan_named
 from dashboard.support import impersonation
-from dashboard.support.audit import ACTION_WORDS, AuditFilter, audit_page, support_access_for
+from dashboard.support.audit import AuditFilter, audit_page, support_access_for
 from dashboard.support.forms import (
     AuditFilterForm,
     EndImpersonationForm,

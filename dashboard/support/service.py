@@ -7,13 +7,13 @@ from datetime import date
 import sqlalchemy as sa
 
 from dashboard.alerts.service import recent_alerts, settings_for, watched_key_ids
+from dashboard.audit import record_event
 from dashboard.extensions import db
 from dashboard.keys.rules import shown_status
 from dashboard.keys.secrets import DISPLAY_PREFIX_LENGTH
 from dashboard.models import ApiKey, ToolLog, User, utcnow
 from dashboard.plans import all_plans
 from dashboard.revocation import account_changed
-from dashboard.support.audit import record_event
 from dashboard.usage.service import month_usage, parse_month
 from dashboard.webhooks.service import endpoints_of, recent_deliveries
 
