@@ -56,7 +56,7 @@ def refused_while_impersonating(endpoint: str | None, method: str) -> bool:
 def refusal_response():
     """403 with a clear message: the error page, or an alert that htmx shows in the flash area."""
     g.impersonation_refused = True
-    if request.headers.get("HX-Request") == "true":
+    if request.htmx:
         response = make_response(
             render_template("support/_refused.html", message=REFUSED_MESSAGE, hint=REFUSED_HINT),
             403,

@@ -7,6 +7,7 @@ from flask import Blueprint, abort, make_response, render_template, request
 from flask_login import current_user, login_required
 
 from dashboard.customer_only import customer_only
+from dashboard.templating import fragment_request
 from dashboard.tools.playground import Playground, handle_post
 from dashboard.tools.playground_form import input_form_class
 from dashboard.tools.service import (
@@ -54,7 +55,7 @@ def playground(name: str, version: str):
     form = input_form_class(tool)()  # CSRF was checked before the view (CSRFProtect)
     state = handle_post(form, tool, current_user, request.form.get("action", "run"))
     status = 422 if state.has_errors and not request.htmx else 200  # htmx swaps 2xx only
-    if request.htmx and not request.htmx.history_restore_request:
+    if fragment_request():
         page = render_template("tools/_playground.html", tool=tool, playground=state)
     else:
         return tool_page(tool, versions, state, status)
