@@ -109,12 +109,8 @@ def super_admin_required(view):
 
     @wraps(view)
     def guarded(*args, **kwargs):
-        if not current_user.is_authenticated or not current_user.is_staff:
-            abort(404)
-        if lacks_two_factor():
-            return set_up_two_factor_first()
         if not current_user.is_super_admin:
             return error_response(403, "Only super admins can see or do this.")
         return view(*args, **kwargs)
 
-    return guarded
+    return staff_required(guarded)  # staff's 404 and two-factor check come first
