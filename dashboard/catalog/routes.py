@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from dashboard.catalog.playground import Playground, handle_post
 from dashboard.catalog.playground_form import input_fields, input_form_class
 from dashboard.customer_only import customer_only
+from dashboard.templating import fragment_request
 from dashboard.tools.service import catalog, example_answer, example_curl, served_version
 
 # The blueprint keeps the name `tools` (endpoints tools.index, tools.show, templates/tools/):
@@ -50,7 +51,7 @@ def playground(name: str, version: str):
     form = input_form_class(tool)()  # CSRF was checked before the view (CSRFProtect)
     state = handle_post(form, tool, current_user, request.form.get("action", "run"))
     status = 422 if state.has_errors and not request.htmx else 200  # htmx swaps 2xx only
-    if request.htmx and not request.htmx.history_restore_request:
+    if fragment_request():
         page = render_template("tools/_playground.html", tool=tool, playground=state)
     else:
         return tool_page(tool, versions, state, status)

@@ -20,16 +20,12 @@ from dashboard.logs import service
 from dashboard.models import utcnow
 from dashboard.models.payloads import truncation_of
 from dashboard.plans import plan_named
+from dashboard.templating import fragment_request
 
 bp = Blueprint("logs", __name__, url_prefix="/logs", cli_group="logs")
 
 LIST_PARAMS = (*service.FILTER_PARAMS, "after", "before")
 BAD_CURSOR = "That page link is broken or out of date, so the newest calls are shown."
-
-
-def fragment_request() -> bool:
-    """An htmx request that wants a fragment (a history restore wants the whole page)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def vary(response: Response) -> Response:

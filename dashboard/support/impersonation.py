@@ -135,7 +135,7 @@ def _back_to_console(subject: User | None):
         target = url_for("support.index")
     else:
         target = url_for("auth.home")
-    if request.headers.get("HX-Request") == "true":
+    if request.htmx:
         response = current_app.response_class(status=204)
         response.headers["HX-Redirect"] = target
         return response

@@ -44,6 +44,7 @@ from dashboard.support.service import (
     search_users,
     this_month_usage,
 )
+from dashboard.templating import fragment_request
 
 bp = Blueprint("support", __name__, url_prefix="/support")
 bp.record_once(lambda state: impersonation.install(state.app))
@@ -57,11 +58,6 @@ def with_vary(body):
     response = make_response(body)
     response.headers["Vary"] = "HX-Request, HX-History-Restore-Request"
     return response
-
-
-def fragment_request() -> bool:
-    """An htmx request that wants a fragment (Back's history restore wants the whole page)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 @bp.get("/")

@@ -6,6 +6,7 @@ from flask import Blueprint, make_response, render_template, request
 from flask_login import current_user, login_required
 
 from dashboard.models import utcnow
+from dashboard.templating import fragment_request
 from dashboard.usage import charts
 from dashboard.usage.service import (
     BadMonth,
@@ -53,8 +54,7 @@ def index():
 
 def render_usage(status: int, *, first: date, this_month: date, **context):
     """The whole page, or only its content for an htmx swap (not for a history restore)."""
-    fragment = request.htmx and not request.htmx.history_restore_request
-    template = "usage/_content.html" if fragment else "usage/index.html"
+    template = "usage/_content.html" if fragment_request() else "usage/index.html"
     previous = shift_month(first, -1)
     following = shift_month(first, 1)
     response = make_response(
