@@ -87,6 +87,10 @@ def doctor_command() -> None:
     problems = sum(finding.level == "problem" for finding in findings)
     if problems:
         raise click.ClickException(f"{problems} problem(s) to fix (above).")
+    warnings = sum(finding.level == "warning" for finding in findings)
+    if warnings:
+        click.echo(f"{warnings} warning(s): it runs, but not as production should (above).")
+        return
     click.echo("All good.")
 
 

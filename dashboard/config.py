@@ -6,6 +6,7 @@ from datetime import timedelta
 from dashboard.plans import DEFAULT_PLANS, with_calls_in_flight
 
 DEVELOPMENT_URL = "http://127.0.0.1:5000"  # where `make run` serves
+DEFAULT_MAIL_FROM = "Toolbox <no-reply@toolbox.localhost>"  # `flask doctor` warns in production
 
 
 def env_flag(name: str, default: bool = False) -> bool:
@@ -125,7 +126,7 @@ class Config:
         self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
         self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
         self.MAIL_USE_TLS = env_flag("MAIL_USE_TLS", False)
-        self.MAIL_FROM = os.environ.get("MAIL_FROM", "Toolbox <no-reply@toolbox.localhost>")
+        self.MAIL_FROM = os.environ.get("MAIL_FROM", DEFAULT_MAIL_FROM)
         # Where pages send customers who need support (a plan change, more keys): an address or
         # an https URL; empty, the address emails come from.
         self.SUPPORT_CONTACT = os.environ.get("SUPPORT_CONTACT", "")
