@@ -17,13 +17,17 @@ from flask_login import current_user, login_required
 from dashboard.errors import error_response
 from dashboard.keys.service import keys_of
 from dashboard.logs import service
+from dashboard.logs.curl import first_call_curl, repeat_curl
+from dashboard.logs.export import csv_chunks, export_rejected_rows, export_rows
+from dashboard.logs.filters import FILTER_PARAMS, LogFilter, parse_filters
 from dashboard.models import utcnow
 from dashboard.models.payloads import truncation_of
+from dashboard.paging import BadCursor
 from dashboard.plans import plan_named
 
 bp = Blueprint("logs", __name__, url_prefix="/logs", cli_group="logs")
 
-LIST_PARAMS = (*service.FILTER_PARAMS, "after", "before")
+LIST_PARAMS = (*FILTER_PARAMS, "after", "before")
 BAD_CURSOR = "That page link is broken or out of date, so the newest calls are shown."
 
 
@@ -42,7 +46,7 @@ def vary(response: Response) -> Response:
 @login_required
 def index():
     """The user's calls, newest first, filtered, one keyset page at a time."""
-    filters = service.parse_filters(request.args, current_user)
+    filters = parse_filters(request.args, current_user)
     if filters.status == "rejected":
         return rejected(filters)
     direction, cursor = "next", request.args.get("after")
@@ -51,7 +55,7 @@ def index():
     problems = list(filters.problems)
     try:
         page = service.page_of_logs(current_user, filters, cursor, direction)
-    except service.BadCursor:
+    except BadCursor:
         problems.append(BAD_CURSOR)
         cursor = None
         page = service.page_of_logs(current_user, filters)
@@ -61,7 +65,7 @@ def index():
         "page": page,
         "list_args": list_args(filters, cursor, direction),
         "has_any": bool(page.logs) or service.has_any_logs(current_user),
-        "first_curl": service.first_call_curl(request.url_root),
+        "first_curl": first_call_curl(request.url_root),
         "plan": plan_named(current_user.subscription_plan),
         "rejected_total": 0 if filters.status else service.rejected_count(current_user, filters),
     }
@@ -75,7 +79,7 @@ def index():
     return vary(Response(render_template("logs/index.html", **context)))
 
 
-def rejected(filters: service.LogFilter):
+def rejected(filters: LogFilter):
     """The calls refused before logging, one row per key, tool, reason and minute."""
     keys = keys_of(current_user)
     context = {
@@ -98,7 +102,7 @@ def rejected(filters: service.LogFilter):
     return vary(Response(render_template("logs/index.html", **context)))
 
 
-def error_group_origin(filters: service.LogFilter) -> str | None:
+def error_group_origin(filters: LogFilter) -> str | None:
     """The errors inbox in the period these calls were opened from (the template adds the
     group's card as the anchor), or None when the list is not narrowed to one error group."""
     if not filters.fingerprint:
@@ -109,7 +113,7 @@ def error_group_origin(filters: service.LogFilter) -> str | None:
     return url_for("inbox.index", **args)
 
 
-def list_args(filters: service.LogFilter, cursor: str | None, direction: str) -> dict:
+def list_args(filters: LogFilter, cursor: str | None, direction: str) -> dict:
     """The URL parameters of the list as shown: valid filters and the page's cursor."""
     args = filters.query_args()
     if cursor:
@@ -123,12 +127,12 @@ def newer():
     """Whether calls arrived after the first row shown (polled by the first page).
 
     `newest` is the cursor of that row (not `since`, which is the period filter)."""
-    filters = service.parse_filters(request.args, current_user)
+    filters = parse_filters(request.args, current_user)
     if not fragment_request():
         return redirect(url_for("logs.index", **filters.query_args()))
     try:
         arrived = service.newer_calls_since(current_user, filters, request.args.get("newest", ""))
-    except service.BadCursor:
+    except BadCursor:
         arrived = False
     return vary(Response(render_template("logs/_newer.html", arrived=arrived, filters=filters)))
 
@@ -149,9 +153,7 @@ def detail(log_id: str):
         "back": request.args.get("back", ""),
         "curl": None
         if input_cut
-        else service.repeat_curl(
-            request.url_root, log.tool_name, log.tool_version, log.input_payload
-        ),
+        else repeat_curl(request.url_root, log.tool_name, log.tool_version, log.input_payload),
         "input_json": service.pretty_json(log.input_payload),
         "output_json": service.pretty_json(log.output_payload),
         "input_cut": input_cut,
@@ -171,15 +173,15 @@ def back_to_list(query_string: str) -> str:
 @login_required
 def export():
     """The filtered list as CSV, streamed row by row."""
-    filters = service.parse_filters(request.args, current_user)
+    filters = parse_filters(request.args, current_user)
     if filters.problems:
         return error_response(400, " ".join(filters.problems))
     if filters.status == "rejected":
-        rows = service.export_rejected_rows(current_user, filters)
+        rows = export_rejected_rows(current_user, filters)
     else:
-        rows = service.export_rows(current_user, filters)
+        rows = export_rows(current_user, filters)
     filename = f"tool-logs-{utcnow():%Y-%m-%d}.csv"
-    response = Response(stream_with_context(service.csv_chunks(rows)), mimetype="text/csv")
+    response = Response(stream_with_context(csv_chunks(rows)), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response
