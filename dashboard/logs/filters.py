@@ -1,9 +1,12 @@
-"""The logs list's filters: a form over the query string.
+"""The logs list's filters: a form over the query string, and the search box's `name:value` terms.
 
 `LogFilterForm` declares every filter the list, the export and the "newer calls" poll read; a
 bad value is ignored (the list still shows) and its message becomes one of `LogFilter.problems`.
+The search box sends its text as `q`: its `name:value` terms become the same parameters the
+controls send (`status:422` is `http=422`), and what is left is the error-message search.
 """
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,6 +14,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
 from wtforms import StringField, ValidationError
 
 from dashboard.extensions import db
@@ -25,6 +29,12 @@ SINCE_PRESETS = {
     "24h": timedelta(hours=24),
     "7d": timedelta(days=7),
     "30d": timedelta(days=30),
+}
+SINCE_WORDS = {
+    "1h": "last hour",
+    "24h": "last 24 hours",
+    "7d": "last 7 days",
+    "30d": "last 30 days",
 }
 # Where a logged call came from (tool_logs.source: NULL for the API, `playground`); refused
 # calls are counted per minute without one, so a source filter leaves them out.
@@ -60,6 +70,25 @@ PROBLEM_ORDER = (
     "to",
 )
 
+# The search box's term names and the URL parameter each one sets.
+SEARCH_TERMS = {
+    "status": "status",  # success | error | rejected, or an HTTP status (sets `http`)
+    "http": "http",
+    "tool": "tool",
+    "version": "version",
+    "key": "key",  # a key's id, its prefix or its name
+    "code": "code",
+    "since": "since",
+    "period": "since",
+    "from": "from",
+    "to": "to",
+    "source": "source",
+    "group": "group",
+}
+# `name:value`, `name:"two words"`, `"two words"` or a bare word.
+NAMED_TERM = re.compile(r"(?:^|\s)[A-Za-z_]+:\S")
+TERM = re.compile(r'(?:(?P<name>[A-Za-z_]+):)?(?:"(?P<quoted>[^"]*)"?|(?P<bare>\S+))')
+
 
 @dataclass
 class LogFilter:
@@ -80,6 +109,7 @@ class LogFilter:
     problems: list[str] = field(default_factory=list)
     invalid: set[str] = field(default_factory=set)  # URL parameters whose value was ignored
     raw: dict[str, str] = field(default_factory=dict)
+    from_search: bool = False  # the search box held `name:value` terms
 
     @property
     def active(self) -> bool:
@@ -100,7 +130,7 @@ class LogFilter:
             "key": str(self.key_id) if self.key_id else None,
             "from": self.date_from.isoformat() if self.date_from else None,
             "to": self.date_to.isoformat() if self.date_to else None,
-            "q": self.q,
+            "q": as_typed(self.q) if self.q else None,
             "code": self.code,
             "http": str(self.http_status) if self.http_status else None,
             "group": self.fingerprint,
@@ -108,6 +138,13 @@ class LogFilter:
             "source": self.source,
         }
         return {name: value for name, value in args.items() if value is not None}
+
+
+def as_typed(text: str) -> str:
+    """Free text as the search box reads it back: quoted when a word looks like a term."""
+    if NAMED_TERM.search(text) and '"' not in text:
+        return f'"{text}"'
+    return text
 
 
 def strip(value: str | None) -> str:
@@ -196,6 +233,8 @@ class LogFilterForm(FlaskForm):
 
     def __init__(self, formdata: Mapping[str, str], user: User) -> None:
         self.user = user
+        self.typed = (formdata.get("q") or "").strip()
+        formdata, self.search_problems, self.from_search = search_terms(formdata, user)
         super().__init__(formdata=formdata)
 
     def validate_key(self, field) -> None:
@@ -207,9 +246,14 @@ class LogFilterForm(FlaskForm):
         """Validate and read the filters: values with an error are left out and explained."""
         self.validate()
         filters = LogFilter(raw={name: self[name].data for name in FILTER_PARAMS})
+        filters.from_search = self.from_search
         for name in PROBLEM_ORDER:
             if self[name].errors:
                 filters.reject(name, self[name].errors[0])
+        for problem in self.search_problems:
+            filters.reject("q", problem)
+        if self.search_problems:
+            filters.raw["q"] = self.typed  # shown again in the box, to be corrected
 
         def valid(name: str):
             return None if self[name].errors or not self[name].data else self[name].data
@@ -242,6 +286,57 @@ def parse_filters(args: Mapping[str, str], user: User) -> LogFilter:
     return LogFilterForm(args, user).as_filter()
 
 
+def search_terms(args: Mapping[str, str], user: User) -> tuple[MultiDict, list[str], bool]:
+    """The query string with the search box's `name:value` terms (in `q`) moved into their own
+    parameters, what is left as `q`; also the problems (unknown names) and whether any term
+    was found. A term overrides the parameter a control sent."""
+    expanded = MultiDict(args)
+    query = (args.get("q") or "").strip()
+    if ":" not in query:
+        return expanded, [], False
+    words, problems, found = [], [], False
+    for match in TERM.finditer(query):
+        name, value = (
+            match["name"],
+            match["quoted"] if match["quoted"] is not None else match["bare"],
+        )
+        if name is None:
+            words.append(value)
+            continue
+        param = SEARCH_TERMS.get(name.lower())
+        if param is None:
+            problems.append(
+                f"“{name}” is not a filter (use status, tool, version, key, code, since, from, "
+                f"to, source); “{name}:{value}” was ignored."
+            )
+            continue
+        found = True
+        if param == "status" and value.isdigit():
+            param = "http"
+        elif param == "status" and value.lower() == "refused":
+            value = "rejected"
+        elif param == "key":
+            value = key_written_as(user, value)
+        expanded.setlist(param, [value])
+    expanded.setlist("q", [" ".join(words)])
+    return expanded, problems, found
+
+
+def key_written_as(user: User, value: str) -> str:
+    """The id of the user's key named, prefixed or identified by `value` (else `value` as
+    given, which the key filter then refuses)."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        pass
+    else:
+        return value
+    for key in db.session.scalars(sa.select(ApiKey).where(ApiKey.user_id == user.id)):
+        if value == key.prefix or value.rstrip("…") == key.prefix or value == key.name:
+            return str(key.id)
+    return value
+
+
 def own_key_id(user: User, value: str) -> uuid.UUID | None:
     """The id of the user's key written as `value`; None for a malformed or foreign id."""
     try:
@@ -251,3 +346,43 @@ def own_key_id(user: User, value: str) -> uuid.UUID | None:
     return db.session.scalar(
         sa.select(ApiKey.id).where(ApiKey.id == key_id, ApiKey.user_id == user.id)
     )
+
+
+@dataclass(frozen=True)
+class Chip:
+    """One applied filter as the list shows it: `name: value`, and the list without it."""
+
+    param: str  # the URL parameter it stands for
+    name: str  # as typed in the search box
+    value: str
+    without: dict[str, str]  # the list's URL parameters once it is removed
+
+
+def chips_of(filters: LogFilter, keys: list[ApiKey]) -> list[Chip]:
+    """Every applied filter but the free-text search (the box shows that), in URL order."""
+    args = filters.query_args()
+    names = {key.id: key.name or key.prefix for key in keys}
+    shown = {
+        "status": filters.status,
+        "http": str(filters.http_status) if filters.http_status else None,
+        "tool": filters.tool,
+        "version": filters.version,
+        "key": names.get(filters.key_id) if filters.key_id else None,
+        "code": filters.code,
+        "since": SINCE_WORDS.get(filters.since) if filters.since else None,
+        "from": args.get("from"),
+        "to": args.get("to"),
+        "source": filters.source,
+        "group": filters.fingerprint[:8] if filters.fingerprint else None,
+    }
+    typed = {"http": "status", "since": "period", "group": "error group"}
+    return [
+        Chip(
+            param=param,
+            name=typed.get(param, param),
+            value=value,
+            without={name: arg for name, arg in args.items() if name != param},
+        )
+        for param, value in shown.items()
+        if value
+    ]

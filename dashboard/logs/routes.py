@@ -19,7 +19,7 @@ from dashboard.keys.service import keys_of
 from dashboard.logs import service
 from dashboard.logs.curl import first_call_curl, repeat_curl
 from dashboard.logs.export import csv_chunks, export_rejected_rows, export_rows
-from dashboard.logs.filters import FILTER_PARAMS, LogFilter, parse_filters
+from dashboard.logs.filters import FILTER_PARAMS, LogFilter, chips_of, parse_filters
 from dashboard.models import utcnow
 from dashboard.models.payloads import truncation_of
 from dashboard.paging import BadCursor
@@ -47,6 +47,9 @@ def vary(response: Response) -> Response:
 def index():
     """The user's calls, newest first, filtered, one keyset page at a time."""
     filters = parse_filters(request.args, current_user)
+    if filters.from_search and not filters.problems and not fragment_request():
+        # The search box's terms become the list's own parameters: the address to share.
+        return redirect(url_for("logs.index", **filters.query_args()), 303)
     if filters.status == "rejected":
         return rejected(filters)
     direction, cursor = "next", request.args.get("after")
@@ -68,38 +71,46 @@ def index():
         "first_curl": first_call_curl(request.url_root),
         "plan": plan_named(current_user.subscription_plan),
         "rejected_total": 0 if filters.status else service.rejected_count(current_user, filters),
+        **filters_context(filters),
     }
     if fragment_request():
         response = Response(render_template("logs/_results.html", **context))
         response.headers["HX-Push-Url"] = url_for("logs.index", **context["list_args"])
         return vary(response)
-    context["keys"] = keys_of(current_user)
-    context["tool_names"] = service.tool_names_of(current_user)
-    context["group_origin"] = error_group_origin(filters)
     return vary(Response(render_template("logs/index.html", **context)))
 
 
 def rejected(filters: LogFilter):
     """The calls refused before logging, one row per key, tool, reason and minute."""
-    keys = keys_of(current_user)
     context = {
         "filters": filters,
         "problems": filters.problems,
         "rows": service.rejected_rows(current_user, filters),
         "limit": service.REJECTED_PAGE_SIZE,
         "rejected_total": service.rejected_count(current_user, filters),
-        "keys_by_id": {key.id: key for key in keys},
         "list_args": filters.query_args(),
         "plan": plan_named(current_user.subscription_plan),
+        **filters_context(filters),
     }
+    context["keys_by_id"] = {key.id: key for key in context["keys"]}
     if fragment_request():
         response = Response(render_template("logs/_rejected.html", **context))
         response.headers["HX-Push-Url"] = url_for("logs.index", **context["list_args"])
         return vary(response)
-    context["keys"] = keys
-    context["tool_names"] = service.tool_names_of(current_user)
-    context["group_origin"] = error_group_origin(filters)
     return vary(Response(render_template("logs/index.html", **context)))
+
+
+def filters_context(filters: LogFilter) -> dict:
+    """What the filters form needs: the controls' choices and the applied filters as chips.
+    A fragment carries the form too (swapped out of band), so chips and controls follow."""
+    keys = keys_of(current_user)
+    return {
+        "keys": keys,
+        "tool_names": service.tool_names_of(current_user),
+        "chips": chips_of(filters, keys),
+        "group_origin": error_group_origin(filters),
+        "oob": fragment_request(),
+    }
 
 
 def error_group_origin(filters: LogFilter) -> str | None:
