@@ -158,6 +158,8 @@ def test_search_box_and_chips_in_light_dark_and_on_a_phone(page: Page, live_app,
     page.emulate_media(color_scheme="light")
     screenshot("chips-phone-light")
     first_screen(page, "phone-light")
+    rows(page).nth(2).scroll_into_view_if_needed()
+    first_screen(page, "phone-cards")
     assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
     assert_accessible(page)
 
