@@ -196,6 +196,7 @@ def register_blueprints(app: Flask) -> None:
         inbox,
         keys,
         logs,
+        members,
         support,
         tools,
         usage,
@@ -204,7 +205,7 @@ def register_blueprints(app: Flask) -> None:
     from dashboard.observability import routes as observability_routes
     from dashboard.tools import admin as tool_admin
 
-    features = (auth, account, keys, logs, inbox, usage, tools, alerts, webhooks, support)
+    features = (auth, account, keys, logs, inbox, usage, tools, alerts, webhooks, members, support)
     for module in features:
         app.register_blueprint(module.bp)
     app.register_blueprint(tool_admin.bp)
