@@ -197,6 +197,7 @@ def register_blueprints(app: Flask) -> None:
         inbox,
         keys,
         logs,
+        members,
         support,
         usage,
         webhooks,
@@ -204,7 +205,19 @@ def register_blueprints(app: Flask) -> None:
     from dashboard.observability import routes as observability_routes
     from dashboard.support import tool_admin
 
-    features = (auth, account, keys, logs, inbox, usage, catalog, alerts, webhooks, support)
+    features = (
+        auth,
+        account,
+        keys,
+        logs,
+        inbox,
+        usage,
+        catalog,
+        alerts,
+        webhooks,
+        members,
+        support,
+    )
     for module in features:
         app.register_blueprint(module.bp)
     app.register_blueprint(tool_admin.bp)  # /support/tools: the super admins' upstream tools

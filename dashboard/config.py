@@ -142,6 +142,8 @@ class Config:
         self.SIGNUP_LINK_LOGIN_MINUTES = env_int("SIGNUP_LINK_LOGIN_MINUTES", 60)
         self.PASSWORD_RESET_MINUTES = env_int("PASSWORD_RESET_MINUTES", 30)
         self.EMAIL_CHANGE_HOURS = env_int("EMAIL_CHANGE_HOURS", 24)
+        # An invitation to an organisation (single use, for the invited address only).
+        self.INVITATION_DAYS = env_int("INVITATION_DAYS", 7)
         # Throttles of the pages that anyone can post to (Flask-Limiter syntax).
         self.SIGNUP_RATE_LIMIT_PER_IP = os.environ.get("SIGNUP_RATE_LIMIT_PER_IP", "10/hour")
         self.SIGNUP_RATE_LIMIT_PER_EMAIL = os.environ.get("SIGNUP_RATE_LIMIT_PER_EMAIL", "3/hour")

@@ -65,6 +65,7 @@ DECLARED = {
     "auth.forgot_password": ("visitor", ()),
     "auth.reset_password": ("visitor", ()),
     "auth.verify_email": ("visitor", ()),
+    "organisations.invitation": ("visitor", ()),
     "support.index": ("admin", (*form_fields(SearchForm), "after")),
     "support.audit": ("admin", (*form_fields(AuditFilterForm), "before")),
     "support.user_detail": ("admin", ()),
