@@ -9,6 +9,7 @@ joins the organisation. A link that cannot be used gets the link-problem page.
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from dashboard.customer_only import customer_only
 from dashboard.extensions import db
 from dashboard.models import Organisation, User
 from dashboard.organisations.invitations import InvitationProblem, accept, invitation_for
@@ -32,6 +33,7 @@ def problem_page(problem: InvitationProblem):
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"], endpoint="invitation")
+@customer_only  # support viewing as a customer neither reads nor accepts their invitations
 def invitation_page(token: str):
     try:
         invitation = invitation_for(token)

@@ -278,13 +278,13 @@ def calls_by_outcome_chart(
     rate_limited: Sequence[int],
     quota_rejected: Sequence[int],
 ) -> go.Figure:
-    """Calls per day stacked by outcome: success, error, rejected by rate limit or by quota."""
+    """Calls per day stacked by outcome: success, error, refused by the rate limit or the quota."""
     x = iso(days)
     series = (
         ("Success", success, "success"),
         ("Error", errors, "error"),
-        ("Rejected: rate limit", rate_limited, "rate_limit"),
-        ("Rejected: quota", quota_rejected, "quota"),
+        ("Refused: rate limit", rate_limited, "rate_limit"),
+        ("Refused: quota", quota_rejected, "quota"),
     )
     traces = [
         bar(
@@ -510,7 +510,7 @@ def summaries(
     return {
         "calls-by-tool": busiest(series["calls"], "calls") + (f" Most used: {top}." if top else ""),
         "calls-by-outcome": (
-            f"{calls - errors:,} succeeded, {errors:,} failed and {rejected:,} were rejected "
+            f"{calls - errors:,} succeeded, {errors:,} failed and {rejected:,} were refused "
             "(rate limit or quota)."
         ),
         "tokens": busiest(series["tokens"], "tokens"),

@@ -128,8 +128,8 @@ def test_charts_carry_the_daily_numbers(client, busy_march):
     assert by_tool["translate"]["y"][30] == 1  # 23:59:59.999 on March 31 stays in March
     assert sum(by_tool["echo"]["y"]) == 2  # not Feb 28's or April 1st's calls
     outcome = {trace["name"]: trace["y"] for trace in figures["calls-by-outcome"]["data"]}
-    assert outcome["Rejected: quota"][30] == 1 and sum(outcome["Rejected: quota"]) == 1
-    assert outcome["Rejected: rate limit"][19] == 1
+    assert outcome["Refused: quota"][30] == 1 and sum(outcome["Refused: quota"]) == 1
+    assert outcome["Refused: rate limit"][19] == 1
     assert outcome["Error"][13] == 1 and outcome["Success"][13] == 1
     assert figures["tokens"]["data"][0]["y"][13] == 320
     latency = {trace["name"]: trace for trace in figures["latency"]["data"]}
