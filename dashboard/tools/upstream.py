@@ -37,6 +37,7 @@ from enum import StrEnum
 import httpx
 from flask import current_app
 
+from dashboard.bounded_reads import TooLarge, TooSlow, elapsed_ms, read_capped
 from dashboard.models.types import unstorable
 from dashboard.tools.registry import count_tokens, validation_errors
 from dashboard.tools.tool import ToolVersion
@@ -289,8 +290,17 @@ def exchange(pool: Upstreams, tool: ToolVersion, payload: dict, identity, starte
         with pool.client.stream(
             "POST", tool.upstream.url, content=body, headers=headers, timeout=timeout
         ) as response:
-            raw = read_capped(response, pool.max_bytes, started + deadline, label)
-    except httpx.TimeoutException as error:
+            raw = read_capped(response, pool.max_bytes, started + deadline, decoded=True)
+    except TooLarge as error:
+        raise UpstreamError(
+            f"{label} answered more than {error.cap:,} bytes.",
+            log_message=(
+                f"answer of {error.size} bytes refused (limit {error.cap})"
+                if error.declared
+                else f"answer cut at {error.size} bytes (limit {error.cap})"
+            ),
+        ) from None
+    except (httpx.TimeoutException, TooSlow) as error:
         raise UpstreamTimeout(
             f"{label} did not answer within {tool.upstream.timeout_ms} ms.",
             log_message=f"{type(error).__name__} after {elapsed_ms(started)} ms",
@@ -301,28 +311,6 @@ def exchange(pool: Upstreams, tool: ToolVersion, payload: dict, identity, starte
             log_message=f"{type(error).__name__}: {error}"[:MAX_MESSAGE],
         ) from None
     return interpret(tool, label, response, raw, payload)
-
-
-def read_capped(response: httpx.Response, max_bytes: int, deadline: float, label: str) -> bytes:
-    """The answer's body, stopping (and closing) past max_bytes or the deadline."""
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise UpstreamError(
-            f"{label} answered more than {max_bytes:,} bytes.",
-            log_message=f"answer of {declared} bytes refused (limit {max_bytes})",
-        )
-    chunks, size = [], 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > max_bytes:
-            raise UpstreamError(
-                f"{label} answered more than {max_bytes:,} bytes.",
-                log_message=f"answer cut at {size} bytes (limit {max_bytes})",
-            )
-        if time.perf_counter() > deadline:
-            raise httpx.ReadTimeout("the total deadline passed while reading")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def interpret(tool: ToolVersion, label: str, response: httpx.Response, raw: bytes, payload):
@@ -412,7 +400,3 @@ def tokens_from(response: httpx.Response, label: str, payload: dict, output: dic
             log_message=f"{TOKENS_HEADER}: {header[:50]!r}",
         )
     return int(header)
-
-
-def elapsed_ms(started: float) -> int:
-    return round((time.perf_counter() - started) * 1000)

@@ -23,6 +23,8 @@ import httpx
 from flask import current_app
 from standardwebhooks.webhooks import Webhook
 
+from dashboard.bounded_reads import TooLarge, TooSlow, elapsed_ms, read_capped
+
 EXCERPT_CHARS = 500
 HOST_NAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?)+")
 USER_AGENT = "Toolbox-Webhooks/1"
@@ -156,7 +158,7 @@ def attempt(url: str, message_id: str, payload: dict, secrets: list[str], at: da
         "webhook-signature": signature_header(secrets, message_id, at, body),
     }
     timeout = config["WEBHOOK_TIMEOUT_SECONDS"]
-    started = time.monotonic()
+    started = time.perf_counter()
     try:
         with httpx.Client(
             follow_redirects=False, timeout=timeout, trust_env=False, verify=tls_context()
@@ -171,7 +173,10 @@ def attempt(url: str, message_id: str, payload: dict, secrets: list[str], at: da
             response = client.send(request, stream=True)
             try:
                 content = read_capped(
-                    response, config["WEBHOOK_MAX_RESPONSE_BYTES"], started + timeout
+                    response,
+                    config["WEBHOOK_MAX_RESPONSE_BYTES"],
+                    started + timeout,
+                    decoded=False,  # only an excerpt is kept: never inflate a compressed body
                 )
             finally:
                 response.close()
@@ -180,7 +185,7 @@ def attempt(url: str, message_id: str, payload: dict, secrets: list[str], at: da
     except TooSlow:
         return failed(started, f"The response took longer than {timeout:g} s (timed out).")
     except TooLarge as error:
-        return failed(started, str(error), status=response.status_code)
+        return failed(started, too_large(error), status=response.status_code)
     except httpx.ConnectError as error:
         text = str(error)
         if "SSL" in text or "certificate" in text.lower() or "TLS" in text:
@@ -207,31 +212,10 @@ def tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-class TooLarge(Exception):
-    """The response body is over the cap."""
-
-
-class TooSlow(Exception):
-    """The response kept trickling past the overall deadline."""
-
-
-def read_capped(response: httpx.Response, cap: int, deadline: float) -> bytes:
-    """The body, or TooLarge past `cap` bytes, or TooSlow past `deadline`."""
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > cap:
-        raise TooLarge(f"The response is {int(declared):,} bytes, over the {cap:,}-byte cap.")
-    content = bytearray()
-    for chunk in response.iter_raw():
-        content += chunk
-        if len(content) > cap:
-            raise TooLarge(f"The response is over the {cap:,}-byte cap.")
-        if time.monotonic() > deadline:
-            raise TooSlow
-    return bytes(content)
-
-
-def elapsed_ms(started: float) -> int:
-    return round((time.monotonic() - started) * 1000)
+def too_large(error: TooLarge) -> str:
+    if error.declared:
+        return f"The response is {error.size:,} bytes, over the {error.cap:,}-byte cap."
+    return f"The response is over the {error.cap:,}-byte cap."
 
 
 def failed(started: float, reason: str, status: int | None = None) -> Outcome:
