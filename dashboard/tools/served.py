@@ -8,9 +8,9 @@ as API_KEY_CACHE_SECONDS), not once per call. A version missing from the table i
 
 import logging
 import threading
-import time
 from dataclasses import dataclass
 
+import cachetools
 import sqlalchemy as sa
 from flask import current_app
 from jsonschema.exceptions import SchemaError
@@ -76,13 +76,16 @@ def load_active_tools() -> ActiveTools:
 
 # Built once per stored definition (its id and updated_at), so that reloading the active set
 # every few seconds neither recompiles schemas nor changes the tool's identity.
-_UPSTREAM_TOOLS: dict[tuple, ToolVersion] = {}
+_UPSTREAM_TOOLS: cachetools.LRUCache = cachetools.LRUCache(maxsize=1000)
+_UPSTREAM_LOCK = threading.Lock()
+_ACTIVE_LOCK = threading.Lock()
 
 
 def upstream_tool(row) -> ToolVersion:
     """The ToolVersion of an upstream row of the tools table."""
     key = (row.id, row.updated_at, row.upstream_url)
-    tool = _UPSTREAM_TOOLS.get(key)
+    with _UPSTREAM_LOCK:
+        tool = _UPSTREAM_TOOLS.get(key)
     if tool is None:
         tool = ToolVersion(
             name=row.name,
@@ -100,34 +103,22 @@ def upstream_tool(row) -> ToolVersion:
                 max_concurrency=row.max_concurrency,
             ),
         )
-        if len(_UPSTREAM_TOOLS) > 1000:  # definitions edited many times: start again
-            _UPSTREAM_TOOLS.clear()
-        _UPSTREAM_TOOLS[key] = tool
+        with _UPSTREAM_LOCK:
+            _UPSTREAM_TOOLS[key] = tool
     return tool
 
 
-class ToolCache:
-    """The active tools, reloaded when older than `seconds`."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.loaded_at = float("-inf")
-        self.value: ActiveTools | None = None
-        self.lock = threading.Lock()
-
-    def get(self) -> ActiveTools:
-        if self.value is None or time.monotonic() - self.loaded_at >= self.seconds:
-            value = load_active_tools()
-            with self.lock:
-                self.value, self.loaded_at = value, time.monotonic()
-        return self.value
-
-
 def active_tools() -> ActiveTools:
-    """The tool versions the API serves now (cached for a few seconds)."""
+    """The tool versions the API serves now (cached for a few seconds, per app)."""
     app = current_app._get_current_object()
     cache = app.extensions.get("api_tool_cache")
     if cache is None:
         seconds = app.config.get("TOOL_CACHE_SECONDS", app.config["API_KEY_CACHE_SECONDS"])
-        cache = app.extensions.setdefault("api_tool_cache", ToolCache(seconds))
-    return cache.get()
+        cache = app.extensions.setdefault("api_tool_cache", cachetools.TTLCache(1, seconds))
+    with _ACTIVE_LOCK:  # cachetools' caches are not thread-safe; the query runs outside it
+        active = cache.get("active")
+    if active is None:  # two threads may both read the table once, never wait on each other
+        active = load_active_tools()
+        with _ACTIVE_LOCK:
+            cache["active"] = active
+    return active
