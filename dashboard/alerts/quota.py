@@ -11,6 +11,7 @@ import math
 
 from cachetools import TTLCache
 
+from dashboard.alerts.tasks import quota_threshold_reached
 from dashboard.jobs import jobs
 from dashboard.plans import plan_named
 
@@ -35,9 +36,6 @@ def after_metered_call(key, recorded) -> None:
     if memo in _queued:
         return
     _queued[memo] = True
-    # Imported here: the tasks reach the metering module, which the gateway (our caller) imports.
-    from dashboard.alerts.tasks import quota_threshold_reached
-
     try:
         jobs.enqueue(
             quota_threshold_reached,
