@@ -450,27 +450,28 @@ def meter(
     errors: list | None = None,
 ) -> str:
     """Write the call's log row and counters in one transaction; the log row's id."""
+    facts = metering.MeteredCall(
+        user_id=call.key.user_id,
+        api_key_id=call.key.id,
+        tool_name=call.tool.name,
+        tool_version=call.tool.version,
+        input_payload=payload,
+        output_payload=output,
+        status=status,
+        execution_time_ms=execution_ms,
+        tokens_used=tokens,
+        error_message=error_message,
+        error_code=error_code,
+        client_ip=call.client_ip,
+        http_status=http_status,
+        errors=errors,
+        source=request.environ.get(CALL_SOURCE_ENVIRON),
+        log_id=call.request_id,
+        input_json=encoded.input_json if encoded else None,
+        output_json=encoded.output_json if encoded else None,
+    )
     with timing().database():
-        recorded = metering.record_call_counted(
-            user_id=call.key.user_id,
-            api_key_id=call.key.id,
-            tool_name=call.tool.name,
-            tool_version=call.tool.version,
-            input_payload=payload,
-            output_payload=output,
-            status=status,
-            execution_time_ms=execution_ms,
-            tokens_used=tokens,
-            error_message=error_message,
-            error_code=error_code,
-            client_ip=call.client_ip,
-            input_json=encoded.input_json if encoded else None,
-            output_json=encoded.output_json if encoded else None,
-            log_id=call.request_id,
-            http_status=http_status,
-            errors=errors,
-            source=request.environ.get(CALL_SOURCE_ENVIRON),
-        )
+        recorded = metering.record(facts)
     metrics.tool_call_metered(call.tool, error_code or status, execution_ms)
     saw_calls_this_month(call.key.user_id, recorded.month_year, recorded.month_calls)
     after_metered_call(call.key, recorded)  # queues a quota alert when a threshold is crossed
