@@ -30,11 +30,9 @@ def index():
         return render_usage(400, error=str(error), first=this_month, this_month=this_month)
     report = usage_report(current_user.id, current_user.subscription_plan, first, following)
     summary = report["summary"]
-    active = bool(
-        summary["calls"] or summary["rejected"]["rate_limit"] or summary["rejected"]["quota"]
-    )
+    active = bool(summary.calls or summary.rejected.rate_limit or summary.rejected.quota)
     figures = charts.month_figures(
-        report["series"], report["trend"], summary["month"], today=utcnow().date()
+        report["series"], report["trend"], summary.month, today=utcnow().date()
     )
     if not active:  # an empty month shows an empty state, not empty charts
         figures = {"trend": figures["trend"]} if any(m["calls"] for m in report["trend"]) else {}

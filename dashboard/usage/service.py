@@ -1,13 +1,16 @@
 """A month of usage, read from the rollups (usage_summaries, usage_daily), never tool_logs.
 
 `month_usage` is the one definition of the month's numbers: the usage page and
-`GET /api/v1/usage` both show what it returns.
+`GET /api/v1/usage` both show what it returns, a `Usage` (the API encodes it as it is, and its
+OpenAPI schema is derived from it).
 """
 
 import re
 import uuid
 from datetime import date, datetime, timedelta
+from typing import Annotated
 
+import msgspec
 import sqlalchemy as sa
 
 from dashboard.extensions import db
@@ -16,6 +19,62 @@ from dashboard.models.usage import LATENCY_COLUMNS
 from dashboard.plans import plan_named
 
 MONTH_PATTERN = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")  # ASCII digits only
+
+
+# A count in a JSON answer, and texts whose JSON Schema format the document names.
+Count = Annotated[int, msgspec.Meta(ge=0)]
+DateText = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date"})]
+DateTimeText = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]
+
+
+class UsagePlan(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    monthly_calls: Count
+
+
+class UsageRejected(msgspec.Struct, forbid_unknown_fields=True):
+    """Calls refused by the rate limit (and for too many in flight) and by the quota."""
+
+    rate_limit: Count
+    quota: Count
+
+
+class UsageQuota(msgspec.Struct, forbid_unknown_fields=True):
+    limit: Count
+    used: Count
+    remaining: Count
+    resets_at: DateTimeText
+
+
+class UsageDay(msgspec.Struct, forbid_unknown_fields=True):
+    date: DateText
+    calls: Count
+    errors: Count
+    tokens: Count
+    rejected_rate_limit: Count
+    rejected_quota: Count
+
+
+class UsageTool(msgspec.Struct, forbid_unknown_fields=True):
+    tool: str
+    calls: Count
+    errors: Count
+    tokens: Count
+
+
+class Usage(msgspec.Struct, forbid_unknown_fields=True):
+    """A month of usage: its calls, tokens, errors, rejections, quota, days and tools."""
+
+    month: Annotated[str, msgspec.Meta(pattern="^[0-9]{4}-[0-9]{2}$")]
+    plan: UsagePlan
+    calls: Count
+    tokens: Count
+    errors: Count
+    error_rate: Annotated[float, msgspec.Meta(ge=0, le=1)]
+    rejected: UsageRejected
+    quota: UsageQuota
+    days: list[UsageDay]
+    tools: list[UsageTool]
 
 
 class BadMonth(ValueError):
@@ -38,7 +97,7 @@ def parse_month(text: str | None, today: date) -> tuple[date, date]:
     return first, following
 
 
-def month_usage(user_id: uuid.UUID, plan_name: str, first: date, following: date) -> dict:
+def month_usage(user_id: uuid.UUID, plan_name: str, first: date, following: date) -> Usage:
     """The month's calls, tokens, errors, rejections, quota, and per-day and per-tool rows."""
     month_year = first.strftime("%Y-%m")
     summary = db.session.execute(
@@ -80,46 +139,44 @@ def month_usage(user_id: uuid.UUID, plan_name: str, first: date, following: date
     ).all()
     errors = sum(int(row.errors) for row in day_rows)
     plan = plan_named(plan_name)
-    return {
-        "month": month_year,
-        "plan": {"name": plan.name, "monthly_calls": plan.monthly_calls},
-        "calls": calls,
-        "tokens": tokens,
-        "errors": errors,
-        "error_rate": round(errors / calls, 4) if calls else 0.0,
-        "rejected": {
-            "rate_limit": sum(int(row.rejected_rate_limit) for row in day_rows),
-            "quota": sum(int(row.rejected_quota) for row in day_rows),
-        },
-        "quota": {
-            "limit": plan.monthly_calls,
-            "used": calls,
-            "remaining": max(0, plan.monthly_calls - calls),
-            "resets_at": datetime(following.year, following.month, 1).strftime(
-                "%Y-%m-%dT%H:%M:%SZ"
-            ),
-        },
-        "days": [
-            {
-                "date": row.day.isoformat(),
-                "calls": int(row.calls),
-                "errors": int(row.errors),
-                "tokens": int(row.tokens),
-                "rejected_rate_limit": int(row.rejected_rate_limit),
-                "rejected_quota": int(row.rejected_quota),
-            }
+    return Usage(
+        month=month_year,
+        plan=UsagePlan(name=plan.name, monthly_calls=plan.monthly_calls),
+        calls=calls,
+        tokens=tokens,
+        errors=errors,
+        error_rate=round(errors / calls, 4) if calls else 0.0,
+        rejected=UsageRejected(
+            rate_limit=sum(int(row.rejected_rate_limit) for row in day_rows),
+            quota=sum(int(row.rejected_quota) for row in day_rows),
+        ),
+        quota=UsageQuota(
+            limit=plan.monthly_calls,
+            used=calls,
+            remaining=max(0, plan.monthly_calls - calls),
+            resets_at=datetime(following.year, following.month, 1).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        ),
+        days=[
+            UsageDay(
+                date=row.day.isoformat(),
+                calls=int(row.calls),
+                errors=int(row.errors),
+                tokens=int(row.tokens),
+                rejected_rate_limit=int(row.rejected_rate_limit),
+                rejected_quota=int(row.rejected_quota),
+            )
             for row in day_rows
         ],
-        "tools": [
-            {
-                "tool": row.tool_name,
-                "calls": int(row.calls),
-                "errors": int(row.errors),
-                "tokens": int(row.tokens),
-            }
+        tools=[
+            UsageTool(
+                tool=row.tool_name,
+                calls=int(row.calls),
+                errors=int(row.errors),
+                tokens=int(row.tokens),
+            )
             for row in tool_rows
         ],
-    }
+    )
 
 
 # The usage page's details: the month's rows per day, tool and key, and the 12-month trend.
