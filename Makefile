@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi.py
 
-.PHONY: run worker test deps dev-deps assets browser db demo lint bench docs
+.PHONY: run worker test deps dev-deps assets browser db demo lint bench docs requirements
 
 HOST ?= 127.0.0.1
 PORT ?= 5000
@@ -36,8 +36,17 @@ $(BIN)/python:
 deps: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 
+# The example plugin has no file to hash, so it installs apart (with the pinned setuptools).
 dev-deps: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e ./examples/plugin
+
+# After changing requirements*.in: pins with hashes, keeping every version already pinned
+# (options in pyproject.toml). `.venv/bin/pip-compile --upgrade-package NAME requirements.in`
+# moves one package, then this again for the dev file.
+requirements: dev-deps
+	$(BIN)/pip-compile --quiet requirements.in
+	$(BIN)/pip-compile --quiet requirements-dev.in
 
 # htmx, Bootstrap and Plotly's basic bundle (bar and line charts) from the npm registry (pinned
 # in package-lock.json), never committed; axe-core comes with them and the browser tests read it

@@ -193,21 +193,34 @@ def register_blueprints(app: Flask) -> None:
         account,
         alerts,
         auth,
+        catalog,
         inbox,
         keys,
         logs,
+        members,
         support,
-        tools,
         usage,
         webhooks,
     )
     from dashboard.observability import routes as observability_routes
-    from dashboard.tools import admin as tool_admin
+    from dashboard.support import tool_admin
 
-    features = (auth, account, keys, logs, inbox, usage, tools, alerts, webhooks, support)
+    features = (
+        auth,
+        account,
+        keys,
+        logs,
+        inbox,
+        usage,
+        catalog,
+        alerts,
+        webhooks,
+        members,
+        support,
+    )
     for module in features:
         app.register_blueprint(module.bp)
-    app.register_blueprint(tool_admin.bp)
+    app.register_blueprint(tool_admin.bp)  # /support/tools: the super admins' upstream tools
     app.register_blueprint(observability_routes.bp)  # /metrics, /health/*: the dashboard only
 
 

@@ -1,4 +1,4 @@
-"""Commands under `flask`: users, super admins, demo data, tools."""
+"""Commands under `flask`: users, super admins, demo data, doctor, tools."""
 
 import logging
 
@@ -13,6 +13,7 @@ from dashboard.doctor import examine
 from dashboard.extensions import db
 from dashboard.models import SuperAdmin
 from dashboard.plans import DEFAULT_PLANS
+from dashboard.tools.cli import tools
 
 users = click.Group("users", help="Create accounts and super admins.")
 demo = click.Group("demo", help="Demo data.")
@@ -86,6 +87,10 @@ def doctor_command() -> None:
     problems = sum(finding.level == "problem" for finding in findings)
     if problems:
         raise click.ClickException(f"{problems} problem(s) to fix (above).")
+    warnings = sum(finding.level == "warning" for finding in findings)
+    if warnings:
+        click.echo(f"{warnings} warning(s): it runs, but not as production should (above).")
+        return
     click.echo("All good.")
 
 
@@ -94,3 +99,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(demo)
     app.cli.add_command(doctor_command)
+    app.cli.add_command(tools)

@@ -6,6 +6,7 @@ from datetime import timedelta
 from dashboard.plans import DEFAULT_PLANS, with_calls_in_flight
 
 DEVELOPMENT_URL = "http://127.0.0.1:5000"  # where `make run` serves
+DEFAULT_MAIL_FROM = "Toolbox <no-reply@toolbox.localhost>"  # `flask doctor` warns in production
 
 
 def env_flag(name: str, default: bool = False) -> bool:
@@ -125,7 +126,7 @@ class Config:
         self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
         self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
         self.MAIL_USE_TLS = env_flag("MAIL_USE_TLS", False)
-        self.MAIL_FROM = os.environ.get("MAIL_FROM", "Toolbox <no-reply@toolbox.localhost>")
+        self.MAIL_FROM = os.environ.get("MAIL_FROM", DEFAULT_MAIL_FROM)
         # Where pages send customers who need support (a plan change, more keys): an address or
         # an https URL; empty, the address emails come from.
         self.SUPPORT_CONTACT = os.environ.get("SUPPORT_CONTACT", "")
@@ -141,6 +142,8 @@ class Config:
         self.SIGNUP_LINK_LOGIN_MINUTES = env_int("SIGNUP_LINK_LOGIN_MINUTES", 60)
         self.PASSWORD_RESET_MINUTES = env_int("PASSWORD_RESET_MINUTES", 30)
         self.EMAIL_CHANGE_HOURS = env_int("EMAIL_CHANGE_HOURS", 24)
+        # An invitation to an organisation (single use, for the invited address only).
+        self.INVITATION_DAYS = env_int("INVITATION_DAYS", 7)
         # Throttles of the pages that anyone can post to (Flask-Limiter syntax).
         self.SIGNUP_RATE_LIMIT_PER_IP = os.environ.get("SIGNUP_RATE_LIMIT_PER_IP", "10/hour")
         self.SIGNUP_RATE_LIMIT_PER_EMAIL = os.environ.get("SIGNUP_RATE_LIMIT_PER_EMAIL", "3/hour")

@@ -43,17 +43,20 @@ def load_demo(
     db.session.commit()
 
     now = utcnow()
-    # Every key exists before its first call; the old laptop's key expired three days ago and
-    # was not used after that (see key_for).
+    # Every key exists before its first call; staging's key expired ten days ago and the old
+    # laptop's three days ago, neither used after that (see key_for). One key works: a newcomer
+    # can create two more before the Free plan's three (tests/test_demo.py).
     made = now - timedelta(days=days + 1)
     production, _ = create_key(demo, "Production server", rate_limit_per_minute=100)
-    staging, _ = create_key(demo, "Staging", rate_limit_per_minute=60)
+    staging, _ = create_key(
+        demo, "Staging", rate_limit_per_minute=60, expires_at=now - timedelta(days=10)
+    )
     laptop, _ = create_key(demo, "Old laptop", expires_at=now - timedelta(days=3))
     for key in (production, staging, laptop):
         key.created_at = made
     # Plain ids, read once: ORM objects would be refreshed (a query) after every commit.
     customers = [DemoCustomer(demo.id, (production.id,) * 3 + (staging.id, laptop.id), 0.06)]
-    expired = {laptop.id: laptop.expires_at}
+    expired = {laptop.id: laptop.expires_at, staging.id: staging.expires_at}
     plans = sorted(DEFAULT_PLANS)
     for n in range(1, users + 1):
         user = create_user(customer_email(n), DEMO_PASSWORD, plan=plans[n % len(plans)])

@@ -1,7 +1,9 @@
 """`flask doctor`: what an operator must fix before (or while) serving, said in words.
 
 Each check answers a Finding: ok, a warning (works, but not as production should), or a
-problem (something will fail). The command exits non-zero when there is a problem.
+problem (something will fail). The command exits non-zero when there is a problem. In
+production every setting left at its development default (or missing) is a warning: the app
+starts without them, which is exactly why they go unnoticed.
 """
 
 from dataclasses import dataclass
@@ -13,7 +15,9 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import current_app
+from redis.exceptions import RedisError
 
+from dashboard.config import DEFAULT_MAIL_FROM
 from dashboard.extensions import db
 from dashboard.models import Tool
 from dashboard.observability.routes import database_problem, rate_limit_storage_problem
@@ -48,19 +52,23 @@ def examine() -> list[Finding]:
     findings = [
         check_secret_key(),
         check_public_url(),
+        check_database_choice(),
         check_rate_limit_storage_choice(),
+        check_queue_choice(),
+        *check_mail(),
+        *check_production_flags(),
         check_assets(),
     ]
     reachable = database_problem()
     if reachable:
         findings.append(problem("database", f"{reachable}: check DATABASE_URL"))
-        return [*findings, *check_redis()]
+        return [*findings, *check_redis(), *check_queue_redis()]
     findings.append(ok("database", f"reachable ({db.engine.dialect.name})"))
     migrated = check_migrations()
     findings.append(migrated)
     if migrated.level == "ok":
         findings.append(check_tools_synced())
-    return [*findings, *check_redis()]
+    return [*findings, *check_redis(), *check_queue_redis()]
 
 
 def check_secret_key() -> Finding:
@@ -102,6 +110,106 @@ def check_rate_limit_storage_choice() -> Finding:
             "limit once per worker; set RATELIMIT_STORAGE_URI=redis://...",
         )
     return ok("rate limits", "in memory (one process)" if uri == "memory://" else "shared")
+
+
+def check_database_choice() -> Finding:
+    url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    if url.startswith("sqlite") and current_app.config["PRODUCTION"]:
+        return warning(
+            "DATABASE_URL",
+            "SQLite (the development default): one writer at a time, on this machine only; "
+            "set DATABASE_URL=postgresql://...",
+        )
+    return ok("DATABASE_URL", db.engine.dialect.name)
+
+
+def check_queue_choice() -> Finding:
+    """Where jobs wait: Redis in production, so `flask worker` sees what gunicorn queues."""
+    url = current_app.config["QUEUE_URL"]
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return ok("QUEUE_URL", "jobs in Redis")
+    if not current_app.config["PRODUCTION"]:
+        return ok("QUEUE_URL", f"jobs in {url or 'instance/jobs.sqlite'} (development)")
+    if url in ("memory://", "immediate://"):
+        words = (
+            f"{url} keeps jobs inside each web process: `flask worker` never sees them, so "
+            "password-reset mail, alerts and webhooks are not sent; set QUEUE_URL=redis://..."
+        )
+    else:
+        words = (
+            f"jobs in a SQLite file ({url or 'instance/jobs.sqlite'}, the development default): "
+            "one machine only, and `flask worker` must share that file; set QUEUE_URL=redis://..."
+        )
+    return warning("QUEUE_URL", words)
+
+
+def check_mail() -> list[Finding]:
+    config = current_app.config
+    if not config["PRODUCTION"]:
+        where = config["MAIL_SERVER"] or "the terminal and instance/" + config["MAIL_OUTBOX_FILE"]
+        return [ok("MAIL_SERVER", f"mail goes to {where}")]
+    findings = []
+    if not config["MAIL_SERVER"]:
+        findings.append(
+            warning(
+                "MAIL_SERVER",
+                "not set: sign-up confirmations, password resets and alerts are not sent, only "
+                "logged (recipient and subject); set MAIL_SERVER, MAIL_USERNAME, MAIL_PASSWORD",
+            )
+        )
+    else:
+        findings.append(ok("MAIL_SERVER", f"{config['MAIL_SERVER']}:{config['MAIL_PORT']}"))
+    if config["MAIL_FROM"] == DEFAULT_MAIL_FROM:
+        findings.append(
+            warning(
+                "MAIL_FROM",
+                f"{DEFAULT_MAIL_FROM} (the development default): mail servers refuse or file "
+                "as spam mail from a domain that is not yours; set MAIL_FROM",
+            )
+        )
+    return findings
+
+
+def check_production_flags() -> list[Finding]:
+    """Settings that production turns on by default, turned off by hand."""
+    config = current_app.config
+    if not config["PRODUCTION"]:
+        return []
+    findings = []
+    if not config["SESSION_COOKIE_SECURE"] and config["PUBLIC_URL"].startswith("https://"):
+        findings.append(
+            warning("SESSION_COOKIE_SECURE", "off: the session cookie would also travel over http")
+        )
+    if not config["TOOL_ISOLATION"]:
+        findings.append(
+            warning(
+                "TOOL_ISOLATION",
+                "off: tools run inside the web worker, with no deadline or memory cap",
+            )
+        )
+    if config["LOG_FORMAT"] != "json":
+        findings.append(
+            warning("LOG_FORMAT", f"{config['LOG_FORMAT']}: log collectors expect one JSON line")
+        )
+    if config["WEBHOOK_ALLOW_PRIVATE"]:
+        findings.append(
+            warning(
+                "WEBHOOK_ALLOW_PRIVATE",
+                "on: customers' webhooks may reach this network's private addresses",
+            )
+        )
+    return findings
+
+
+def check_queue_redis() -> list[Finding]:
+    if not current_app.config["QUEUE_URL"].startswith(("redis://", "rediss://", "unix://")):
+        return []
+    try:
+        current_app.extensions["jobs"].huey.storage.conn.ping()
+    except RedisError as error:
+        cause = type(error).__name__
+        return [problem("queue", f"Redis does not answer ({cause}): check QUEUE_URL")]
+    return [ok("queue", "Redis answers")]
 
 
 def check_redis() -> list[Finding]:

@@ -1,9 +1,12 @@
 """Sending email: through SMTP when MAIL_SERVER is set, else to the terminal and instance/.
 
 The embedded default (`make run`) needs no mail server: each message is printed and appended
-to MAIL_OUTBOX_FILE (instance/outbox.txt), where links in it can be copied from.
+to MAIL_OUTBOX_FILE (instance/outbox.txt), where links in it can be copied from. Production
+without MAIL_SERVER sends nothing and keeps nothing: one log line says who was not written to
+and about what, never the body (its links log in, reset passwords, confirm addresses).
 """
 
+import logging
 import smtplib
 import sys
 from email.message import EmailMessage
@@ -14,6 +17,7 @@ from flask import current_app
 
 # What starts each message in the outbox file (dashboard/auth/outbox.py reads them back).
 OUTBOX_SEPARATOR = f"{'-' * 72}\n"
+logger = logging.getLogger(__name__)
 
 
 class MailNotSent(Exception):
@@ -37,7 +41,10 @@ def send_email(to: str, subject: str, text: str) -> None:
     config = current_app.config
     message = build_message(to, subject, text)
     if not config["MAIL_SERVER"]:
-        keep_locally(message)
+        if config["PRODUCTION"]:
+            log_unsent(to, subject)
+        else:
+            keep_locally(message)
         return
     try:
         with smtplib.SMTP(
@@ -60,6 +67,14 @@ def send_email_or_log(to: str, subject: str, text: str) -> bool:
         current_app.logger.warning("Email to %s not sent: %s", to, error)
         return False
     return True
+
+
+def log_unsent(to: str, subject: str) -> None:
+    """Production without SMTP: one structured line, without the body or its links."""
+    logger.warning(
+        "Email not sent: MAIL_SERVER is not set",
+        extra={"mail_to": to, "mail_subject": subject},
+    )
 
 
 def keep_locally(message: EmailMessage) -> None:

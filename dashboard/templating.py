@@ -5,10 +5,15 @@ from datetime import datetime
 from email.utils import parseaddr
 from typing import NamedTuple
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 
 from dashboard.models import utcnow
 from dashboard.plans import plan_named
+
+
+def fragment_request() -> bool:
+    """An htmx request that wants a fragment (a history restore wants the whole page)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def exact_time(value: datetime | None) -> str:

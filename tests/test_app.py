@@ -7,6 +7,7 @@ from flask import Flask
 
 from dashboard import create_app, ensure_secret_key
 from dashboard.config import Config, ProductionConfig, normalise_database_url
+from dashboard.templating import fragment_request
 from tests.conftest import PASSWORD
 
 
@@ -113,3 +114,17 @@ def test_static_vendor_assets_are_built(client):
         response = client.get(f"/static/vendor/{name}")
         assert response.status_code == 200, f"run `make assets` ({name} missing)"
         response.close()
+
+
+@pytest.mark.parametrize(
+    ("headers", "wanted"),
+    [
+        ({}, False),
+        ({"HX-Request": "true"}, True),
+        ({"HX-Request": "false"}, False),
+        ({"HX-Request": "true", "HX-History-Restore-Request": "true"}, False),
+    ],
+)
+def test_a_fragment_is_for_htmx_but_not_for_a_history_restore(app, headers, wanted):
+    with app.test_request_context("/", headers=headers):
+        assert fragment_request() is wanted

@@ -1,9 +1,11 @@
 """Demo data: several customers, keys, error rates and weeks of history, metered for real."""
 
+import pytest
 import sqlalchemy as sa
 
 from dashboard.demo import DEMO_EMAIL, customer_email, load_demo
 from dashboard.extensions import db
+from dashboard.keys.service import KeyLimitReached, active_key_count, create_key_within_plan
 from dashboard.models import ApiKey, ToolLog, UsageDaily, UsageSummary, User, utcnow
 
 
@@ -70,6 +72,19 @@ def test_demo_load_makes_customers_keys_errors_and_history(app):
     # Through the real metering path: counters agree with the log rows.
     assert db.session.scalar(sa.select(sa.func.sum(UsageSummary.total_calls))) == logs
     assert db.session.scalar(sa.select(sa.func.sum(UsageDaily.calls))) == logs
+
+
+def test_the_demo_account_has_room_for_two_new_keys(app):
+    """Issue 26 #13: after one new key the demo account was at 3 of 3."""
+    load_demo(days=15, calls=50)
+    demo = db.session.scalars(sa.select(User).where(User.email == DEMO_EMAIL)).one()
+    assert active_key_count(demo) == 1
+    create_key_within_plan(demo, "Try one")
+    create_key_within_plan(demo, "Try two")
+    with pytest.raises(KeyLimitReached):
+        create_key_within_plan(demo, "One too many")
+    staging = db.session.scalars(sa.select(ApiKey).where(ApiKey.name == "Staging")).one()
+    assert staging.last_request_at < staging.expires_at  # no call after it expired
 
 
 def test_demo_load_runs_once(app):

@@ -78,7 +78,15 @@ SEED_FOREIGN_KEYS = {
     ("tool_logs", "api_key_id"): ("api_keys", "CASCADE"),
     ("usage_summaries", "user_id"): ("users", "CASCADE"),
 }
-DASHBOARD_TABLES = {"super_admins", "usage_daily", "audit_events", "account_security"}
+DASHBOARD_TABLES = {
+    "super_admins",
+    "usage_daily",
+    "audit_events",
+    "account_security",
+    "organisations",
+    "memberships",
+    "invitations",
+}
 
 
 @pytest.fixture

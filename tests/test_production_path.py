@@ -1,11 +1,13 @@
 """The production page (docs/production.md), run as written from a fresh clone of this repository.
 
-The settings block gets this test's own values (a PostgreSQL database of its own, this run's
-Redis key prefix, a free port and PUBLIC_URL on it, three workers); the commands block runs
-verbatim: assets, migrations, tools, `flask doctor`, gunicorn. Then, as a customer would: a
-request for another host is refused, the sign-up page renders with its CSS and scripts, an
-account and a key are made through the forms, a tool is called with the key, its call shows in
-/metrics (summed over workers), and SIGTERM stops the server cleanly.
+The settings block runs verbatim, then this test sets its own values for what must be its own
+(a PostgreSQL database, this run's Redis, key prefix and queue name, a free port and PUBLIC_URL
+on it, an SMTP server of its own, three workers); every other setting stays as the page says.
+The commands block runs verbatim: assets, migrations, tools, `flask doctor` (which must say
+"All good."), gunicorn. Then, as a customer would: a request for another host is refused, the
+sign-up page renders with its CSS and scripts, an account is made (its confirmation mail
+arrives over SMTP) and a key, a tool is called with the key, its call shows in /metrics (summed
+over workers), SIGTERM stops the server cleanly, and every line it logged is JSON.
 """
 
 import html
@@ -13,7 +15,7 @@ import http.client
 import json
 import os
 import re
-import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -24,25 +26,55 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+import redis
 
 from tests.conftest import REDIS_KEY_PREFIX, REDIS_SERVER, require, require_redis
+from tests.mail_server import smtp_server  # noqa: F401 (fixture)
 from tests.reliability.conftest import free_port
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
+SETTINGS_MARKER = "<!-- production-settings"
 COMMANDS_MARKER = "<!-- production-commands"
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 SECRET = re.compile(r'id="new-key-secret"[^>]*value="(tk_live_[^"]+)"')
 
 
-def readme_commands() -> list[str]:
-    """The command lines of the production page's commands block (docs/production.md),
-    comments stripped."""
+def production_block(marker: str) -> str:
+    """The sh block after `marker` on the production page (docs/production.md)."""
     text = (ROOT / "docs" / "production.md").read_text()
-    block = text[text.index(COMMANDS_MARKER) :].split("```sh\n", 1)[1].split("```", 1)[0]
-    lines = [line.split("  #", 1)[0].strip() for line in block.splitlines()]
+    return text[text.index(marker) :].split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+def readme_commands() -> list[str]:
+    """The command lines of the production page's commands block, comments stripped."""
+    lines = [
+        line.split("  #", 1)[0].strip() for line in production_block(COMMANDS_MARKER).splitlines()
+    ]
     return [line for line in lines if line]
+
+
+def production_settings(own: dict, isolation: dict) -> dict:
+    """The environment after running the settings block verbatim, then exporting `own` (values
+    that must be this run's: each names a setting of the block) and `isolation` (names the block
+    leaves out that keep this run apart from others sharing Redis)."""
+    block = production_block(SETTINGS_MARKER)
+    exported = set(re.findall(r"\b([A-Z][A-Z_]+)=", block))
+    assert set(own) <= exported, set(own) - exported
+    assert not set(isolation) & exported
+    script = block + "".join(
+        f"export {name}={shlex.quote(value)}\n" for name, value in {**own, **isolation}.items()
+    )
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script + "env -0"],
+        env=clean_environment({}),
+        capture_output=True,
+        check=True,
+    )
+    env = dict(item.split("=", 1) for item in done.stdout.decode().split("\0") if item)
+    assert exported <= set(env), exported - set(env)
+    return env
 
 
 def clean_environment(settings: dict) -> dict:
@@ -111,27 +143,31 @@ class Browser:
         )
 
 
-def test_the_readme_production_section_from_a_fresh_clone(databases, tmp_path):
+def test_the_readme_production_section_from_a_fresh_clone(databases, tmp_path, smtp_server):  # noqa: F811
     require(shutil.which("git") is not None and shutil.which("npm") is not None, "git/npm")
     require_redis()
+    inbox, smtp_port = smtp_server
     database_url = databases.create("postgresql").replace("postgresql+psycopg://", "postgresql://")
     clone = tmp_path / "toolbox"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
     port = free_port()
-    metrics_token = secrets.token_hex(8)
-    env = clean_environment(
-        {
-            "APP_ENV": "production",
-            "SECRET_KEY": secrets.token_hex(32),
+    queue_name = f"{REDIS_KEY_PREFIX}-production-path"
+    env = production_settings(
+        own={
             "PUBLIC_URL": f"http://127.0.0.1:{port}",
             "DATABASE_URL": database_url,
             "RATELIMIT_STORAGE_URI": REDIS_SERVER,
-            "RATELIMIT_KEY_PREFIX": REDIS_KEY_PREFIX,
-            "METRICS_TOKEN": metrics_token,
+            "QUEUE_URL": REDIS_SERVER,
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": str(smtp_port),
+            "MAIL_USE_TLS": "false",  # the test's SMTP server speaks plain SMTP, without log-in
+            "MAIL_USERNAME": "",
             "BIND": f"127.0.0.1:{port}",
             "WORKERS": "3",
-        }
+        },
+        isolation={"RATELIMIT_KEY_PREFIX": REDIS_KEY_PREFIX, "QUEUE_NAME": queue_name},
     )
+    metrics_token = env["METRICS_TOKEN"]
     *setup, serve = readme_commands()
     assert serve.startswith(".venv/bin/gunicorn"), serve
     for line in setup:
@@ -160,6 +196,7 @@ def test_the_readme_production_section_from_a_fresh_clone(databases, tmp_path):
         check_another_host_is_refused(browser)
         check_the_page_has_its_css_and_scripts(browser)
         secret = make_an_account_and_a_key(browser)
+        check_the_confirmation_mail_was_sent(inbox, port)
         call_a_tool_and_see_it_in_the_metrics(browser, secret, metrics_token)
     finally:
         server.send_signal(signal.SIGTERM)
@@ -169,11 +206,21 @@ def test_the_readme_production_section_from_a_fresh_clone(databases, tmp_path):
             os.killpg(server.pid, signal.SIGKILL)
             raise
         _, errors = server.communicate()
+        forget_the_queue(queue_name)
     assert exit_code == 0
-    log_lines = errors.decode().splitlines()
-    json_lines = [json.loads(line) for line in log_lines if line.startswith("{")]
+    log_lines = [line for line in errors.decode().splitlines() if line.strip()]
+    not_json = [line for line in log_lines if not line.startswith("{")]
+    assert not not_json, not_json[:30]  # no mail, traceback or print() among the JSON lines
+    json_lines = [json.loads(line) for line in log_lines]
     assert any(line["logger"] == "dashboard.requests" for line in json_lines)
     assert secret not in errors.decode()
+
+
+def forget_the_queue(name: str) -> None:
+    """Remove the Redis keys of this run's queue (Huey names them after the cleaned name)."""
+    connection = redis.Redis.from_url(REDIS_SERVER)
+    for key in connection.scan_iter(f"huey.*.{re.sub('[^a-z0-9]', '', name)}*"):
+        connection.delete(key)
 
 
 def wait_until_ready(browser: Browser, server: subprocess.Popen, seconds: float = 120) -> None:
@@ -224,6 +271,12 @@ def make_an_account_and_a_key(browser: Browser) -> str:
     page = browser.request("GET", created.headers["Location"])  # the secret, shown once
     assert page.status == 200
     return SECRET.search(page.text).group(1)
+
+
+def check_the_confirmation_mail_was_sent(inbox, port: int) -> None:
+    """Sent over SMTP (MAIL_SERVER), its link on PUBLIC_URL, and not in the log."""
+    message = inbox.last_to("operator@example.com")
+    assert f"http://127.0.0.1:{port}/verify/" in message.get_content()
 
 
 def call_a_tool_and_see_it_in_the_metrics(browser: Browser, secret: str, token: str) -> None:

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from dashboard.api.metering import record_call
 from dashboard.extensions import db
 from dashboard.keys.service import create_key
+from dashboard.logs.filters import FILTER_PARAMS, SINCE_PRESETS
 from dashboard.logs.routes import LIST_PARAMS
-from dashboard.logs.service import FILTER_PARAMS, SINCE_PRESETS
 from dashboard.models import SuperAdmin, Tool
 from dashboard.support.forms import AuditFilterForm, SearchForm
 from dashboard.tools.sync import sync_tools
@@ -65,6 +65,7 @@ DECLARED = {
     "auth.forgot_password": ("visitor", ()),
     "auth.reset_password": ("visitor", ()),
     "auth.verify_email": ("visitor", ()),
+    "organisations.invitation": ("visitor", ()),
     "support.index": ("admin", (*form_fields(SearchForm), "after")),
     "support.audit": ("admin", (*form_fields(AuditFilterForm), "before")),
     "support.user_detail": ("admin", ()),

@@ -16,9 +16,9 @@ from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 
 from dashboard.account.forms import ChangeEmailForm, ChangePasswordForm, DeleteAccountForm
-from dashboard.account.history import EVENT_WORDS, record_security_event, security_history
 from dashboard.account.service import change_password, delete_account
 from dashboard.auth.emails import send_email_change
+from dashboard.auth.history import EVENT_WORDS, record_security_event, security_history
 from dashboard.auth.passwords import password_matches
 from dashboard.auth.routes import wait_words
 from dashboard.auth.service import normalise_email

@@ -4,16 +4,16 @@ from flask import current_app, flash, redirect, render_template, session, url_fo
 from flask_limiter import RequestLimit
 from flask_login import current_user, login_required
 
-from dashboard.account import two_factor
 from dashboard.account.forms import DisableTwoFactorForm
-from dashboard.account.history import record_security_event
 from dashboard.account.routes import (
     bp,
     password_checks,
     too_many_wrong_passwords,
     wrong_password,
 )
+from dashboard.auth import two_factor
 from dashboard.auth.forms import TwoFactorCodeForm
+from dashboard.auth.history import record_security_event
 from dashboard.auth.passwords import password_matches
 from dashboard.customer_only import customer_only
 from dashboard.extensions import limiter

@@ -6,6 +6,8 @@ holds the API page's error table (docs/api.md) to it.
 
 from enum import StrEnum
 
+from dashboard.tools.upstream import Failure
+
 
 class ErrorCode(StrEnum):
     """An error code of the API; each is always answered with the same HTTP status."""
@@ -103,6 +105,15 @@ class ErrorCode(StrEnum):
         503,
         "Redis cannot be reached and RATELIMIT_FAIL_OPEN is false.",
     )
+
+
+# How the gateway answers each way an upstream tool's call fails (dashboard/tools/upstream.py).
+UPSTREAM_CODES = {
+    Failure.REFUSED: ErrorCode.INVALID_INPUT,
+    Failure.ERROR: ErrorCode.UPSTREAM_ERROR,
+    Failure.TIMEOUT: ErrorCode.TOOL_TIMEOUT,
+    Failure.UNAVAILABLE: ErrorCode.UPSTREAM_UNAVAILABLE,
+}
 
 
 def codes_by_status(*codes: ErrorCode) -> dict[int, list[ErrorCode]]:

@@ -26,17 +26,11 @@ from dashboard.alerts.quota import after_metered_call
 from dashboard.api import CALL_SOURCE_ENVIRON, metering
 from dashboard.api.answers import ApiError, CallAnswer, CallUsage, json_response, timing
 from dashboard.api.catalog import active_tools
-from dashboard.api.codes import ErrorCode
+from dashboard.api.codes import UPSTREAM_CODES, ErrorCode
 from dashboard.api.concurrency import RETRY_AFTER_SECONDS, Slot, in_flight
 from dashboard.api.connection import give_back_before_waiting
 from dashboard.api.credentials import KeyRow, find_key, find_key_again, secret_from_headers
-from dashboard.api.payload import (
-    InvalidJson,
-    PayloadTooLarge,
-    parse_object,
-    read_body,
-    unstorable,
-)
+from dashboard.api.payload import InvalidJson, PayloadTooLarge, parse_object, read_body
 from dashboard.api.throttle import (
     LimiterUnavailable,
     calls_this_month,
@@ -45,6 +39,7 @@ from dashboard.api.throttle import (
 )
 from dashboard.keys.rules import ip_allowed, key_refusal, tool_allowed
 from dashboard.models import utcnow
+from dashboard.models.types import unstorable
 from dashboard.observability import metrics, request_log_id
 from dashboard.plans import plan_named
 from dashboard.tools.pool import (
@@ -423,7 +418,7 @@ def run_upstream(call: Call, payload: dict) -> tuple[dict, int, int]:
         refuse(
             call,
             payload,
-            failure.code,
+            UPSTREAM_CODES[failure.kind],
             failure.message,
             execution_ms=failure.execution_ms,
             log_message=failure.log_message,

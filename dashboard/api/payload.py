@@ -11,7 +11,7 @@ import math
 
 from flask import current_app, request
 
-MAX_DEPTH = 64
+from dashboard.models.types import MAX_DEPTH, unstorable
 
 
 class PayloadTooLarge(Exception):
@@ -61,42 +61,6 @@ def parse_object(raw: bytes) -> dict:
     if problem:
         raise InvalidJson(problem)
     return value
-
-
-def unstorable(value) -> str | None:
-    """Why `value` cannot be stored as JSON on both databases, or None."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return f"The body is nested more than {MAX_DEPTH} levels deep."
-        if isinstance(item, dict):
-            for name, child in item.items():
-                problem = _text_problem(name)
-                if problem:
-                    return problem
-                if isinstance(child, dict | list):
-                    stack.append((child, depth + 1))
-                elif isinstance(child, str) and (problem := _text_problem(child)):
-                    return problem
-        elif isinstance(item, list):
-            for child in item:
-                if isinstance(child, dict | list):
-                    stack.append((child, depth + 1))
-                elif isinstance(child, str) and (problem := _text_problem(child)):
-                    return problem
-    return None
-
-
-def _text_problem(text: str) -> str | None:
-    if "\x00" in text:
-        return "JSON strings may not contain \\u0000 (NUL)."
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return "JSON strings may not contain lone surrogates (\\ud800-\\udfff)."
-    return None
 
 
 def _refuse_constant(name: str):

@@ -4,9 +4,9 @@ resetting a password, confirming a new address. A bad link gets a page that offe
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from dashboard.account.history import record_security_event
 from dashboard.auth.emails import send_email_changed, send_verification
 from dashboard.auth.forms import ForgotPasswordForm, ResetPasswordForm
+from dashboard.auth.history import record_security_event
 from dashboard.auth.routes import ask_for_code, bp, form_email_key, start_session
 from dashboard.auth.service import confirm_email, set_password, switch_email
 from dashboard.auth.tasks import queue_reset_link

@@ -19,10 +19,9 @@ from flask import (
 from flask_limiter import RequestLimit
 from flask_login import current_user, login_required, login_user, logout_user
 
-from dashboard.account.history import record_security_event
-from dashboard.account.two_factor import second_factor_ok
 from dashboard.auth.emails import send_signup_attempt, send_verification
 from dashboard.auth.forms import LoginForm, SignupForm, TwoFactorCodeForm
+from dashboard.auth.history import record_security_event
 from dashboard.auth.service import (
     authenticate,
     normalise_email,
@@ -31,6 +30,7 @@ from dashboard.auth.service import (
     user_by_email,
     user_by_id,
 )
+from dashboard.auth.two_factor import second_factor_ok
 from dashboard.extensions import limiter, login_manager
 from dashboard.mail import outbox_page_enabled
 from dashboard.models import utcnow

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 from dashboard.inbox import service
 from dashboard.keys.service import keys_of
 from dashboard.plans import plan_named
+from dashboard.templating import fragment_request
 
 bp = Blueprint("inbox", __name__, url_prefix="/errors")
 
@@ -26,8 +27,7 @@ def index():
         "sparkline": service.sparkline_points,
         "sparkline_days": service.SPARKLINE_DAYS,
     }
-    fragment = request.htmx and not request.htmx.history_restore_request
-    template = "inbox/_groups.html" if fragment else "inbox/index.html"
+    template = "inbox/_groups.html" if fragment_request() else "inbox/index.html"
     response = Response(render_template(template, **context))
     response.vary.add("HX-Request")
     return response

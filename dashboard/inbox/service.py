@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 
 from dashboard.extensions import db
-from dashboard.logs.service import retention_start
+from dashboard.logs.retention import retention_start
 from dashboard.models import ErrorGroupDay, User, utcnow
 
 SPARKLINE_DAYS = 14

@@ -12,7 +12,7 @@ from dashboard.models.usage import LATENCY_COLUMNS
 from dashboard.usage import charts
 
 ACTIVITY_DAYS = 30
-# Audit actions about keys (written by the keys pages and by support; see support.audit).
+# Audit actions about keys (written by the keys pages and by support; see dashboard/audit.py).
 KEY_ACTIONS = ("key.create", "key.edit", "key.roll", "key.expire")
 
 

@@ -21,6 +21,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from dashboard.audit import record_event
 from dashboard.customer_only import customer_only
 from dashboard.keys import activity
 from dashboard.keys.forms import CreateKeyForm, EditKeyForm, RollKeyForm
@@ -44,7 +45,7 @@ from dashboard.keys.service import (
 )
 from dashboard.models import utcnow
 from dashboard.plans import plan_named
-from dashboard.support.audit import record_event
+from dashboard.templating import fragment_request
 
 bp = Blueprint("keys", __name__, url_prefix="/keys")
 
@@ -208,7 +209,7 @@ def show(key_id: str):
     """One key's page: calls by outcome, success rate, latency, last use, restrictions and
     history. htmx asks for the key's row instead (e.g. to cancel editing in the list)."""
     key = own_key_or_404(key_id, playground=True)
-    if request.htmx and not request.htmx.history_restore_request:
+    if fragment_request():
         return render_template("keys/_row.html", **row_context(key))
     now = utcnow()
     report = activity.key_activity(key, now)

@@ -17,19 +17,19 @@ from flask_login import current_user, login_required
 from dashboard.errors import error_response
 from dashboard.keys.service import keys_of
 from dashboard.logs import service
+from dashboard.logs.curl import first_call_curl, repeat_curl
+from dashboard.logs.export import csv_chunks, export_rejected_rows, export_rows
+from dashboard.logs.filters import FILTER_PARAMS, LogFilter, chips_of, parse_filters
 from dashboard.models import utcnow
 from dashboard.models.payloads import truncation_of
+from dashboard.paging import BadCursor
 from dashboard.plans import plan_named
+from dashboard.templating import fragment_request
 
 bp = Blueprint("logs", __name__, url_prefix="/logs", cli_group="logs")
 
-LIST_PARAMS = (*service.FILTER_PARAMS, "after", "before")
+LIST_PARAMS = (*FILTER_PARAMS, "after", "before")
 BAD_CURSOR = "That page link is broken or out of date, so the newest calls are shown."
-
-
-def fragment_request() -> bool:
-    """An htmx request that wants a fragment (a history restore wants the whole page)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def vary(response: Response) -> Response:
@@ -42,7 +42,10 @@ def vary(response: Response) -> Response:
 @login_required
 def index():
     """The user's calls, newest first, filtered, one keyset page at a time."""
-    filters = service.parse_filters(request.args, current_user)
+    filters = parse_filters(request.args, current_user)
+    if filters.from_search and not filters.problems and not fragment_request():
+        # The search box's terms become the list's own parameters: the address to share.
+        return redirect(url_for("logs.index", **filters.query_args()), 303)
     if filters.status == "rejected":
         return rejected(filters)
     direction, cursor = "next", request.args.get("after")
@@ -51,7 +54,7 @@ def index():
     problems = list(filters.problems)
     try:
         page = service.page_of_logs(current_user, filters, cursor, direction)
-    except service.BadCursor:
+    except BadCursor:
         problems.append(BAD_CURSOR)
         cursor = None
         page = service.page_of_logs(current_user, filters)
@@ -61,44 +64,52 @@ def index():
         "page": page,
         "list_args": list_args(filters, cursor, direction),
         "has_any": bool(page.logs) or service.has_any_logs(current_user),
-        "first_curl": service.first_call_curl(request.url_root),
+        "first_curl": first_call_curl(request.url_root),
         "plan": plan_named(current_user.subscription_plan),
         "rejected_total": 0 if filters.status else service.rejected_count(current_user, filters),
+        **filters_context(filters),
     }
     if fragment_request():
         response = Response(render_template("logs/_results.html", **context))
         response.headers["HX-Push-Url"] = url_for("logs.index", **context["list_args"])
         return vary(response)
-    context["keys"] = keys_of(current_user)
-    context["tool_names"] = service.tool_names_of(current_user)
-    context["group_origin"] = error_group_origin(filters)
     return vary(Response(render_template("logs/index.html", **context)))
 
 
-def rejected(filters: service.LogFilter):
+def rejected(filters: LogFilter):
     """The calls refused before logging, one row per key, tool, reason and minute."""
-    keys = keys_of(current_user)
     context = {
         "filters": filters,
         "problems": filters.problems,
         "rows": service.rejected_rows(current_user, filters),
         "limit": service.REJECTED_PAGE_SIZE,
         "rejected_total": service.rejected_count(current_user, filters),
-        "keys_by_id": {key.id: key for key in keys},
         "list_args": filters.query_args(),
         "plan": plan_named(current_user.subscription_plan),
+        **filters_context(filters),
     }
+    context["keys_by_id"] = {key.id: key for key in context["keys"]}
     if fragment_request():
         response = Response(render_template("logs/_rejected.html", **context))
         response.headers["HX-Push-Url"] = url_for("logs.index", **context["list_args"])
         return vary(response)
-    context["keys"] = keys
-    context["tool_names"] = service.tool_names_of(current_user)
-    context["group_origin"] = error_group_origin(filters)
     return vary(Response(render_template("logs/index.html", **context)))
 
 
-def error_group_origin(filters: service.LogFilter) -> str | None:
+def filters_context(filters: LogFilter) -> dict:
+    """What the filters form needs: the controls' choices and the applied filters as chips.
+    A fragment carries the form too (swapped out of band), so chips and controls follow."""
+    keys = keys_of(current_user)
+    return {
+        "keys": keys,
+        "tool_names": service.tool_names_of(current_user),
+        "chips": chips_of(filters, keys),
+        "group_origin": error_group_origin(filters),
+        "oob": fragment_request(),
+    }
+
+
+def error_group_origin(filters: LogFilter) -> str | None:
     """The errors inbox in the period these calls were opened from (the template adds the
     group's card as the anchor), or None when the list is not narrowed to one error group."""
     if not filters.fingerprint:
@@ -109,7 +120,7 @@ def error_group_origin(filters: service.LogFilter) -> str | None:
     return url_for("inbox.index", **args)
 
 
-def list_args(filters: service.LogFilter, cursor: str | None, direction: str) -> dict:
+def list_args(filters: LogFilter, cursor: str | None, direction: str) -> dict:
     """The URL parameters of the list as shown: valid filters and the page's cursor."""
     args = filters.query_args()
     if cursor:
@@ -123,12 +134,12 @@ def newer():
     """Whether calls arrived after the first row shown (polled by the first page).
 
     `newest` is the cursor of that row (not `since`, which is the period filter)."""
-    filters = service.parse_filters(request.args, current_user)
+    filters = parse_filters(request.args, current_user)
     if not fragment_request():
         return redirect(url_for("logs.index", **filters.query_args()))
     try:
         arrived = service.newer_calls_since(current_user, filters, request.args.get("newest", ""))
-    except service.BadCursor:
+    except BadCursor:
         arrived = False
     return vary(Response(render_template("logs/_newer.html", arrived=arrived, filters=filters)))
 
@@ -149,9 +160,7 @@ def detail(log_id: str):
         "back": request.args.get("back", ""),
         "curl": None
         if input_cut
-        else service.repeat_curl(
-            request.url_root, log.tool_name, log.tool_version, log.input_payload
-        ),
+        else repeat_curl(request.url_root, log.tool_name, log.tool_version, log.input_payload),
         "input_json": service.pretty_json(log.input_payload),
         "output_json": service.pretty_json(log.output_payload),
         "input_cut": input_cut,
@@ -171,15 +180,15 @@ def back_to_list(query_string: str) -> str:
 @login_required
 def export():
     """The filtered list as CSV, streamed row by row."""
-    filters = service.parse_filters(request.args, current_user)
+    filters = parse_filters(request.args, current_user)
     if filters.problems:
         return error_response(400, " ".join(filters.problems))
     if filters.status == "rejected":
-        rows = service.export_rejected_rows(current_user, filters)
+        rows = export_rejected_rows(current_user, filters)
     else:
-        rows = service.export_rows(current_user, filters)
+        rows = export_rows(current_user, filters)
     filename = f"tool-logs-{utcnow():%Y-%m-%d}.csv"
-    response = Response(stream_with_context(service.csv_chunks(rows)), mimetype="text/csv")
+    response = Response(stream_with_context(csv_chunks(rows)), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response

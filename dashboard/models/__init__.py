@@ -18,6 +18,7 @@ from dashboard.models.alert import (
 )
 from dashboard.models.audit import AuditEvent
 from dashboard.models.key import ApiKey
+from dashboard.models.organisation import Invitation, Membership, Organisation
 from dashboard.models.outcomes import ErrorGroupDay, RejectedCalls
 from dashboard.models.tool import Tool
 from dashboard.models.types import utcnow
@@ -33,7 +34,10 @@ __all__ = [
     "AuditEvent",
     "ErrorGroupDay",
     "Impersonation",
+    "Invitation",
     "KeySeenIp",
+    "Membership",
+    "Organisation",
     "RecoveryCode",
     "RejectedCalls",
     "SecurityEvent",

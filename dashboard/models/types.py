@@ -12,6 +12,8 @@ Timestamp = sa.DateTime().with_variant(postgresql.TIMESTAMP(precision=3), "postg
 Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 # Native UUID on PostgreSQL, 32 hex characters on SQLite.
 Uuid = sa.Uuid(as_uuid=True)
+# The deepest nesting a Json value may have (a call's input and output alike).
+MAX_DEPTH = 64
 
 
 def utcnow() -> datetime:
@@ -32,3 +34,39 @@ def parse_uuid(value: object) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except ValueError:
         return None
+
+
+def unstorable(value) -> str | None:
+    """Why `value` cannot be stored as JSON on both databases, or None."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"The body is nested more than {MAX_DEPTH} levels deep."
+        if isinstance(item, dict):
+            for name, child in item.items():
+                problem = _text_problem(name)
+                if problem:
+                    return problem
+                if isinstance(child, dict | list):
+                    stack.append((child, depth + 1))
+                elif isinstance(child, str) and (problem := _text_problem(child)):
+                    return problem
+        elif isinstance(item, list):
+            for child in item:
+                if isinstance(child, dict | list):
+                    stack.append((child, depth + 1))
+                elif isinstance(child, str) and (problem := _text_problem(child)):
+                    return problem
+    return None
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "JSON strings may not contain \\u0000 (NUL)."
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "JSON strings may not contain lone surrogates (\\ud800-\\udfff)."
+    return None

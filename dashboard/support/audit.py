@@ -1,73 +1,18 @@
-"""The audit trail: who on the support side did what, to whom, when, and from where."""
+"""The audit trail as staff and customers read it: the audit page (filters, keyset pages) and
+what support did in an account. Rows are written by dashboard/audit.py."""
 
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask import has_request_context, request
 
 from dashboard.extensions import db
-from dashboard.models import AuditEvent, User, utcnow
+from dashboard.models import AuditEvent
+from dashboard.paging import Keyset, encode_cursor, read_cursor
 
 AUDIT_PAGE_SIZE = 50
 # What the customer sees on their account page: support looking in, and what support did there.
 CUSTOMER_VISIBLE_ACTIONS = ("impersonation.start", "impersonation.action", "key.expire")
-KNOWN_ACTIONS = (
-    "impersonation.start",
-    "impersonation.end",
-    "impersonation.action",
-    "impersonation.read",
-    "key.expire",
-    "key.create",
-    "key.edit",
-    "key.roll",
-    "user.role",
-    "user.plan",
-)
-# How each action reads on the audit page and in its filter (the raw name stays in the data).
-ACTION_WORDS = {
-    "impersonation.start": "Started viewing as customer",
-    "impersonation.end": "Stopped viewing as customer",
-    "impersonation.action": "Acted while viewing",
-    "impersonation.read": "Read a page while viewing",
-    "key.create": "Created a key",
-    "key.edit": "Changed a key",
-    "key.roll": "Rolled a key",
-    "key.expire": "Expired a key",
-    "user.role": "Changed role",
-    "user.plan": "Changed plan",
-}
-
-
-def record_event(
-    action: str,
-    *,
-    actor: User | None,
-    subject: User | None,
-    details: dict | None = None,
-    commit: bool = True,
-) -> AuditEvent:
-    """Write one audit row with the actor, subject, details and the request's IP."""
-    event = AuditEvent(
-        actor_id=actor.id if actor else None,
-        actor_email=actor.email if actor else None,
-        subject_id=subject.id if subject else None,
-        subject_email=subject.email if subject else None,
-        action=action,
-        details=details or {},
-        ip=request.remote_addr if has_request_context() else None,
-        created_at=_to_milliseconds(utcnow()),
-    )
-    db.session.add(event)
-    if commit:
-        db.session.commit()
-    return event
-
-
-def _to_milliseconds(value: datetime) -> datetime:
-    """PostgreSQL keeps TIMESTAMP(3); cutting here keeps keyset cursors exact on both backends."""
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 def support_access_for(user) -> list[AuditEvent]:
@@ -122,40 +67,16 @@ def _email_contains(column, text: str):
     return sa.func.lower(column).contains(text.strip().lower(), autoescape=True)
 
 
-def encode_cursor(event: AuditEvent) -> str:
-    """A keyset cursor: the time and id of the last row shown."""
-    return f"{event.created_at.strftime('%Y%m%dT%H%M%S.%f')}_{event.id.hex}"
-
-
-def decode_cursor(text: str | None) -> tuple[datetime, uuid.UUID] | None:
-    """The (time, id) in a cursor, or None for a missing or malformed one."""
-    if not text or "_" not in text:
-        return None
-    stamp, _, key = text.partition("_")
-    try:
-        return datetime.strptime(stamp, "%Y%m%dT%H%M%S.%f"), uuid.UUID(key)
-    except ValueError:
-        return None
+# Newest first; (created_at, id) is unique, so a page never skips or repeats an event.
+NEWEST_FIRST = Keyset((AuditEvent.created_at, AuditEvent.id))
 
 
 def audit_page(
     filters: AuditFilter, before: str | None = None, size: int = AUDIT_PAGE_SIZE
 ) -> tuple[list[AuditEvent], str | None]:
-    """One page of events, newest first, and the cursor of the next page (None at the end)."""
-    query = sa.select(AuditEvent).where(*filters.conditions())
-    cursor = decode_cursor(before)
-    if cursor:
-        at, key = cursor
-        query = query.where(
-            sa.or_(
-                AuditEvent.created_at < at,
-                sa.and_(AuditEvent.created_at == at, AuditEvent.id < key),
-            )
-        )
-    rows = list(
-        db.session.scalars(
-            query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(size + 1)
-        )
+    """One page of events, newest first, and the cursor of the next page (None at the end);
+    a missing or malformed cursor starts from the newest."""
+    page = NEWEST_FIRST.page(
+        sa.select(AuditEvent), filters.conditions(), at=read_cursor(before), size=size
     )
-    following = encode_cursor(rows[size - 1]) if len(rows) > size else None
-    return rows[:size], following
+    return page.rows, encode_cursor(*page.following) if page.following else None

@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from dashboard.support.audit import ACTION_WORDS, KNOWN_ACTIONS
+from dashboard.audit import ACTION_WORDS, KNOWN_ACTIONS
 
 REASON_MIN = 5
 REASON_MAX = 500

@@ -56,7 +56,7 @@ def refused_while_impersonating(endpoint: str | None, method: str) -> bool:
 def refusal_response():
     """403 with a clear message: the error page, or an alert that htmx shows in the flash area."""
     g.impersonation_refused = True
-    if request.headers.get("HX-Request") == "true":
+    if request.htmx:
         response = make_response(
             render_template("support/_refused.html", message=REFUSED_MESSAGE, hint=REFUSED_HINT),
             403,
@@ -109,12 +109,8 @@ def super_admin_required(view):
 
     @wraps(view)
     def guarded(*args, **kwargs):
-        if not current_user.is_authenticated or not current_user.is_staff:
-            abort(404)
-        if lacks_two_factor():
-            return set_up_two_factor_first()
         if not current_user.is_super_admin:
             return error_response(403, "Only super admins can see or do this.")
         return view(*args, **kwargs)
 
-    return guarded
+    return staff_required(guarded)  # staff's 404 and two-factor check come first

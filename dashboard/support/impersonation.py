@@ -42,12 +42,12 @@ from flask import (
 )
 from flask_login import current_user, user_logged_out
 
+from dashboard.audit import record_event
 from dashboard.extensions import db
 from dashboard.keys.service import key_of
 from dashboard.models import Impersonation, User, utcnow
 from dashboard.sessions.records import current_session_id
 from dashboard.sessions.store import rotate_session_id
-from dashboard.support.audit import record_event
 from dashboard.support.guards import (
     SAFE_METHODS,
     refusal_response,
@@ -135,7 +135,7 @@ def _back_to_console(subject: User | None):
         target = url_for("support.index")
     else:
         target = url_for("auth.home")
-    if request.headers.get("HX-Request") == "true":
+    if request.htmx:
         response = current_app.response_class(status=204)
         response.headers["HX-Redirect"] = target
         return response

@@ -14,11 +14,12 @@ from flask import (
 from flask_login import current_user
 from wtforms import SelectChoice
 
+from dashboard.audit import ACTION_WORDS
 from dashboard.auth.service import user_by_id
 from dashboard.errors import error_response
 from dashboard.plans import all_plans, plan_named
 from dashboard.support import impersonation
-from dashboard.support.audit import ACTION_WORDS, AuditFilter, audit_page, support_access_for
+from dashboard.support.audit import AuditFilter, audit_page, support_access_for
 from dashboard.support.forms import (
     AuditFilterForm,
     EndImpersonationForm,
@@ -43,6 +44,7 @@ from dashboard.support.service import (
     search_users,
     this_month_usage,
 )
+from dashboard.templating import fragment_request
 
 bp = Blueprint("support", __name__, url_prefix="/support")
 bp.record_once(lambda state: impersonation.install(state.app))
@@ -56,11 +58,6 @@ def with_vary(body):
     response = make_response(body)
     response.headers["Vary"] = "HX-Request, HX-History-Restore-Request"
     return response
-
-
-def fragment_request() -> bool:
-    """An htmx request that wants a fragment (Back's history restore wants the whole page)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 @bp.get("/")

@@ -7,19 +7,22 @@ from datetime import date
 import sqlalchemy as sa
 
 from dashboard.alerts.service import recent_alerts, settings_for, watched_key_ids
+from dashboard.audit import record_event
 from dashboard.extensions import db
 from dashboard.keys.rules import shown_status
 from dashboard.keys.secrets import DISPLAY_PREFIX_LENGTH
 from dashboard.models import ApiKey, ToolLog, User, utcnow
+from dashboard.paging import Keyset
 from dashboard.plans import all_plans
 from dashboard.revocation import account_changed
-from dashboard.support.audit import record_event
 from dashboard.usage.service import month_usage, parse_month
 from dashboard.webhooks.service import endpoints_of, recent_deliveries
 
 SEARCH_PAGE_SIZE = 25
 KEY_PREFIX_START = "tk_"  # every secret starts so (keys.secrets.SECRET_PREFIX begins with it)
 ROLES = ("user", "support")
+# Search results page by email, A to Z (emails are unique); `after` is the last one shown.
+BY_EMAIL = Keyset((User.email,), descending=False)
 
 
 class NotAllowed(Exception):
@@ -48,24 +51,19 @@ def search_users(query: str, after: str | None = None, size: int = SEARCH_PAGE_S
     """Accounts matching an email fragment, a user id or a key prefix; pages of `size` by email."""
     query = query.strip()
     kind = search_kind(query)
-    statement = sa.select(User)
     if kind == "id":
-        statement = statement.where(User.id == uuid.UUID(query))
+        conditions = [User.id == uuid.UUID(query)]
     elif kind == "key":
         # A pasted whole secret still finds its key: only the shown prefix is compared.
         owners = sa.select(ApiKey.user_id).where(
             ApiKey.prefix.startswith(query[:DISPLAY_PREFIX_LENGTH], autoescape=True)
         )
-        statement = statement.where(User.id.in_(owners))
+        conditions = [User.id.in_(owners)]
     else:
-        statement = statement.where(
-            sa.func.lower(User.email).contains(query.lower(), autoescape=True)
-        )
-    if after:
-        statement = statement.where(User.email > after)
-    users = list(db.session.scalars(statement.order_by(User.email).limit(size + 1)))
-    next_after = users[size - 1].email if len(users) > size else None
-    return SearchPage(users=users[:size], kind=kind, next_after=next_after)
+        conditions = [sa.func.lower(User.email).contains(query.lower(), autoescape=True)]
+    page = BY_EMAIL.page(sa.select(User), conditions, at=(after,) if after else None, size=size)
+    next_after = page.following[0] if page.following else None
+    return SearchPage(users=page.rows, kind=kind, next_after=next_after)
 
 
 def keys_overview(user: User) -> list[dict]:

@@ -1,6 +1,3 @@
-"""Tools: the registry in code, its mirror in the `tools` table, and the catalog page."""
-
-from dashboard.tools import cli  # noqa: F401 (registers `flask tools sync` on bp)
-from dashboard.tools.routes import bp
-
-__all__ = ["bp"]
+"""The tool runtime: definitions, the registry and its built-ins and plugins, the pool that runs
+them, upstream tools, the `tools` table's mirror and catalog file, and `flask tools`. No pages:
+the catalog is dashboard/catalog/, the super-admin upstream pages dashboard/support/."""

@@ -1,20 +1,23 @@
-"""`flask tools sync`: mirror the tool registry into the `tools` table, and load the catalog
-file of upstream tools (TOOLS_CATALOG_FILE) when there is one."""
+"""`flask tools` (registered by dashboard/cli.py): `sync` mirrors the tool registry into the
+`tools` table and loads the catalog file of upstream tools (TOOLS_CATALOG_FILE) when there is
+one; `disable` and `enable` switch one version off and on."""
 
 import click
 import sqlalchemy as sa
 from flask import current_app
+from flask.cli import AppGroup
 
 from dashboard.extensions import db
 from dashboard.models import Tool
 from dashboard.tools.catalog_file import CatalogFileError, sync_catalog
-from dashboard.tools.routes import bp
 from dashboard.tools.sync import sync_tools
 
 SYNCED = "{added} added, {updated} updated, {deactivated} deactivated."
 
+tools = AppGroup("tools", help="Mirror the tool registry and catalog file; switch versions.")
 
-@bp.cli.command("sync")
+
+@tools.command("sync")
 @click.option("--catalog", "catalog_path", help="The catalog file (default: TOOLS_CATALOG_FILE).")
 def sync_command(catalog_path: str | None) -> None:
     """Add new tool versions to the tools table and deactivate those no longer served; then
@@ -45,7 +48,7 @@ def switch(name: str, version: str, active: bool) -> None:
     click.echo(f"{name} {version} is switched {state} (API answers change within the cache time).")
 
 
-@bp.cli.command("disable")
+@tools.command("disable")
 @click.argument("name")
 @click.argument("version")
 def disable_command(name: str, version: str) -> None:
@@ -53,7 +56,7 @@ def disable_command(name: str, version: str) -> None:
     switch(name, version, active=False)
 
 
-@bp.cli.command("enable")
+@tools.command("enable")
 @click.argument("name")
 @click.argument("version")
 def enable_command(name: str, version: str) -> None:

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from dashboard.audit import record_event
 from dashboard.models import Tool, utcnow
-from dashboard.support.audit import record_event
 from dashboard.tools.registry import find_tool
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

@@ -4,7 +4,6 @@ import json
 import shlex
 from functools import cache
 
-from dashboard.tools.playground_form import limits_of, schema_fields
 from dashboard.tools.registry import ToolVersion, count_tokens
 from dashboard.tools.served import active_tools
 
@@ -67,17 +66,3 @@ def curl_command(url: str, body: str, secret: str | None = None) -> str:
         '  -H "Content-Type: application/json" \\\n'
         f"  -d {shlex.quote(body)}"
     )
-
-
-def input_fields(tool: ToolVersion) -> list[dict]:
-    """The input schema's top-level properties, for a readable table."""
-    return [
-        {
-            "name": field.name,
-            "type": field.spec.get("type", "any"),
-            "required": field.required,
-            "description": field.spec.get("description", ""),
-            "limits": limits_of(field.spec),
-        }
-        for field in schema_fields(tool.input_schema)
-    ]

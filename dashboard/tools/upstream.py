@@ -4,14 +4,15 @@ One call: check the version's circuit breaker and concurrency cap, POST the vali
 JSON with signed identity headers, read at most UPSTREAM_MAX_RESPONSE_BYTES of the answer before
 its deadline, check it against the output schema. Redirects are never followed.
 
-Each way it can end is a typed exception that the gateway answers and logs like any other:
+Each way it can end is a typed exception carrying a plain Failure kind, which the gateway maps
+to its error code (dashboard/api/codes.py, UPSTREAM_CODES), answers and logs like any other:
 
     upstream 2xx, a JSON object matching the output schema  -> the output
-    upstream 4xx with a JSON error message                   -> 422 invalid_input (its message)
-    upstream 401/403 (it refused our signature)              -> 502 upstream_error
-    upstream 3xx/5xx, non-JSON, too big, schema-violating    -> 502 upstream_error
-    past the version's deadline (or the connect deadline)    -> 504 tool_timeout
-    breaker open, or the version's calls-in-flight cap full  -> 503 upstream_unavailable
+    upstream 4xx with a JSON error message                  -> refused     422 invalid_input
+    upstream 401/403 (it refused our signature)             -> error       502 upstream_error
+    upstream 3xx/5xx, non-JSON, too big, schema-violating   -> error       502 upstream_error
+    past the version's deadline (or the connect deadline)   -> timeout     504 tool_timeout
+    breaker open, or the version's calls-in-flight cap full -> unavailable 503 upstream_unavailable
 
 Tokens: the answer's `X-Toolbox-Tokens` header (a whole number) when present, else the
 standard count (dashboard.tools.registry.count_tokens).
@@ -31,12 +32,12 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 
 import httpx
 from flask import current_app
 
-from dashboard.api.codes import ErrorCode
-from dashboard.api.payload import unstorable
+from dashboard.models.types import unstorable
 from dashboard.tools.registry import count_tokens, validation_errors
 from dashboard.tools.tool import ToolVersion
 
@@ -63,10 +64,19 @@ class Forwarded:
     tokens: int
 
 
-class UpstreamFailure(Exception):
-    """A call that did not end in an output: answered with status and code, logged."""
+class Failure(StrEnum):
+    """How an upstream call failed, in the runtime's words; the gateway picks the answer."""
 
-    code = ErrorCode.UPSTREAM_ERROR
+    REFUSED = "refused"  # the upstream refused the input, and said why
+    ERROR = "error"  # the upstream failed or answered something we cannot pass on
+    TIMEOUT = "timeout"
+    UNAVAILABLE = "unavailable"  # breaker open or the calls-in-flight cap full: not tried
+
+
+class UpstreamFailure(Exception):
+    """A call that did not end in an output: answered and logged by the caller."""
+
+    kind = Failure.ERROR
 
     def __init__(self, message: str, execution_ms: int = 0, log_message: str | None = None):
         super().__init__(message)
@@ -77,7 +87,7 @@ class UpstreamFailure(Exception):
 
 
 class UpstreamInvalidInput(UpstreamFailure):
-    code = ErrorCode.INVALID_INPUT
+    kind = Failure.REFUSED
 
     def __init__(self, message: str, upstream_message: str, log_message: str) -> None:
         super().__init__(message, log_message=log_message)
@@ -85,15 +95,15 @@ class UpstreamInvalidInput(UpstreamFailure):
 
 
 class UpstreamError(UpstreamFailure):
-    code = ErrorCode.UPSTREAM_ERROR
+    kind = Failure.ERROR
 
 
 class UpstreamTimeout(UpstreamFailure):
-    code = ErrorCode.TOOL_TIMEOUT
+    kind = Failure.TIMEOUT
 
 
 class UpstreamUnavailable(UpstreamFailure):
-    code = ErrorCode.UPSTREAM_UNAVAILABLE
+    kind = Failure.UNAVAILABLE
 
 
 def sign(secret: str, timestamp: str, identity: Identity, body: bytes) -> str:

@@ -278,13 +278,13 @@ def calls_by_outcome_chart(
     rate_limited: Sequence[int],
     quota_rejected: Sequence[int],
 ) -> go.Figure:
-    """Calls per day stacked by outcome: success, error, rejected by rate limit or by quota."""
+    """Calls per day stacked by outcome: success, error, refused by the rate limit or the quota."""
     x = iso(days)
     series = (
         ("Success", success, "success"),
         ("Error", errors, "error"),
-        ("Rejected: rate limit", rate_limited, "rate_limit"),
-        ("Rejected: quota", quota_rejected, "quota"),
+        ("Refused: rate limit", rate_limited, "rate_limit"),
+        ("Refused: quota", quota_rejected, "quota"),
     )
     traces = [
         bar(
@@ -456,8 +456,9 @@ def until(series: Mapping, today: date) -> dict:
 def month_figures(
     series: Mapping, trend: Sequence[Mapping], month: str, today: date | None = None
 ) -> dict[str, go.Figure]:
-    """Every chart of the usage page from the month's daily series and the 12-month trend;
-    with `today`, the days after it are left out (the current month ends today)."""
+    """Every chart of the usage page from the period's daily series (a month or the rolling
+    days) and the 12-month trend, `month` highlighted; with `today`, the days after it are left
+    out (the current month ends today)."""
     if today is not None:
         series = until(series, today)
     days = series["days"]
@@ -483,17 +484,20 @@ def month_figures(
     }
 
 
-def summaries(series: Mapping, trend: Sequence[Mapping]) -> dict[str, str]:
-    """A sentence per chart for people who cannot see it (the chart's text alternative)."""
+def summaries(
+    series: Mapping, trend: Sequence[Mapping], span: str = "this month"
+) -> dict[str, str]:
+    """A sentence per chart for people who cannot see it (the chart's text alternative);
+    `span` says which days ("in the last 30 days", "in March 2026")."""
     days = series["days"]
 
     def busiest(values: Sequence[int], unit: str) -> str:
         total = sum(values)
         if not total:
-            return f"No {unit} this month."
+            return f"No {unit} {span}."
         peak = max(range(len(values)), key=lambda index: values[index])
         return (
-            f"{total:,} {unit} this month; the busiest day was "
+            f"{total:,} {unit} {span}; the busiest day was "
             f"{days[peak]:%B} {days[peak].day} with {values[peak]:,}."
         )
 
@@ -506,7 +510,7 @@ def summaries(series: Mapping, trend: Sequence[Mapping]) -> dict[str, str]:
     return {
         "calls-by-tool": busiest(series["calls"], "calls") + (f" Most used: {top}." if top else ""),
         "calls-by-outcome": (
-            f"{calls - errors:,} succeeded, {errors:,} failed and {rejected:,} were rejected "
+            f"{calls - errors:,} succeeded, {errors:,} failed and {rejected:,} were refused "
             "(rate limit or quota)."
         ),
         "tokens": busiest(series["tokens"], "tokens"),

@@ -1,16 +1,20 @@
-"""The usage page: a month's calls, tokens, errors, latency and quota, from the rollups."""
+"""The usage page: the last 30 days (or a month) of calls, tokens, errors, latency and quota,
+from the rollups."""
 
-from datetime import date, timedelta
+from datetime import date
 
 from flask import Blueprint, make_response, render_template, request
 from flask_login import current_user, login_required
 
 from dashboard.models import utcnow
+from dashboard.templating import fragment_request
 from dashboard.usage import charts
 from dashboard.usage.service import (
     BadMonth,
+    Period,
     first_run_steps,
-    parse_month,
+    parse_period,
+    rolling_period,
     shift_month,
     usage_report,
 )
@@ -22,49 +26,51 @@ OLDEST_MONTH = date(2000, 1, 1)  # parse_month refuses anything earlier
 @bp.get("/")
 @login_required
 def index():
-    """The month's usage (`?month=YYYY-MM`, this UTC month by default); a fragment for htmx."""
-    this_month = utcnow().date().replace(day=1)
+    """The last 30 days' usage, or a month's (`?month=YYYY-MM`); a fragment for htmx."""
+    today = utcnow().date()
     try:
-        first, following = parse_month(request.args.get("month"), this_month)
+        period = parse_period(request.args.get("month"), today)
     except BadMonth as error:
-        return render_usage(400, error=str(error), first=this_month, this_month=this_month)
-    report = usage_report(current_user.id, current_user.subscription_plan, first, following)
+        return render_usage(400, error=str(error), period=rolling_period(today), today=today)
+    report = usage_report(current_user.id, current_user.subscription_plan, period, today)
     summary = report["summary"]
     active = bool(summary.calls or summary.rejected.rate_limit or summary.rejected.quota)
-    figures = charts.month_figures(
-        report["series"], report["trend"], summary.month, today=utcnow().date()
-    )
-    if not active:  # an empty month shows an empty state, not empty charts
+    figures = charts.month_figures(report["series"], report["trend"], summary.month, today)
+    if not active:  # an empty period shows an empty state, not empty charts
         figures = {"trend": figures["trend"]} if any(m["calls"] for m in report["trend"]) else {}
     return render_usage(
         200,
-        first=first,
-        this_month=this_month,
+        period=period,
+        today=today,
         report=report,
         active=active,
         figures={name: charts.figure_json(figure) for name, figure in figures.items()},
         latency=charts.daily_latency(report["series"]["histograms"]),
         month_latency={q: charts.latency_percentile(report["histogram"], q) for q in (0.5, 0.95)},
-        summaries=charts.summaries(report["series"], report["trend"]),
+        summaries=charts.summaries(report["series"], report["trend"], period.span),
     )
 
 
-def render_usage(status: int, *, first: date, this_month: date, **context):
+def render_usage(status: int, *, period: Period, today: date, **context):
     """The whole page, or only its content for an htmx swap (not for a history restore)."""
-    fragment = request.htmx and not request.htmx.history_restore_request
-    template = "usage/_content.html" if fragment else "usage/index.html"
-    previous = shift_month(first, -1)
-    following = shift_month(first, 1)
+    template = "usage/_content.html" if fragment_request() else "usage/index.html"
+    this_month = today.replace(day=1)
+    previous = shift_month(period.first, -1)  # the months either side of the one shown
+    following = shift_month(period.first, 1)
     response = make_response(
         render_template(
             template,
-            first=first,
-            month_label=first.strftime("%B %Y"),
+            period=period,
+            first=period.first,
+            last_day=period.last_day,
+            month_label=period.label,
             this_month=this_month,
-            previous=previous if previous >= OLDEST_MONTH else None,
-            next=following if following <= this_month else None,
-            resets_on=following,
-            last_day=following - timedelta(days=1),
+            # Arrows step through months; the rolling days have none (the picker has a month).
+            previous=previous if previous >= OLDEST_MONTH and not period.rolling else None,
+            next=following if following <= this_month and not period.rolling else None,
+            # The quota is always a calendar month's: the one shown, or this one.
+            quota_current=period.rolling or period.first >= this_month,
+            resets_on=shift_month(this_month, 1) if period.rolling else following,
             first_steps=first_run_steps(current_user.id),
             **context,
         ),

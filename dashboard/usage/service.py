@@ -1,12 +1,14 @@
-"""A month of usage, read from the rollups (usage_summaries, usage_daily), never tool_logs.
+"""Usage over a period, read from the rollups (usage_summaries, usage_daily), never tool_logs.
 
 `month_usage` is the one definition of the month's numbers: the usage page and
-`GET /api/v1/usage` both show what it returns, a `Usage` (the API encodes it as it is, and its
-OpenAPI schema is derived from it).
+`GET /api/v1/usage` both show what it returns. The usage page opens on the rolling last 30 days
+(`days_usage`, the same numbers summed from usage_daily) and shows any month on request.
+Both are a `Usage`, which the API encodes as it is and its OpenAPI schema is derived from.
 """
 
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Annotated
 
@@ -19,6 +21,9 @@ from dashboard.models.usage import LATENCY_COLUMNS
 from dashboard.plans import plan_named
 
 MONTH_PATTERN = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")  # ASCII digits only
+
+
+ROLLING_DAYS = 30  # the usage page's default period: the last 30 days, today included
 
 
 # A count in a JSON answer, and texts whose JSON Schema format the document names.
@@ -63,7 +68,8 @@ class UsageTool(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Usage(msgspec.Struct, forbid_unknown_fields=True):
-    """A month of usage: its calls, tokens, errors, rejections, quota, days and tools."""
+    """Usage over some days (a month, or the rolling days): calls, tokens, errors, rejections,
+    the quota of `month`, and per-day and per-tool rows."""
 
     month: Annotated[str, msgspec.Meta(pattern="^[0-9]{4}-[0-9]{2}$")]
     plan: UsagePlan
@@ -79,6 +85,44 @@ class Usage(msgspec.Struct, forbid_unknown_fields=True):
 
 class BadMonth(ValueError):
     """A month that is not YYYY-MM, or outside the range we keep."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """The days the usage page shows: the last ROLLING_DAYS days, or one calendar month."""
+
+    first: date
+    following: date  # the day after the last one
+    rolling: bool
+
+    @property
+    def last_day(self) -> date:
+        return self.following - timedelta(days=1)
+
+    @property
+    def label(self) -> str:
+        return f"Last {ROLLING_DAYS} days" if self.rolling else self.first.strftime("%B %Y")
+
+    @property
+    def name(self) -> str:
+        """The period inside a sentence: "the last 30 days", "March 2026"."""
+        return f"the {self.label.lower()}" if self.rolling else self.label
+
+    @property
+    def span(self) -> str:
+        return f"in {self.name}"
+
+
+def rolling_period(today: date) -> Period:
+    """The last ROLLING_DAYS days, today included: a call on the 1st still shows the 29 before."""
+    return Period(today - timedelta(days=ROLLING_DAYS - 1), today + timedelta(days=1), True)
+
+
+def parse_period(month: str | None, today: date) -> Period:
+    """The month `YYYY-MM` (parse_month's rules), or the rolling days when none is asked for."""
+    if not month:
+        return rolling_period(today)
+    return Period(*parse_month(month, today), rolling=False)
 
 
 def parse_month(text: str | None, today: date) -> tuple[date, date]:
@@ -97,15 +141,54 @@ def parse_month(text: str | None, today: date) -> tuple[date, date]:
     return first, following
 
 
-def month_usage(user_id: uuid.UUID, plan_name: str, first: date, following: date) -> Usage:
-    """The month's calls, tokens, errors, rejections, quota, and per-day and per-tool rows."""
-    month_year = first.strftime("%Y-%m")
+def month_calls_and_tokens(user_id: uuid.UUID, first: date) -> tuple[int, int]:
+    """The month's calls and tokens from usage_summaries (what the quota counts)."""
     summary = db.session.execute(
         sa.select(UsageSummary.total_calls, UsageSummary.total_tokens).where(
-            UsageSummary.user_id == user_id, UsageSummary.month_year == month_year
+            UsageSummary.user_id == user_id, UsageSummary.month_year == first.strftime("%Y-%m")
         )
     ).first()
-    calls, tokens = (summary.total_calls, summary.total_tokens) if summary else (0, 0)
+    return (summary.total_calls, summary.total_tokens) if summary else (0, 0)
+
+
+def month_usage(user_id: uuid.UUID, plan_name: str, first: date, following: date) -> Usage:
+    """The month's calls, tokens, errors, rejections, quota, and per-day and per-tool rows."""
+    calls, tokens = month_calls_and_tokens(user_id, first)
+    quota = (first, calls)
+    return usage_numbers(user_id, plan_name, first, following, calls, tokens, quota=quota)
+
+
+def days_usage(
+    user_id: uuid.UUID, plan_name: str, first: date, following: date, this_month: date
+) -> Usage:
+    """month_usage's numbers for days that are not one calendar month (the rolling 30 days):
+    calls and tokens summed from usage_daily; the quota is this month's, as the plan counts."""
+    calls, tokens = db.session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(UsageDaily.calls), 0),
+            sa.func.coalesce(sa.func.sum(UsageDaily.tokens), 0),
+        ).where(
+            UsageDaily.user_id == user_id,
+            UsageDaily.day >= first,
+            UsageDaily.day < following,
+        )
+    ).one()
+    quota = (this_month, month_calls_and_tokens(user_id, this_month)[0])
+    return usage_numbers(user_id, plan_name, first, following, int(calls), int(tokens), quota=quota)
+
+
+def usage_numbers(
+    user_id: uuid.UUID,
+    plan_name: str,
+    first: date,
+    following: date,
+    calls: int,
+    tokens: int,
+    *,
+    quota: tuple[date, int],
+) -> Usage:
+    """The numbers of the days from `first` until `following`, given their calls and tokens,
+    and the quota of (the first day of a month, the calls it counted)."""
     in_month = (
         UsageDaily.user_id == user_id,
         UsageDaily.day >= first,
@@ -139,8 +222,10 @@ def month_usage(user_id: uuid.UUID, plan_name: str, first: date, following: date
     ).all()
     errors = sum(int(row.errors) for row in day_rows)
     plan = plan_named(plan_name)
+    quota_month, used = quota
+    resets = shift_month(quota_month, 1)
     return Usage(
-        month=month_year,
+        month=quota_month.strftime("%Y-%m"),
         plan=UsagePlan(name=plan.name, monthly_calls=plan.monthly_calls),
         calls=calls,
         tokens=tokens,
@@ -152,9 +237,9 @@ def month_usage(user_id: uuid.UUID, plan_name: str, first: date, following: date
         ),
         quota=UsageQuota(
             limit=plan.monthly_calls,
-            used=calls,
-            remaining=max(0, plan.monthly_calls - calls),
-            resets_at=datetime(following.year, following.month, 1).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            used=used,
+            remaining=max(0, plan.monthly_calls - used),
+            resets_at=datetime(resets.year, resets.month, 1).strftime("%Y-%m-%dT%H:%M:%SZ"),
         ),
         days=[
             UsageDay(
@@ -184,7 +269,7 @@ def month_usage(user_id: uuid.UUID, plan_name: str, first: date, following: date
 
 
 def month_days(first: date, following: date) -> list[date]:
-    """Every day of the month that starts on `first`."""
+    """Every day from `first` until `following` (a month, or the rolling days)."""
     return [first + timedelta(days=n) for n in range((following - first).days)]
 
 
@@ -327,18 +412,24 @@ def daily_series(days: list[date], rows: list[dict]) -> dict:
     return {"days": days, **series, "histograms": histograms, "by_tool": by_tool}
 
 
-def usage_report(user_id: uuid.UUID, plan_name: str, first: date, following: date) -> dict:
-    """Everything the usage page shows for a month: month_usage's numbers plus the details."""
-    days = month_days(first, following)
-    series = daily_series(days, daily_tool_rows(user_id, first, following))
+def usage_report(user_id: uuid.UUID, plan_name: str, period: Period, today: date) -> dict:
+    """Everything the usage page shows for a period: its numbers (month_usage's for a month,
+    days_usage's for the rolling days) plus the details."""
+    first, following = period.first, period.following
+    this_month = today.replace(day=1)
+    if period.rolling:
+        summary = days_usage(user_id, plan_name, first, following, this_month)
+    else:
+        summary = month_usage(user_id, plan_name, first, following)
+    series = daily_series(month_days(first, following), daily_tool_rows(user_id, first, following))
     histogram = [sum(bucket) for bucket in zip(*series["histograms"], strict=True)]
     return {
-        "summary": month_usage(user_id, plan_name, first, following),
+        "summary": summary,
         "series": series,
         "histogram": histogram,
         "keys": key_breakdown(user_id, first, following),
         "tools": tool_breakdown(user_id, first, following),
-        "trend": monthly_trend(user_id, first),
+        "trend": monthly_trend(user_id, this_month if period.rolling else first),
     }
 
 

@@ -19,6 +19,7 @@ from flask_login import current_user, login_required
 
 from dashboard.alerts.events import EVENT_TYPES
 from dashboard.extensions import limiter
+from dashboard.templating import fragment_request
 from dashboard.webhooks import service, tasks
 from dashboard.webhooks.forms import ActionForm, EndpointForm
 
@@ -106,7 +107,7 @@ def show(endpoint_id: str):
     """One endpoint: settings, actions and its delivery log (the log alone for htmx)."""
     endpoint = own_endpoint_or_404(endpoint_id)
     deliveries = service.deliveries_of(endpoint)
-    if request.htmx and not request.headers.get("HX-History-Restore-Request"):
+    if fragment_request():
         return render_template(
             "webhooks/_deliveries.html", endpoint=endpoint, deliveries=deliveries
         )

@@ -24,6 +24,18 @@
     if (event.key === "Escape") closePanel();
   });
 
+  // The filters form comes back with every list (out of band): keep "More filters" as the
+  // person left it, open or closed.
+  var moreOpen = null;
+  document.addEventListener("htmx:beforeRequest", function () {
+    var more = document.getElementById("log-more");
+    moreOpen = more ? more.open : null;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    var more = document.getElementById("log-more");
+    if (more && moreOpen !== null) more.open = more.open || moreOpen;
+  });
+
   // A new list (filters, pages) makes the open call stale.
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target && event.detail.target.id === "log-results") closePanel();

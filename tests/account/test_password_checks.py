@@ -4,8 +4,8 @@ as slow there as at log-in, and turning two-factor off cannot be brute-forced fr
 import pyotp
 import pytest
 
-from dashboard.account.two_factor import enable, new_secret
 from dashboard.auth.passwords import password_matches
+from dashboard.auth.two_factor import enable, new_secret
 from dashboard.extensions import db
 from dashboard.models import User
 from tests.conftest import PASSWORD

@@ -9,7 +9,7 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 
-from dashboard.account.two_factor import code_is_right, second_factor_ok
+from dashboard.auth.two_factor import code_is_right, second_factor_ok
 from dashboard.extensions import db
 from dashboard.models import RecoveryCode, SecurityEvent, User
 from tests.conftest import PASSWORD

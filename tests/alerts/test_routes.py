@@ -121,6 +121,19 @@ def test_test_event_and_resend_update_the_log_in_place(client, logged_in, worker
     assert fragment.get_data(as_text=True).count('data-status="succeeded"') == 2
 
 
+def test_endpoint_page_gives_htmx_its_log_and_a_history_restore_the_whole_page(client, logged_in):
+    endpoint, _ = service.create_endpoint(
+        logged_in.id, "https://example.com/", "", ["key.expiring"]
+    )
+    url, htmx = f"/webhooks/{endpoint.id}", {"HX-Request": "true"}
+    page = client.get(url).get_data(as_text=True)
+    fragment = client.get(url, headers=htmx).get_data(as_text=True)
+    restored = client.get(url, headers={**htmx, "HX-History-Restore-Request": "true"})
+    assert "<html" in page and "<html" in restored.get_data(as_text=True)
+    assert "<html" not in fragment and 'id="deliveries"' in fragment
+    assert restored.vary.as_set() >= {"hx-request"}
+
+
 def test_disable_enable_rotate_delete(client, logged_in):
     endpoint, secret = service.create_endpoint(
         logged_in.id, "https://example.com/", "", ["key.expiring"]

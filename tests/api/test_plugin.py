@@ -1,4 +1,4 @@
-"""The example plugin (examples/plugin/, installed by requirements-dev.txt): found through its
+"""The example plugin (examples/plugin/, installed by make dev-deps): found through its
 entry point, served and metered like a built-in tool."""
 
 from importlib.metadata import EntryPoint

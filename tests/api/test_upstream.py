@@ -11,9 +11,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import sqlalchemy as sa
 
+from dashboard.api.codes import UPSTREAM_CODES
 from dashboard.extensions import db
 from dashboard.models import AuditEvent, Tool, ToolLog, UsageSummary
 from dashboard.tools.definitions import checked_definition, save_definition
+from dashboard.tools.upstream import Failure
 from examples.upstream.service import make_server, verify
 from tests.api.conftest import error_code
 
@@ -236,6 +238,11 @@ def test_signature_verification_recipe():
     assert not verify(SECRET, {**headers, "X-Toolbox-Account": "b"}, body)
     stale = {**headers, "X-Toolbox-Timestamp": str(int(time.time()) - 600)}
     assert not verify(SECRET, stale, body)
+
+
+def test_the_gateway_answers_every_way_an_upstream_call_fails():
+    """The runtime names its failures; each has an API code (an unmapped one would be a 500)."""
+    assert set(UPSTREAM_CODES) == set(Failure)
 
 
 def test_upstream_4xx_with_a_json_error_is_invalid_input(api, secret, example):

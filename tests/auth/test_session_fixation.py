@@ -8,7 +8,7 @@ import pyotp
 import pytest
 import redis
 
-from dashboard.account.two_factor import enable, new_secret
+from dashboard.auth.two_factor import enable, new_secret
 from dashboard.extensions import db
 from dashboard.models import User
 from tests.conftest import PASSWORD, REDIS_SERVER, make_app, require_redis

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from dashboard.account.two_factor import enable, new_secret
 from dashboard.auth.service import confirm_email
 from dashboard.auth.tokens import VERIFY, email_change_token, verification_token
+from dashboard.auth.two_factor import enable, new_secret
 from dashboard.extensions import db
 from dashboard.models import User
 from tests.auth.test_email_links import actions, reload, signup

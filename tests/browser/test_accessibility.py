@@ -30,7 +30,7 @@ def demo(live_app):
         load_demo(days=40, calls=300, users=2)
         user = user_by_email(DEMO_EMAIL)
         key = db.session.scalars(
-            db.select(ApiKey).where(ApiKey.user_id == user.id, ApiKey.name == "Staging")
+            db.select(ApiKey).where(ApiKey.user_id == user.id, ApiKey.name == "Production server")
         ).one()
         failed = db.session.scalars(
             db.select(ToolLog).where(ToolLog.user_id == user.id, ToolLog.status == "error").limit(1)

@@ -1,4 +1,5 @@
 import itertools
+import os
 import re
 from datetime import timedelta
 
@@ -13,6 +14,7 @@ from dashboard.keys.service import create_key
 from dashboard.models import User, utcnow
 from tests.browser import people
 from tests.browser.axe import assert_accessible
+from tests.browser.conftest import SHOTS
 
 _n = itertools.count()
 PHONE = {"width": 390, "height": 844}
@@ -69,11 +71,18 @@ def test_filter_page_open_a_call_and_come_back(page: Page, live_app, screenshot)
     expect(rows(page)).to_have_count(50)
     screenshot("list")
 
-    page.get_by_label("Status").select_option("error")
+    search = page.get_by_label("Search calls")
+    search.fill("status:error")
+    search.press("Enter")
     expect(page).to_have_url(re.compile(r"/logs/\?status=error$"))
-    page.get_by_label("Tool").select_option("keywords")
+    expect(page.get_by_role("link", name="Remove filter status error")).to_be_visible()
+    expect(search).to_be_focused()  # the form came back out of band; the box kept the focus
+    page.get_by_text("More filters").click()
+    page.get_by_label("Tool", exact=True).select_option("keywords")
     expect(page).to_have_url(re.compile(r"tool=keywords"))
-    page.get_by_label("Search errors").fill("TIMED OUT")
+    expect(page.get_by_label("Tool", exact=True)).to_be_visible()  # "More filters" stays open
+    search.fill("TIMED OUT")
+    search.press("Enter")
     expect(page).to_have_url(re.compile(r"q=TIMED\+OUT"))
     expect(rows(page)).to_have_count(50)
     expect(page.locator("#log-results")).not_to_contain_text("Success")
@@ -91,7 +100,7 @@ def test_filter_page_open_a_call_and_come_back(page: Page, live_app, screenshot)
     expect(rows(page)).to_have_count(10)
     page.go_back()  # the browser's back button restores the first page
     expect(rows(page).first).to_have_attribute("data-log-id", first_row)
-    expect(page.get_by_label("Status")).to_have_value("error")
+    expect(page.get_by_label("Status", exact=True)).to_have_value("error")
 
     rows(page).first.locator("a").first.click()
     panel = page.locator("#log-panel")
@@ -114,10 +123,57 @@ def test_filter_page_open_a_call_and_come_back(page: Page, live_app, screenshot)
     page.get_by_test_id("back-to-logs").click()
     expect(page).to_have_url(re.compile(r"status=error"))
     assert "tool=keywords" in page.url and "q=TIMED+OUT" in page.url
-    expect(page.get_by_label("Tool")).to_have_value("keywords")
-    expect(page.get_by_label("Search errors")).to_have_value("TIMED OUT")
+    expect(page.get_by_label("Tool", exact=True)).to_have_value("keywords")
+    expect(page.get_by_label("Search calls")).to_have_value("TIMED OUT")
     expect(rows(page)).to_have_count(50)
     screenshot("list-phone")
+
+
+def first_screen(page: Page, name: str) -> None:
+    """What the window shows before any scrolling (a full-page shot hides that on a phone)."""
+    os.makedirs(SHOTS, exist_ok=True)
+    page.screenshot(path=f"{SHOTS}/logs-first-screen-{name}.png")
+
+
+def test_search_box_and_chips_in_light_dark_and_on_a_phone(page: Page, live_app, screenshot):
+    email = sign_up(page)
+    seed_calls(live_app, email)
+    page.goto("/logs/")
+    search = page.get_by_label("Search calls")
+    search.fill("status:error tool:keywords version:v1 timed out")
+    search.press("Enter")
+    expect(page).to_have_url(re.compile(r"status=error"))
+    expect(rows(page)).to_have_count(50)
+    for name in ("status error", "tool keywords", "version v1"):
+        expect(page.get_by_role("link", name=f"Remove filter {name}")).to_be_visible()
+    expect(page.locator("#log-summary")).to_contain_text("filtered by status error")
+    screenshot("chips-light")
+    first_screen(page, "desktop-light")
+    page.emulate_media(color_scheme="dark")
+    screenshot("chips-dark")
+    first_screen(page, "desktop-dark")
+    page.set_viewport_size({"width": 375, "height": 812})
+    screenshot("chips-phone-dark")
+    first_screen(page, "phone-dark")
+    page.emulate_media(color_scheme="light")
+    screenshot("chips-phone-light")
+    first_screen(page, "phone-light")
+    rows(page).nth(2).scroll_into_view_if_needed()
+    first_screen(page, "phone-cards")
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    assert_accessible(page)
+
+    page.get_by_role("link", name="Remove filter version v1").click()
+    expect(page).not_to_have_url(re.compile(r"version="))
+    assert "status=error" in page.url and "tool=keywords" in page.url and "q=timed" in page.url
+    expect(page.get_by_role("link", name="Remove filter version v1")).to_have_count(0)
+
+    search.fill("foo:bar")
+    search.press("Enter")
+    expect(page.get_by_test_id("filter-problems")).to_contain_text("is not a filter")
+    expect(search).to_have_attribute("aria-invalid", "true")
+    screenshot("unknown-term-phone")
+    first_screen(page, "phone-unknown-term")
 
 
 def test_empty_states(page: Page, live_app, screenshot):

@@ -88,6 +88,13 @@ def test_usage_page_draws_charts_and_changes_month(page: Page, account, screensh
     log_in(page, account)
     expect_charts_drawn(page)
     assert_accessible(page)
+    expect(page.get_by_test_id("usage-month")).to_have_text("Last 30 days")  # the default
+    screenshot("desktop-light-last-30-days")
+
+    page.get_by_role("link", name="This month").click()
+    expect(page).to_have_url(re.compile(r"/usage/\?month=\d{4}-\d{2}$"))
+    expect(page.get_by_test_id("usage-month")).not_to_have_text("Last 30 days")
+    expect_charts_drawn(page)
     calls = page.get_by_test_id("stat-calls")
     this_month_calls = calls.inner_text()
     this_month_label = page.get_by_test_id("usage-month").inner_text()
@@ -118,6 +125,11 @@ def test_usage_page_draws_charts_and_changes_month(page: Page, account, screensh
     expect(page.get_by_test_id("usage-month")).to_have_text(this_month_label)
     expect_charts_drawn(page)
 
+    page.get_by_role("link", name="Last 30 days").click()
+    expect(page).to_have_url(re.compile(r"/usage/$"))
+    expect(page.get_by_test_id("usage-month")).to_have_text("Last 30 days")
+    expect_charts_drawn(page)
+
 
 def test_usage_page_phone_and_dark(page: Page, account, screenshot):
     log_in(page, account)
@@ -131,7 +143,7 @@ def test_usage_page_phone_and_dark(page: Page, account, screenshot):
     )
     assert color == "rgb(154, 161, 174)"
     screenshot("desktop-dark")
-    page.set_viewport_size({"width": 390, "height": 844})
+    page.set_viewport_size({"width": 375, "height": 812})
     page.reload()
     expect_charts_drawn(page, theme="dark")
     screenshot("phone-dark")

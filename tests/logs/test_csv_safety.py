@@ -6,7 +6,7 @@ import io
 import pytest
 
 from dashboard.extensions import db
-from dashboard.logs.service import neutralised
+from dashboard.logs.export import neutralised
 
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])

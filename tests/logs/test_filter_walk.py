@@ -14,8 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboard.logs.service import FILTER_PARAMS, SINCE_PRESETS, encode_cursor
+from dashboard.logs.filters import FILTER_PARAMS, SINCE_PRESETS
 from dashboard.models import utcnow
+from dashboard.paging import encode_cursor
 
 PERIODS = ["", *SINCE_PRESETS, "2y"]
 LINK = re.compile(r'(?:href|hx-get)="(/logs/[^"]*)"')

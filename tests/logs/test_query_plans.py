@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from dashboard.extensions import db
 from dashboard.keys.service import create_key
 from dashboard.logs import service
+from dashboard.logs.filters import LogFilter
 from dashboard.models import ToolLog, utcnow
 
 pytestmark = pytest.mark.postgres_only
@@ -69,7 +70,7 @@ def test_first_page_and_cursor_pages_use_the_index(app, make_user):
         owners.append((user, key))
     load_rows(owners, per_user=2000)
     user = owners[0][0]
-    empty = service.LogFilter()
+    empty = LogFilter()
     page = service.page_of_logs(user, empty)
     for _ in range(10):
         page = service.page_of_logs(user, empty, page.next_cursor, "next")
@@ -78,9 +79,7 @@ def test_first_page_and_cursor_pages_use_the_index(app, make_user):
         "first page": lambda: service.page_of_logs(user, empty),
         "older by cursor": lambda: service.page_of_logs(user, empty, deep, "next"),
         "newer by cursor": lambda: service.page_of_logs(user, empty, deep, "prev"),
-        "filtered by cursor": lambda: service.page_of_logs(
-            user, service.LogFilter(status="error"), deep
-        ),
+        "filtered by cursor": lambda: service.page_of_logs(user, LogFilter(status="error"), deep),
     }
     for name, run in cases.items():
         plans = captured_plans(run)
@@ -100,9 +99,7 @@ def test_an_error_search_that_matches_nothing_uses_the_trigram_index(app, make_u
     user = make_user(plan="scale")
     key, _ = create_key(user, "k")
     load_rows([(user, key)], per_user=20000)
-    plans = captured_plans(
-        lambda: service.page_of_logs(user, service.LogFilter(q="no such text anywhere"))
-    )
+    plans = captured_plans(lambda: service.page_of_logs(user, LogFilter(q="no such text anywhere")))
     assert plans and "tool_logs_error_message_trgm_idx" in plans[0], plans[0]
     assert "Seq Scan" not in plans[0], plans[0]
 
@@ -113,8 +110,8 @@ def test_the_code_and_group_filters_walk_their_indexes(app, make_user):
     key, _ = create_key(user, "k")
     load_rows([(user, key)], per_user=5000)
     cases = {
-        "code": service.LogFilter(code="tool_error"),
-        "group": service.LogFilter(
+        "code": LogFilter(code="tool_error"),
+        "group": LogFilter(
             status="error", tool="echo", version="v1", fingerprint="0123456789abcdef"
         ),
     }

@@ -7,8 +7,9 @@ import pytest
 
 from dashboard.api.metering import record_call
 from dashboard.keys.service import create_key
-from dashboard.logs.service import PAGE_SIZE, encode_cursor
+from dashboard.logs.service import PAGE_SIZE
 from dashboard.models import utcnow
+from dashboard.paging import encode_cursor
 from tests.logs.conftest import link, log_ids
 
 NOW = utcnow().replace(microsecond=0)

@@ -10,8 +10,11 @@ from werkzeug.datastructures import MultiDict
 
 from dashboard.extensions import db
 from dashboard.logs import service
-from dashboard.logs.service import BadCursor, decode_cursor, encode_cursor
+from dashboard.logs.curl import repeat_curl
+from dashboard.logs.export import csv_chunks, export_rows
+from dashboard.logs.filters import LogFilter, parse_filters
 from dashboard.models import User, utcnow
+from dashboard.paging import BadCursor, decode_cursor, encode_cursor
 
 
 def test_cursor_round_trip_is_opaque_and_url_safe():
@@ -50,7 +53,7 @@ def test_like_pattern_escapes_wildcards():
 
 def test_repeat_curl_quotes_the_input_for_a_shell():
     payload = {"message": 'it\'s $HOME `rm -rf` "quoted"', "n": 1}
-    command = service.repeat_curl("https://tools.example/", "echo", "v2", payload)
+    command = repeat_curl("https://tools.example/", "echo", "v2", payload)
     words = shlex.split(command.replace("\\\n", " "))
     assert words[:4] == ["curl", "-X", "POST", "https://tools.example/api/v1/tools/echo/v2"]
     assert "Authorization: Bearer $TOOLBOX_API_KEY" in words
@@ -64,7 +67,7 @@ def test_pretty_json_sorts_and_indents():
 
 
 def test_parse_filters_keeps_good_values(app, user):
-    filters = service.parse_filters(
+    filters = parse_filters(
         MultiDict({"tool": " echo ", "status": "error", "from": "2025-01-02", "q": "x"}), user
     )
     assert filters.problems == []
@@ -78,7 +81,7 @@ def test_parse_filters_keeps_good_values(app, user):
 
 
 def test_parse_filters_rejects_a_reversed_range(app, user):
-    filters = service.parse_filters(MultiDict({"from": "2025-02-02", "to": "2025-02-01"}), user)
+    filters = parse_filters(MultiDict({"from": "2025-02-02", "to": "2025-02-01"}), user)
     assert filters.date_from is None and filters.date_to is None
     assert filters.invalid == {"from", "to"}
     assert not filters.active
@@ -87,7 +90,7 @@ def test_parse_filters_rejects_a_reversed_range(app, user):
 def test_page_of_logs_directly(app, call, logged_in):
     base = utcnow().replace(microsecond=0) - timedelta(hours=1)
     ids = [call(at=base + timedelta(seconds=n)) for n in range(7)]
-    empty = service.LogFilter()
+    empty = LogFilter()
     first = service.page_of_logs(logged_in, empty, page_size=3)
     assert [log.id for log in first.logs] == ids[::-1][:3]
     assert first.prev_cursor is None and first.is_first
@@ -105,7 +108,7 @@ def test_page_of_logs_directly(app, call, logged_in):
 
 def test_export_rows_directly(app, call, logged_in, key):
     log_id = call(status="error", error="boom", code="tool_error", ms=3, tokens=4)
-    [row] = list(service.export_rows(logged_in, service.LogFilter()))
+    [row] = list(export_rows(logged_in, LogFilter()))
     assert row[1:] == (
         str(log_id),
         "echo",
@@ -129,7 +132,7 @@ def test_an_export_leaves_the_sessions_later_statements_as_they_were(app, call, 
     # in that transaction ran as "DECLARE ... CURSOR FOR UPDATE", which PostgreSQL refuses
     # (the query-string walk met it when a page touched user_sessions after an export).
     call()
-    assert len(list(service.export_rows(logged_in, service.LogFilter()))) == 1
+    assert len(list(export_rows(logged_in, LogFilter()))) == 1
     db.session.execute(sa.update(User).where(User.id == logged_in.id).values(role="support"))
     db.session.commit()
     assert db.session.scalar(sa.select(User.role).where(User.id == logged_in.id)) == "support"
@@ -137,7 +140,7 @@ def test_an_export_leaves_the_sessions_later_statements_as_they_were(app, call, 
 
 def test_csv_chunks_stream_in_pieces():
     rows = ((str(n), "a,b") for n in range(1200))
-    chunks = list(service.csv_chunks(rows, rows_per_chunk=500))
+    chunks = list(csv_chunks(rows, rows_per_chunk=500))
     assert len(chunks) == 3
     assert chunks[0].startswith("created_at,request_id,")
     assert "".join(chunks).count('"a,b"') == 1200

@@ -8,7 +8,8 @@ import pytest
 from dashboard.extensions import db
 from dashboard.keys.service import create_key
 from dashboard.models import AuditEvent, utcnow
-from dashboard.support.audit import AuditFilter, audit_page, decode_cursor, support_access_for
+from dashboard.paging import read_cursor as decode_cursor
+from dashboard.support.audit import AuditFilter, audit_page, support_access_for
 from dashboard.support.guards import refused_while_impersonating
 from dashboard.support.service import (
     NotAllowed,

@@ -26,7 +26,7 @@ EXPECTED = {
     ("readability", "v1"),
     ("sentiment", "v1"),
     ("sentiment", "v2"),
-    ("slugify", "v1"),  # the example plugin (examples/plugin/), installed by requirements-dev.txt
+    ("slugify", "v1"),  # the example plugin (examples/plugin/), installed by make dev-deps
 }
 
 

@@ -143,8 +143,8 @@ def test_calls_by_outcome_has_the_four_outcomes_stacked():
     assert [trace.name for trace in outcomes] == [
         "Success",
         "Error",
-        "Rejected: rate limit",
-        "Rejected: quota",
+        "Refused: rate limit",
+        "Refused: quota",
     ]
     assert [list(trace.y) for trace in outcomes] == [[9, 8, 7], [1, 2, 3], [4, 0, 0], [0, 0, 6]]
     assert list(total.customdata) == ["14 calls", "10 calls", "16 calls"]
@@ -224,7 +224,7 @@ def test_month_figures_builds_every_chart():
     assert list(figures["calls-by-outcome"].data[0].y) == [2, 0, 1]
     summaries = charts.summaries(series, trend)
     assert summaries["calls-by-tool"].startswith("4 calls this month; the busiest day was March 1")
-    assert "3 were rejected" in summaries["calls-by-outcome"]
+    assert "3 were refused" in summaries["calls-by-outcome"]
 
 
 def test_every_chart_passes_plotlys_validation():

@@ -128,8 +128,8 @@ def test_charts_carry_the_daily_numbers(client, busy_march):
     assert by_tool["translate"]["y"][30] == 1  # 23:59:59.999 on March 31 stays in March
     assert sum(by_tool["echo"]["y"]) == 2  # not Feb 28's or April 1st's calls
     outcome = {trace["name"]: trace["y"] for trace in figures["calls-by-outcome"]["data"]}
-    assert outcome["Rejected: quota"][30] == 1 and sum(outcome["Rejected: quota"]) == 1
-    assert outcome["Rejected: rate limit"][19] == 1
+    assert outcome["Refused: quota"][30] == 1 and sum(outcome["Refused: quota"]) == 1
+    assert outcome["Refused: rate limit"][19] == 1
     assert outcome["Error"][13] == 1 and outcome["Success"][13] == 1
     assert figures["tokens"]["data"][0]["y"][13] == 320
     latency = {trace["name"]: trace for trace in figures["latency"]["data"]}
@@ -171,9 +171,9 @@ def test_other_accounts_do_not_show(client, busy_march, make_user, call):
     assert "secret-tool" not in page and "Secret key name" not in page
 
 
-def test_defaults_to_this_month(client, logged_in, key, call):
+def test_this_month_on_request(client, logged_in, key, call):
     call(logged_in, key, "echo", utcnow())
-    page = client.get("/usage/").get_data(as_text=True)
+    page = client.get("/usage/", query_string={"month": utcnow().strftime("%Y-%m")}).text
     assert text_of(page, "usage-month") == utcnow().strftime("%B %Y")
     assert text_of(page, "stat-calls") == "1"
     assert "Resets on" in page
@@ -199,7 +199,7 @@ def test_empty_month_shows_an_empty_state(client, logged_in):
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert 'data-testid="usage-empty"' in page
-    assert "No calls in" in page
+    assert "No calls in the last 30 days" in page
     assert 'href="/keys/"' in page and 'href="/tools/"' in page
     assert figures_of(page) == {}
     assert text_of(page, "stat-calls") == "0"

@@ -112,9 +112,48 @@ def test_usage_report_agrees_with_month_usage(user, key, call, reject):
     for day in (1, 15, 31):
         call(user, key, "echo", datetime(2026, 3, day, 12), tokens=day)
     reject(user, key, "echo", datetime(2026, 3, 31, 23, 59, 59))
-    report = service.usage_report(user.id, "free", *MARCH)
+    report = service.usage_report(user.id, "free", service.Period(*MARCH, False), date(2026, 11, 2))
     assert report["summary"] == month_usage(user.id, "free", *MARCH)
     assert sum(report["series"]["calls"]) == report["summary"].calls == 3
     assert sum(report["series"]["tokens"]) == report["summary"].tokens == 47
     assert sum(report["histogram"]) == 3
     assert parse_month("2026-03", date(2026, 11, 1)) == MARCH
+
+
+def test_the_rolling_days_cross_the_month(user, key, call, reject):
+    """On March 1 the rolling 30 days are January 31 to March 1; the quota stays March's."""
+    today = date(2026, 3, 1)
+    period = service.rolling_period(today)
+    assert (period.first, period.last_day) == (date(2026, 1, 31), today)
+    assert len(service.month_days(period.first, period.following)) == 30
+    call(user, key, "echo", datetime(2026, 1, 30, 23, 59, 59), tokens=1000)  # a day too old
+    call(user, key, "echo", datetime(2026, 1, 31), tokens=1)
+    call(user, key, "echo", datetime(2026, 2, 14, 12), tokens=2, status="error")
+    call(user, key, "echo", datetime(2026, 3, 1, 9), tokens=4)
+    reject(user, key, "echo", datetime(2026, 2, 20), reason="rate_limit")
+    report = service.usage_report(user.id, "free", period, today)
+    summary = report["summary"]
+    assert (summary.calls, summary.tokens, summary.errors) == (3, 7, 1)
+    assert (summary.rejected.rate_limit, summary.rejected.quota) == (1, 0)
+    assert summary.quota.used == 1  # March's calls only: what the plan counts
+    assert summary.quota.resets_at == "2026-04-01T00:00:00Z"
+    assert summary.month == "2026-03"
+    assert report["series"]["days"][0] == date(2026, 1, 31)
+    assert report["series"]["calls"][0] == 1 and report["series"]["calls"][-1] == 1
+    assert sum(report["series"]["calls"]) == 3
+    assert [row["calls"] for row in report["tools"]] == [3]
+    assert report["trend"][-1]["month"] == "2026-03"
+
+
+def test_parse_period():
+    today = date(2026, 3, 1)
+    assert service.parse_period(None, today) == service.rolling_period(today)
+    assert service.parse_period("", today).rolling
+    february = service.parse_period("2026-02", today)
+    assert (february.first, february.following, february.rolling) == (
+        date(2026, 2, 1),
+        date(2026, 3, 1),
+        False,
+    )
+    assert (february.label, february.name) == ("February 2026", "February 2026")
+    assert service.rolling_period(today).name == "the last 30 days"

@@ -1,23 +1,20 @@
 """The tools catalog: what each tool does, its versions, its input schema, how to call it, and
-a playground that runs it (dashboard/tools/playground.py)."""
+a playground that runs it (dashboard/catalog/playground.py)."""
 
 import json
 
 from flask import Blueprint, abort, make_response, render_template, request
 from flask_login import current_user, login_required
 
+from dashboard.catalog.playground import Playground, handle_post
+from dashboard.catalog.playground_form import input_fields, input_form_class
 from dashboard.customer_only import customer_only
-from dashboard.tools.playground import Playground, handle_post
-from dashboard.tools.playground_form import input_form_class
-from dashboard.tools.service import (
-    catalog,
-    example_answer,
-    example_curl,
-    input_fields,
-    served_version,
-)
+from dashboard.templating import fragment_request
+from dashboard.tools.service import catalog, example_answer, example_curl, served_version
 
-bp = Blueprint("tools", __name__, url_prefix="/tools", cli_group="tools")
+# The blueprint keeps the name `tools` (endpoints tools.index, tools.show, templates/tools/):
+# the pages are the tools' catalog, the package is named for what it is beside the runtime.
+bp = Blueprint("tools", __name__, url_prefix="/tools")
 
 
 @bp.get("/")
@@ -54,7 +51,7 @@ def playground(name: str, version: str):
     form = input_form_class(tool)()  # CSRF was checked before the view (CSRFProtect)
     state = handle_post(form, tool, current_user, request.form.get("action", "run"))
     status = 422 if state.has_errors and not request.htmx else 200  # htmx swaps 2xx only
-    if request.htmx and not request.htmx.history_restore_request:
+    if fragment_request():
         page = render_template("tools/_playground.html", tool=tool, playground=state)
     else:
         return tool_page(tool, versions, state, status)

@@ -1,7 +1,8 @@
 """The super-admin page for upstream tools: list, add, edit, test, switch on and off.
 
 Versions defined in the catalog file are shown and can be tested, but are changed only in the
-file (the file wins; see dashboard/tools/definitions.py).
+file (the file wins; see dashboard/tools/definitions.py). Upstream failures of a test call read
+as the API would answer them (dashboard.api.codes.UPSTREAM_CODES).
 """
 
 import json
@@ -20,11 +21,12 @@ from flask import (
 )
 from flask_login import current_user
 
+from dashboard.api.codes import UPSTREAM_CODES
 from dashboard.extensions import db
 from dashboard.models import Tool
 from dashboard.models.types import parse_uuid
 from dashboard.support.guards import super_admin_required
-from dashboard.tools.admin_forms import UpstreamToolForm
+from dashboard.support.tool_admin_forms import UpstreamToolForm
 from dashboard.tools.definitions import (
     DefinitionError,
     as_definition,
@@ -143,9 +145,10 @@ def test(tool_id: str):
             "body": json.dumps(forwarded.output, indent=2, ensure_ascii=False),
         }
     except UpstreamFailure as failure:
+        code = UPSTREAM_CODES[failure.kind]
         result = {
             "ok": False,
-            "summary": f"{failure.code.status} {failure.code} after {failure.execution_ms} ms",
+            "summary": f"{code.status} {code} after {failure.execution_ms} ms",
             "body": f"{failure.message}\n{failure.log_message}",
         }
     template = "tool_admin/_test.html" if request.htmx else "tool_admin/test.html"

@@ -3,9 +3,9 @@
 import sqlalchemy as sa
 from flask import has_request_context, request
 
+from dashboard.audit import record_event
 from dashboard.extensions import db
 from dashboard.models import SecurityEvent, User
-from dashboard.support.audit import record_event
 
 # What each event says on the account page.
 EVENT_WORDS = {

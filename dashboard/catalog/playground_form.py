@@ -15,7 +15,8 @@ One walk of the schema's top-level properties (`schema_fields`) decides each pro
 An empty field sends nothing, so that a missing required property is answered by the API
 (422 invalid_input), as it would be for a program. Only what cannot be turned into JSON at all
 (a word in a number field, JSON that does not parse) is a form error, and then nothing is sent.
-The same fields turn a JSON object back into form values (for "Back to the form").
+The same fields turn a JSON object back into form values (for "Back to the form"), and make the
+tool page's table of input fields (`input_fields`).
 """
 
 import json
@@ -357,3 +358,17 @@ def input_form_class(tool: ToolVersion) -> type[PlaygroundForm]:
     attributes = {spec.key: wtforms_field(spec) for spec in fields}
     attributes["fields_of_schema"] = tuple(fields)
     return type(f"{tool.name}_{tool.version}_form", (PlaygroundForm,), attributes)
+
+
+def input_fields(tool: ToolVersion) -> list[dict]:
+    """The input schema's top-level properties, for a readable table."""
+    return [
+        {
+            "name": field.name,
+            "type": field.spec.get("type", "any"),
+            "required": field.required,
+            "description": field.spec.get("description", ""),
+            "limits": limits_of(field.spec),
+        }
+        for field in schema_fields(tool.input_schema)
+    ]

@@ -18,10 +18,10 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response
 
 from dashboard.api import CALL_SOURCE_ENVIRON
+from dashboard.catalog.playground_form import FormValueError, PlaygroundForm
 from dashboard.keys.secrets import display_prefix
 from dashboard.keys.service import key_owner_id, playground_key
 from dashboard.models import User
-from dashboard.tools.playground_form import FormValueError, PlaygroundForm
 from dashboard.tools.registry import ToolVersion
 from dashboard.tools.service import curl_command
 

@@ -4,7 +4,7 @@ posted text becomes the JSON value (or a form error), and back."""
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from dashboard.tools.playground_form import input_form_class, schema_fields
+from dashboard.catalog.playground_form import input_form_class, schema_fields
 from dashboard.tools.tool import ToolVersion, object_schema
 
 

@@ -1,0 +1,2 @@
+"""Organisations: accounts that several people share, each in a role (roles.py says what each
+may do); the membership rules (service.py) and emailed invitations (invitations.py)."""
