@@ -1,17 +1,95 @@
-"""How the API answers: JSON errors, Server-Timing and rate-limit headers on every answer."""
+"""How the API answers: its JSON shapes (msgspec Structs, from which the OpenAPI document
+derives their schemas), JSON errors, Server-Timing and rate-limit headers on every answer."""
 
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Annotated, Literal
 
-from flask import g, jsonify
+import msgspec
+from flask import current_app, g
+from msgspec import UNSET, UnsetType
 
 from dashboard.api.codes import ErrorCode
+from dashboard.usage.service import Count, DateTimeText
+
+# Keys sorted, as Flask's jsonify wrote them (it also escaped non-ASCII text, which is UTF-8 here).
+ENCODER = msgspec.json.Encoder(order="sorted")
+
+
+def json_response(shape: msgspec.Struct, status: int = 200, headers=None):
+    """A shape as the JSON answer (with jsonify's closing newline)."""
+    body = ENCODER.encode(shape) + b"\n"
+    return current_app.response_class(
+        body, status=status, headers=headers, mimetype="application/json"
+    )
+
+
+class CallUsage(msgspec.Struct, forbid_unknown_fields=True):
+    tokens: Count
+    execution_time_ms: Count
+
+
+class CallAnswer(msgspec.Struct, forbid_unknown_fields=True):
+    """A tool call's answer: the tool's output, the call's usage, and its log id."""
+
+    # `output` is the tool's JSON as encoded once (stored, counted, answered: never again); the
+    # document gives it each tool's own output schema.
+    tool: str
+    version: str
+    output: Annotated[msgspec.Raw, msgspec.Meta(extra_json_schema={"type": "object"})]
+    usage: CallUsage
+    request_id: uuid.UUID
+
+
+class Health(msgspec.Struct, forbid_unknown_fields=True):
+    status: Literal["ok"]
+
+
+class SchemaError(msgspec.Struct, forbid_unknown_fields=True):
+    path: Annotated[str, msgspec.Meta(description="JSON Pointer into the input.")]
+    message: str
+
+
+class ErrorDetail(msgspec.Struct, forbid_unknown_fields=True):
+    """What went wrong: the code and a message, and for some codes the fields below."""
+
+    code: ErrorCode
+    message: str
+    request_id: (
+        Annotated[
+            uuid.UUID, msgspec.Meta(description="The call's log id, for errors that are logged.")
+        ]
+        | UnsetType
+    ) = UNSET
+    errors: list[SchemaError] | UnsetType = UNSET
+    limit: (
+        Annotated[
+            int,
+            msgspec.Meta(
+                ge=0,
+                description="quota_exceeded: the plan's monthly calls; output_too_large: the "
+                "output limit (bytes of JSON); memory_limit_exceeded: the memory cap (bytes).",
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    used: (
+        Annotated[int, msgspec.Meta(ge=0, description="quota_exceeded: calls this month.")]
+        | UnsetType
+    ) = UNSET
+    resets_at: DateTimeText | UnsetType = UNSET
+
+
+class Error(msgspec.Struct, forbid_unknown_fields=True):
+    error: ErrorDetail
 
 
 class ApiError(Exception):
     """An answer `{"error": {"code", "message", ...}}` with the code's status; raised, then
-    rendered by the API app's error handler."""
+    rendered by the API app's error handler. `extra` are ErrorDetail's other fields, `errors`
+    given as {path, message} dicts."""
 
     def __init__(self, code: ErrorCode, message: str, headers=None, **extra) -> None:
         super().__init__(message)
@@ -19,15 +97,13 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.headers = dict(headers or {})
-        self.extra = extra
+        if "errors" in extra:
+            extra["errors"] = [SchemaError(**error) for error in extra["errors"]]
+        self.detail = ErrorDetail(code, message, **extra)
 
     def response(self):
         """The JSON answer for this error."""
-        body = {"error": {"code": str(self.code), "message": self.message, **self.extra}}
-        response = jsonify(body)
-        response.status_code = self.status
-        response.headers.update(self.headers)
-        return response
+        return json_response(Error(self.detail), self.status, self.headers)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from dashboard.tools.upstream import Failure
 
 
 class ErrorCode(StrEnum):
-    """An API error code; `status` is the HTTP status it is answered with."""
+    """An error code of the API; each is always answered with the same HTTP status."""
 
     status: int
     meaning: str

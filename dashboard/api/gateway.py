@@ -19,11 +19,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import msgspec
 from flask import current_app, g, request
 
 from dashboard.alerts.quota import after_metered_call
 from dashboard.api import CALL_SOURCE_ENVIRON, metering
-from dashboard.api.answers import ApiError, timing
+from dashboard.api.answers import ApiError, CallAnswer, CallUsage, json_response, timing
 from dashboard.api.catalog import active_tools
 from dashboard.api.codes import UPSTREAM_CODES, ErrorCode
 from dashboard.api.concurrency import RETRY_AFTER_SECONDS, Slot, in_flight
@@ -396,17 +397,13 @@ def tool_failed(call: Call, payload: dict, error: Exception, execution_ms: int):
     )
 
 
-def answer(call: Call, encoded: Encoded, execution_ms: int, request_id: str):
-    """The 200 answer, written around the output's JSON text (not encoded again); marked as a
-    metered call's for the request log (LOG_METERED_CALLS)."""
+def answer(call: Call, encoded: Encoded, execution_ms: int, request_id: uuid.UUID):
+    """The 200 answer, around the output's JSON text (not encoded again); marked as a metered
+    call's for the request log (LOG_METERED_CALLS)."""
     g.metered_call = True
-    body = (
-        f'{{"output":{encoded.output_json},"request_id":"{request_id}",'
-        f'"tool":{json.dumps(call.tool.name)},'
-        f'"usage":{{"execution_time_ms":{execution_ms},"tokens":{encoded.tokens}}},'
-        f'"version":{json.dumps(call.tool.version)}}}'
-    )
-    return current_app.response_class(body, mimetype="application/json")
+    usage = CallUsage(tokens=encoded.tokens, execution_time_ms=execution_ms)
+    output = msgspec.Raw(encoded.output_json)
+    return json_response(CallAnswer(call.tool.name, call.tool.version, output, usage, request_id))
 
 
 def run_upstream(call: Call, payload: dict) -> tuple[dict, int, int]:
@@ -443,33 +440,34 @@ def meter(
     error_message: str | None = None,
     http_status: int = 200,
     errors: list | None = None,
-) -> str:
+) -> uuid.UUID:
     """Write the call's log row and counters in one transaction; the log row's id."""
+    facts = metering.MeteredCall(
+        user_id=call.key.user_id,
+        api_key_id=call.key.id,
+        tool_name=call.tool.name,
+        tool_version=call.tool.version,
+        input_payload=payload,
+        output_payload=output,
+        status=status,
+        execution_time_ms=execution_ms,
+        tokens_used=tokens,
+        error_message=error_message,
+        error_code=error_code,
+        client_ip=call.client_ip,
+        http_status=http_status,
+        errors=errors,
+        source=request.environ.get(CALL_SOURCE_ENVIRON),
+        log_id=call.request_id,
+        input_json=encoded.input_json if encoded else None,
+        output_json=encoded.output_json if encoded else None,
+    )
     with timing().database():
-        recorded = metering.record_call_counted(
-            user_id=call.key.user_id,
-            api_key_id=call.key.id,
-            tool_name=call.tool.name,
-            tool_version=call.tool.version,
-            input_payload=payload,
-            output_payload=output,
-            status=status,
-            execution_time_ms=execution_ms,
-            tokens_used=tokens,
-            error_message=error_message,
-            error_code=error_code,
-            client_ip=call.client_ip,
-            input_json=encoded.input_json if encoded else None,
-            output_json=encoded.output_json if encoded else None,
-            log_id=call.request_id,
-            http_status=http_status,
-            errors=errors,
-            source=request.environ.get(CALL_SOURCE_ENVIRON),
-        )
+        recorded = metering.record(facts)
     metrics.tool_call_metered(call.tool, error_code or status, execution_ms)
     saw_calls_this_month(call.key.user_id, recorded.month_year, recorded.month_calls)
     after_metered_call(call.key, recorded)  # queues a quota alert when a threshold is crossed
-    return str(recorded.log_id)
+    return recorded.log_id
 
 
 def refuse(call, payload, code: ErrorCode, message, execution_ms=0, log_message=None, **extra):

@@ -2,12 +2,14 @@
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
 
+from dashboard.api.codes import ErrorCode
 from dashboard.api.connection import write_returning_one
 from dashboard.api.fingerprint import fingerprint
 from dashboard.dialects import greatest, least, upsert
@@ -45,44 +47,36 @@ def month_of(at: datetime) -> str:
     return at.strftime("%Y-%m")
 
 
-def record_call(
-    *,
-    user_id: uuid.UUID,
-    api_key_id: uuid.UUID,
-    tool_name: str,
-    tool_version: str,
-    input_payload: dict | None,
-    output_payload: dict | None,
-    status: str,
-    execution_time_ms: int,
-    tokens_used: int,
-    error_message: str | None = None,
-    error_code: str | None = None,
-    client_ip: str | None = None,
-    at: datetime | None = None,
-    http_status: int | None = None,
-    errors: list | None = None,
-    source: str | None = None,
-) -> uuid.UUID:
-    """Write the log row, the month's counter and the day's rollup, and commit; the log id."""
-    return record_call_counted(
-        user_id=user_id,
-        api_key_id=api_key_id,
-        tool_name=tool_name,
-        tool_version=tool_version,
-        input_payload=input_payload,
-        output_payload=output_payload,
-        status=status,
-        execution_time_ms=execution_time_ms,
-        tokens_used=tokens_used,
-        error_message=error_message,
-        error_code=error_code,
-        client_ip=client_ip,
-        at=at,
-        http_status=http_status,
-        errors=errors,
-        source=source,
-    ).log_id
+@dataclass(frozen=True, slots=True)
+class MeteredCall:
+    """One call's facts, as metering writes them: built once (by the gateway) and read by both
+    writers below.
+
+    `http_status` is the status the call was answered with (None: its code's, or 200 for a
+    success), `errors` every schema error of an invalid_input call, `source` where the call came
+    from (None: the API; `playground`), `at` when (None: now), `log_id` the log row's id when it
+    is known before metering (the request's), and `input_json`/`output_json` the payloads' JSON
+    when the caller has already encoded them."""
+
+    user_id: uuid.UUID
+    api_key_id: uuid.UUID
+    tool_name: str
+    tool_version: str
+    input_payload: object
+    output_payload: object
+    status: str
+    execution_time_ms: int
+    tokens_used: int
+    error_message: str | None = None
+    error_code: str | None = None
+    client_ip: str | None = None
+    at: datetime | None = None
+    http_status: int | None = None
+    errors: list | None = None
+    source: str | None = None
+    log_id: uuid.UUID | None = None
+    input_json: str | None = None
+    output_json: str | None = None
 
 
 class Recorded(NamedTuple):
@@ -93,37 +87,38 @@ class Recorded(NamedTuple):
     month_calls: int
 
 
-def record_call_counted(
-    *,
-    at: datetime | None = None,
-    http_status: int | None = None,
-    errors: list | None = None,
-    source: str | None = None,
-    **call,
-) -> Recorded:
-    """record_call, also returning the user's calls this month (the quota reads it).
+def record(call: MeteredCall) -> Recorded:
+    """Write the call's log row, the month's counter and the day's rollup, and commit.
 
-    `http_status` is the status the call was answered with (200, or the error's), `errors`
-    every schema error of an invalid_input call (kept up to LOG_PAYLOAD_MAX_BYTES of JSON), and
-    `source` marks where the call came from (None: the API; `playground`). Each payload is
-    kept whole while its JSON fits in LOG_PAYLOAD_MAX_BYTES, else as a truncation marker
-    (dashboard/models/payloads.py)."""
-    at = at or utcnow()
-    outcome = {"http_status": http_status, "errors": errors, "source": source}
-    cap = current_app.config["LOG_PAYLOAD_MAX_BYTES"]
-    for part in ("input", "output"):
-        payload, text = kept_for_log(call.get(f"{part}_payload"), call.get(f"{part}_json"), cap)
-        call[f"{part}_payload"], call[f"{part}_json"] = payload, text
-    record = (
+    Each payload is kept whole while its JSON fits in LOG_PAYLOAD_MAX_BYTES, else as a
+    truncation marker (dashboard/models/payloads.py), and so are the schema errors
+    (kept_errors)."""
+    write = (
         record_call_in_one_statement
         if db.engine.dialect.name == "postgresql"
         else record_call_statement_by_statement
     )
     try:
-        return record(at=at, **outcome, **call)
+        return write(call)
     except Exception:
         metrics.METERING_FAILURES.inc()
         raise
+
+
+def record_call(**facts) -> uuid.UUID:
+    """Meter a call given as MeteredCall's fields (demo data, tests); the log row's id."""
+    return record_call_counted(**facts).log_id
+
+
+def record_call_counted(**facts) -> Recorded:
+    """record_call, answering what was written; a call that lacks one of its facts is a write
+    that failed, and counts as one."""
+    try:
+        call = MeteredCall(**facts)
+    except TypeError:
+        metrics.METERING_FAILURES.inc()
+        raise
+    return record(call)
 
 
 def kept_for_log(payload, text: str | None, cap: int) -> tuple[object, str]:
@@ -134,38 +129,42 @@ def kept_for_log(payload, text: str | None, cap: int) -> tuple[object, str]:
     return (json.loads(kept) if cut else payload), kept
 
 
-class Outcome(NamedTuple):
-    """How a call ended, beyond its status: what the logs and the errors inbox show."""
+class Stored(NamedTuple):
+    """What the log row stores of a call beyond the facts as given: when, the payloads as kept
+    (each as a value and as JSON), the answered status, the errors as kept and, for a failed
+    call, its message's fingerprint (the errors inbox groups by it)."""
 
+    at: datetime
+    input_payload: object
+    input_json: str
+    output_payload: object
+    output_json: str
     http_status: int
     errors: list | None
-    fingerprint: str | None  # failed calls only
-    source: str | None
+    fingerprint: str | None
 
 
-# The status each logged error code is answered with, for callers that do not say it.
-HTTP_STATUS_OF_CODE = {
-    "invalid_json": 400,
-    "ip_not_allowed": 403,
-    "tool_not_allowed": 403,
-    "payload_too_large": 413,
-    "invalid_input": 422,
-    "output_too_large": 422,
-    "memory_limit_exceeded": 422,
-    "tool_error": 500,
-}
+# The status each error code is answered with (dashboard.api.codes), for callers that do not say.
+STATUS_OF_CODE = {str(code): code.status for code in ErrorCode}
 
 
-def outcome_of(status, error_code, error_message, http_status, errors, source) -> Outcome:
-    """The outcome columns of a call; without an HTTP status, the one its code is answered
-    with (a failed call of unknown code: 500)."""
-    failed = status != "success"
-    default = HTTP_STATUS_OF_CODE.get(error_code, 500) if failed else 200
-    return Outcome(
-        http_status=http_status or default,
-        errors=kept_errors(errors, current_app.config["LOG_PAYLOAD_MAX_BYTES"]),
-        fingerprint=fingerprint(error_message) if failed else None,
-        source=source,
+def stored(call: MeteredCall) -> Stored:
+    """The stored columns of a call; without an HTTP status, the one its code is answered with
+    (a failed call of unknown code: 500)."""
+    cap = current_app.config["LOG_PAYLOAD_MAX_BYTES"]
+    input_payload, input_json = kept_for_log(call.input_payload, call.input_json, cap)
+    output_payload, output_json = kept_for_log(call.output_payload, call.output_json, cap)
+    failed = call.status != "success"
+    default = STATUS_OF_CODE.get(call.error_code, 500) if failed else 200
+    return Stored(
+        at=call.at or utcnow(),
+        input_payload=input_payload,
+        input_json=input_json,
+        output_payload=output_payload,
+        output_json=output_json,
+        http_status=call.http_status or default,
+        errors=kept_errors(call.errors, cap),
+        fingerprint=fingerprint(call.error_message) if failed else None,
     )
 
 
@@ -185,66 +184,45 @@ def kept_errors(errors: list | None, cap: int) -> list | None:
     return kept
 
 
-def record_call_in_one_statement(
-    *,
-    user_id,
-    api_key_id,
-    tool_name,
-    tool_version,
-    input_payload,
-    output_payload,
-    status,
-    execution_time_ms,
-    tokens_used,
-    error_message=None,
-    error_code=None,
-    client_ip=None,
-    log_id: uuid.UUID | None = None,
-    at: datetime,
-    input_json: str | None = None,
-    output_json: str | None = None,
-    http_status=None,
-    errors=None,
-    source=None,
-) -> Recorded:
+def record_call_in_one_statement(call: MeteredCall) -> Recorded:
     """PostgreSQL: the log row, both counters, the error group and the key's last use in ONE
     statement (one round trip), committed before returning. Outside a transaction it runs in
     autocommit mode (dashboard.api.connection), so the statement is the whole transaction."""
-    outcome = outcome_of(status, error_code, error_message, http_status, errors, source)
-    log_id = log_id or uuid.uuid4()
-    bucket = latency_bucket_column(execution_time_ms)
+    kept = stored(call)
+    at = kept.at
+    bucket = latency_bucket_column(call.execution_time_ms)
     params = {
-        "log_id": log_id,
+        "log_id": call.log_id or uuid.uuid4(),
         "summary_id": uuid.uuid4(),
-        "user_id": user_id,
-        "api_key_id": api_key_id,
-        "tool_name": tool_name,
-        "tool_version": tool_version,
+        "user_id": call.user_id,
+        "api_key_id": call.api_key_id,
+        "tool_name": call.tool_name,
+        "tool_version": call.tool_version,
         # As SQLAlchemy's JSON type writes them: None is the JSON null, not SQL NULL.
-        "input_payload": json.dumps(input_payload) if input_json is None else input_json,
-        "output_payload": json.dumps(output_payload) if output_json is None else output_json,
+        "input_payload": kept.input_json,
+        "output_payload": kept.output_json,
         "at": at,
-        "status": status,
-        "execution_time_ms": execution_time_ms,
-        "tokens_used": tokens_used,
-        "error_message": error_message,
-        "error_code": error_code,
-        "client_ip": client_ip,
+        "status": call.status,
+        "execution_time_ms": call.execution_time_ms,
+        "tokens_used": call.tokens_used,
+        "error_message": call.error_message,
+        "error_code": call.error_code,
+        "client_ip": call.client_ip,
         "month_year": month_of(at),
         "day": at.date(),
-        "failed": int(status != "success"),
+        "failed": int(call.status != "success"),
         "touch_before": at - LAST_USED_RESOLUTION,
-        "http_status": outcome.http_status,
-        "errors": json.dumps(outcome.errors) if outcome.errors is not None else None,
-        "error_fingerprint": outcome.fingerprint,
-        "source": outcome.source,
-        "error_code_key": error_code or "",
-        "group_message": (error_message or "")[:GROUP_MESSAGE_LENGTH],
+        "http_status": kept.http_status,
+        "errors": json.dumps(kept.errors) if kept.errors is not None else None,
+        "error_fingerprint": kept.fingerprint,
+        "source": call.source,
+        "error_code_key": call.error_code or "",
+        "group_message": (call.error_message or "")[:GROUP_MESSAGE_LENGTH],
         **{column: int(column == bucket) for column in LATENCY_COLUMNS},
     }
     relaxed = not current_app.config.get("METERING_SYNCHRONOUS_COMMIT", True)
     month_calls = write_returning_one(RECORD_CALL_SQL[relaxed, bool(params["failed"])], params)
-    return Recorded(log_id, params["month_year"], month_calls)
+    return Recorded(params["log_id"], params["month_year"], month_calls)
 
 
 def _record_call_sql(relaxed: bool, failed: bool) -> str:
@@ -322,60 +300,40 @@ RECORD_CALL_SQL = {
 }
 
 
-def record_call_statement_by_statement(
-    *,
-    user_id,
-    api_key_id,
-    tool_name,
-    tool_version,
-    input_payload,
-    output_payload,
-    status,
-    execution_time_ms,
-    tokens_used,
-    error_message=None,
-    error_code=None,
-    client_ip=None,
-    log_id: uuid.UUID | None = None,
-    at: datetime,
-    input_json: str | None = None,
-    output_json: str | None = None,
-    http_status=None,
-    errors=None,
-    source=None,
-) -> Recorded:
+def record_call_statement_by_statement(call: MeteredCall) -> Recorded:
     """SQLite (and any other database): the same writes as separate statements, one commit."""
-    outcome = outcome_of(status, error_code, error_message, http_status, errors, source)
-    log_id = log_id or uuid.uuid4()
+    kept = stored(call)
+    at, month = kept.at, month_of(kept.at)
+    log_id = call.log_id or uuid.uuid4()
     session = db.session
     session.execute(
         sa.insert(ToolLog).values(
             id=log_id,
-            user_id=user_id,
-            api_key_id=api_key_id,
-            tool_name=tool_name,
-            tool_version=tool_version,
-            input_payload=input_payload,
-            output_payload=output_payload,
+            user_id=call.user_id,
+            api_key_id=call.api_key_id,
+            tool_name=call.tool_name,
+            tool_version=call.tool_version,
+            input_payload=kept.input_payload,
+            output_payload=kept.output_payload,
             created_at=at,
-            status=status,
-            execution_time_ms=execution_time_ms,
-            tokens_used=tokens_used,
-            error_message=error_message,
-            error_code=error_code,
-            client_ip=client_ip,
-            http_status=outcome.http_status,
-            errors=outcome.errors if outcome.errors is not None else sa.null(),
-            error_fingerprint=outcome.fingerprint,
-            source=outcome.source,
+            status=call.status,
+            execution_time_ms=call.execution_time_ms,
+            tokens_used=call.tokens_used,
+            error_message=call.error_message,
+            error_code=call.error_code,
+            client_ip=call.client_ip,
+            http_status=kept.http_status,
+            errors=kept.errors if kept.errors is not None else sa.null(),
+            error_fingerprint=kept.fingerprint,
+            source=call.source,
         )
     )
     summary = upsert(UsageSummary).values(
         id=uuid.uuid4(),
-        user_id=user_id,
-        month_year=month_of(at),
+        user_id=call.user_id,
+        month_year=month,
         total_calls=1,
-        total_tokens=tokens_used,
+        total_tokens=call.tokens_used,
         created_at=at,
     )
     session.execute(
@@ -383,21 +341,21 @@ def record_call_statement_by_statement(
             index_elements=["user_id", "month_year"],
             set_={
                 "total_calls": UsageSummary.total_calls + 1,
-                "total_tokens": UsageSummary.total_tokens + tokens_used,
+                "total_tokens": UsageSummary.total_tokens + call.tokens_used,
             },
         )
     )
-    failed = int(status != "success")
-    bucket = latency_bucket_column(execution_time_ms)
+    failed = int(call.status != "success")
+    bucket = latency_bucket_column(call.execution_time_ms)
     daily = upsert(UsageDaily).values(
-        user_id=user_id,
+        user_id=call.user_id,
         day=at.date(),
-        api_key_id=api_key_id,
-        tool_name=tool_name,
+        api_key_id=call.api_key_id,
+        tool_name=call.tool_name,
         calls=1,
         errors=failed,
-        tokens=tokens_used,
-        execution_ms_total=execution_time_ms,
+        tokens=call.tokens_used,
+        execution_ms_total=call.execution_time_ms,
         rejected_rate_limit=0,
         rejected_quota=0,
         **{bucket: 1},
@@ -409,8 +367,8 @@ def record_call_statement_by_statement(
             set_={
                 "calls": table.c.calls + 1,
                 "errors": table.c.errors + failed,
-                "tokens": table.c.tokens + tokens_used,
-                "execution_ms_total": table.c.execution_ms_total + execution_time_ms,
+                "tokens": table.c.tokens + call.tokens_used,
+                "execution_ms_total": table.c.execution_ms_total + call.execution_time_ms,
                 bucket: table.c[bucket] + 1,
             },
         )
@@ -418,27 +376,27 @@ def record_call_statement_by_statement(
     if failed:
         count_error(
             ErrorGroupDay(
-                user_id=user_id,
+                user_id=call.user_id,
                 day=at.date(),
-                tool_name=tool_name,
-                tool_version=tool_version,
-                error_code=error_code or "",
-                fingerprint=outcome.fingerprint,
-                api_key_id=api_key_id,
+                tool_name=call.tool_name,
+                tool_version=call.tool_version,
+                error_code=call.error_code or "",
+                fingerprint=kept.fingerprint,
+                api_key_id=call.api_key_id,
                 first_at=at,
                 last_at=at,
-                message=(error_message or "")[:GROUP_MESSAGE_LENGTH],
+                message=(call.error_message or "")[:GROUP_MESSAGE_LENGTH],
                 sample_log_id=log_id,
             )
         )
-    touch_key(api_key_id, at)
+    touch_key(call.api_key_id, at)
     month_calls = session.execute(
         sa.select(UsageSummary.total_calls).where(
-            UsageSummary.user_id == user_id, UsageSummary.month_year == month_of(at)
+            UsageSummary.user_id == call.user_id, UsageSummary.month_year == month
         )
     ).scalar_one()
     session.commit()
-    return Recorded(log_id, month_of(at), month_calls)
+    return Recorded(log_id, month, month_calls)
 
 
 def count_error(row: ErrorGroupDay) -> None:

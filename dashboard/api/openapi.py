@@ -1,13 +1,17 @@
-"""The OpenAPI 3.1 document of the JSON API, built from the served tools' own schemas."""
+"""The OpenAPI 3.1 document of the JSON API, built from the served tools' own schemas and the
+shapes the API encodes its answers from (msgspec Structs: their schemas are derived here)."""
 
 import json
 
+import msgspec
 from flask import current_app
 
-from dashboard.api.catalog import active_tools
+from dashboard.api.answers import CallAnswer, Error, Health
+from dashboard.api.catalog import Catalog, active_tools
 from dashboard.api.codes import ErrorCode, codes_by_status
 from dashboard.models import utcnow
 from dashboard.tools.registry import ToolVersion
+from dashboard.usage.service import Usage
 
 JSON = "application/json"
 REF = "#/components/"
@@ -260,19 +264,10 @@ def call_operation(
     operation_id: str, summary: str, description: str, body: dict, output: dict, params: list
 ) -> dict:
     # The result as one object whose `output` is the tool's own schema (not allOf over a
-    # generic result), so that generated clients get a typed output per tool.
-    result = {
-        "type": "object",
-        "required": ["tool", "version", "output", "usage", "request_id"],
-        "properties": {
-            "tool": {"type": "string"},
-            "version": {"type": "string"},
-            "output": output,
-            "usage": ref("schemas", "CallUsage"),
-            "request_id": {"type": "string", "format": "uuid"},
-        },
-        "additionalProperties": False,
-    }
+    # generic result), so that generated clients get a typed output per tool; untitled, so that
+    # they name it after the operation.
+    answer = {key: value for key, value in CALL_ANSWER.items() if key != "title"}
+    result = {**answer, "properties": {**answer["properties"], "output": output}}
     return {
         "operationId": operation_id,
         "summary": summary,
@@ -413,7 +408,14 @@ HEADERS = {
     },
 }
 
-_COUNTS = {"type": "integer", "minimum": 0}
+# The shapes the API encodes its answers from, as JSON Schema: the catalog, usage, health, the
+# error envelope and a call's answer (whose `output` each tool operation replaces with the
+# tool's own output schema, inline, so it is no component of its own).
+_, SHAPES = msgspec.json.schema_components(
+    [Catalog, Usage, Health, Error, CallAnswer], ref_template=f"{REF}schemas/{{name}}"
+)
+CALL_ANSWER = SHAPES.pop("CallAnswer")
+
 COMPONENT_SCHEMAS = {
     "StorableValue": {
         "description": "Any JSON value with no \\u0000 in a string or property name, nested at "
@@ -424,34 +426,7 @@ COMPONENT_SCHEMAS = {
         "patternProperties": {NOT_NUL: {"$ref": STORABLE}},
         "additionalProperties": False,
     },
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
-                    "request_id": {
-                        "type": "string",
-                        "format": "uuid",
-                        "description": "The call's log id, for errors that are logged.",
-                    },
-                    "errors": {"type": "array", "items": {"$ref": f"{REF}schemas/SchemaError"}},
-                    "limit": {
-                        **_COUNTS,
-                        "description": "quota_exceeded: the plan's monthly calls; "
-                        "output_too_large: the output limit (bytes of JSON); "
-                        "memory_limit_exceeded: the memory cap (bytes).",
-                    },
-                    "used": {**_COUNTS, "description": "quota_exceeded: calls this month."},
-                    "resets_at": {"type": "string", "format": "date-time"},
-                },
-            }
-        },
-    },
+    **SHAPES,
     "InvalidInputError": {
         "description": "Every 422 is logged (request_id); invalid_input lists its errors, "
         "output_too_large and memory_limit_exceeded name their limit.",
@@ -468,146 +443,6 @@ COMPONENT_SCHEMAS = {
                 ("memory_limit_exceeded", "limit"),
             )
         ],
-    },
-    "SchemaError": {
-        "type": "object",
-        "required": ["path", "message"],
-        "properties": {
-            "path": {"type": "string", "description": "JSON Pointer into the input."},
-            "message": {"type": "string"},
-        },
-        "additionalProperties": False,
-    },
-    "CallUsage": {
-        "type": "object",
-        "required": ["tokens", "execution_time_ms"],
-        "properties": {"tokens": _COUNTS, "execution_time_ms": _COUNTS},
-        "additionalProperties": False,
-    },
-    "Catalog": {
-        "type": "object",
-        "required": ["tools"],
-        "properties": {"tools": {"type": "array", "items": {"$ref": f"{REF}schemas/CatalogTool"}}},
-        "additionalProperties": False,
-    },
-    "CatalogTool": {
-        "type": "object",
-        "required": ["name", "title", "description", "latest_version", "endpoint", "versions"],
-        "properties": {
-            "name": {"type": "string"},
-            "title": {"type": "string"},
-            "description": {"type": "string"},
-            "latest_version": {"type": "string"},
-            "endpoint": {"type": "string"},
-            "versions": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": [
-                        "version",
-                        "title",
-                        "description",
-                        "endpoint",
-                        "input_schema",
-                        "output_schema",
-                        "example_input",
-                    ],
-                    "properties": {
-                        "version": {"type": "string"},
-                        "title": {"type": "string"},
-                        "description": {"type": "string"},
-                        "endpoint": {"type": "string"},
-                        "input_schema": {"type": "object"},
-                        "output_schema": {"type": "object"},
-                        "example_input": {"type": "object"},
-                    },
-                    "additionalProperties": False,
-                },
-            },
-        },
-        "additionalProperties": False,
-    },
-    "Usage": {
-        "type": "object",
-        "required": [
-            "month",
-            "plan",
-            "calls",
-            "tokens",
-            "errors",
-            "error_rate",
-            "rejected",
-            "quota",
-            "days",
-            "tools",
-        ],
-        "properties": {
-            "month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
-            "plan": {
-                "type": "object",
-                "required": ["name", "monthly_calls"],
-                "properties": {"name": {"type": "string"}, "monthly_calls": _COUNTS},
-            },
-            "calls": _COUNTS,
-            "tokens": _COUNTS,
-            "errors": _COUNTS,
-            "error_rate": {"type": "number", "minimum": 0, "maximum": 1},
-            "rejected": {
-                "type": "object",
-                "required": ["rate_limit", "quota"],
-                "properties": {"rate_limit": _COUNTS, "quota": _COUNTS},
-            },
-            "quota": {
-                "type": "object",
-                "required": ["limit", "used", "remaining", "resets_at"],
-                "properties": {
-                    "limit": _COUNTS,
-                    "used": _COUNTS,
-                    "remaining": _COUNTS,
-                    "resets_at": {"type": "string", "format": "date-time"},
-                },
-            },
-            "days": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": [
-                        "date",
-                        "calls",
-                        "errors",
-                        "tokens",
-                        "rejected_rate_limit",
-                        "rejected_quota",
-                    ],
-                    "properties": {
-                        "date": {"type": "string", "format": "date"},
-                        "calls": _COUNTS,
-                        "errors": _COUNTS,
-                        "tokens": _COUNTS,
-                        "rejected_rate_limit": _COUNTS,
-                        "rejected_quota": _COUNTS,
-                    },
-                },
-            },
-            "tools": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["tool", "calls", "errors", "tokens"],
-                    "properties": {
-                        "tool": {"type": "string"},
-                        "calls": _COUNTS,
-                        "errors": _COUNTS,
-                        "tokens": _COUNTS,
-                    },
-                },
-            },
-        },
-    },
-    "Health": {
-        "type": "object",
-        "required": ["status"],
-        "properties": {"status": {"const": "ok"}},
     },
     "OpenApiDocument": {
         "type": "object",

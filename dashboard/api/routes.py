@@ -7,7 +7,7 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from dashboard.api import gateway, openapi
-from dashboard.api.answers import ApiError
+from dashboard.api.answers import ApiError, Health, json_response
 from dashboard.api.catalog import catalog
 from dashboard.api.codes import ErrorCode
 from dashboard.extensions import db
@@ -20,7 +20,7 @@ bp = Blueprint("api", __name__)
 @bp.get("/v1/health")
 def health():
     """A liveness check with no database work."""
-    return jsonify(status="ok")
+    return json_response(Health(status="ok"))
 
 
 # merge_slashes=False: an encoded slash in a name (`/tools/%2F0`) is no tool (JSON 404), not a
@@ -35,7 +35,7 @@ def call_tool(name: str, version: str | None):
 @bp.get("/v1/tools")
 def tools():
     """The catalog: every served tool with its versions, schemas and example input."""
-    return jsonify(catalog())
+    return json_response(catalog())
 
 
 @bp.get("/v1/usage")
@@ -49,7 +49,7 @@ def usage():
         first, following = parse_month(month, utcnow().date())
     except BadMonth as error:
         raise ApiError(ErrorCode.INVALID_MONTH, str(error)) from None
-    return jsonify(month_usage(key.user_id, key.subscription_plan, first, following))
+    return json_response(month_usage(key.user_id, key.subscription_plan, first, following))
 
 
 @bp.get("/openapi.json", endpoint="openapi")

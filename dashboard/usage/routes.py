@@ -34,10 +34,8 @@ def index():
         return render_usage(400, error=str(error), period=rolling_period(today), today=today)
     report = usage_report(current_user.id, current_user.subscription_plan, period, today)
     summary = report["summary"]
-    active = bool(
-        summary["calls"] or summary["rejected"]["rate_limit"] or summary["rejected"]["quota"]
-    )
-    figures = charts.month_figures(report["series"], report["trend"], summary["month"], today)
+    active = bool(summary.calls or summary.rejected.rate_limit or summary.rejected.quota)
+    figures = charts.month_figures(report["series"], report["trend"], summary.month, today)
     if not active:  # an empty period shows an empty state, not empty charts
         figures = {"trend": figures["trend"]} if any(m["calls"] for m in report["trend"]) else {}
     return render_usage(

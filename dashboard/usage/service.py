@@ -3,13 +3,16 @@
 `month_usage` is the one definition of the month's numbers: the usage page and
 `GET /api/v1/usage` both show what it returns. The usage page opens on the rolling last 30 days
 (`days_usage`, the same numbers summed from usage_daily) and shows any month on request.
+Both are a `Usage`, which the API encodes as it is and its OpenAPI schema is derived from.
 """
 
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Annotated
 
+import msgspec
 import sqlalchemy as sa
 
 from dashboard.extensions import db
@@ -21,6 +24,63 @@ MONTH_PATTERN = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")  # ASCII digits only
 
 
 ROLLING_DAYS = 30  # the usage page's default period: the last 30 days, today included
+
+
+# A count in a JSON answer, and texts whose JSON Schema format the document names.
+Count = Annotated[int, msgspec.Meta(ge=0)]
+DateText = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date"})]
+DateTimeText = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]
+
+
+class UsagePlan(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    monthly_calls: Count
+
+
+class UsageRejected(msgspec.Struct, forbid_unknown_fields=True):
+    """Calls refused by the rate limit (and for too many in flight) and by the quota."""
+
+    rate_limit: Count
+    quota: Count
+
+
+class UsageQuota(msgspec.Struct, forbid_unknown_fields=True):
+    limit: Count
+    used: Count
+    remaining: Count
+    resets_at: DateTimeText
+
+
+class UsageDay(msgspec.Struct, forbid_unknown_fields=True):
+    date: DateText
+    calls: Count
+    errors: Count
+    tokens: Count
+    rejected_rate_limit: Count
+    rejected_quota: Count
+
+
+class UsageTool(msgspec.Struct, forbid_unknown_fields=True):
+    tool: str
+    calls: Count
+    errors: Count
+    tokens: Count
+
+
+class Usage(msgspec.Struct, forbid_unknown_fields=True):
+    """Usage over some days (a month, or the rolling days): calls, tokens, errors, rejections,
+    the quota of `month`, and per-day and per-tool rows."""
+
+    month: Annotated[str, msgspec.Meta(pattern="^[0-9]{4}-[0-9]{2}$")]
+    plan: UsagePlan
+    calls: Count
+    tokens: Count
+    errors: Count
+    error_rate: Annotated[float, msgspec.Meta(ge=0, le=1)]
+    rejected: UsageRejected
+    quota: UsageQuota
+    days: list[UsageDay]
+    tools: list[UsageTool]
 
 
 class BadMonth(ValueError):
@@ -91,7 +151,7 @@ def month_calls_and_tokens(user_id: uuid.UUID, first: date) -> tuple[int, int]:
     return (summary.total_calls, summary.total_tokens) if summary else (0, 0)
 
 
-def month_usage(user_id: uuid.UUID, plan_name: str, first: date, following: date) -> dict:
+def month_usage(user_id: uuid.UUID, plan_name: str, first: date, following: date) -> Usage:
     """The month's calls, tokens, errors, rejections, quota, and per-day and per-tool rows."""
     calls, tokens = month_calls_and_tokens(user_id, first)
     quota = (first, calls)
@@ -100,7 +160,7 @@ def month_usage(user_id: uuid.UUID, plan_name: str, first: date, following: date
 
 def days_usage(
     user_id: uuid.UUID, plan_name: str, first: date, following: date, this_month: date
-) -> dict:
+) -> Usage:
     """month_usage's numbers for days that are not one calendar month (the rolling 30 days):
     calls and tokens summed from usage_daily; the quota is this month's, as the plan counts."""
     calls, tokens = db.session.execute(
@@ -126,7 +186,7 @@ def usage_numbers(
     tokens: int,
     *,
     quota: tuple[date, int],
-) -> dict:
+) -> Usage:
     """The numbers of the days from `first` until `following`, given their calls and tokens,
     and the quota of (the first day of a month, the calls it counted)."""
     in_month = (
@@ -164,44 +224,44 @@ def usage_numbers(
     plan = plan_named(plan_name)
     quota_month, used = quota
     resets = shift_month(quota_month, 1)
-    return {
-        "month": quota_month.strftime("%Y-%m"),
-        "plan": {"name": plan.name, "monthly_calls": plan.monthly_calls},
-        "calls": calls,
-        "tokens": tokens,
-        "errors": errors,
-        "error_rate": round(errors / calls, 4) if calls else 0.0,
-        "rejected": {
-            "rate_limit": sum(int(row.rejected_rate_limit) for row in day_rows),
-            "quota": sum(int(row.rejected_quota) for row in day_rows),
-        },
-        "quota": {
-            "limit": plan.monthly_calls,
-            "used": used,
-            "remaining": max(0, plan.monthly_calls - used),
-            "resets_at": datetime(resets.year, resets.month, 1).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        },
-        "days": [
-            {
-                "date": row.day.isoformat(),
-                "calls": int(row.calls),
-                "errors": int(row.errors),
-                "tokens": int(row.tokens),
-                "rejected_rate_limit": int(row.rejected_rate_limit),
-                "rejected_quota": int(row.rejected_quota),
-            }
+    return Usage(
+        month=quota_month.strftime("%Y-%m"),
+        plan=UsagePlan(name=plan.name, monthly_calls=plan.monthly_calls),
+        calls=calls,
+        tokens=tokens,
+        errors=errors,
+        error_rate=round(errors / calls, 4) if calls else 0.0,
+        rejected=UsageRejected(
+            rate_limit=sum(int(row.rejected_rate_limit) for row in day_rows),
+            quota=sum(int(row.rejected_quota) for row in day_rows),
+        ),
+        quota=UsageQuota(
+            limit=plan.monthly_calls,
+            used=used,
+            remaining=max(0, plan.monthly_calls - used),
+            resets_at=datetime(resets.year, resets.month, 1).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        ),
+        days=[
+            UsageDay(
+                date=row.day.isoformat(),
+                calls=int(row.calls),
+                errors=int(row.errors),
+                tokens=int(row.tokens),
+                rejected_rate_limit=int(row.rejected_rate_limit),
+                rejected_quota=int(row.rejected_quota),
+            )
             for row in day_rows
         ],
-        "tools": [
-            {
-                "tool": row.tool_name,
-                "calls": int(row.calls),
-                "errors": int(row.errors),
-                "tokens": int(row.tokens),
-            }
+        tools=[
+            UsageTool(
+                tool=row.tool_name,
+                calls=int(row.calls),
+                errors=int(row.errors),
+                tokens=int(row.tokens),
+            )
             for row in tool_rows
         ],
-    }
+    )
 
 
 # The usage page's details: the month's rows per day, tool and key, and the 12-month trend.

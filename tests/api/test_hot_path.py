@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from dashboard.api import metering
 from dashboard.api.connection import give_back_kept_connection, kept_connections, postgresql_sql
 from dashboard.api.credentials import KEY_LOOKUP, find_key
+from dashboard.api.metering import MeteredCall
 from dashboard.api.throttle import calls_this_month, key_limiter, month_counts
 from dashboard.auth.service import create_user
 from dashboard.extensions import db
@@ -92,8 +93,9 @@ def test_one_statement_writes_what_the_statement_by_statement_path_writes(app, m
         (single, metering.record_call_in_one_statement),
         (stepwise, metering.record_call_statement_by_statement),
     ):
-        first = write(**call_fields(owner))
-        second = write(**call_fields(owner, status="success", execution_time_ms=3, tokens_used=5))
+        first = write(MeteredCall(**call_fields(owner)))
+        success = call_fields(owner, status="success", execution_time_ms=3, tokens_used=5)
+        second = write(MeteredCall(**success))
         assert (first.month_calls, second.month_calls) == (1, 2)
         assert db.session.get(ToolLog, second.log_id) is not None
 
@@ -134,7 +136,7 @@ def test_one_statement_inside_an_open_transaction_commits_it(app, make_key, user
     make_key()
     db.session.execute(sa.select(ApiKey.id)).all()
     assert db.session().in_transaction()
-    recorded = metering.record_call_counted(**call_fields(user))
+    recorded = metering.record(MeteredCall(**call_fields(user)))
     assert not db.session().in_transaction()
     db.session.rollback()  # nothing left to roll back: the write stays
     assert db.session.get(ToolLog, recorded.log_id) is not None
@@ -144,7 +146,7 @@ def test_one_statement_inside_an_open_transaction_commits_it(app, make_key, user
 @pytest.mark.parametrize("app_overrides", [{"METERING_SYNCHRONOUS_COMMIT": False}])
 def test_relaxed_commit_is_local_to_the_metering_statement(app, make_key, user):
     make_key()
-    metering.record_call_counted(**call_fields(user))
+    metering.record(MeteredCall(**call_fields(user)))
     with db.engine.connect() as connection:  # the pool's connections keep the default
         assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
     assert db.session.scalar(sa.text("SHOW synchronous_commit")) == "on"
@@ -156,9 +158,9 @@ def test_last_request_at_moves_at_most_every_resolution(app, make_key, user):
     later = AT + metering.LAST_USED_RESOLUTION / 2
     much_later = AT + metering.LAST_USED_RESOLUTION * 2
     for at in (AT, later):
-        metering.record_call_counted(**call_fields(user, at=at))
+        metering.record(MeteredCall(**call_fields(user, at=at)))
     assert rows(user)[3] == AT
-    metering.record_call_counted(**call_fields(user, at=much_later))
+    metering.record(MeteredCall(**call_fields(user, at=much_later)))
     assert rows(user)[3] == much_later
 
 
@@ -190,7 +192,7 @@ def test_hot_path_borrows_one_connection_per_context_and_gives_it_back(api_app, 
     with api_app.app_context():
         assert find_key(secret).user_id == fields["user_id"]
         assert calls_this_month(fields["user_id"], "2026-03") == 0
-        metering.record_call_counted(**fields)
+        metering.record(MeteredCall(**fields))
         assert pool.checkedout() == checked_out + 1  # one borrowed connection for all three
         assert not db.session.registry.has()  # no ORM session was made on the hot path
     assert pool.checkedout() == checked_out

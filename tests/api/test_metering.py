@@ -1,12 +1,14 @@
 """Metering under concurrency, the key lookup's index, and relaxed commit durability."""
 
+import dataclasses
 import threading
 
 import pytest
 import sqlalchemy as sa
 
+from dashboard.api import metering
 from dashboard.api.credentials import key_lookup_query
-from dashboard.api.metering import record_call
+from dashboard.api.metering import MeteredCall, record_call
 from dashboard.extensions import db
 from dashboard.keys.secrets import hash_secret
 from dashboard.models import ApiKey, ToolLog, UsageDaily, UsageSummary, utcnow
@@ -86,3 +88,32 @@ def test_metering_without_synchronous_commit_still_writes_everything(app, make_k
     assert db.session.scalar(sa.select(ApiKey.last_request_at)) <= utcnow()
     if db.engine.dialect.name == "postgresql":  # the setting was transaction-local
         assert db.session.scalar(sa.text("SHOW synchronous_commit")) == "on"
+
+
+def test_the_gateway_meters_a_call_as_one_value(api, secret, user, monkeypatch):
+    """The hot path builds one frozen MeteredCall and hands it to metering as it is."""
+    seen = []
+    real_record = metering.record
+    monkeypatch.setattr(metering, "record", lambda call: seen.append(call) or real_record(call))
+    answered = api.call("echo", {"message": "hi"}, key=secret).get_json()
+    refused = api.call("echo", {"message": 1}, key=secret).get_json()["error"]
+
+    success, failure = seen
+    assert isinstance(success, MeteredCall)
+    assert (success.user_id, success.tool_name, success.status, success.http_status) == (
+        user.id,
+        "echo",
+        "success",
+        200,
+    )
+    assert str(success.log_id) == answered["request_id"]
+    assert success.input_json == '{"message":"hi"}'  # encoded once, stored as it is
+    assert (failure.error_code, failure.http_status, str(failure.log_id)) == (
+        "invalid_input",
+        422,
+        refused["request_id"],
+    )
+    assert failure.errors == [{"path": "/message", "message": refused["errors"][0]["message"]}]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        success.status = "error"
+    assert db.session.get(ToolLog, success.log_id).http_status == 200

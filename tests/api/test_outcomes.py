@@ -161,7 +161,7 @@ def test_logs_filter_by_http_status_and_error_code(api, secret, client, user):
     assert shown("code=tool_error") == 1
     assert shown("code=tool_error&http=422") == 0
     assert "HTTP status must be a number" in client.get("/logs/?http=abc").text
-    statuses = re.findall(r'data-testid="http-status">(\d+)<', client.get("/logs/").text)
+    statuses = re.findall(r'data-testid="http-status"[^>]*>(\d+)<', client.get("/logs/").text)
     assert sorted(statuses) == ["200", "422", "500"]
 
 
@@ -180,7 +180,13 @@ def test_a_caller_that_gives_no_status_gets_the_codes_status(app, make_key, user
         execution_time_ms=1,
         tokens_used=1,
     )
-    codes = {"invalid_input": 422, "tool_error": 500, "mystery": 500, None: 200}
+    codes = {
+        "invalid_input": 422,
+        "tool_error": 500,
+        "tool_timeout": 504,
+        "mystery": 500,
+        None: 200,
+    }
     for code, expected in codes.items():
         status = "success" if code is None else "error"
         log_id = record_call(**fields, status=status, error_code=code, error_message=code)

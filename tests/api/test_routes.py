@@ -2,14 +2,18 @@
 
 import re
 
+import msgspec
 import pytest
 import sqlalchemy as sa
 from flask import url_for
 from openapi_spec_validator import validate as validate_spec
 
+from dashboard.api.answers import Error, Health
+from dashboard.api.catalog import Catalog
 from dashboard.extensions import db
-from dashboard.models import Tool
+from dashboard.models import Tool, utcnow
 from dashboard.tools.registry import all_tools
+from dashboard.usage.service import Usage, month_usage, parse_month
 from tests.api.conftest import error_code
 from tests.conftest import make_app
 
@@ -180,3 +184,22 @@ def test_without_a_cache_revocation_is_immediate(api, secret):
     db.session.execute(sa.update(ApiKey).values(revoked_at=utcnow()))
     db.session.commit()
     assert error_code(api.call("echo", {"message": "b"}, key=secret)) == "revoked_api_key"
+
+
+def test_the_documents_answer_schemas_are_the_encoded_shapes(api, secret, user):
+    """The catalog, usage, health and error schemas are derived from the Structs the API
+    encodes; the usage answer is month_usage's Usage as it is."""
+    document = api.get("/api/openapi.json").get_json()
+    _, derived = msgspec.json.schema_components(
+        [Catalog, Usage, Health, Error], ref_template="#/components/schemas/{name}"
+    )
+    for name, schema in derived.items():
+        assert document["components"]["schemas"][name] == schema, name
+    assert derived["Usage"]["additionalProperties"] is False  # a key the Struct lacks fails
+
+    api.call("echo", {"message": "hi"}, key=secret)
+    answer = api.get("/api/v1/usage", key=secret).get_json()
+    today = utcnow().date()
+    usage = month_usage(user.id, "free", *parse_month(None, today))
+    assert answer == msgspec.to_builtins(usage)
+    assert answer["calls"] == 1 and set(answer) == set(Usage.__struct_fields__)

@@ -104,8 +104,8 @@ def test_headline_matches_the_rollups(client, busy_march):
 def test_page_and_month_usage_agree(client, busy_march):
     page = client.get("/usage/?month=2026-04").get_data(as_text=True)
     numbers = month_usage(busy_march.id, "free", date(2026, 4, 1), date(2026, 5, 1))
-    assert text_of(page, "stat-calls") == f"{numbers['calls']:,}" == "1"
-    assert text_of(page, "stat-tokens") == f"{numbers['tokens']:,}" == "1,000"
+    assert text_of(page, "stat-calls") == f"{numbers.calls:,}" == "1"
+    assert text_of(page, "stat-tokens") == f"{numbers.tokens:,}" == "1,000"
     assert text_of(page, "stat-rejected-split") == "0 rate limit · 1 quota"
 
 

@@ -114,8 +114,8 @@ def test_usage_report_agrees_with_month_usage(user, key, call, reject):
     reject(user, key, "echo", datetime(2026, 3, 31, 23, 59, 59))
     report = service.usage_report(user.id, "free", service.Period(*MARCH, False), date(2026, 11, 2))
     assert report["summary"] == month_usage(user.id, "free", *MARCH)
-    assert sum(report["series"]["calls"]) == report["summary"]["calls"] == 3
-    assert sum(report["series"]["tokens"]) == report["summary"]["tokens"] == 47
+    assert sum(report["series"]["calls"]) == report["summary"].calls == 3
+    assert sum(report["series"]["tokens"]) == report["summary"].tokens == 47
     assert sum(report["histogram"]) == 3
     assert parse_month("2026-03", date(2026, 11, 1)) == MARCH
 
@@ -133,11 +133,11 @@ def test_the_rolling_days_cross_the_month(user, key, call, reject):
     reject(user, key, "echo", datetime(2026, 2, 20), reason="rate_limit")
     report = service.usage_report(user.id, "free", period, today)
     summary = report["summary"]
-    assert (summary["calls"], summary["tokens"], summary["errors"]) == (3, 7, 1)
-    assert summary["rejected"] == {"rate_limit": 1, "quota": 0}
-    assert summary["quota"]["used"] == 1  # March's calls only: what the plan counts
-    assert summary["quota"]["resets_at"] == "2026-04-01T00:00:00Z"
-    assert summary["month"] == "2026-03"
+    assert (summary.calls, summary.tokens, summary.errors) == (3, 7, 1)
+    assert (summary.rejected.rate_limit, summary.rejected.quota) == (1, 0)
+    assert summary.quota.used == 1  # March's calls only: what the plan counts
+    assert summary.quota.resets_at == "2026-04-01T00:00:00Z"
+    assert summary.month == "2026-03"
     assert report["series"]["days"][0] == date(2026, 1, 31)
     assert report["series"]["calls"][0] == 1 and report["series"]["calls"][-1] == 1
     assert sum(report["series"]["calls"]) == 3
