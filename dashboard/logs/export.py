@@ -11,10 +11,9 @@ from dashboard.extensions import db
 from dashboard.keys.service import keys_of
 from dashboard.logs.filters import LogFilter
 from dashboard.logs.service import (
-    REJECTION_CODES,
-    REJECTION_STATUS,
     conditions,
     rejected_conditions,
+    rejection_code,
 )
 from dashboard.models import RejectedCalls, ToolLog, User
 
@@ -107,13 +106,13 @@ def export_rejected_rows(user: User, filters: LogFilter) -> Iterator[tuple]:
             row.tool_name,
             "",
             "rejected",
-            REJECTION_CODES.get(row.reason, row.reason),
+            rejection_code(row.reason).value,
             key_name,
             key_prefix,
             "",
             "",
             "",
-            REJECTION_STATUS,
+            rejection_code(row.reason).status,
             row.count,
             "api",
         )

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import defer
 
+from dashboard.api.codes import ErrorCode
 from dashboard.extensions import db
 from dashboard.keys.service import keys_of
 from dashboard.logs.filters import SINCE_PRESETS, LogFilter
@@ -20,12 +21,18 @@ from dashboard.paging import Keyset, decode_cursor, encode_cursor
 PAGE_SIZE = 50
 REJECTED_PAGE_SIZE = 100
 # The error code each refusal reason is answered with (all with HTTP 429).
+# A refused-calls row's reason, and the code (with its status) its calls were answered with.
 REJECTION_CODES = {
-    "rate_limit": "rate_limited",
-    "quota": "quota_exceeded",
-    "concurrency": "concurrency_limited",
+    "rate_limit": ErrorCode.RATE_LIMITED,
+    "quota": ErrorCode.QUOTA_EXCEEDED,
+    "concurrency": ErrorCode.CONCURRENCY_LIMITED,
 }
-REJECTION_STATUS = 429
+
+
+def rejection_code(reason: str) -> ErrorCode:
+    return REJECTION_CODES.get(reason, ErrorCode.RATE_LIMITED)
+
+
 # The list's order, newest first; (created_at, id) is unique, so pages never skip a row.
 NEWEST_FIRST = Keyset((ToolLog.created_at, ToolLog.id))
 
@@ -102,7 +109,9 @@ def rejected_conditions(user: User, filters: LogFilter) -> list:
     if filters.code:
         reasons = [r for r, code in REJECTION_CODES.items() if code == filters.code]
         where.append(RejectedCalls.reason.in_(reasons) if reasons else sa.false())
-    if filters.http_status and filters.http_status != REJECTION_STATUS:
+    if filters.http_status and filters.http_status not in {
+        code.status for code in REJECTION_CODES.values()
+    }:
         where.append(sa.false())
     where.extend(time_conditions(RejectedCalls.minute, filters))
     return where
@@ -121,11 +130,11 @@ class RejectedRow:
 
     @property
     def error_code(self) -> str:
-        return REJECTION_CODES.get(self.reason, self.reason)
+        return rejection_code(self.reason).value
 
     @property
     def http_status(self) -> int:
-        return REJECTION_STATUS
+        return rejection_code(self.reason).status
 
 
 def rejected_rows(user: User, filters: LogFilter, limit: int = REJECTED_PAGE_SIZE) -> list:

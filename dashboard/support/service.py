@@ -15,7 +15,7 @@ from dashboard.models import ApiKey, ToolLog, User, utcnow
 from dashboard.paging import Keyset
 from dashboard.plans import all_plans
 from dashboard.revocation import account_changed
-from dashboard.usage.service import month_usage, parse_month
+from dashboard.usage.service import Usage, month_usage, parse_month
 from dashboard.webhooks.service import endpoints_of, recent_deliveries
 
 SEARCH_PAGE_SIZE = 25
@@ -106,7 +106,7 @@ def latest_errors(user: User, limit: int = 10) -> list:
     ).all()
 
 
-def this_month_usage(user: User, today: date | None = None) -> dict:
+def this_month_usage(user: User, today: date | None = None) -> Usage:
     """This month's numbers for the user, exactly as their usage page shows them."""
     first, following = parse_month(None, today or utcnow().date())
     return month_usage(user.id, user.subscription_plan, first, following)
