@@ -232,3 +232,30 @@ def test_viewing_as_a_customer(page: Page, demo):
         look_at(page, name)
     banner.get_by_role("button", name=re.compile("^End")).click()
     expect(page.get_by_role("region", name="Viewing as a customer")).to_have_count(0)
+
+
+def test_the_invitation_pages(page: Page, live_app, demo):
+    """An invitation to an organisation as its invitee sees it: logged out, logged in, used."""
+    from dashboard.organisations.invitations import invite
+    from dashboard.organisations.roles import Role
+    from dashboard.organisations.service import create_organisation
+
+    with live_app.app_context():
+        owner = user_by_email(ADMIN_EMAIL)
+        organisation = create_organisation(owner, f"Walk {uuid.uuid4().hex[:6]}")
+        path = (
+            "/invitations/"
+            + invite(owner, organisation, DEMO_EMAIL, Role.DEVELOPER).link.rsplit("/", 1)[1]
+        )
+        db.session.remove()
+    page.goto(path)
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    look_at(page, "invitation-logged-out")
+    log_in(page, DEMO_EMAIL)
+    page.goto(path)
+    look_at(page, "invitation")
+    page.get_by_role("button", name=re.compile("Accept and join")).click()
+    expect(page.get_by_text("You joined")).to_be_visible()
+    page.goto(path)
+    expect(page.get_by_role("heading", name="This invitation was already used")).to_be_visible()
+    look_at(page, "invitation-used")
