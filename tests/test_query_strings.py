@@ -23,6 +23,7 @@ from dashboard.keys.service import create_key
 from dashboard.logs.filters import FILTER_PARAMS, SINCE_PRESETS
 from dashboard.logs.routes import LIST_PARAMS
 from dashboard.models import SuperAdmin, Tool
+from dashboard.organisations.service import create_organisation
 from dashboard.support.forms import AuditFilterForm, SearchForm
 from dashboard.tools.sync import sync_tools
 from dashboard.webhooks.service import create_endpoint
@@ -66,6 +67,8 @@ DECLARED = {
     "auth.reset_password": ("visitor", ()),
     "auth.verify_email": ("visitor", ()),
     "organisations.invitation": ("visitor", ()),
+    "organisations.new": ("customer", ()),
+    "organisations.members": ("customer", ()),
     "support.index": ("admin", (*form_fields(SearchForm), "after")),
     "support.audit": ("admin", (*form_fields(AuditFilterForm), "before")),
     "support.user_detail": ("admin", ()),
@@ -149,6 +152,7 @@ def people(app, make_user):
         tokens_used=1,
     )
     endpoint, _ = create_endpoint(customer.id, "https://example.com/hook", "walked", [])
+    organisation = create_organisation(customer, "Walked")
     admin = make_user()
     db.session.add(SuperAdmin(user_id=admin.id, notes="query-string walk"))
     db.session.commit()
@@ -162,6 +166,7 @@ def people(app, make_user):
         "name": "echo",
         "version": "v1",
         "token": "not-a-real-token",
+        "slug": organisation.slug,
     }
     clients = {"visitor": app.test_client()}
     for who, person in (("customer", customer), ("admin", admin)):

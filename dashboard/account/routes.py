@@ -24,6 +24,7 @@ from dashboard.auth.routes import wait_words
 from dashboard.auth.service import normalise_email
 from dashboard.extensions import limiter
 from dashboard.models.types import parse_uuid
+from dashboard.organisations.service import accounts_of
 from dashboard.plans import all_plans, plan_named
 from dashboard.sessions.records import (
     active_sessions,
@@ -81,6 +82,7 @@ def render_account(password_form=None, delete_form=None, email_form=None, status
         **sessions_context(),
         history=security_history(current_user),
         event_words=EVENT_WORDS,
+        organisations=accounts_of(current_user)[1:],
     ), status
 
 

@@ -1,4 +1,7 @@
-"""The page an emailed invitation opens: who invites you where, in which role, and Accept.
+"""An organisation's people: creating one, its members page (invite, roles, remove, leave),
+and the page an emailed invitation opens.
+
+The invitation page says who invites you where, in which role, and offers Accept.
 
 It answers the same way for every visitor until they act: logged out, it asks them to log in
 or sign up with the invited address; logged in as someone else, it says the invitation is for
@@ -6,14 +9,50 @@ another address (never whether that address has an account); logged in as the in
 joins the organisation. A link that cannot be used gets the link-problem page.
 """
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
 
 from dashboard.customer_only import customer_only
+from dashboard.errors import error_response
 from dashboard.extensions import db
-from dashboard.models import Organisation, User
-from dashboard.organisations.invitations import InvitationProblem, accept, invitation_for
-from dashboard.organisations.roles import DESCRIPTIONS, Role
+from dashboard.members.forms import (
+    ActionForm,
+    InviteForm,
+    NewOrganisationForm,
+    RoleForm,
+)
+from dashboard.models import Organisation, User, utcnow
+from dashboard.models.types import parse_uuid
+from dashboard.organisations.invitations import (
+    InvitationProblem,
+    accept,
+    invitation_for,
+    invitation_of,
+    invite,
+    pending_of,
+    resend,
+    revoke,
+)
+from dashboard.organisations.roles import DESCRIPTIONS, Permission, Role, allows, parse_role
+from dashboard.organisations.service import (
+    MembershipRefused,
+    change_role,
+    create_organisation,
+    leave,
+    members_of,
+    organisation_by_slug,
+    remove_member,
+    role_in,
+)
 
 bp = Blueprint("organisations", __name__)
 
@@ -50,7 +89,7 @@ def invitation_page(token: str):
         except InvitationProblem as problem:
             return problem_page(problem)
         flash(f"You joined {joined.name} as {invitation.role}.", "success")
-        return redirect(url_for("auth.home"), 303)
+        return redirect(url_for(".members", slug=joined.slug), 303)
     role = Role(invitation.role)
     return render_template(
         "members/invitation.html",
@@ -63,3 +102,170 @@ def invitation_page(token: str):
         is_invitee=is_invitee,
         token=token,
     )
+
+
+# Organisations and their people.
+
+
+def membership_or_404(slug: str) -> tuple[Organisation, Role]:
+    """The organisation of `slug` and the current person's role in it; 404 for anyone else
+    (an organisation's existence is not told to strangers)."""
+    organisation = organisation_by_slug(slug)
+    role = role_in(current_user, organisation.account) if organisation else None
+    if organisation is None or role is None:
+        abort(404)
+    return organisation, role
+
+
+def require(role: Role, permission: Permission) -> None:
+    """403 with a page that says why, unless `role` may do `permission`."""
+    if not allows(role, permission):
+        message = f"As {role.value} you cannot do this here: ask an owner or an admin."
+        abort(make_response(error_response(403, message)))
+
+
+def checked_action() -> None:
+    """Refuse an action whose form carries no valid CSRF token."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+
+
+def back_to_members(organisation: Organisation):
+    return redirect(url_for(".members", slug=organisation.slug), 303)
+
+
+@bp.route("/organisations/new", methods=["GET", "POST"], endpoint="new")
+@login_required
+@customer_only  # support viewing as a customer creates nothing in their name
+def new_organisation():
+    form = NewOrganisationForm()
+    if form.validate_on_submit():
+        try:
+            organisation = create_organisation(
+                current_user, form.name.data, form.billing_email.data or None
+            )
+        except MembershipRefused as refused:
+            form.name.errors.append(str(refused))
+        else:
+            flash(f"{organisation.name} is created, and you are its owner.", "success")
+            return back_to_members(organisation)
+    status = 422 if form.errors else 200
+    return render_template("members/new.html", title="New organisation", form=form), status
+
+
+@bp.get("/o/<slug>/members/", endpoint="members")
+@login_required
+def members_page(slug: str):
+    organisation, role = membership_or_404(slug)
+    return render_members(organisation, role, InviteForm(formdata=None))
+
+
+def render_members(organisation: Organisation, role: Role, invite_form, status: int = 200):
+    manages = allows(role, Permission.WRITE_MEMBERS)
+    return render_template(
+        "members/index.html",
+        title=f"{organisation.name}: members",
+        organisation=organisation,
+        role=role,
+        manages=manages,
+        members=members_of(organisation),
+        invitations=pending_of(organisation) if manages else [],
+        invite_form=invite_form,
+        action_form=ActionForm(),
+        roles=list(Role),
+        descriptions=DESCRIPTIONS,
+        now=utcnow(),
+    ), status
+
+
+@bp.post("/o/<slug>/members/invite", endpoint="invite")
+@login_required
+def invite_member(slug: str):
+    organisation, role = membership_or_404(slug)
+    require(role, Permission.WRITE_MEMBERS)
+    form = InviteForm()
+    if form.validate_on_submit():
+        chosen = parse_role(form.role.data)
+        try:
+            invite(current_user, organisation, form.email.data, chosen)
+        except MembershipRefused as refused:
+            form.email.errors.append(str(refused))
+        else:
+            flash(f"Invitation sent to {form.email.data.strip()}.", "success")
+            return back_to_members(organisation)
+    return render_members(organisation, role, form, status=422)
+
+
+@bp.post("/o/<slug>/members/<person_id>/role", endpoint="change_role")
+@login_required
+def change_member_role(slug: str, person_id: str):
+    organisation, role = membership_or_404(slug)
+    require(role, Permission.WRITE_MEMBERS)
+    form = RoleForm()
+    person = parse_uuid(person_id)
+    if not form.validate_on_submit() or person is None:
+        abort(400 if person else 404)
+    try:
+        change_role(current_user, organisation, person, parse_role(form.role.data))
+    except MembershipRefused as refused:
+        flash(str(refused), "danger")
+    else:
+        flash("The role is changed.", "success")
+    return back_to_members(organisation)
+
+
+@bp.post("/o/<slug>/members/<person_id>/remove", endpoint="remove")
+@login_required
+def remove(slug: str, person_id: str):
+    organisation, role = membership_or_404(slug)
+    require(role, Permission.WRITE_MEMBERS)
+    checked_action()
+    person = parse_uuid(person_id)
+    if person is None:
+        abort(404)
+    try:
+        remove_member(current_user, organisation, person)
+    except MembershipRefused as refused:
+        flash(str(refused), "danger")
+        return back_to_members(organisation)
+    flash("The member is removed; their next page no longer opens the organisation.", "success")
+    return back_to_members(organisation)
+
+
+@bp.post("/o/<slug>/leave", endpoint="leave")
+@login_required
+def leave_organisation(slug: str):
+    organisation, _ = membership_or_404(slug)
+    checked_action()
+    try:
+        leave(current_user, organisation)
+    except MembershipRefused as refused:
+        flash(str(refused), "danger")
+        return back_to_members(organisation)
+    flash(f"You left {organisation.name}.", "success")
+    return redirect(url_for("account.index"), 303)
+
+
+@bp.post("/o/<slug>/invitations/<invitation_id>/<action>", endpoint="invitation_action")
+@login_required
+def invitation_action(slug: str, invitation_id: str, action: str):
+    organisation, role = membership_or_404(slug)
+    require(role, Permission.WRITE_MEMBERS)
+    checked_action()
+    invitation_key = parse_uuid(invitation_id)
+    invitation = invitation_of(organisation, invitation_key) if invitation_key else None
+    if invitation is None or action not in ("resend", "revoke"):
+        abort(404)
+    try:
+        if action == "resend":
+            resend(current_user, organisation, invitation)
+            flash(
+                f"Invitation sent again to {invitation.email}; the earlier link no longer works.",
+                "success",
+            )
+        else:
+            revoke(current_user, organisation, invitation)
+            flash(f"The invitation to {invitation.email} is withdrawn.", "success")
+    except MembershipRefused as refused:
+        flash(str(refused), "danger")
+    return back_to_members(organisation)

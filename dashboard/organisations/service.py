@@ -56,6 +56,10 @@ def organisation_of(account: User) -> Organisation | None:
     return db.session.get(Organisation, account.id)
 
 
+def organisation_by_slug(slug: str) -> Organisation | None:
+    return db.session.scalar(sa.select(Organisation).where(Organisation.slug == slug))
+
+
 def role_in(person: User, account: User) -> Role | None:
     """The role `person` holds on `account`: OWNER of their own, their membership's role in an
     organisation, None when they may not open it."""
@@ -245,7 +249,7 @@ def remove_member(actor: User, organisation: Organisation, person_id: uuid.UUID)
             _may_manage(actor, organisation, membership)
         if membership.role == Role.OWNER and _owners(organisation) == 1:
             raise MembershipRefused(
-                "The last owner cannot leave: transfer ownership or delete the organisation first."
+                "The last owner cannot leave: make another member an owner first."
             )
         db.session.delete(membership)
         record_event(

@@ -256,6 +256,25 @@ def test_the_invitation_pages(page: Page, live_app, demo):
     look_at(page, "invitation")
     page.get_by_role("button", name=re.compile("Accept and join")).click()
     expect(page.get_by_text("You joined")).to_be_visible()
+    look_at(page, "members-as-developer")
     page.goto(path)
     expect(page.get_by_role("heading", name="This invitation was already used")).to_be_visible()
     look_at(page, "invitation-used")
+
+
+def test_the_organisation_pages(page: Page, live_app, demo):
+    """Creating an organisation, then its members page as its owner (invite form, roles)."""
+    log_in(page, DEMO_EMAIL)
+    page.goto("/organisations/new")
+    look_at(page, "organisation-new")
+    page.get_by_role("button", name="Create organisation").click()
+    expect(page.get_by_text("Give the organisation a name.")).to_be_visible()
+    look_at(page, "organisation-new-errors")
+    page.get_by_label("Organisation name").fill(f"Team {uuid.uuid4().hex[:6]}")
+    page.get_by_role("button", name="Create organisation").click()
+    expect(page.get_by_test_id("my-role")).to_have_text("owner")
+    page.get_by_label("Email address").fill("colleague@example.com")
+    page.get_by_label("Role", exact=True).select_option("viewer")
+    page.get_by_role("button", name="Send invitation").click()
+    expect(page.get_by_test_id("invitations")).to_contain_text("colleague@example.com")
+    look_at(page, "members-as-owner")

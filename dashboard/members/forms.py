@@ -1,0 +1,45 @@
+"""Forms of an organisation's pages: create one, invite, change a role; empty action forms."""
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, SelectField, StringField
+from wtforms.fields import SelectChoice
+from wtforms.validators import InputRequired, Length, Optional
+
+from dashboard.organisations.roles import Role
+from dashboard.organisations.service import NAME_MAX
+
+ROLE_CHOICES = [SelectChoice(role.value, role.value.capitalize()) for role in Role]
+
+
+class NewOrganisationForm(FlaskForm):
+    name = StringField(
+        "Organisation name",
+        validators=[
+            InputRequired("Give the organisation a name."),
+            Length(max=NAME_MAX, message=f"Keep the name to {NAME_MAX} characters."),
+        ],
+        description="Shown to its members and in its URLs (as a slug).",
+    )
+    billing_email = EmailField(
+        "Billing contact (optional)",
+        validators=[Optional(), Length(max=254)],
+        description="Where invoices will go; your own address if left empty.",
+    )
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("Email address", validators=[InputRequired("Enter the address to invite.")])
+    role = SelectField(
+        "Role",
+        choices=ROLE_CHOICES,
+        default=Role.DEVELOPER.value,
+        description="What each role may do is listed below.",
+    )
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class ActionForm(FlaskForm):
+    """No fields: the CSRF token of a button's form."""
