@@ -20,33 +20,17 @@ from dashboard.organisations.invitations import (
     revoke,
 )
 from dashboard.organisations.roles import Role
-from dashboard.organisations.service import MembershipRefused, create_organisation, role_in
+from dashboard.organisations.service import MembershipRefused, role_in
 from tests.conftest import AuthActions, csrf_token, make_app
-from tests.mail_server import smtp_server  # noqa: F401 (fixture)
 
 PUBLIC_URL = "https://dash.example.com"
 LINK = re.compile(re.escape(PUBLIC_URL) + r"/invitations/[A-Za-z0-9_-]+")
 
 
 @pytest.fixture
-def app_overrides(smtp_server):  # noqa: F811
+def app_overrides(smtp_server):
     _, port = smtp_server
     return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port, "PUBLIC_URL": PUBLIC_URL}
-
-
-@pytest.fixture
-def inbox(smtp_server):  # noqa: F811
-    return smtp_server[0]
-
-
-@pytest.fixture
-def owner(make_user):
-    return make_user("owner@example.com")
-
-
-@pytest.fixture
-def acme(owner):
-    return create_organisation(owner, "Acme")
 
 
 def mailed_link(inbox, address: str) -> str:

@@ -8,15 +8,15 @@ import pytest
 import sqlalchemy as sa
 
 from dashboard.extensions import db
-from dashboard.models import Invitation, Membership, Organisation
+from dashboard.models import Invitation, Organisation
 from dashboard.organisations.roles import Role
 from dashboard.organisations.service import create_organisation, role_in
 from tests.conftest import AuthActions, csrf_token
-from tests.mail_server import smtp_server  # noqa: F401 (fixture)
+from tests.organisations.conftest import join
 
 
 @pytest.fixture
-def app_overrides(smtp_server):  # noqa: F811
+def app_overrides(smtp_server):
     _, port = smtp_server
     return {
         "MAIL_SERVER": "127.0.0.1",
@@ -24,26 +24,6 @@ def app_overrides(smtp_server):  # noqa: F811
         "PUBLIC_URL": "https://dash.example",
         "WTF_CSRF_ENABLED": True,  # as served: every form and button carries its token
     }
-
-
-@pytest.fixture
-def inbox(smtp_server):  # noqa: F811
-    return smtp_server[0]
-
-
-@pytest.fixture
-def owner(make_user):
-    return make_user("owner@example.com")
-
-
-@pytest.fixture
-def acme(owner):
-    return create_organisation(owner, "Acme")
-
-
-def join(organisation, person, role: Role) -> None:
-    db.session.add(Membership(organisation_id=organisation.user_id, person_id=person.id, role=role))
-    db.session.commit()
 
 
 def as_person(app, person):

@@ -22,20 +22,11 @@ from dashboard.organisations.service import (
     transfer_ownership,
 )
 from tests.conftest import PASSWORD, make_app
-
-
-def join(organisation: Organisation, person: User, role: Role) -> None:
-    db.session.add(Membership(organisation_id=organisation.user_id, person_id=person.id, role=role))
-    db.session.commit()
+from tests.organisations.conftest import join
 
 
 @pytest.fixture
-def owner(make_user):
-    return make_user("owner@example.com")
-
-
-@pytest.fixture
-def acme(owner):
+def acme(owner):  # a name with spaces to tidy
     return create_organisation(owner, "  Acme   Tools ")
 
 
