@@ -60,7 +60,9 @@ class DatabaseSessionInterface(AnswersWhenStoreFails, ServerSideSessionInterface
     store_errors = (sa.exc.OperationalError,)
 
     def _retrieve_session_data(self, store_id: str) -> dict | None:
-        row = db.session.get(StoredSession, store_id)
+        # Always read the row: writes go through their own connection (below), so a copy the
+        # ORM session still holds (an app context kept over several requests) may be stale.
+        row = db.session.get(StoredSession, store_id, populate_existing=True)
         if row is None or row.expires_at <= utcnow():
             return None
         return self.serializer.decode(row.data)
