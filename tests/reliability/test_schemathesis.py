@@ -61,4 +61,25 @@ def test_api_matches_its_openapi_document(app, secret):
         def check(case):
             case.call_and_validate(headers=headers, checks=CHECKS)
 
-        check()
+        try:
+            check()
+        except Exception as error:
+            if not interpreter_ast_bug(error):
+                raise
+            check()  # once more: the failure was the interpreter's, not the API's (see below)
+
+
+# CPython 3.11.7 can raise "SystemError: AST constructor recursion depth mismatch" from
+# ast.parse (fixed upstream by gh-106905). Hypothesis parses a library's source to describe a
+# lambda while drawing a case, so a rare run fails there before any request is made, and
+# Hypothesis reports it as flaky. That one error, and only it, runs the operation's cases again.
+AST_BUG = "AST constructor recursion depth mismatch"
+
+
+def interpreter_ast_bug(error: BaseException) -> bool:
+    if isinstance(error, SystemError) and AST_BUG in str(error):
+        return True
+    if isinstance(error, BaseExceptionGroup):
+        return any(interpreter_ast_bug(inner) for inner in error.exceptions)
+    cause = error.__cause__ or error.__context__
+    return cause is not None and interpreter_ast_bug(cause)
