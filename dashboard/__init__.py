@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import Rule
 from whitenoise import WhiteNoise
 
-from dashboard import observability, public_url
+from dashboard import observability, organisations, public_url
 from dashboard.config import Config, config_from_environment
 from dashboard.extensions import csrf, db, htmx, limiter, login_manager, migrate, talisman
 from dashboard.limits_storage import storage_options
@@ -69,6 +69,7 @@ def create_app(config: Config | None = None) -> Flask:
     trust_proxies(app)
 
     register_blueprints(app)
+    organisations.init_app(app)  # the account each page acts on, and the roles' guard
     register_jobs(app)
     register_error_handlers(app)
     register_commands(app)

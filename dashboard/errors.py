@@ -35,6 +35,19 @@ def error_response(status: int, message: str | None = None):
     ), status
 
 
+def refusal_response(message: str, hint: str = ""):
+    """403 with a clear message: the error page, or for htmx an alert in the flash area (htmx
+    swaps no 4xx answer into its target)."""
+    if request.headers.get("HX-Request"):
+        response = current_app.make_response(
+            (render_template("_refused.html", message=message, hint=hint), 403)
+        )
+        response.headers["HX-Retarget"] = "#flashes"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    return current_app.make_response(error_response(403, f"{message} {hint}".strip()))
+
+
 def handle_http_exception(error: HTTPException):
     if isinstance(error, SecurityError):
         # A Host that TRUSTED_HOSTS refuses (production): no URL builds for it, so no page.

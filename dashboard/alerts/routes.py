@@ -4,13 +4,15 @@ import uuid
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 from wtforms.fields import SelectChoice
 
 from dashboard.alerts.forms import AlertSettingsForm
 from dashboard.alerts.service import recent_alerts, save_settings, settings_for, watched_key_ids
 from dashboard.extensions import db
 from dashboard.models import ApiKey
+from dashboard.organisations.current import acts_on, current_account
+from dashboard.organisations.roles import Permission
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 
@@ -42,21 +44,22 @@ def key_choices(user_id) -> list[SelectChoice]:
 
 
 def settings_form(formdata=None) -> AlertSettingsForm:
-    settings = settings_for(current_user.id)
+    settings = settings_for(current_account.id)
     form = AlertSettingsForm(formdata=formdata, obj=settings)
-    form.watched_keys.choices = key_choices(current_user.id)
+    form.watched_keys.choices = key_choices(current_account.id)
     if formdata is None:
-        form.watched_keys.data = [str(k) for k in watched_key_ids(current_user.id)]
+        form.watched_keys.data = [str(k) for k in watched_key_ids(current_account.id)]
     return form
 
 
 def render_alerts(form: AlertSettingsForm, status: int = 200):
     template = "alerts/_settings.html" if request.htmx else "alerts/index.html"
-    response = render_template(template, form=form, alerts=recent_alerts(current_user.id))
+    response = render_template(template, form=form, alerts=recent_alerts(current_account.id))
     return response, status, {"Vary": "HX-Request"}
 
 
 @bp.get("/")
+@acts_on(Permission.READ_USAGE)
 @login_required
 def index():
     """Alert settings and the latest alerts."""
@@ -64,6 +67,7 @@ def index():
 
 
 @bp.post("/")
+@acts_on(Permission.WRITE_ALERTS)
 @login_required
 def save():
     """Save the alert settings."""
@@ -71,7 +75,7 @@ def save():
     if not form.validate_on_submit():
         return render_alerts(form, 200 if request.htmx else 422)  # htmx swaps only 2xx
     save_settings(
-        current_user.id,
+        current_account.id,
         {uuid.UUID(k) for k in form.watched_keys.data},
         **{name: getattr(form, name).data for name in SETTINGS_FIELDS},
     )

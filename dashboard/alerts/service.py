@@ -17,9 +17,9 @@ from dashboard.models import (
     ApiKey,
     KeySeenIp,
     ToolLog,
-    User,
     utcnow,
 )
+from dashboard.organisations.service import contact_addresses
 
 logger = logging.getLogger(__name__)
 
@@ -125,16 +125,20 @@ def raise_alert(user_id: uuid.UUID, event_type: str, dedupe_key: str, data: dict
 
 
 def email_owner(user_id: uuid.UUID, event_type: str, data: dict, force: bool = False) -> str:
-    """Email the account's owner about an event if it wants email; what happened, in words."""
+    """Email the account's contacts (organisations.service.contact_addresses) about an event if
+    it wants email; what happened, in words."""
     if not force and not settings_for(user_id).by_email:
         return "off"
-    email = db.session.scalar(sa.select(User.email).where(User.id == user_id))
     subject, text = email_for(event_type, data)
-    try:
-        send_email(email, subject, text)
-    except MailNotSent as error:
-        logger.warning("Alert email to user %s failed: %s", user_id, error)
-        return f"failed: {error}"[:300]
+    failures = []
+    for email in contact_addresses(user_id):
+        try:
+            send_email(email, subject, text)
+        except MailNotSent as error:
+            logger.warning("Alert email to user %s failed: %s", user_id, error)
+            failures.append(str(error))
+    if failures:
+        return f"failed: {failures[0]}"[:300]
     return "sent"
 
 

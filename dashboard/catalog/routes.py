@@ -4,11 +4,13 @@ a playground that runs it (dashboard/catalog/playground.py)."""
 import json
 
 from flask import Blueprint, abort, make_response, render_template, request
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from dashboard.catalog.playground import Playground, handle_post
 from dashboard.catalog.playground_form import input_fields, input_form_class
 from dashboard.customer_only import customer_only
+from dashboard.organisations.current import ANY_ROLE, acts_on, current_account
+from dashboard.organisations.roles import Permission
 from dashboard.templating import fragment_request
 from dashboard.tools.service import catalog, example_answer, example_curl, served_version
 
@@ -18,6 +20,7 @@ bp = Blueprint("tools", __name__, url_prefix="/tools")
 
 
 @bp.get("/")
+@acts_on(ANY_ROLE)
 @login_required
 def index():
     """Every served tool, with its versions."""
@@ -33,6 +36,7 @@ def served_or_404(name: str, version: str | None):
 
 @bp.get("/<name>")
 @bp.get("/<name>/<version>")
+@acts_on(ANY_ROLE)
 @login_required
 def show(name: str, version: str | None = None):
     """One tool version: its input, an example call and answer, and its playground."""
@@ -43,13 +47,14 @@ def show(name: str, version: str | None = None):
 
 
 @bp.post("/<name>/<version>/playground")
+@acts_on(Permission.USE_PLAYGROUND)
 @login_required
 @customer_only  # support viewing as the customer may not make calls as them
 def playground(name: str, version: str):
     """Run the tool through the API with the chosen key (or switch between form and JSON)."""
     tool, versions = served_or_404(name, version)
     form = input_form_class(tool)()  # CSRF was checked before the view (CSRFProtect)
-    state = handle_post(form, tool, current_user, request.form.get("action", "run"))
+    state = handle_post(form, tool, current_account, request.form.get("action", "run"))
     status = 422 if state.has_errors and not request.htmx else 200  # htmx swaps 2xx only
     if fragment_request():
         page = render_template("tools/_playground.html", tool=tool, playground=state)

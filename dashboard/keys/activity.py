@@ -1,13 +1,13 @@
 """One key's activity: calls per day by outcome, success rate, latency, last use, history."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from dashboard.extensions import db
 from dashboard.keys.rules import key_status
-from dashboard.models import ApiKey, AuditEvent, ToolLog, UsageDaily, utcnow
+from dashboard.models import ApiKey, AuditEvent, Membership, ToolLog, UsageDaily, utcnow
 from dashboard.models.usage import LATENCY_COLUMNS
 from dashboard.usage import charts
 
@@ -103,18 +103,41 @@ def key_history(key: ApiKey, now: datetime | None = None) -> list[HistoryEntry]:
             sa.or_(
                 AuditEvent.details["key_id"].as_string() == str(key.id),
                 AuditEvent.details["key_prefix"].as_string() == key.prefix,
+                AuditEvent.details["successor_id"].as_string() == str(key.id),
             ),
         )
         .order_by(AuditEvent.created_at.desc())
         .limit(200)
     )
+    # In an organisation the members act on its keys; anyone else acting is support.
+    members = set(
+        db.session.scalars(
+            sa.select(Membership.person_id).where(Membership.organisation_id == key.user_id)
+        )
+    )
     recorded_expiry = False
     for event in audited:
-        support = event.actor_id is not None and event.actor_id != event.subject_id
+        support = event.actor_id not in (None, event.subject_id) and event.actor_id not in members
+        made_here = (event.details or {}).get("successor_id") == str(key.id)
+        if event.action == "key.create" or (event.action == "key.roll" and made_here):
+            # Who made the key: on its "Created" (and "Made by rolling") entries.
+            entries = [
+                replace(entry, by=event.actor_email, support=support)
+                if entry.what == "Created" or entry.what.startswith("Made by rolling")
+                else entry
+                for entry in entries
+            ]
+            continue
+        if event.action == "key.roll":
+            entries = [
+                replace(entry, by=event.actor_email, support=support)
+                if entry.what.startswith("Rolled")
+                else entry
+                for entry in entries
+            ]
+            continue
         what = {
-            "key.create": None,  # the "Created" entry says it
             "key.edit": "Settings changed",
-            "key.roll": None,  # said by the rolled entry
             "key.expire": "Expired now",
         }[event.action]
         if event.action == "key.edit":
@@ -122,8 +145,7 @@ def key_history(key: ApiKey, now: datetime | None = None) -> list[HistoryEntry]:
             what = what.rstrip(": ")
         if event.action == "key.expire":
             recorded_expiry = True
-        if what:
-            entries.append(HistoryEntry(event.created_at, what, event.actor_email, support))
+        entries.append(HistoryEntry(event.created_at, what, event.actor_email, support))
     if key.revoked_at is not None and not recorded_expiry:
         entries.append(HistoryEntry(key.revoked_at, "Expired now", None))
     return sorted(entries, key=lambda entry: entry.at, reverse=True)

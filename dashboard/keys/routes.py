@@ -44,6 +44,8 @@ from dashboard.keys.service import (
     update_key,
 )
 from dashboard.models import utcnow
+from dashboard.organisations.current import acts_on, current_account
+from dashboard.organisations.roles import Permission
 from dashboard.plans import plan_named
 from dashboard.templating import fragment_request
 
@@ -71,14 +73,14 @@ def never_cache(response):
 def own_key_or_404(key_id: str, playground: bool = False):
     """The current user's key, or 404 for anyone else's key and for malformed ids (and for the
     playground's keys, unless `playground`: they are read and expired, never changed)."""
-    key = key_of(current_user, key_id)
+    key = key_of(current_account, key_id)
     if key is None or (key.is_playground and not playground):
         abort(404)
     return key
 
 
 def current_plan():
-    return plan_named(current_user.subscription_plan)
+    return plan_named(current_account.subscription_plan)
 
 
 def settings_form(form_class, **kwargs):
@@ -90,7 +92,7 @@ def settings_form(form_class, **kwargs):
 def page_context(create_form=None, new_secret=None, new_key=None, replaced=None) -> dict:
     """Everything the list section needs."""
     now = utcnow()
-    keys = rolled_pairs_together(keys_of(current_user, playground=False))
+    keys = rolled_pairs_together(keys_of(current_account, playground=False))
     plan = current_plan()
     active = sum(1 for key in keys if key_status(key, now) in ("active", "rolled"))
     return {
@@ -117,7 +119,7 @@ def page_context(create_form=None, new_secret=None, new_key=None, replaced=None)
 
 def current_playground_key(now):
     """The playground's key while it works (the list names it apart; the cap ignores it)."""
-    keys = (key for key in keys_of(current_user) if key.is_playground)
+    keys = (key for key in keys_of(current_account) if key.is_playground)
     return next((key for key in keys if key_status(key, now) == "active"), None)
 
 
@@ -152,14 +154,15 @@ def row_context(key) -> dict:
 
 
 @bp.get("/")
+@acts_on(Permission.READ_KEYS)
 @login_required
 def index():
     """The user's keys, newest first, and the form to create one."""
     shown_once = session.pop(NEW_SECRET_SESSION_KEY, None)
     if shown_once:
-        key = key_of(current_user, shown_once.get("key_id", ""))
+        key = key_of(current_account, shown_once.get("key_id", ""))
         if key is not None:
-            replaced = key_of(current_user, shown_once.get("replaced_id") or "")
+            replaced = key_of(current_account, shown_once.get("replaced_id") or "")
             return render_section(new_secret=shown_once["secret"], new_key=key, replaced=replaced)
     return render_section()
 
@@ -177,6 +180,7 @@ def show_secret_once(key, secret: str, replaced=None):
 
 
 @bp.post("/")
+@acts_on(Permission.WRITE_KEYS)
 @login_required
 def create():
     """Create a key; its secret is shown exactly once."""
@@ -184,7 +188,7 @@ def create():
     if form.validate_on_submit():
         try:
             key, secret = create_key_within_plan(
-                current_user,
+                current_account,
                 form.name.data,
                 rate_limit_per_minute=form.rate_limit_per_minute.data,
                 expires_at=expiry_from_choice(form.expiry.data, form.custom_date),
@@ -204,6 +208,7 @@ def create():
 
 
 @bp.get("/<key_id>")
+@acts_on(Permission.READ_KEYS)
 @login_required
 def show(key_id: str):
     """One key's page: calls by outcome, success rate, latency, last use, restrictions and
@@ -219,7 +224,7 @@ def show(key_id: str):
         status=key_status(key, now),
         shown=shown_status(key, now),
         stopped=stopped_at(key, now),
-        successor=key_of(current_user, key.replaced_by_id) if key.replaced_by_id else None,
+        successor=key_of(current_account, key.replaced_by_id) if key.replaced_by_id else None,
         predecessor=rolled_from(key),
         report=report,
         last_call=activity.last_call(key),
@@ -234,7 +239,7 @@ def audit_key(action: str, key, **details) -> None:
     if g.get("impersonation") is not None:
         return
     details = {"key_id": str(key.id), "key_prefix": key.prefix, "key_name": key.name, **details}
-    record_event(action, actor=current_user, subject=current_user, details=details)
+    record_event(action, actor=current_user, subject=current_account, details=details)
 
 
 def edit_form_for(key):
@@ -262,6 +267,7 @@ def render_edit(key, form, status=200):
 
 
 @bp.get("/<key_id>/edit")
+@acts_on(Permission.WRITE_KEYS)
 @login_required
 @customer_only
 def edit_form(key_id: str):
@@ -271,6 +277,7 @@ def edit_form(key_id: str):
 
 
 @bp.post("/<key_id>/edit")
+@acts_on(Permission.WRITE_KEYS)
 @login_required
 def edit(key_id: str):
     """Save a key's name, rate limit and restrictions."""
@@ -294,6 +301,7 @@ def edit(key_id: str):
 
 
 @bp.get("/<key_id>/expire")
+@acts_on(Permission.WRITE_KEYS)
 @login_required
 def confirm_expire(key_id: str):
     """Ask before expiring a key (the page for browsers without JavaScript)."""
@@ -303,6 +311,7 @@ def confirm_expire(key_id: str):
 
 
 @bp.post("/<key_id>/expire")
+@acts_on(Permission.WRITE_KEYS)
 @login_required
 def expire(key_id: str):
     """Expire a key now."""
@@ -331,6 +340,7 @@ def render_roll(key, form, status=200):
 
 
 @bp.get("/<key_id>/roll")
+@acts_on(Permission.WRITE_KEYS)
 @login_required
 @customer_only
 def roll_form(key_id: str):
@@ -340,6 +350,7 @@ def roll_form(key_id: str):
 
 
 @bp.post("/<key_id>/roll")
+@acts_on(Permission.WRITE_KEYS)
 @login_required
 def roll(key_id: str):
     """Replace a key by a new one (new secret shown once); the old one works for a grace."""

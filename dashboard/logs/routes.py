@@ -12,7 +12,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from dashboard.errors import error_response
 from dashboard.keys.service import keys_of
@@ -22,6 +22,8 @@ from dashboard.logs.export import csv_chunks, export_rejected_rows, export_rows
 from dashboard.logs.filters import FILTER_PARAMS, LogFilter, chips_of, parse_filters
 from dashboard.models import utcnow
 from dashboard.models.payloads import truncation_of
+from dashboard.organisations.current import acts_on, current_account
+from dashboard.organisations.roles import Permission
 from dashboard.paging import BadCursor
 from dashboard.plans import plan_named
 from dashboard.templating import fragment_request
@@ -39,10 +41,11 @@ def vary(response: Response) -> Response:
 
 
 @bp.get("/")
+@acts_on(Permission.READ_LOGS)
 @login_required
 def index():
     """The user's calls, newest first, filtered, one keyset page at a time."""
-    filters = parse_filters(request.args, current_user)
+    filters = parse_filters(request.args, current_account)
     if filters.from_search and not filters.problems and not fragment_request():
         # The search box's terms become the list's own parameters: the address to share.
         return redirect(url_for("logs.index", **filters.query_args()), 303)
@@ -53,20 +56,20 @@ def index():
         direction, cursor = "prev", request.args["before"]
     problems = list(filters.problems)
     try:
-        page = service.page_of_logs(current_user, filters, cursor, direction)
+        page = service.page_of_logs(current_account, filters, cursor, direction)
     except BadCursor:
         problems.append(BAD_CURSOR)
         cursor = None
-        page = service.page_of_logs(current_user, filters)
+        page = service.page_of_logs(current_account, filters)
     context = {
         "filters": filters,
         "problems": problems,
         "page": page,
         "list_args": list_args(filters, cursor, direction),
-        "has_any": bool(page.logs) or service.has_any_logs(current_user),
+        "has_any": bool(page.logs) or service.has_any_logs(current_account),
         "first_curl": first_call_curl(request.url_root),
-        "plan": plan_named(current_user.subscription_plan),
-        "rejected_total": 0 if filters.status else service.rejected_count(current_user, filters),
+        "plan": plan_named(current_account.subscription_plan),
+        "rejected_total": 0 if filters.status else service.rejected_count(current_account, filters),
         **filters_context(filters),
     }
     if fragment_request():
@@ -81,11 +84,11 @@ def rejected(filters: LogFilter):
     context = {
         "filters": filters,
         "problems": filters.problems,
-        "rows": service.rejected_rows(current_user, filters),
+        "rows": service.rejected_rows(current_account, filters),
         "limit": service.REJECTED_PAGE_SIZE,
-        "rejected_total": service.rejected_count(current_user, filters),
+        "rejected_total": service.rejected_count(current_account, filters),
         "list_args": filters.query_args(),
-        "plan": plan_named(current_user.subscription_plan),
+        "plan": plan_named(current_account.subscription_plan),
         **filters_context(filters),
     }
     context["keys_by_id"] = {key.id: key for key in context["keys"]}
@@ -99,10 +102,10 @@ def rejected(filters: LogFilter):
 def filters_context(filters: LogFilter) -> dict:
     """What the filters form needs: the controls' choices and the applied filters as chips.
     A fragment carries the form too (swapped out of band), so chips and controls follow."""
-    keys = keys_of(current_user)
+    keys = keys_of(current_account)
     return {
         "keys": keys,
-        "tool_names": service.tool_names_of(current_user),
+        "tool_names": service.tool_names_of(current_account),
         "chips": chips_of(filters, keys),
         "group_origin": error_group_origin(filters),
         "oob": fragment_request(),
@@ -129,33 +132,37 @@ def list_args(filters: LogFilter, cursor: str | None, direction: str) -> dict:
 
 
 @bp.get("/newer")
+@acts_on(Permission.READ_LOGS)
 @login_required
 def newer():
     """Whether calls arrived after the first row shown (polled by the first page).
 
     `newest` is the cursor of that row (not `since`, which is the period filter)."""
-    filters = parse_filters(request.args, current_user)
+    filters = parse_filters(request.args, current_account)
     if not fragment_request():
         return redirect(url_for("logs.index", **filters.query_args()))
     try:
-        arrived = service.newer_calls_since(current_user, filters, request.args.get("newest", ""))
+        arrived = service.newer_calls_since(
+            current_account, filters, request.args.get("newest", "")
+        )
     except BadCursor:
         arrived = False
     return vary(Response(render_template("logs/_newer.html", arrived=arrived, filters=filters)))
 
 
 @bp.get("/<log_id>")
+@acts_on(Permission.READ_LOGS)
 @login_required
 def detail(log_id: str):
     """One call in full: payloads (or the start of one the log truncated), error, request id,
     and the curl that repeats it."""
-    log = service.log_of(current_user, log_id)
+    log = service.log_of(current_account, log_id)
     if log is None:
         abort(404)
     input_cut = truncation_of(log.input_payload)
     context = {
         "log": log,
-        "key": next((k for k in keys_of(current_user) if k.id == log.api_key_id), None),
+        "key": next((k for k in keys_of(current_account) if k.id == log.api_key_id), None),
         "back_url": back_to_list(request.args.get("back", "")),
         "back": request.args.get("back", ""),
         "curl": None
@@ -177,16 +184,17 @@ def back_to_list(query_string: str) -> str:
 
 
 @bp.get("/export.csv")
+@acts_on(Permission.READ_LOGS)
 @login_required
 def export():
     """The filtered list as CSV, streamed row by row."""
-    filters = parse_filters(request.args, current_user)
+    filters = parse_filters(request.args, current_account)
     if filters.problems:
         return error_response(400, " ".join(filters.problems))
     if filters.status == "rejected":
-        rows = export_rejected_rows(current_user, filters)
+        rows = export_rejected_rows(current_account, filters)
     else:
-        rows = export_rows(current_user, filters)
+        rows = export_rows(current_account, filters)
     filename = f"tool-logs-{utcnow():%Y-%m-%d}.csv"
     response = Response(stream_with_context(csv_chunks(rows)), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'

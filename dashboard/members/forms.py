@@ -1,9 +1,9 @@
 """Forms of an organisation's pages: create one, invite, change a role; empty action forms."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, StringField
+from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField
 from wtforms.fields import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import Email, InputRequired, Length, Optional
 
 from dashboard.organisations.roles import Role
 from dashboard.organisations.service import NAME_MAX
@@ -43,3 +43,25 @@ class RoleForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """No fields: the CSRF token of a button's form."""
+
+
+class SettingsForm(FlaskForm):
+    billing_email = EmailField(
+        "Billing contact",
+        validators=[
+            InputRequired("Enter the billing contact's address."),
+            Email("Enter an email address, like billing@example.com."),
+            Length(max=254),
+        ],
+        description="Where invoices go; owners and admins get the alerts.",
+    )
+    require_two_factor = BooleanField(
+        "Require two-factor sign-in",
+        description="Members without it are asked to turn it on before they can open the "
+        "organisation.",
+    )
+
+
+class SwitchForm(FlaskForm):
+    account = HiddenField(validators=[InputRequired()])
+    next = HiddenField()

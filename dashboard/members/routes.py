@@ -12,6 +12,7 @@ joins the organisation. A link that cannot be used gets the link-problem page.
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     make_response,
     redirect,
@@ -20,6 +21,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from werkzeug.exceptions import HTTPException
 
 from dashboard.customer_only import customer_only
 from dashboard.errors import error_response
@@ -29,9 +31,12 @@ from dashboard.members.forms import (
     InviteForm,
     NewOrganisationForm,
     RoleForm,
+    SettingsForm,
+    SwitchForm,
 )
 from dashboard.models import Organisation, User, utcnow
 from dashboard.models.types import parse_uuid
+from dashboard.organisations.current import acting, permission_of, refusal_for, switch_to
 from dashboard.organisations.invitations import (
     InvitationProblem,
     accept,
@@ -52,6 +57,7 @@ from dashboard.organisations.service import (
     organisation_by_slug,
     remove_member,
     role_in,
+    update_settings,
 )
 
 bp = Blueprint("organisations", __name__)
@@ -88,7 +94,12 @@ def invitation_page(token: str):
             joined = accept(current_user, token)
         except InvitationProblem as problem:
             return problem_page(problem)
-        flash(f"You joined {joined.name} as {invitation.role}.", "success")
+        opened = open_if_allowed(joined)
+        flash(
+            f"You joined {joined.name} as {invitation.role}."
+            + (" It is the account open now." if opened else ""),
+            "success",
+        )
         return redirect(url_for(".members", slug=joined.slug), 303)
     role = Role(invitation.role)
     return render_template(
@@ -107,13 +118,83 @@ def invitation_page(token: str):
 # Organisations and their people.
 
 
+def open_if_allowed(organisation: Organisation) -> bool:
+    """Open `organisation` as the current account when its rules let the person in."""
+    try:
+        switch_to(current_user, str(organisation.user_id))
+    except ValueError:
+        return False
+    return True
+
+
+@bp.post("/accounts/switch", endpoint="switch")
+@login_required
+@customer_only  # viewing as a customer shows their account only
+def switch_account():
+    """Open another of the person's accounts (the header's switcher), then the same page."""
+    form = SwitchForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        opened = switch_to(current_user, form.account.data)
+    except ValueError as refused:
+        flash(str(refused), "danger")
+        return redirect(url_for("auth.home"), 303)
+    flash(f"{opened.name} is the account open now.", "success")
+    return redirect(switch_destination(form.next.data), 303)
+
+
+def switch_destination(target: str | None) -> str:
+    """Where to land after a switch: the list page the person was on, never a page of one
+    record (it belongs to the other account) or another site."""
+    endpoint = None
+    if target and target.startswith("/") and not target.startswith("//"):
+        try:
+            endpoint, arguments = current_app.url_map.bind("").match(target.split("?")[0])
+        except HTTPException:
+            endpoint = None
+        else:
+            endpoint = None if arguments else endpoint
+    permission = permission_of(current_app.view_functions.get(endpoint))
+    if endpoint and permission and acting().may(permission):
+        return url_for(endpoint)
+    return url_for("auth.home")
+
+
+@bp.post("/o/<slug>/settings", endpoint="settings")
+@login_required
+def organisation_settings(slug: str):
+    organisation, role = membership_or_404(slug)
+    require(role, Permission.WRITE_SETTINGS)
+    form = SettingsForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            flash(" ".join(errors), "danger")
+        return back_to_members(organisation)
+    if form.require_two_factor.data and not current_user.two_factor_enabled:
+        flash("Turn on two-factor sign-in yourself first, or you would be locked out.", "danger")
+        return back_to_members(organisation)
+    update_settings(
+        current_user,
+        organisation,
+        billing_email=form.billing_email.data,
+        require_two_factor=form.require_two_factor.data,
+    )
+    flash("The organisation's settings are saved.", "success")
+    return back_to_members(organisation)
+
+
 def membership_or_404(slug: str) -> tuple[Organisation, Role]:
     """The organisation of `slug` and the current person's role in it; 404 for anyone else
-    (an organisation's existence is not told to strangers)."""
+    (an organisation's existence is not told to strangers), 403 for a member it asks to turn
+    on two-factor sign-in first."""
     organisation = organisation_by_slug(slug)
     role = role_in(current_user, organisation.account) if organisation else None
     if organisation is None or role is None:
         abort(404)
+    refusal = refusal_for(current_user, organisation)
+    if refusal:
+        abort(make_response(error_response(403, refusal)))
     return organisation, role
 
 
@@ -147,7 +228,12 @@ def new_organisation():
         except MembershipRefused as refused:
             form.name.errors.append(str(refused))
         else:
-            flash(f"{organisation.name} is created, and you are its owner.", "success")
+            switch_to(current_user, str(organisation.user_id))
+            flash(
+                f"{organisation.name} is created, and you are its owner. It is the account "
+                "open now: keys, logs and usage you see are its own.",
+                "success",
+            )
             return back_to_members(organisation)
     status = 422 if form.errors else 200
     return render_template("members/new.html", title="New organisation", form=form), status
@@ -171,6 +257,9 @@ def render_members(organisation: Organisation, role: Role, invite_form, status: 
         members=members_of(organisation),
         invitations=pending_of(organisation) if manages else [],
         invite_form=invite_form,
+        settings_form=SettingsForm(formdata=None, obj=organisation)
+        if allows(role, Permission.WRITE_SETTINGS)
+        else None,
         action_form=ActionForm(),
         roles=list(Role),
         descriptions=DESCRIPTIONS,
@@ -242,6 +331,8 @@ def leave_organisation(slug: str):
     except MembershipRefused as refused:
         flash(str(refused), "danger")
         return back_to_members(organisation)
+    if acting().account.id == organisation.user_id:
+        switch_to(current_user, str(current_user.id))
     flash(f"You left {organisation.name}.", "success")
     return redirect(url_for("account.index"), 303)
 

@@ -284,3 +284,47 @@ def transfer_ownership(actor: User, organisation: Organisation, person_id: uuid.
             commit=False,
         )
         db.session.commit()
+
+
+def update_settings(
+    actor: User, organisation: Organisation, *, billing_email: str, require_two_factor: bool
+) -> None:
+    """Change the billing contact and the two-factor rule, with an audit row naming the change."""
+    before = {
+        "billing_email": organisation.billing_email,
+        "require_two_factor": organisation.require_two_factor,
+    }
+    organisation.billing_email = billing_email.strip().lower()
+    organisation.require_two_factor = bool(require_two_factor)
+    after = {
+        "billing_email": organisation.billing_email,
+        "require_two_factor": organisation.require_two_factor,
+    }
+    changed = {name: after[name] for name in after if after[name] != before[name]}
+    if changed:
+        record_event(
+            "organisation.settings",
+            actor=actor,
+            subject=organisation.account,
+            details=changed,
+            commit=False,
+        )
+    db.session.commit()
+
+
+def contact_addresses(account_id: uuid.UUID) -> list[str]:
+    """Where the account's alerts and notices go: a person's own address; an organisation's
+    owners and admins."""
+    addresses = db.session.scalars(
+        sa.select(User.email)
+        .join(Membership, Membership.person_id == User.id)
+        .where(
+            Membership.organisation_id == account_id,
+            Membership.role.in_([Role.OWNER.value, Role.ADMIN.value]),
+        )
+        .order_by(User.email)
+    ).all()
+    if addresses:
+        return list(addresses)
+    own = db.session.scalar(sa.select(User.email).where(User.id == account_id))
+    return [own] if own and not own.endswith("@" + ACCOUNT_EMAIL_DOMAIN) else []

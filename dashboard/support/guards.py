@@ -8,16 +8,14 @@ from flask import (
     current_app,
     flash,
     g,
-    make_response,
     redirect,
-    render_template,
     request,
     url_for,
 )
 from flask_login import current_user
 
+from dashboard import errors
 from dashboard.customer_only import customer_only, is_customer_only
-from dashboard.errors import error_response
 
 REFUSED_MESSAGE = "Not allowed while viewing as a customer."
 REFUSED_HINT = "Only the customer can do this. End “viewing as” to get back to the console."
@@ -56,16 +54,10 @@ def refused_while_impersonating(endpoint: str | None, method: str) -> bool:
 def refusal_response():
     """403 with a clear message: the error page, or an alert that htmx shows in the flash area."""
     g.impersonation_refused = True
+    response = errors.refusal_response(REFUSED_MESSAGE, REFUSED_HINT)
     if request.htmx:
-        response = make_response(
-            render_template("support/_refused.html", message=REFUSED_MESSAGE, hint=REFUSED_HINT),
-            403,
-        )
         response.headers["X-Impersonation-Refused"] = "1"
-        response.headers["HX-Retarget"] = "#flashes"
-        response.headers["HX-Reswap"] = "innerHTML"
-        return response
-    return error_response(403, f"{REFUSED_MESSAGE} {REFUSED_HINT}")
+    return response
 
 
 def forbidden_while_impersonating(view):
@@ -110,7 +102,7 @@ def super_admin_required(view):
     @wraps(view)
     def guarded(*args, **kwargs):
         if not current_user.is_super_admin:
-            return error_response(403, "Only super admins can see or do this.")
+            return errors.error_response(403, "Only super admins can see or do this.")
         return view(*args, **kwargs)
 
     return staff_required(guarded)  # staff's 404 and two-factor check come first

@@ -4,9 +4,11 @@ from the rollups."""
 from datetime import date
 
 from flask import Blueprint, make_response, render_template, request
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from dashboard.models import utcnow
+from dashboard.organisations.current import acts_on, current_account
+from dashboard.organisations.roles import Permission
 from dashboard.templating import fragment_request
 from dashboard.usage import charts
 from dashboard.usage.service import (
@@ -24,6 +26,7 @@ OLDEST_MONTH = date(2000, 1, 1)  # parse_month refuses anything earlier
 
 
 @bp.get("/")
+@acts_on(Permission.READ_USAGE)
 @login_required
 def index():
     """The last 30 days' usage, or a month's (`?month=YYYY-MM`); a fragment for htmx."""
@@ -32,7 +35,7 @@ def index():
         period = parse_period(request.args.get("month"), today)
     except BadMonth as error:
         return render_usage(400, error=str(error), period=rolling_period(today), today=today)
-    report = usage_report(current_user.id, current_user.subscription_plan, period, today)
+    report = usage_report(current_account.id, current_account.subscription_plan, period, today)
     summary = report["summary"]
     active = bool(summary.calls or summary.rejected.rate_limit or summary.rejected.quota)
     figures = charts.month_figures(report["series"], report["trend"], summary.month, today)
@@ -71,7 +74,7 @@ def render_usage(status: int, *, period: Period, today: date, **context):
             # The quota is always a calendar month's: the one shown, or this one.
             quota_current=period.rolling or period.first >= this_month,
             resets_on=shift_month(this_month, 1) if period.rolling else following,
-            first_steps=first_run_steps(current_user.id),
+            first_steps=first_run_steps(current_account.id),
             **context,
         ),
         status,

@@ -15,10 +15,12 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from dashboard.alerts.events import EVENT_TYPES
 from dashboard.extensions import limiter
+from dashboard.organisations.current import acts_on, current_account
+from dashboard.organisations.roles import Permission
 from dashboard.templating import fragment_request
 from dashboard.webhooks import service, tasks
 from dashboard.webhooks.forms import ActionForm, EndpointForm
@@ -40,7 +42,7 @@ def never_cache(response):
 limit_sends = limiter.shared_limit(
     lambda: current_app.config["WEBHOOK_SEND_RATE_LIMIT"],
     scope="webhook-sends",
-    key_func=lambda: f"account:{current_user.get_id()}",
+    key_func=lambda: f"account:{current_account.get_id()}",
     methods=["POST"],
     error_message=(
         "You have sent many test events and resends in the last minute. "
@@ -50,7 +52,7 @@ limit_sends = limiter.shared_limit(
 
 
 def own_endpoint_or_404(endpoint_id: str):
-    endpoint = service.endpoint_of(current_user.id, endpoint_id)
+    endpoint = service.endpoint_of(current_account.id, endpoint_id)
     if endpoint is None:
         abort(404)
     return endpoint
@@ -63,6 +65,7 @@ def checked_action() -> None:
 
 
 @bp.get("/")
+@acts_on(Permission.WRITE_WEBHOOKS)
 @login_required
 def index():
     """The account's endpoints and the form to add one."""
@@ -72,14 +75,15 @@ def index():
 def render_index(form, status=200):
     return render_template(
         "webhooks/index.html",
-        endpoints=service.endpoints_of(current_user.id),
-        deliveries=service.recent_deliveries(current_user.id, limit=10),
+        endpoints=service.endpoints_of(current_account.id),
+        deliveries=service.recent_deliveries(current_account.id, limit=10),
         form=form,
         event_types=EVENT_TYPES,
     ), status
 
 
 @bp.post("/")
+@acts_on(Permission.WRITE_WEBHOOKS)
 @login_required
 def create():
     """Add an endpoint; its secret is shown once on the endpoint's page."""
@@ -88,7 +92,7 @@ def create():
         return render_index(form, 422)
     try:
         endpoint, secret = service.create_endpoint(
-            current_user.id,
+            current_account.id,
             form.url.data.strip(),
             (form.description.data or "").strip(),
             form.event_types.data,
@@ -102,6 +106,7 @@ def create():
 
 
 @bp.get("/<endpoint_id>")
+@acts_on(Permission.WRITE_WEBHOOKS)
 @login_required
 def show(endpoint_id: str):
     """One endpoint: settings, actions and its delivery log (the log alone for htmx)."""
@@ -130,6 +135,7 @@ def render_show(endpoint, form, status=200):
 
 
 @bp.post("/<endpoint_id>")
+@acts_on(Permission.WRITE_WEBHOOKS)
 @login_required
 def update(endpoint_id: str):
     """Change the URL, description or events."""
@@ -148,6 +154,7 @@ def update(endpoint_id: str):
 
 
 @bp.post("/<endpoint_id>/test")
+@acts_on(Permission.WRITE_WEBHOOKS)
 @login_required
 @limit_sends
 def test(endpoint_id: str):
@@ -160,11 +167,12 @@ def test(endpoint_id: str):
 
 
 @bp.post("/deliveries/<delivery_id>/resend")
+@acts_on(Permission.WRITE_WEBHOOKS)
 @login_required
 @limit_sends
 def resend(delivery_id: str):
     """Send one delivery's message again."""
-    delivery = service.delivery_of(current_user.id, delivery_id)
+    delivery = service.delivery_of(current_account.id, delivery_id)
     if delivery is None:
         abort(404)
     checked_action()
@@ -173,6 +181,7 @@ def resend(delivery_id: str):
 
 
 @bp.post("/<endpoint_id>/rotate")
+@acts_on(Permission.WRITE_WEBHOOKS)
 @login_required
 def rotate(endpoint_id: str):
     """A new signing secret, shown once; the old one keeps signing during the overlap."""
@@ -185,6 +194,7 @@ def rotate(endpoint_id: str):
 
 
 @bp.post("/<endpoint_id>/enabled")
+@acts_on(Permission.WRITE_WEBHOOKS)
 @login_required
 def enabled(endpoint_id: str):
     """Disable the endpoint, or enable it again (enabled=1)."""
@@ -197,6 +207,7 @@ def enabled(endpoint_id: str):
 
 
 @bp.post("/<endpoint_id>/delete")
+@acts_on(Permission.WRITE_WEBHOOKS)
 @login_required
 def delete(endpoint_id: str):
     """Delete the endpoint and its delivery log."""
