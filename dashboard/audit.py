@@ -1,4 +1,5 @@
-"""The audit trail: who on the support side did what, to whom, when, and from where.
+"""The audit trail: who did what, to whom, when, and from where: the support side, and the
+members of an organisation (whose events its members read on its members page).
 
 Written here by every feature that acts for staff (keys, account, support, the tool runtime);
 read on the staff console (dashboard/support/audit.py).
@@ -20,6 +21,17 @@ KNOWN_ACTIONS = (
     "key.create",
     "key.edit",
     "key.roll",
+    "key.move",
+    "organisation.create",
+    "organisation.settings",
+    "organisation.invite",
+    "organisation.invite_resend",
+    "organisation.invite_revoke",
+    "organisation.join",
+    "organisation.role_change",
+    "organisation.remove_member",
+    "organisation.leave",
+    "organisation.transfer",
     "user.role",
     "user.plan",
 )
@@ -33,6 +45,17 @@ ACTION_WORDS = {
     "key.edit": "Changed a key",
     "key.roll": "Rolled a key",
     "key.expire": "Expired a key",
+    "key.move": "Moved a key",
+    "organisation.create": "Created the organisation",
+    "organisation.settings": "Changed the organisation's settings",
+    "organisation.invite": "Invited a member",
+    "organisation.invite_resend": "Sent an invitation again",
+    "organisation.invite_revoke": "Withdrew an invitation",
+    "organisation.join": "Joined",
+    "organisation.role_change": "Changed a member's role",
+    "organisation.remove_member": "Removed a member",
+    "organisation.leave": "Left",
+    "organisation.transfer": "Transferred ownership",
     "user.role": "Changed role",
     "user.plan": "Changed plan",
 }

@@ -13,7 +13,7 @@ from dashboard.usage import charts
 
 ACTIVITY_DAYS = 30
 # Audit actions about keys (written by the keys pages and by support; see dashboard/audit.py).
-KEY_ACTIONS = ("key.create", "key.edit", "key.roll", "key.expire")
+KEY_ACTIONS = ("key.create", "key.edit", "key.roll", "key.expire", "key.move")
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,7 @@ def key_history(key: ApiKey, now: datetime | None = None) -> list[HistoryEntry]:
         what = {
             "key.edit": "Settings changed",
             "key.expire": "Expired now",
+            "key.move": "Moved here from a personal account, with its history",
         }[event.action]
         if event.action == "key.edit":
             what = "Settings changed: " + ", ".join((event.details or {}).get("changed", []) or [])

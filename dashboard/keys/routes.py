@@ -30,12 +30,14 @@ from dashboard.keys.service import (
     GRACE_PERIODS,
     KeyLimitReached,
     KeyNotActive,
+    KeyNotMovable,
     create_key_within_plan,
     expire_key,
     expiry_from_choice,
     key_limit_message,
     key_of,
     keys_of,
+    move_key,
     roll_key,
     rolled_from,
     rolled_pairs_together,
@@ -44,8 +46,9 @@ from dashboard.keys.service import (
     update_key,
 )
 from dashboard.models import utcnow
-from dashboard.organisations.current import acts_on, current_account
-from dashboard.organisations.roles import Permission
+from dashboard.organisations.current import acting, acts_on, current_account, switch_to
+from dashboard.organisations.roles import Permission, allows
+from dashboard.organisations.service import accounts_of
 from dashboard.plans import plan_named
 from dashboard.templating import fragment_request
 
@@ -229,8 +232,56 @@ def show(key_id: str):
         report=report,
         last_call=activity.last_call(key),
         history=activity.key_history(key, now),
+        move_targets=move_targets(key),
         **activity.key_figures(report),
     )
+
+
+def move_targets(key) -> list:
+    """The organisations a key of the person's own account may move to: those they manage."""
+    if acting().organisation is not None or key.is_playground or g.get("impersonation"):
+        return []
+    return [
+        choice
+        for choice in accounts_of(current_user)
+        if choice.organisation and allows(choice.role, Permission.WRITE_SETTINGS)
+    ]
+
+
+@bp.post("/<key_id>/move")
+@acts_on(Permission.WRITE_KEYS)
+@login_required
+def move(key_id: str):
+    """Move a key of the person's own account, with its history, to an organisation they
+    manage (an owner or admin there)."""
+    key = own_key_or_404(key_id)
+    chosen = request.form.get("account", "")
+    target = next((c for c in move_targets(key) if str(c.account.id) == chosen), None)
+    if target is None:
+        flash("Choose an organisation where you are an owner or admin.", "error")
+        return redirect(url_for("keys.show", key_id=key.id), 303)
+    try:
+        moved = move_key(key, target.account)
+    except KeyNotMovable as refusal:
+        flash(str(refusal), "error")
+        return redirect(url_for("keys.show", key_id=key.id), 303)
+    details = {"to": str(target.account.id), "keys": [str(k.id) for k in moved]}
+    audit_key("key.move", key, **details)
+    record_event(
+        "key.move",
+        actor=current_user,
+        subject=target.account,
+        details={
+            "key_id": str(key.id),
+            "key_prefix": key.prefix,
+            "key_name": key.name,
+            "from": str(current_user.id),
+            "keys": details["keys"],
+        },
+    )
+    switch_to(current_user, str(target.account.id))
+    flash(f"Key “{key.name}” moved to {target.name}, which is the account open now.", "success")
+    return redirect(url_for("keys.show", key_id=key.id), 303)
 
 
 def audit_key(action: str, key, **details) -> None:

@@ -9,7 +9,17 @@ from flask import current_app
 from dashboard.extensions import db
 from dashboard.keys.rules import key_refusal, key_status
 from dashboard.keys.secrets import derived_secret, display_prefix, hash_secret, new_secret
-from dashboard.models import ApiKey, Tool, User, utcnow
+from dashboard.models import (
+    AlertKeyWatch,
+    ApiKey,
+    ErrorGroupDay,
+    RejectedCalls,
+    Tool,
+    ToolLog,
+    UsageDaily,
+    User,
+    utcnow,
+)
 from dashboard.models.types import new_id, parse_uuid
 from dashboard.plans import Plan, plan_named
 from dashboard.revocation import key_changed
@@ -282,3 +292,67 @@ def stop_delay_phrase(cache_seconds: int, shared_storage: bool = False) -> str:
     if cache_seconds <= 0:
         return "at once"
     return f"within {cache_seconds} second{'s' if cache_seconds != 1 else ''}"
+
+
+class KeyNotMovable(Exception):
+    """The key cannot move: the message says why, in words for the page."""
+
+
+def roll_chain(key: ApiKey) -> list[ApiKey]:
+    """The key with every key it was rolled from or into (they move together, so each key's
+    page still links its predecessor and successor)."""
+    chain = {key.id: key}
+    frontier = [key]
+    while frontier:
+        current = frontier.pop()
+        linked = db.session.scalars(
+            sa.select(ApiKey).where(
+                ApiKey.user_id == key.user_id,
+                sa.or_(
+                    ApiKey.replaced_by_id == current.id,
+                    ApiKey.id == current.replaced_by_id,
+                ),
+            )
+        )
+        for found in linked:
+            if found.id not in chain:
+                chain[found.id] = found
+                frontier.append(found)
+    return sorted(chain.values(), key=lambda k: k.created_at)
+
+
+def move_key(key: ApiKey, account: User, now: datetime | None = None) -> list[ApiKey]:
+    """Move a key (with its roll chain) to `account`, with its call history: its log rows,
+    daily rollups, refused-call counts, error groups and IP watch. Calls made before the move
+    stay counted in the old account's monthly total (usage_summaries: the quota and bill of
+    that month). Every worker sees the new owner from the next call on (key_changed)."""
+    now = now or utcnow()
+    if key.is_playground:
+        raise KeyNotMovable("Playground keys stay with their account.")
+    if key.user_id == account.id:
+        raise KeyNotMovable("The key is already there.")
+    chain = roll_chain(key)
+    ids = [k.id for k in chain]
+    lock_account(account)
+    working = sum(1 for k in chain if key_refusal(k, now) is None)
+    plan = plan_named(account.subscription_plan)
+    if working and active_key_count(account, now) + working > plan.max_active_keys:
+        db.session.rollback()
+        raise KeyNotMovable(
+            f"Its {plan.title} plan allows {plan.max_active_keys} working keys, and they are "
+            "in use: expire one there first."
+        )
+    old_owner = key.user_id
+    for model in (ToolLog, UsageDaily, RejectedCalls, ErrorGroupDay, AlertKeyWatch):
+        db.session.execute(
+            sa.update(model)
+            .where(model.api_key_id.in_(ids), model.user_id == old_owner)
+            .values(user_id=account.id)
+            .execution_options(synchronize_session=False)
+        )
+    for moved in chain:
+        moved.user_id = account.id
+    db.session.commit()
+    for moved in chain:
+        key_changed(moved.id)
+    return chain

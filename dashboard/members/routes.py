@@ -23,6 +23,7 @@ from flask import (
 from flask_login import current_user, login_required
 from werkzeug.exceptions import HTTPException
 
+from dashboard.audit import ACTION_WORDS
 from dashboard.customer_only import customer_only
 from dashboard.errors import error_response
 from dashboard.extensions import db
@@ -50,6 +51,7 @@ from dashboard.organisations.invitations import (
 from dashboard.organisations.roles import DESCRIPTIONS, Permission, Role, allows, parse_role
 from dashboard.organisations.service import (
     MembershipRefused,
+    activity_of,
     change_role,
     create_organisation,
     leave,
@@ -261,6 +263,8 @@ def render_members(organisation: Organisation, role: Role, invite_form, status: 
         if allows(role, Permission.WRITE_SETTINGS)
         else None,
         action_form=ActionForm(),
+        activity=activity_of(organisation),
+        action_words=ACTION_WORDS,
         roles=list(Role),
         descriptions=DESCRIPTIONS,
         now=utcnow(),

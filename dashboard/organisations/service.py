@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from dashboard.audit import record_event
 from dashboard.extensions import db
-from dashboard.models import Membership, Organisation, User, utcnow
+from dashboard.models import AuditEvent, Membership, Organisation, User, utcnow
 from dashboard.organisations.roles import Permission, Role, allows
 
 NAME_MAX = 80
@@ -196,6 +196,10 @@ def _membership(organisation: Organisation, person_id: uuid.UUID) -> Membership:
     return membership
 
 
+def _email_of(person_id: uuid.UUID) -> str | None:
+    return db.session.scalar(sa.select(User.email).where(User.id == person_id))
+
+
 def _owners(organisation: Organisation) -> int:
     return db.session.scalar(
         sa.select(sa.func.count())
@@ -234,7 +238,13 @@ def change_role(actor: User, organisation: Organisation, person_id: uuid.UUID, r
             "organisation.role_change",
             actor=actor,
             subject=organisation.account,
-            details={"person_id": str(person_id), "from": before, "to": role.value},
+            details={
+                "person_id": str(person_id),
+                "email": _email_of(person_id),
+                "from": before,
+                "to": role.value,
+                "role": role.value,
+            },
             commit=False,
         )
         db.session.commit()
@@ -256,7 +266,11 @@ def remove_member(actor: User, organisation: Organisation, person_id: uuid.UUID)
             "organisation.leave" if leaving else "organisation.remove_member",
             actor=actor,
             subject=organisation.account,
-            details={"person_id": str(person_id), "role": membership.role},
+            details={
+                "person_id": str(person_id),
+                "email": _email_of(person_id),
+                "role": membership.role,
+            },
             commit=False,
         )
         db.session.commit()
@@ -280,7 +294,7 @@ def transfer_ownership(actor: User, organisation: Organisation, person_id: uuid.
             "organisation.transfer",
             actor=actor,
             subject=organisation.account,
-            details={"to_person_id": str(person_id)},
+            details={"to_person_id": str(person_id), "email": _email_of(person_id)},
             commit=False,
         )
         db.session.commit()
@@ -328,3 +342,20 @@ def contact_addresses(account_id: uuid.UUID) -> list[str]:
         return list(addresses)
     own = db.session.scalar(sa.select(User.email).where(User.id == account_id))
     return [own] if own and not own.endswith("@" + ACCOUNT_EMAIL_DOMAIN) else []
+
+
+def activity_of(organisation: Organisation, limit: int = 30) -> list[AuditEvent]:
+    """The organisation's recent events (members, invitations, settings, keys), newest first:
+    what its members read on the members page."""
+    return list(
+        db.session.scalars(
+            sa.select(AuditEvent)
+            .where(
+                AuditEvent.subject_id == organisation.user_id,
+                # Support's visits show as their start and end, not each page they read.
+                AuditEvent.action.not_in(("impersonation.read", "impersonation.action")),
+            )
+            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )

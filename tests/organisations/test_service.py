@@ -111,7 +111,13 @@ def test_admins_change_roles_below_owner_and_it_is_audited(acme, owner, make_use
     event = db.session.scalar(
         sa.select(AuditEvent).where(AuditEvent.action == "organisation.role_change")
     )
-    assert event.details == {"person_id": str(member.id), "from": "viewer", "to": "developer"}
+    assert event.details == {
+        "person_id": str(member.id),
+        "email": member.email,
+        "from": "viewer",
+        "to": "developer",
+        "role": "developer",
+    }
     assert event.actor_id == admin.id
 
 
