@@ -13,11 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from http.cookiejar import CookieJar
 
 import pytest
+import sqlalchemy as sa
 
 from dashboard.auth.service import create_user
 from dashboard.extensions import db
 from dashboard.keys.service import GRACE_PERIODS, KeyLimitReached, create_key, keys_of, roll_key
-from dashboard.models import ApiKey, User
+from dashboard.models import ApiKey, ToolLog, User
+from dashboard.organisations.service import create_organisation
 from tests.conftest import PASSWORD, REDIS_SERVER, require_redis
 from tests.reliability.conftest import (
     Gunicorn,
@@ -155,6 +157,30 @@ def test_a_burst_across_two_keys_is_held_to_the_account_limit(server):
     assert {body["error"]["code"] for body in refused} == {"rate_limited"}
     policies = {headers["RateLimit-Policy"] for _, headers, _ in answers}
     assert policies == {'"key";q=100;w=60, "account";q=100;w=60'}
+
+
+def test_an_organisations_keys_share_its_account_limit_across_workers(server):
+    """Two members' keys of one organisation are held to the organisation's limit together;
+    a member's own key counts on their own account."""
+    gunicorn, app = server
+    person = new_account(app)
+    with app.app_context():
+        organisation = create_organisation(db.session.get(User, person.id), "Workers Ltd")
+        organisation_id = organisation.user_id
+    secrets = [new_key(app, organisation_id), new_key(app, organisation_id)]
+    own = new_key(app, person.id)
+    answers = fire(gunicorn.base_url, secrets, 300)
+    statuses = [status for status, _, _ in answers]
+    assert statuses.count(200) == 100
+    assert statuses.count(429) == 200
+    assert call(gunicorn.base_url, own)[0] == 200
+    with app.app_context():
+        logged = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(ToolLog)
+            .where(ToolLog.user_id == organisation_id)
+        )
+    assert logged == 100
 
 
 def test_rolled_keys_never_leave_more_working_secrets_than_the_cap(server):
