@@ -22,7 +22,7 @@ run: deps assets db demo  ## Serve the app on SQLite with demo data at http://$(
 	trap 'kill $$worker $$server 2>/dev/null; wait' EXIT INT TERM; \
 	until $(BIN)/python -c "import urllib.request; urllib.request.urlopen('http://$(HOST):$(PORT)/health/live', timeout=1)" 2>/dev/null; do \
 		kill -0 $$server 2>/dev/null || exit 1; sleep 0.2; done; \
-	echo; echo "Toolbox is serving at http://$(HOST):$(PORT)/ - log in as demo@example.com," \
+	echo; echo "Toolbox is serving at http://$(HOST):$(PORT)/ - log in as demo@example.com (owner of Acme Robotics, with dev@ and viewer@example.com)," \
 		"support@example.com or admin@example.com, password demo-password. Ctrl-C stops it."; echo; \
 	wait $$server
 

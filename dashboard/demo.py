@@ -9,10 +9,13 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from dashboard.api.metering import record_call, record_rejection
+from dashboard.audit import record_event
 from dashboard.auth.service import create_user, user_by_email
 from dashboard.extensions import db
 from dashboard.keys.service import create_key
-from dashboard.models import SuperAdmin, UsageSummary, utcnow
+from dashboard.models import Membership, SuperAdmin, UsageSummary, User, utcnow
+from dashboard.organisations.roles import Role
+from dashboard.organisations.service import create_organisation
 from dashboard.plans import DEFAULT_PLANS, plan_named
 from dashboard.tools.registry import all_tools, count_tokens, validation_errors
 
@@ -24,6 +27,8 @@ DEMO_PLAN = "free"
 QUOTA_SHARE = 0.87
 SUPPORT_EMAIL = "support@example.com"
 ADMIN_EMAIL = "admin@example.com"
+ORGANISATION_NAME = "Acme Robotics"
+TEAMMATES = {"dev@example.com": Role.DEVELOPER, "viewer@example.com": Role.VIEWER}
 
 
 def load_demo(
@@ -37,7 +42,8 @@ def load_demo(
     demo = create_user(DEMO_EMAIL, DEMO_PASSWORD, plan=DEMO_PLAN)
     support = create_user(SUPPORT_EMAIL, DEMO_PASSWORD, role="support")
     admin = create_user(ADMIN_EMAIL, DEMO_PASSWORD)
-    for account in (demo, support, admin):
+    teammates = [create_user(email, DEMO_PASSWORD) for email in TEAMMATES]
+    for account in (demo, support, admin, *teammates):
         account.email_verified_at = utcnow()  # demo addresses have no inbox to confirm from
     db.session.add(SuperAdmin(user_id=admin.id, notes="demo data"))
     db.session.commit()
@@ -66,8 +72,9 @@ def load_demo(
         customers.append(
             DemoCustomer(user.id, tuple(key.id for key in keys), rng.uniform(0.01, 0.2))
         )
+    customers.append(demo_organisation(demo, made))
     db.session.commit()
-    weights = [3] + [1] * users  # the demo account is the busiest
+    weights = [3] + [1] * users + [2]  # the demo account is the busiest
 
     tools = [t for t in all_tools() if t.name != "echo"]
     for n in range(calls):
@@ -98,10 +105,38 @@ def load_demo(
             DEMO_EMAIL: f"{DEMO_PLAN} plan, near its monthly quota",
             SUPPORT_EMAIL: "support",
             ADMIN_EMAIL: "super admin",
+            **{email: f"{role.value} of {ORGANISATION_NAME}" for email, role in TEAMMATES.items()},
         },
         "password": DEMO_PASSWORD,
         "month_calls_added": topped_up,
     }
+
+
+def demo_organisation(demo: User, made) -> "DemoCustomer":
+    """An organisation that the demo account owns, on the Pro plan, with its two teammates (a
+    developer, who made its CI key, and a viewer) and two keys."""
+    organisation = create_organisation(demo, ORGANISATION_NAME)
+    organisation.account.subscription_plan = "pro"
+    for email, role in TEAMMATES.items():
+        person = user_by_email(email)
+        db.session.add(
+            Membership(
+                organisation_id=organisation.user_id,
+                person_id=person.id,
+                role=role.value,
+                invited_by_id=demo.id,
+            )
+        )
+    developer = user_by_email(next(iter(TEAMMATES)))
+    backend, _ = create_key(organisation.account, "Backend")
+    ci, _ = create_key(organisation.account, "CI", rate_limit_per_minute=30)
+    for key, maker in ((backend, demo), (ci, developer)):
+        key.created_at = made
+        details = {"key_id": str(key.id), "key_prefix": key.prefix, "key_name": key.name}
+        record_event(
+            "key.create", actor=maker, subject=organisation.account, details=details, commit=False
+        )
+    return DemoCustomer(organisation.user_id, (backend.id, backend.id, ci.id), 0.04)
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,13 @@
 import pytest
 import sqlalchemy as sa
 
-from dashboard.demo import DEMO_EMAIL, customer_email, load_demo
+from dashboard.auth.service import user_by_email
+from dashboard.demo import DEMO_EMAIL, ORGANISATION_NAME, customer_email, load_demo
 from dashboard.extensions import db
 from dashboard.keys.service import KeyLimitReached, active_key_count, create_key_within_plan
-from dashboard.models import ApiKey, ToolLog, UsageDaily, UsageSummary, User, utcnow
+from dashboard.models import ApiKey, AuditEvent, ToolLog, UsageDaily, UsageSummary, User, utcnow
+from dashboard.organisations.roles import Role
+from dashboard.organisations.service import accounts_of, members_of
 
 
 def test_demo_load_makes_customers_keys_errors_and_history(app):
@@ -16,8 +19,8 @@ def test_demo_load_makes_customers_keys_errors_and_history(app):
     emails = set(db.session.scalars(sa.select(User.email)))
     assert {DEMO_EMAIL, customer_email(1), customer_email(3)} <= emails
     owners = db.session.scalar(sa.select(sa.func.count(sa.distinct(ToolLog.user_id))))
-    assert owners == 4
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiKey)) == 3 + 3 * 2
+    assert owners == 5  # the demo account, 3 customers and the demo organisation
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiKey)) == 3 + 2 + 3 * 2
 
     logs = db.session.scalar(sa.select(sa.func.count()).select_from(ToolLog))
     rejected = db.session.scalar(
@@ -95,7 +98,8 @@ def test_demo_load_runs_once(app):
 def test_demo_command_takes_users(runner):
     result = runner.invoke(args=["demo", "load", "--days", "35", "--calls", "50", "--users", "2"])
     assert result.exit_code == 0, result.output
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 3 + 2
+    # demo, support, admin, two teammates and the organisation's row; and the two customers
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 6 + 2
 
 
 def test_demo_command_says_plainly_when_the_data_is_there(runner):
@@ -106,4 +110,32 @@ def test_demo_command_says_plainly_when_the_data_is_there(runner):
     assert second.exit_code == 0, second.output
     assert second.output.startswith("Demo data is already there")
     assert "Making demo calls" not in second.output
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 3
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 6
+
+
+def test_the_demo_organisation_has_three_members_and_a_key_each_made(app):
+    load_demo(days=3, calls=20)
+    demo = user_by_email(DEMO_EMAIL)
+    choices = accounts_of(demo)
+    organisation = choices[1].organisation
+    assert (organisation.name, choices[1].role) == (ORGANISATION_NAME, Role.OWNER)
+    roles = {person.email: membership.role for membership, person in members_of(organisation)}
+    assert roles == {
+        DEMO_EMAIL: "owner",
+        "dev@example.com": "developer",
+        "viewer@example.com": "viewer",
+    }
+    makers = dict(
+        db.session.execute(
+            sa.select(AuditEvent.details["key_name"].as_string(), AuditEvent.actor_email).where(
+                AuditEvent.subject_id == organisation.user_id, AuditEvent.action == "key.create"
+            )
+        ).all()
+    )
+    assert makers == {"Backend": DEMO_EMAIL, "CI": "dev@example.com"}
+    calls = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(ToolLog)
+        .where(ToolLog.user_id == organisation.user_id)
+    )
+    assert calls > 0
