@@ -16,8 +16,8 @@ from dashboard.support.service import (
     change_plan,
     change_role,
     impersonation_refusal,
-    search_kind,
     search_accounts,
+    search_kind,
 )
 
 
