@@ -78,7 +78,9 @@ class AuditFilterForm(FlaskForm):
     )
     actor = StringField("Actor email", filters=[strip], validators=[Optional(), Length(max=254)])
     subject = StringField(
-        "Subject email", filters=[strip], validators=[Optional(), Length(max=254)]
+        "Subject email or organisation",
+        filters=[strip],
+        validators=[Optional(), Length(max=254)],
     )
     since = DateField("From", validators=[Optional()])
     until = DateField("To", validators=[Optional()])

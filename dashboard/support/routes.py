@@ -19,7 +19,12 @@ from dashboard.auth.service import user_by_id
 from dashboard.errors import error_response
 from dashboard.plans import all_plans, plan_named
 from dashboard.support import impersonation
-from dashboard.support.audit import AuditFilter, audit_page, support_access_for
+from dashboard.support.audit import (
+    AuditFilter,
+    audit_page,
+    organisations_among,
+    support_access_for,
+)
 from dashboard.support.forms import (
     AuditFilterForm,
     EndImpersonationForm,
@@ -204,6 +209,7 @@ def audit():
             template,
             form=form,
             events=events,
+            organisations=organisations_among(events),
             following=following,
             next_args=next_args,
             action_words=ACTION_WORDS,

@@ -158,7 +158,7 @@ def test_super_admin_reads_the_audit_log(page: Page, people, screenshot):
     page.goto("/support/")
     page.get_by_role("link", name="Audit log").click()
     expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
-    page.get_by_label("Subject email").fill(people["customer"])
+    page.get_by_label("Subject email or organisation").fill(people["customer"])
     page.get_by_role("button", name="Filter").click()
     rows = page.locator("#audit-rows tbody tr")
     expect(rows.first).to_contain_text("Stopped viewing as customer")

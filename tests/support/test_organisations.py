@@ -257,3 +257,21 @@ def test_support_staff_cannot_change_an_organisations_plan(client, auth, support
     assert response.status_code == 403
     assert reload(acme.account).subscription_plan == "free"
     assert events("user.plan") == []
+
+
+# The audit log
+
+
+def test_the_audit_log_names_an_organisation_and_finds_it_by_name(client, auth, admin, acme):
+    auth.login(admin)
+    client.post(f"/support/users/{acme.user_id}/plan", data={"plan": "pro"})
+    page = client.get(f"/support/users/{acme.user_id}").get_data(as_text=True)
+    assert f'href="/support/audit?subject={acme.slug}"' in page
+    for subject in ("acme", "ACME"):
+        log = client.get("/support/audit", query_string={"subject": subject, "action": "user.plan"})
+        text = log.get_data(as_text=True)
+        assert text.count("<tr>") == 2  # the header and the plan change
+        assert f'href="/support/users/{acme.user_id}">Acme</a>' in text
+        assert made_up_address(acme) not in text
+    other = client.get("/support/audit", query_string={"subject": "globex"})
+    assert "No events match these filters" in other.get_data(as_text=True)
