@@ -1,9 +1,10 @@
 """Keyset pages: one order over unique columns, a position as an opaque cursor, pages either way.
 
 The logs list, the support audit log and the support search all page with `Keyset`: each row's
-position is the values of the order's columns ((created_at, id) for logs and audit, the email
-for search), and a page is the rows after (or before) a position, compared as one row value so
-the database walks its index from there. Why ours and not sqlakeyset: docs/architecture.md.
+position is the values of the order's columns ((created_at, id) for logs and audit, the listed
+name for search: an organisation's slug, a person's email), and a page is the rows after (or
+before) a position, compared as one row value so the database walks its index from there.
+Why ours and not sqlakeyset: docs/architecture.md.
 """
 
 import base64

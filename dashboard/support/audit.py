@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from dashboard.extensions import db
-from dashboard.models import AuditEvent
+from dashboard.models import AuditEvent, Organisation
 from dashboard.paging import Keyset, encode_cursor, read_cursor
 
 AUDIT_PAGE_SIZE = 50
@@ -54,7 +54,7 @@ class AuditFilter:
         if self.actor:
             found.append(_email_contains(AuditEvent.actor_email, self.actor))
         if self.subject:
-            found.append(_email_contains(AuditEvent.subject_email, self.subject))
+            found.append(_subject_matches(self.subject))
         if self.since:
             found.append(AuditEvent.created_at >= datetime.combine(self.since, time.min))
         if self.until:
@@ -65,6 +65,32 @@ class AuditFilter:
 
 def _email_contains(column, text: str):
     return sa.func.lower(column).contains(text.strip().lower(), autoescape=True)
+
+
+def _subject_matches(text: str):
+    """Events whose subject's email holds `text`, or whose subject is an organisation with
+    `text` in its name or slug (its recorded email is a made-up address nobody searches for)."""
+    text = text.strip().lower()
+    organisations = sa.select(Organisation.user_id).where(
+        sa.or_(
+            sa.func.lower(Organisation.name).contains(text, autoescape=True),
+            Organisation.slug.contains(text, autoescape=True),
+        )
+    )
+    return sa.or_(
+        _email_contains(AuditEvent.subject_email, text),
+        AuditEvent.subject_id.in_(organisations),
+    )
+
+
+def organisations_among(events: list[AuditEvent]) -> dict:
+    """The organisations that are subjects of these events, by account id (the page names
+    them instead of their made-up address)."""
+    ids = {event.subject_id for event in events if event.subject_id is not None}
+    if not ids:
+        return {}
+    found = db.session.scalars(sa.select(Organisation).where(Organisation.user_id.in_(ids)))
+    return {organisation.user_id: organisation for organisation in found}
 
 
 # Newest first; (created_at, id) is unique, so a page never skips or repeats an event.

@@ -21,10 +21,13 @@ class SearchForm(FlaskForm):
         csrf = False
 
     q = StringField(
-        "Email, user id or key prefix",
+        "Email, organisation, account id or key prefix",
         filters=[strip],
         validators=[Optional(), Length(max=254, message="Search with at most 254 characters.")],
-        render_kw={"placeholder": "ana@example.com, a user id or tk_live_Ab12Cd", "maxlength": 254},
+        render_kw={
+            "placeholder": "ana@example.com, acme, an account id or tk_live_Ab12Cd",
+            "maxlength": 254,
+        },
     )
 
 
@@ -75,7 +78,9 @@ class AuditFilterForm(FlaskForm):
     )
     actor = StringField("Actor email", filters=[strip], validators=[Optional(), Length(max=254)])
     subject = StringField(
-        "Subject email", filters=[strip], validators=[Optional(), Length(max=254)]
+        "Subject email or organisation",
+        filters=[strip],
+        validators=[Optional(), Length(max=254)],
     )
     since = DateField("From", validators=[Optional()])
     until = DateField("To", validators=[Optional()])

@@ -46,6 +46,7 @@ from dashboard.audit import record_event
 from dashboard.extensions import db
 from dashboard.keys.service import key_of
 from dashboard.models import Impersonation, User, utcnow
+from dashboard.organisations.service import organisation_of
 from dashboard.sessions.records import current_session_id
 from dashboard.sessions.store import rotate_session_id
 from dashboard.support.guards import (
@@ -53,7 +54,7 @@ from dashboard.support.guards import (
     refusal_response,
     refused_while_impersonating,
 )
-from dashboard.support.service import NotAllowed, impersonation_refusal
+from dashboard.support.service import NotAllowed, impersonation_refusal, shown_name
 
 # These write their own audit row (impersonation.end); other allowed writes get one afterwards.
 SELF_AUDITED = frozenset({"support.end_impersonation", "auth.logout"})
@@ -161,7 +162,7 @@ def resolve_impersonation():
     if utcnow() >= viewing.ends_at:
         end_impersonation("expired", viewing)
         flash(
-            f"Viewing as {subject.email} ended by itself after "
+            f"Viewing as {shown_name(subject)} ended by itself after "
             f"{current_app.config['IMPERSONATION_MINUTES']} minutes. "
             "Start again with a reason if you still need it.",
             "warning",
@@ -207,8 +208,12 @@ def end_on_logout(sender, user=None, **extra) -> None:
 
 
 def banner_context() -> dict:
-    """`impersonation` for every template: base.html shows the banner when it is set."""
-    return {"impersonation": g.get("impersonation")}
+    """`impersonation` for every template (base.html shows the banner when it is set), and
+    `impersonated_organisation` when the account viewed as is an organisation (the banner names
+    it, not its made-up address)."""
+    viewing = g.get("impersonation")
+    organisation = organisation_of(viewing.subject) if viewing is not None else None
+    return {"impersonation": viewing, "impersonated_organisation": organisation}
 
 
 def install(app: Flask) -> None:

@@ -19,7 +19,12 @@ from dashboard.auth.service import user_by_id
 from dashboard.errors import error_response
 from dashboard.plans import all_plans, plan_named
 from dashboard.support import impersonation
-from dashboard.support.audit import AuditFilter, audit_page, support_access_for
+from dashboard.support.audit import (
+    AuditFilter,
+    audit_page,
+    organisations_among,
+    support_access_for,
+)
 from dashboard.support.forms import (
     AuditFilterForm,
     EndImpersonationForm,
@@ -41,7 +46,9 @@ from dashboard.support.service import (
     impersonation_refusal,
     keys_overview,
     latest_errors,
-    search_users,
+    people_overview,
+    search_accounts,
+    shown_name,
     this_month_usage,
 )
 from dashboard.templating import fragment_request
@@ -63,11 +70,11 @@ def with_vary(body):
 @bp.get("/")
 @staff_required
 def index():
-    """Search accounts by email, user id or key prefix."""
+    """Search accounts by email, organisation name or slug, account id or key prefix."""
     form = SearchForm(request.args)
     page = None
     if form.q.data and form.validate():
-        page = search_users(form.q.data, after=request.args.get("after") or None)
+        page = search_accounts(form.q.data, after=request.args.get("after") or None)
     template = "support/_results.html" if fragment_request() else "support/index.html"
     return with_vary(render_template(template, form=form, page=page))
 
@@ -96,6 +103,7 @@ def render_user(subject, impersonate_form=None, role_form=None, plan_form=None, 
         keys=keys_overview(subject),
         errors=latest_errors(subject),
         usage=this_month_usage(subject),
+        people=people_overview(subject),
         refusal=impersonation_refusal(current_user, subject),
         recent_access=support_access_for(subject)[:5],
         alerting=alerting_overview(subject.id),
@@ -125,7 +133,7 @@ def impersonate(user_id: str):
         impersonation.start_impersonation(current_user, subject, form.reason.data)
     except NotAllowed as refusal:
         return error_response(403, str(refusal))
-    flash(f"Now viewing as {subject.email}. Actions are limited and audited.", "warning")
+    flash(f"Now viewing as {shown_name(subject)}. Actions are limited and audited.", "warning")
     return redirect(url_for("auth.home"), 303)
 
 
@@ -141,7 +149,7 @@ def end_impersonation():
         flash("You were not viewing as anyone.", "info")
         return redirect(url_for("support.index"), 303)
     subject = impersonation.end_impersonation("button")
-    flash(f"You stopped viewing as {subject.email}.", "success")
+    flash(f"You stopped viewing as {shown_name(subject)}.", "success")
     return redirect(url_for("support.user_detail", user_id=subject.id), 303)
 
 
@@ -158,7 +166,7 @@ def role(user_id: str):
         changed = change_role(current_user, subject, form.role.data)
     except NotAllowed as refusal:
         return error_response(403, str(refusal))
-    flash(f"{subject.email} is now “{subject.role}”." if changed else "No change.", "success")
+    flash(f"{shown_name(subject)} is now “{subject.role}”." if changed else "No change.", "success")
     return redirect(url_for("support.user_detail", user_id=subject.id), 303)
 
 
@@ -176,7 +184,7 @@ def plan(user_id: str):
     except NotAllowed as refusal:
         return error_response(403, str(refusal))
     title = plan_named(subject.subscription_plan).title
-    flash(f"{subject.email} is now on {title}." if changed else "No change.", "success")
+    flash(f"{shown_name(subject)} is now on {title}." if changed else "No change.", "success")
     return redirect(url_for("support.user_detail", user_id=subject.id), 303)
 
 
@@ -201,6 +209,7 @@ def audit():
             template,
             form=form,
             events=events,
+            organisations=organisations_among(events),
             following=following,
             next_args=next_args,
             action_words=ACTION_WORDS,

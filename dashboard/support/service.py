@@ -5,13 +5,21 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from dashboard.alerts.service import recent_alerts, settings_for, watched_key_ids
 from dashboard.audit import record_event
 from dashboard.extensions import db
 from dashboard.keys.rules import shown_status
 from dashboard.keys.secrets import DISPLAY_PREFIX_LENGTH
-from dashboard.models import ApiKey, ToolLog, User, utcnow
+from dashboard.models import ApiKey, Membership, Organisation, ToolLog, User, utcnow
+from dashboard.organisations.invitations import pending_of
+from dashboard.organisations.service import (
+    AccountChoice,
+    accounts_of,
+    members_of,
+    organisation_of,
+)
 from dashboard.paging import Keyset
 from dashboard.plans import all_plans
 from dashboard.revocation import account_changed
@@ -21,8 +29,12 @@ from dashboard.webhooks.service import endpoints_of, recent_deliveries
 SEARCH_PAGE_SIZE = 25
 KEY_PREFIX_START = "tk_"  # every secret starts so (keys.secrets.SECRET_PREFIX begins with it)
 ROLES = ("user", "support")
-# Search results page by email, A to Z (emails are unique); `after` is the last one shown.
-BY_EMAIL = Keyset((User.email,), descending=False)
+# The name an account is listed by: an organisation's slug, a person's email. It is unique (slugs
+# are unique and hold no "@", emails are unique and do), so it is a sound keyset order, and it
+# reads well (an organisation's own email is a made-up `<hex>@organisations.invalid`).
+LISTED_AS = sa.func.coalesce(Organisation.slug, User.email)
+# Search results page by that name, A to Z; `after` is the last one shown.
+BY_LISTED_NAME = Keyset((LISTED_AS,), descending=False)
 
 
 class NotAllowed(Exception):
@@ -30,40 +42,151 @@ class NotAllowed(Exception):
 
 
 @dataclass(frozen=True)
+class SearchResult:
+    """One account found: a person (with the organisations they belong to) or an organisation
+    (with its number of members)."""
+
+    account: User
+    organisation: Organisation | None
+    members: int = 0
+    belongs_to: tuple[Organisation, ...] = ()
+
+
+@dataclass(frozen=True)
 class SearchPage:
-    users: list[User]
-    kind: str  # "email", "id" or "key"
-    next_after: str | None  # the email to continue after, when there is a next page
+    results: list[SearchResult]
+    kind: str  # "text", "id" or "key"
+    next_after: str | None  # the listed name to continue after, when there is a next page
 
 
 def search_kind(query: str) -> str:
-    """What the query looks like: a user id, a key prefix, or (else) part of an email."""
+    """What the query looks like: an account id, a key prefix, or (else) text to look for in
+    emails, organisation names and slugs."""
     try:
         uuid.UUID(query)
     except ValueError:
         pass
     else:
         return "id"
-    return "key" if query.startswith(KEY_PREFIX_START) else "email"
+    return "key" if query.startswith(KEY_PREFIX_START) else "text"
 
 
-def search_users(query: str, after: str | None = None, size: int = SEARCH_PAGE_SIZE) -> SearchPage:
-    """Accounts matching an email fragment, a user id or a key prefix; pages of `size` by email."""
-    query = query.strip()
-    kind = search_kind(query)
+def search_conditions(query: str, kind: str) -> list:
+    """Which accounts a query finds: by id; by key prefix (the key's owner, a person or an
+    organisation); or by text in a person's email, an organisation's name or slug, or the email
+    of one of its members (so a person's address also finds their organisations)."""
     if kind == "id":
-        conditions = [User.id == uuid.UUID(query)]
-    elif kind == "key":
+        return [User.id == uuid.UUID(query)]
+    if kind == "key":
         # A pasted whole secret still finds its key: only the shown prefix is compared.
         owners = sa.select(ApiKey.user_id).where(
             ApiKey.prefix.startswith(query[:DISPLAY_PREFIX_LENGTH], autoescape=True)
         )
-        conditions = [User.id.in_(owners)]
-    else:
-        conditions = [sa.func.lower(User.email).contains(query.lower(), autoescape=True)]
-    page = BY_EMAIL.page(sa.select(User), conditions, at=(after,) if after else None, size=size)
-    next_after = page.following[0] if page.following else None
-    return SearchPage(users=page.rows, kind=kind, next_after=next_after)
+        return [User.id.in_(owners)]
+    text = query.lower()
+    member = orm.aliased(User)
+    with_such_members = (
+        sa.select(Membership.organisation_id)
+        .join(member, member.id == Membership.person_id)
+        .where(sa.func.lower(member.email).contains(text, autoescape=True))
+    )
+    return [
+        sa.or_(
+            sa.func.lower(User.email).contains(text, autoescape=True),
+            sa.func.lower(Organisation.name).contains(text, autoescape=True),
+            Organisation.slug.contains(text, autoescape=True),
+            User.id.in_(with_such_members),
+        )
+    ]
+
+
+def search_accounts(
+    query: str, after: str | None = None, size: int = SEARCH_PAGE_SIZE
+) -> SearchPage:
+    """Accounts matching the query (see `search_conditions`), `size` to a page by listed name."""
+    query = query.strip()
+    kind = search_kind(query)
+    where = search_conditions(query, kind)
+    if after:
+        where.append(BY_LISTED_NAME.after((after,)))
+    rows = db.session.execute(
+        sa.select(User, Organisation, LISTED_AS)
+        .outerjoin(Organisation, Organisation.user_id == User.id)
+        .where(*where)
+        .order_by(*BY_LISTED_NAME.order())
+        .limit(size + 1)
+    ).all()
+    shown = rows[:size]
+    members = member_counts([org.user_id for _, org, _ in shown if org is not None])
+    belongs_to = organisations_of_people([user.id for user, org, _ in shown if org is None])
+    results = [
+        SearchResult(
+            account=user,
+            organisation=org,
+            members=members.get(user.id, 0),
+            belongs_to=tuple(belongs_to.get(user.id, ())),
+        )
+        for user, org, _ in shown
+    ]
+    next_after = shown[-1][2] if len(rows) > size else None
+    return SearchPage(results=results, kind=kind, next_after=next_after)
+
+
+def member_counts(organisation_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """How many members each of these organisations has."""
+    if not organisation_ids:
+        return {}
+    return dict(
+        db.session.execute(
+            sa.select(Membership.organisation_id, sa.func.count())
+            .where(Membership.organisation_id.in_(organisation_ids))
+            .group_by(Membership.organisation_id)
+        ).all()
+    )
+
+
+def organisations_of_people(person_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Organisation]]:
+    """The organisations each of these people belongs to, by name."""
+    found: dict[uuid.UUID, list[Organisation]] = {}
+    if not person_ids:
+        return found
+    rows = db.session.execute(
+        sa.select(Membership.person_id, Organisation)
+        .join(Organisation, Organisation.user_id == Membership.organisation_id)
+        .where(Membership.person_id.in_(person_ids))
+        .order_by(sa.func.lower(Organisation.name), Organisation.slug)
+    ).all()
+    for person_id, organisation in rows:
+        found.setdefault(person_id, []).append(organisation)
+    return found
+
+
+def shown_name(account: User) -> str:
+    """How the console names an account in messages: an organisation by its name and slug
+    (never its made-up address), a person by their email."""
+    organisation = organisation_of(account)
+    if organisation is None:
+        return account.email
+    return f"{organisation.name} ({organisation.slug})"
+
+
+@dataclass(frozen=True)
+class PeopleOverview:
+    """Who an account is about: an organisation's members and pending invitations, or the
+    organisations a person belongs to."""
+
+    organisation: Organisation | None
+    members: list[tuple[Membership, User]]
+    pending_invitations: int
+    belongs_to: list[AccountChoice]
+
+
+def people_overview(account: User) -> PeopleOverview:
+    """The organisation behind an account with its members, or a person's organisations."""
+    organisation = organisation_of(account)
+    if organisation is None:
+        return PeopleOverview(None, [], 0, accounts_of(account)[1:])  # [0] is their own
+    return PeopleOverview(organisation, members_of(organisation), len(pending_of(organisation)), [])
 
 
 def keys_overview(user: User) -> list[dict]:
@@ -135,6 +258,11 @@ def change_role(actor: User, subject: User, role: str) -> bool:
         raise NotAllowed("That is not a role.")
     if subject.is_super_admin:
         raise NotAllowed("Super admins are managed with `flask users promote-admin`.")
+    if organisation_of(subject) is not None:
+        raise NotAllowed(
+            "An organisation has no role of its own: its people hold roles in it. "
+            "Change a member's support role on that person's page."
+        )
     old = subject.role
     if old == role:
         return False

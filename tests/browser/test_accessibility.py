@@ -234,6 +234,42 @@ def test_viewing_as_a_customer(page: Page, demo):
     expect(page.get_by_role("region", name="Viewing as a customer")).to_have_count(0)
 
 
+def test_an_organisation_in_the_support_console(page: Page, live_app, demo):
+    """An organisation as support finds it (search by name), its page (members, no role form),
+    the member's page listing it, and viewing as it (the banner names the organisation)."""
+    from dashboard.organisations.invitations import invite
+    from dashboard.organisations.roles import Role
+    from dashboard.organisations.service import create_organisation
+
+    name = f"Console {uuid.uuid4().hex[:6]}"
+    with live_app.app_context():
+        owner = user_by_email(DEMO_EMAIL)
+        organisation = create_organisation(owner, name)
+        invite(owner, organisation, "invited@example.com", Role.VIEWER)
+        ids = {"organisation": str(organisation.user_id), "owner": str(owner.id)}
+        db.session.remove()
+    log_in(page, ADMIN_EMAIL)
+    page.goto(f"/support/?q={name}")
+    expect(page.get_by_test_id("organisation-result")).to_contain_text(name)
+    look_at(page, "support-search-organisation")
+    page.goto(f"/support/users/{ids['organisation']}")
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    look_at(page, "support-organisation")
+    page.goto(f"/support/users/{ids['owner']}")
+    expect(page.get_by_test_id("belongs-to")).to_contain_text(name)
+    look_at(page, "support-member")
+    page.goto(f"/support/users/{ids['organisation']}")
+    page.get_by_label("Reason").fill("Ticket 78: the team's keys fail")
+    page.get_by_role("button", name="View as this organisation").click()
+    banner = page.get_by_role("region", name="Viewing as a customer")
+    expect(banner.get_by_test_id("impersonated-organisation")).to_have_text(name)
+    page.goto("/keys/")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    look_at(page, "as-organisation-keys")
+    banner.get_by_role("button", name=re.compile("^End")).click()
+    expect(page.get_by_role("region", name="Viewing as a customer")).to_have_count(0)
+
+
 def test_the_invitation_pages(page: Page, live_app, demo):
     """An invitation to an organisation as its invitee sees it: logged out, logged in, used."""
     from dashboard.organisations.invitations import invite

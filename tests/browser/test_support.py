@@ -76,7 +76,7 @@ def test_support_views_as_a_customer_and_the_customer_sees_it(page: Page, people
     log_in(page, people["support"])
     # Support staff land on the console, not on their own (empty) usage page.
     expect(page.get_by_role("heading", name="Support console")).to_be_visible()
-    page.get_by_label("Email, user id or key prefix").fill(people["prefix"])
+    page.get_by_label("Email, organisation, account id or key prefix").fill(people["prefix"])
     page.get_by_role("button", name="Search").click()
     result = page.get_by_role("link", name=people["customer"])
     expect(result).to_be_visible()
@@ -146,7 +146,7 @@ def test_support_views_as_a_customer_and_the_customer_sees_it(page: Page, people
 def test_super_admin_reads_the_audit_log(page: Page, people, screenshot):
     log_in(page, people["support"])
     page.goto("/support/")
-    page.get_by_label("Email, user id or key prefix").fill(people["customer"])
+    page.get_by_label("Email, organisation, account id or key prefix").fill(people["customer"])
     page.get_by_role("button", name="Search").click()
     page.get_by_role("link", name=people["customer"]).click()
     page.get_by_label("Reason").fill(REASON)
@@ -158,7 +158,7 @@ def test_super_admin_reads_the_audit_log(page: Page, people, screenshot):
     page.goto("/support/")
     page.get_by_role("link", name="Audit log").click()
     expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
-    page.get_by_label("Subject email").fill(people["customer"])
+    page.get_by_label("Subject email or organisation").fill(people["customer"])
     page.get_by_role("button", name="Filter").click()
     rows = page.locator("#audit-rows tbody tr")
     expect(rows.first).to_contain_text("Stopped viewing as customer")

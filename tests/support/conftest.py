@@ -7,6 +7,7 @@ from dashboard.api.metering import record_call
 from dashboard.extensions import db
 from dashboard.keys.service import create_key
 from dashboard.models import AuditEvent, SuperAdmin
+from tests.organisations.conftest import acme, owner  # noqa: F401 (fixtures: an organisation)
 
 REASON = "Ticket 4821: key fails with 401"
 

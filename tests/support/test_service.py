@@ -16,8 +16,8 @@ from dashboard.support.service import (
     change_plan,
     change_role,
     impersonation_refusal,
+    search_accounts,
     search_kind,
-    search_users,
 )
 
 
@@ -27,8 +27,8 @@ from dashboard.support.service import (
         (str(uuid.uuid4()), "id"),
         ("tk_live_Ab12Cd", "key"),
         ("tk_", "key"),
-        ("ana@example.com", "email"),
-        ("12345", "email"),
+        ("ana@example.com", "text"),
+        ("12345", "text"),
     ],
 )
 def test_search_kind(query, kind):
@@ -39,18 +39,18 @@ def test_search_by_key_prefix_finds_each_owner_once(app, make_user):
     owner = make_user()
     create_key(owner, "a")
     create_key(owner, "b")
-    page = search_users("tk_live_")
-    assert [u.id for u in page.users] == [owner.id]
+    page = search_accounts("tk_live_")
+    assert [r.account.id for r in page.results] == [owner.id]
 
 
 def test_search_pages_continue_after_the_last_email(app, make_user):
     for n in range(5):
         make_user(f"s{n}@service.test")
-    first = search_users("service.test", size=2)
-    assert [u.email for u in first.users] == ["s0@service.test", "s1@service.test"]
+    first = search_accounts("service.test", size=2)
+    assert [r.account.email for r in first.results] == ["s0@service.test", "s1@service.test"]
     assert first.next_after == "s1@service.test"
-    last = search_users("service.test", after="s3@service.test", size=2)
-    assert [u.email for u in last.users] == ["s4@service.test"]
+    last = search_accounts("service.test", after="s3@service.test", size=2)
+    assert [r.account.email for r in last.results] == ["s4@service.test"]
     assert last.next_after is None
 
 
