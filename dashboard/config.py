@@ -160,6 +160,11 @@ class Config:
         # Support staff and super admins must turn on two-factor sign-in to open the console.
         self.STAFF_REQUIRE_TWO_FACTOR = env_flag("STAFF_REQUIRE_TWO_FACTOR", True)
         self.EMAIL_RATE_LIMIT_PER_USER = os.environ.get("EMAIL_RATE_LIMIT_PER_USER", "5/hour")
+        # Per person: organisations created, and invitations sent or sent again (they are mail).
+        self.ORGANISATION_CREATE_RATE_LIMIT = os.environ.get(
+            "ORGANISATION_CREATE_RATE_LIMIT", "10/day"
+        )
+        self.INVITATION_SEND_RATE_LIMIT = os.environ.get("INVITATION_SEND_RATE_LIMIT", "30/hour")
         # Observability (dashboard/observability): request ids, logs, metrics.
         self.REQUEST_ID_HEADER = os.environ.get("REQUEST_ID_HEADER", "")  # a trusted proxy's
         self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if self.PRODUCTION else "text")

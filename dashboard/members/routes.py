@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException
 from dashboard.audit import ACTION_WORDS
 from dashboard.customer_only import customer_only
 from dashboard.errors import error_response
-from dashboard.extensions import db
+from dashboard.extensions import db, limiter
 from dashboard.members.forms import (
     ActionForm,
     InviteForm,
@@ -63,6 +63,16 @@ from dashboard.organisations.service import (
 )
 
 bp = Blueprint("organisations", __name__)
+
+# Invitations and their resends are mail: one limit per person for both.
+limit_invitations = limiter.shared_limit(
+    lambda: current_app.config["INVITATION_SEND_RATE_LIMIT"],
+    scope="invitation-sends",
+    key_func=lambda: f"person:{current_user.get_id()}",
+    methods=["POST"],
+    exempt_when=lambda: (request.view_args or {}).get("action") == "revoke",
+    error_message="You have sent many invitations in the last hour. Wait a while, then try again.",
+)
 
 PROBLEM_TITLES = {
     "expired": "This invitation has expired",
@@ -219,6 +229,12 @@ def back_to_members(organisation: Organisation):
 
 @bp.route("/organisations/new", methods=["GET", "POST"], endpoint="new")
 @login_required
+@limiter.limit(
+    lambda: current_app.config["ORGANISATION_CREATE_RATE_LIMIT"],
+    key_func=lambda: f"person:{current_user.get_id()}",
+    methods=["POST"],
+    error_message="You have created many organisations today. Try again tomorrow.",
+)
 @customer_only  # support viewing as a customer creates nothing in their name
 def new_organisation():
     form = NewOrganisationForm()
@@ -273,6 +289,7 @@ def render_members(organisation: Organisation, role: Role, invite_form, status: 
 
 @bp.post("/o/<slug>/members/invite", endpoint="invite")
 @login_required
+@limit_invitations
 def invite_member(slug: str):
     organisation, role = membership_or_404(slug)
     require(role, Permission.WRITE_MEMBERS)
@@ -343,6 +360,7 @@ def leave_organisation(slug: str):
 
 @bp.post("/o/<slug>/invitations/<invitation_id>/<action>", endpoint="invitation_action")
 @login_required
+@limit_invitations
 def invitation_action(slug: str, invitation_id: str, action: str):
     organisation, role = membership_or_404(slug)
     require(role, Permission.WRITE_MEMBERS)

@@ -237,3 +237,43 @@ def test_an_accepted_invitation_opens_the_members_page(app, acme, owner, make_us
     assert 'data-testid="my-role">developer<' in theirs.get(members_path(acme)).get_data(
         as_text=True
     )
+
+
+@pytest.mark.parametrize(
+    "app_overrides",
+    [{"WTF_CSRF_ENABLED": True, "INVITATION_SEND_RATE_LIMIT": "2/hour", "MAIL_SERVER": ""}],
+)
+def test_invitations_and_resends_share_a_limit_per_person(app, acme, owner):
+    client = as_person(app, owner)
+    sent = [
+        post(
+            client,
+            f"/o/{acme.slug}/members/invite",
+            members_path(acme),
+            email=f"a{n}@example.com",
+            role="viewer",
+        ).status_code
+        for n in range(2)
+    ]
+    assert sent == [303, 303]
+    invitation = db.session.scalar(sa.select(Invitation).order_by(Invitation.email))
+    base = f"/o/{acme.slug}/invitations/{invitation.id}"
+    refused = post(client, f"{base}/resend", members_path(acme))
+    assert refused.status_code == 429
+    assert "You have sent many invitations" in refused.get_data(as_text=True)
+    # Withdrawing is not a send: it still works.
+    assert post(client, f"{base}/revoke", members_path(acme)).status_code == 303
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Invitation)) == 2
+
+
+@pytest.mark.parametrize(
+    "app_overrides", [{"WTF_CSRF_ENABLED": True, "ORGANISATION_CREATE_RATE_LIMIT": "1/day"}]
+)
+def test_creating_organisations_is_limited_per_person(app, logged_in):
+    client = as_person(app, logged_in)
+    new = "/organisations/new"
+    assert post(client, new, new, name="One").status_code == 303
+    refused = post(client, new, new, name="Two")
+    assert refused.status_code == 429
+    assert "You have created many organisations today" in refused.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Organisation)) == 1
