@@ -59,6 +59,7 @@ from dashboard.organisations.service import (
     organisation_by_slug,
     remove_member,
     role_in,
+    transfer_ownership,
     update_settings,
 )
 
@@ -339,6 +340,25 @@ def remove(slug: str, person_id: str):
         flash(str(refused), "danger")
         return back_to_members(organisation)
     flash("The member is removed; their next page no longer opens the organisation.", "success")
+    return back_to_members(organisation)
+
+
+@bp.post("/o/<slug>/members/<person_id>/transfer", endpoint="transfer")
+@login_required
+def transfer(slug: str, person_id: str):
+    """Make a member an owner, and the owner who asks an admin."""
+    organisation, role = membership_or_404(slug)
+    require(role, Permission.TRANSFER_OWNERSHIP)
+    checked_action()
+    person = parse_uuid(person_id)
+    if person is None:
+        abort(404)
+    try:
+        transfer_ownership(current_user, organisation, person)
+    except MembershipRefused as refused:
+        flash(str(refused), "danger")
+    else:
+        flash("Ownership is transferred; you are an admin now.", "success")
     return back_to_members(organisation)
 
 

@@ -248,3 +248,32 @@ def test_no_route_reaches_another_organisations_or_your_own_records(app, owner, 
         assert url_for("keys.show", key_id=ids[owner.id]["key_id"])  # the walk built real URLs
     names = db.session.scalars(sa.select(ApiKey.name)).all()
     assert names == ["theirs", "theirs"]
+
+
+def test_logs_export_usage_and_errors_read_the_open_account(app, owner, acme):
+    for account, message in ((owner, "personal call"), (acme.account, "acme call")):
+        key, _ = create_key(account, f"{message} key")
+        for status in ("success", "error"):
+            record_call(
+                user_id=account.id,
+                api_key_id=key.id,
+                tool_name="echo",
+                tool_version="v1",
+                input_payload={"message": message},
+                output_payload={"echo": message, "length": 1} if status == "success" else None,
+                status=status,
+                error_message=None if status == "success" else f"{message} failed",
+                error_code=None if status == "success" else "tool_error",
+                execution_time_ms=1,
+                tokens_used=1,
+            )
+    client = as_member(app, owner)
+    switch(client, acme.user_id)
+    export = client.get("/logs/export.csv").get_data(as_text=True)
+    assert "acme call" in export and "personal call" not in export
+    logs = client.get("/logs/", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "acme call failed" in logs and "personal call failed" not in logs
+    errors = client.get("/errors/").get_data(as_text=True)
+    assert "acme call failed" in errors and "personal call failed" not in errors
+    usage = client.get("/usage/").get_data(as_text=True)
+    assert "acme call key" in usage and "personal call key" not in usage

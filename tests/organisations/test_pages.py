@@ -277,3 +277,18 @@ def test_creating_organisations_is_limited_per_person(app, logged_in):
     assert refused.status_code == 429
     assert "You have created many organisations today" in refused.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Organisation)) == 1
+
+
+def test_an_owner_transfers_ownership_and_becomes_an_admin(app, acme, owner, make_user):
+    member = make_user("next@example.com")
+    join(acme, member, Role.DEVELOPER)
+    client = as_person(app, owner)
+    page = client.get(members_path(acme)).get_data(as_text=True)
+    assert 'aria-label="Transfer ownership to next@example.com"' in page
+    answer = post(client, f"/o/{acme.slug}/members/{member.id}/transfer", members_path(acme))
+    assert answer.status_code == 303
+    assert (role_in(member, acme.account), role_in(owner, acme.account)) == (Role.OWNER, Role.ADMIN)
+    # An admin may not transfer it back.
+    refused = post(client, f"/o/{acme.slug}/members/{member.id}/transfer", members_path(acme))
+    assert refused.status_code == 403
+    assert role_in(member, acme.account) is Role.OWNER
