@@ -17,7 +17,7 @@ from dashboard.models.alert import (
     WebhookEndpoint,
 )
 from dashboard.models.audit import AuditEvent
-from dashboard.models.key import ApiKey
+from dashboard.models.key import ApiKey, IdempotentRequest, RootKey
 from dashboard.models.organisation import Invitation, Membership, Organisation
 from dashboard.models.outcomes import ErrorGroupDay, RejectedCalls
 from dashboard.models.tool import Tool
@@ -33,6 +33,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "ErrorGroupDay",
+    "IdempotentRequest",
     "Impersonation",
     "Invitation",
     "KeySeenIp",
@@ -40,6 +41,7 @@ __all__ = [
     "Organisation",
     "RecoveryCode",
     "RejectedCalls",
+    "RootKey",
     "SecurityEvent",
     "StoredSession",
     "SuperAdmin",

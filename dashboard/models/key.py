@@ -36,7 +36,53 @@ class ApiKey(db.Model):
         sa.Boolean, default=False, server_default=sa.false()
     )
 
+    # Revision 0012: a key's own monthly cap (None: the account's quota only), and test mode.
+    monthly_call_cap: Mapped[int | None] = mapped_column(sa.Integer)
+    is_test: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+
     user = relationship("User", back_populates="api_keys")
 
     def __repr__(self) -> str:
         return f"<ApiKey {self.prefix}… {self.name!r}>"
+
+
+class RootKey(db.Model):
+    """A management secret (`tk_root_…`) of an account: it manages keys and reads usage and logs
+    by its scopes; it never calls tools. `key_hash` is the secret's SHA-256."""
+
+    __tablename__ = "root_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(sa.Text)
+    key_hash: Mapped[str] = mapped_column(sa.Text, unique=True)
+    prefix: Mapped[str] = mapped_column(sa.Text)
+    scopes: Mapped[list] = mapped_column(Json)
+    allowed_ips: Mapped[list | None] = mapped_column(Json)
+    expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    def __repr__(self) -> str:
+        return f"<RootKey {self.prefix}… {self.name!r}>"
+
+
+class IdempotentRequest(db.Model):
+    """The answer to a management write sent with an Idempotency-Key (per root key)."""
+
+    __tablename__ = "idempotent_requests"
+
+    root_key_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, sa.ForeignKey("root_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    idempotency_key: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    request_hash: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[int | None] = mapped_column(sa.Integer)
+    body: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
