@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.fields import SelectChoice
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired, Length, Optional
 
 from dashboard.alerts.forms import CheckboxesField
 from dashboard.customer_only import customer_only
@@ -44,7 +44,7 @@ class RootKeyForm(FlaskForm):
         choices=[SelectChoice(scope, f"{scope}: {meaning}") for scope, meaning in SCOPES.items()],
         validators=[InputRequired("Choose at least one scope.")],
     )
-    expires_on = DayField("Expires on (optional)", validators=[], format="%Y-%m-%d")
+    expires_on = DayField("Expires on (optional)", validators=[Optional()], format="%Y-%m-%d")
     allowed_ips = TextAreaField(
         "Allowed IPs (optional)",
         validators=[Length(max=2000)],

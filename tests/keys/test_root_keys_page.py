@@ -18,7 +18,13 @@ def test_a_root_key_is_shown_once_and_then_revoked(client, logged_in):
     assert 'data-testid="root-keys-empty"' in empty
     made = client.post(
         "/keys/root/",
-        data={"name": "Terraform", "scopes": ["keys:read", "keys:write"], "allowed_ips": ""},
+        # As a browser sends the form: the optional fields empty.
+        data={
+            "name": "Terraform",
+            "scopes": ["keys:read", "keys:write"],
+            "expires_on": "",
+            "allowed_ips": "",
+        },
         follow_redirects=True,
     )
     page = made.get_data(as_text=True)
