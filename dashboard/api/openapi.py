@@ -438,6 +438,11 @@ _, SHAPES = msgspec.json.schema_components(
     ref_template=f"{REF}schemas/{{name}}",
 )
 CALL_ANSWER = SHAPES.pop("CallAnswer")
+# openapi-python-client names an enum's members from x-enum-varnames (else VALUE_0, VALUE_1, …),
+# so a generated client writes KeyRollGrace.ONE_HOUR; msgspec sorts the values, hence a lookup.
+GRACE_NAMES = {"none": "NONE", "1h": "ONE_HOUR", "24h": "ONE_DAY", "7d": "SEVEN_DAYS"}
+_grace = SHAPES["KeyRoll"]["properties"]["grace"]
+_grace["x-enum-varnames"] = [GRACE_NAMES[value] for value in _grace["enum"]]
 
 COMPONENT_SCHEMAS = {
     "StorableValue": {
