@@ -167,3 +167,15 @@ def test_an_owner_a_developer_and_a_viewer_share_an_organisations_keys(
     )
     expect(menu.get_by_role("button", name=re.compile("^Personal"))).to_be_visible()
     switcher_shots(page, screenshot, "switcher-open")
+
+    # Like other menus it closes with Escape (focus back on its button) or a click elsewhere.
+    summary = page.get_by_test_id("account-switcher").locator("summary")
+    menu.get_by_role("button", name=re.compile("^Personal")).focus()
+    page.keyboard.press("Escape")
+    expect(menu).to_be_hidden()
+    expect(summary).to_be_focused()
+    summary.click()
+    expect(menu).to_be_visible()
+    page.get_by_role("heading", name="API keys", level=1).click()
+    expect(menu).to_be_hidden()
+    expect(page.get_by_test_id("current-account")).to_have_text(team)
