@@ -135,6 +135,7 @@ CUSTOMER_PAGES = [
     ("key-roll", "/keys/{key}/roll"),
     ("key-expire", "/keys/{key}/expire"),
     ("key-expire-from-its-page", "/keys/{key}/expire?back=key"),
+    ("root-keys", "/keys/root/"),
     ("tools", "/tools/"),
     ("tool", "/tools/json_validate"),
     ("account", "/account/"),
@@ -161,6 +162,7 @@ def test_a_new_accounts_empty_pages(page: Page, live_app):
         ("empty-logs", "/logs/"),
         ("empty-errors", "/errors/"),
         ("empty-keys", "/keys/"),
+        ("empty-root-keys", "/keys/root/"),
         ("empty-webhooks", "/webhooks/"),
     ):
         page.goto(path)
@@ -345,3 +347,17 @@ def test_the_keys_page_of_an_organisation_with_the_switcher_open(page: Page, liv
         "aria-current", "true"
     )
     look_at(page, "keys-of-an-organisation-switcher-open")
+
+
+def test_a_new_root_key_shown_once(page: Page, live_app, demo):
+    """The Root keys page with a secret just made, and its refusal of a bad form."""
+    log_in(page, DEMO_EMAIL)
+    page.goto("/keys/root/")
+    page.get_by_label("Name").fill("Terraform")
+    page.get_by_label("keys:read: List and read API keys.").check()
+    page.get_by_role("button", name="Create root key").click()
+    expect(page.get_by_test_id("new-root-secret")).to_be_visible()
+    look_at(page, "root-key-created")
+    page.get_by_role("button", name="Create root key").click()  # no name, no scope
+    expect(page.get_by_text("Give the root key a name.")).to_be_visible()
+    look_at(page, "root-key-refused")
