@@ -17,10 +17,11 @@ from dashboard.extensions import db
 from dashboard.keys.root import create_root_key
 from dashboard.keys.secrets import new_secret
 from dashboard.keys.service import create_key, expire_key
-from dashboard.models import AlertEvent, ApiKey, AuditEvent, RootKey
+from dashboard.models import AlertEvent, ApiKey, AuditEvent, RootKey, WebhookDelivery
 from dashboard.organisations.roles import Role
 from dashboard.organisations.service import create_organisation
 from dashboard.organisations.settings import set_leaked_key_action
+from dashboard.webhooks.service import create_endpoint
 from tests.api.conftest import error_code
 from tests.mail_server import smtp_server  # noqa: F401 (a fixture)
 from tests.organisations.conftest import join
@@ -124,6 +125,17 @@ def test_the_email_goes_even_when_alert_emails_are_off(api, user, inbox):
     _, secret = create_key(user, "quiet")
     send(api, report_body(secret))
     assert inbox.last_to(user.email)
+
+
+def test_key_leaked_goes_to_the_webhooks_subscribed_to_it(api, user):
+    create_endpoint(user.id, "https://hooks.example.com/toolbox", "", ["key.leaked"])
+    create_endpoint(user.id, "https://hooks.example.com/other", "", ["key.expiring"])
+    key, secret = create_key(user, "production")
+    send(api, report_body(secret))
+    (delivery,) = db.session.scalars(sa.select(WebhookDelivery))
+    assert delivery.event_type == "key.leaked"
+    data = delivery.payload["data"]
+    assert data["key_id"] == str(key.id) and data["url"] == URL and data["action"] == "expired"
 
 
 @pytest.mark.parametrize(
