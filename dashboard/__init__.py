@@ -83,7 +83,7 @@ def create_api_app(config: Config | None = None) -> Flask:
     No session, login manager, CSRF, page security headers or form limiter: programs send a
     key with every call. The Gateway extension owns the hot path's state and hooks.
     """
-    from dashboard.api import extension, management, routes
+    from dashboard.api import extension, leaks, management, routes
 
     app = Flask(__name__, instance_path=str(ROOT / "instance"), static_folder=None)
     app.config.from_object(config or config_from_environment())
@@ -98,6 +98,7 @@ def create_api_app(config: Config | None = None) -> Flask:
     trust_proxies(app)
     app.register_blueprint(routes.bp)
     app.register_blueprint(management.bp)  # /v1/keys…: the management API, for root keys
+    app.register_blueprint(leaks.bp)  # /v1/leaks: secret scanners report leaked keys
     routes.register_error_handlers(app)
     return app
 

@@ -13,6 +13,7 @@ from dashboard.extensions import db
 from dashboard.models import AuditEvent, User, utcnow
 
 KNOWN_ACTIONS = (
+    "account.settings",
     "impersonation.start",
     "impersonation.end",
     "impersonation.action",
@@ -22,6 +23,7 @@ KNOWN_ACTIONS = (
     "key.edit",
     "key.roll",
     "key.move",
+    "key.leaked",
     "organisation.create",
     "organisation.settings",
     "organisation.invite",
@@ -38,6 +40,7 @@ KNOWN_ACTIONS = (
 )
 # How each action reads on the audit page and in its filter (the raw name stays in the data).
 ACTION_WORDS = {
+    "account.settings": "Changed the account's settings",
     "impersonation.start": "Started viewing as customer",
     "impersonation.end": "Stopped viewing as customer",
     "impersonation.action": "Acted while viewing",
@@ -47,6 +50,7 @@ ACTION_WORDS = {
     "key.roll": "Rolled a key",
     "key.expire": "Expired a key",
     "key.move": "Moved a key",
+    "key.leaked": "A key was reported leaked",
     "organisation.create": "Created the organisation",
     "organisation.settings": "Changed the organisation's settings",
     "organisation.invite": "Invited a member",

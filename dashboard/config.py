@@ -168,6 +168,9 @@ class Config:
         self.MANAGEMENT_RATE_LIMIT_PER_MINUTE = int(
             os.environ.get("MANAGEMENT_RATE_LIMIT_PER_MINUTE", "120")
         )
+        # Leak reports (POST /api/v1/leaks): the secret scanners' ECDSA public keys, as a JSON
+        # object {key identifier: PEM}; empty: every report is refused.
+        self.LEAK_REPORT_PUBLIC_KEYS = os.environ.get("LEAK_REPORT_PUBLIC_KEYS", "{}")
         self.INVITATION_SEND_RATE_LIMIT = os.environ.get("INVITATION_SEND_RATE_LIMIT", "30/hour")
         # Observability (dashboard/observability): request ids, logs, metrics.
         self.REQUEST_ID_HEADER = os.environ.get("REQUEST_ID_HEADER", "")  # a trusted proxy's

@@ -86,6 +86,7 @@ DASHBOARD_TABLES = {
     "organisations",
     "memberships",
     "invitations",
+    "account_settings",
 }
 
 

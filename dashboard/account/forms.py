@@ -1,10 +1,15 @@
 """Forms of the account page."""
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.fields import SelectChoice
 from wtforms.validators import EqualTo, InputRequired, Length
 
 from dashboard.auth.forms import PASSWORD_MAX, email_field, new_password_field
+from dashboard.organisations.settings import LEAKED_KEY_ACTIONS
+
+LEAKED_KEY_CHOICES = [SelectChoice(value, words) for value, words in LEAKED_KEY_ACTIONS.items()]
+LEAKED_KEY_LABEL = "When a secret scanner finds one of your keys in public"
 
 
 class ChangePasswordForm(FlaskForm):
@@ -51,4 +56,14 @@ class DisableTwoFactorForm(FlaskForm):
         "Password",
         validators=[InputRequired("Enter your password."), Length(max=PASSWORD_MAX)],
         render_kw={"autocomplete": "current-password"},
+    )
+
+
+class LeakedKeysForm(FlaskForm):
+    leaked_key_action = SelectField(
+        LEAKED_KEY_LABEL,
+        choices=LEAKED_KEY_CHOICES,
+        validators=[InputRequired("Choose what happens to a leaked key.")],
+        description="You are emailed either way. A key left working can be used by anyone who "
+        "saw it until you roll or expire it.",
     )

@@ -15,7 +15,12 @@ from flask_limiter import RequestLimit
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 
-from dashboard.account.forms import ChangeEmailForm, ChangePasswordForm, DeleteAccountForm
+from dashboard.account.forms import (
+    ChangeEmailForm,
+    ChangePasswordForm,
+    DeleteAccountForm,
+    LeakedKeysForm,
+)
 from dashboard.account.service import change_password, delete_account
 from dashboard.auth.emails import send_email_change
 from dashboard.auth.history import EVENT_WORDS, record_security_event, security_history
@@ -25,6 +30,7 @@ from dashboard.auth.service import normalise_email
 from dashboard.extensions import limiter
 from dashboard.models.types import parse_uuid
 from dashboard.organisations.service import accounts_of, owned_alone
+from dashboard.organisations.settings import leaked_key_action, set_leaked_key_action
 from dashboard.plans import all_plans, plan_named
 from dashboard.sessions.records import (
     active_sessions,
@@ -83,6 +89,9 @@ def render_account(password_form=None, delete_form=None, email_form=None, status
         history=security_history(current_user),
         event_words=EVENT_WORDS,
         organisations=accounts_of(current_user)[1:],
+        leaked_keys_form=LeakedKeysForm(
+            formdata=None, leaked_key_action=leaked_key_action(current_user.id)
+        ),
     ), status
 
 
@@ -107,6 +116,20 @@ def sessions_changed():
 def index():
     """Plan and limits, password, and the danger zone."""
     return render_account()
+
+
+@bp.post("/leaked-keys")
+@login_required
+def leaked_keys():
+    """Choose what a leak report of one of the person's keys does: expire it, or alert only."""
+    form = LeakedKeysForm()
+    if form.validate_on_submit():
+        set_leaked_key_action(current_user, form.leaked_key_action.data, actor=current_user)
+        flash("Saved: what happens to a key found in public.", "success")
+    else:
+        for errors in form.errors.values():
+            flash(" ".join(errors), "danger")
+    return redirect(url_for("account.index", _anchor="leaked-keys"), 303)
 
 
 @bp.post("/password")

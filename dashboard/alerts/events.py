@@ -16,6 +16,7 @@ EVENT_TYPES = {
     "error_rate.high": "Error rate of the last 15 minutes above your threshold",
     "key.expiring": "An API key expires within 7 days",
     "key.new_ip": "A watched API key was used from a new IP",
+    "key.leaked": "A secret scanner found one of your keys in public",
 }
 TEST_EVENT = "webhook.test"
 ENDPOINT_DISABLED_EVENT = "webhook.endpoint_disabled"  # email only
@@ -59,6 +60,21 @@ def email_for(event_type: str, data: dict) -> tuple[str, str]:
             f"The API key {data['key_name']!r} ({data['key_prefix']}…) was used from "
             f"{data['ip']} at {data['seen_at']}, an address never seen for it before. If this "
             "was not you, expire the key on the API keys page."
+        )
+    elif event_type == "key.leaked":
+        kind = "root key" if data["key_kind"] == "root" else "API key"
+        subject = f"Your {kind} {data['key_name'] or data['key_prefix']} was found in public"
+        if data["action"] == "expired":
+            done = "We expired it: calls with it are refused from now on. Make a new key"
+        else:
+            done = (
+                "It still works, as your account's settings ask: roll or expire it now on the "
+                "dashboard"
+            )
+        text = (
+            f"{data['source'] or 'A secret scanner'} reported the {kind} {data['key_name']!r} "
+            f"({data['key_prefix']}…) at {data['url'] or 'an unnamed place'}. Anyone who saw "
+            f"it there can use it. {done}, and remove the secret from where it was published."
         )
     elif event_type == ENDPOINT_DISABLED_EVENT:
         subject = "A webhook endpoint was disabled"

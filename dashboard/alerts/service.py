@@ -94,10 +94,13 @@ def recent_alerts(user_id: uuid.UUID, limit: int = 20) -> list[AlertEvent]:
     return list(db.session.scalars(query))
 
 
-def raise_alert(user_id: uuid.UUID, event_type: str, dedupe_key: str, data: dict) -> bool:
+def raise_alert(
+    user_id: uuid.UUID, event_type: str, dedupe_key: str, data: dict, force_email: bool = False
+) -> bool:
     """Record the alert unless (user, dedupe_key) was raised before, then send it by email and
     to the account's webhooks. The unique constraint decides, so of many workers raising the same
-    alert at once exactly one goes on; True for that one."""
+    alert at once exactly one goes on; True for that one. `force_email`: by email even when the
+    account turned alert emails off (a leaked key)."""
     alert_id = uuid.uuid4()
     now = utcnow()
     statement = (
@@ -119,7 +122,7 @@ def raise_alert(user_id: uuid.UUID, event_type: str, dedupe_key: str, data: dict
         return False
     alert_raised.send(user_id, event_type=event_type, data=data, at=now)
     alert = db.session.get(AlertEvent, alert_id)
-    alert.email_status = email_owner(user_id, event_type, data)
+    alert.email_status = email_owner(user_id, event_type, data, force=force_email)
     db.session.commit()
     return True
 

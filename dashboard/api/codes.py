@@ -48,6 +48,17 @@ class ErrorCode(StrEnum):
         401,
         "A tool route was called with a root key; root keys manage, API keys call tools.",
     )
+    MISSING_SIGNATURE = (
+        "missing_signature",
+        401,
+        "A leak report came without Github-Public-Key-Identifier and Github-Public-Key-Signature.",
+    )
+    INVALID_SIGNATURE = (
+        "invalid_signature",
+        401,
+        "A leak report's signature does not verify with the public key it names, or it names "
+        "no key of LEAK_REPORT_PUBLIC_KEYS.",
+    )
     IP_NOT_ALLOWED = ("ip_not_allowed", 403, "The key may not be used from this address.")
     INSUFFICIENT_SCOPE = (
         "insufficient_scope",

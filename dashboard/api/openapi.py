@@ -6,7 +6,7 @@ import json
 import msgspec
 from flask import current_app
 
-from dashboard.api import management
+from dashboard.api import leaks, management
 from dashboard.api.answers import CallAnswer, Error, Health
 from dashboard.api.catalog import Catalog, active_tools
 from dashboard.api.codes import ErrorCode, codes_by_status
@@ -28,7 +28,8 @@ _AUTH = (
 _DOWN = (ErrorCode.DATABASE_UNAVAILABLE, ErrorCode.RATE_LIMITER_UNAVAILABLE)
 DESCRIPTIONS = {
     400: "The request or its body cannot be used.",
-    401: "No key, an unknown key, or a key that may no longer be used.",
+    401: "No key, an unknown key, or a key that may no longer be used; on leak reports, no "
+    "signature or one that does not verify.",
     403: "The key's restrictions refuse this call, or a root key lacks the route's scope.",
     404: "No such tool or version is served, or (management) no key of the account has this id "
     "(not_found: a name no route holds, such as one with an encoded slash).",
@@ -122,6 +123,7 @@ def document() -> dict:
     for tool in newest.values():
         paths[f"/api/v1/tools/{tool.name}"] = {"post": tool_operation(tool, False)}
     paths.update(management_paths(utcnow().date()))
+    paths["/api/v1/leaks"] = {"post": leaks_operation()}
     return {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -435,6 +437,8 @@ _, SHAPES = msgspec.json.schema_components(
         management.KeyUpdate,
         management.KeyRoll,
         management.LogList,
+        leaks.LeakReport,
+        leaks.LeakLabel,
     ],
     ref_template=f"{REF}schemas/{{name}}",
 )
@@ -660,5 +664,63 @@ def management_paths(today) -> dict:
                 ErrorCode.INVALID_MONTH,
                 params=tuple(usage["parameters"]),
             ),
+        },
+    }
+
+
+# Leak reports (dashboard/api/leaks.py): signed by the scanner, no key.
+
+LEAK_ERRORS = errors_of(
+    ErrorCode.INVALID_JSON,
+    ErrorCode.MISSING_SIGNATURE,
+    ErrorCode.INVALID_SIGNATURE,
+    ErrorCode.PAYLOAD_TOO_LARGE,
+    ErrorCode.INVALID_PARAMETERS,
+    ErrorCode.DATABASE_UNAVAILABLE,
+)
+
+
+def signature_header(name: str, description: str) -> dict:
+    return {
+        "name": name,
+        "in": "header",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+def leaks_operation() -> dict:
+    return {
+        "operationId": "report_leaks",
+        "summary": "Report leaked keys (for secret scanners, as GitHub's partner programme)",
+        "description": "A JSON array of tokens found in public, signed instead of sent with a "
+        "key: Github-Public-Key-Signature is the base64 DER ECDSA P-256 SHA-256 signature of "
+        "the raw body by the public key Github-Public-Key-Identifier names (configured in "
+        "LEAK_REPORT_PUBLIC_KEYS). Each of our keys among them is expired (or flagged, by its "
+        "account's setting) and its owners are emailed; the answer labels every token.",
+        "tags": ["leaks"],
+        "security": [],
+        "parameters": [
+            signature_header(leaks.KEY_ID_HEADER, "The identifier of the signing public key."),
+            signature_header(leaks.SIGNATURE_HEADER, "Base64 DER ECDSA signature of the body."),
+        ],
+        "requestBody": {
+            "required": True,
+            "content": json_content(
+                {
+                    "type": "array",
+                    "maxItems": leaks.REPORTS_MAX,
+                    "items": ref("schemas", "LeakReport"),
+                }
+            ),
+        },
+        "responses": {
+            "200": {
+                "description": "One label per reported token, in the order sent.",
+                "headers": headers(),
+                "content": json_content({"type": "array", "items": ref("schemas", "LeakLabel")}),
+            },
+            **error_responses(LEAK_ERRORS),
         },
     }

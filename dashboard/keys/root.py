@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from dashboard.audit import record_event
 from dashboard.extensions import db
 from dashboard.keys.rules import parse_ip_list
-from dashboard.keys.secrets import hash_secret
+from dashboard.keys.secrets import checksummed, hash_secret
 from dashboard.models import RootKey, User, utcnow
 from dashboard.models.types import parse_uuid
 
@@ -97,7 +97,7 @@ def create_root_key(
         raise RootKeyRefused(
             f"An account holds at most {ROOT_KEYS_MAX} working root keys: revoke one first."
         )
-    secret = ROOT_PREFIX + secrets.token_urlsafe(32)
+    secret = checksummed(ROOT_PREFIX, secrets.token_urlsafe(32))
     root_key = RootKey(
         account_id=account.id,
         name=name,

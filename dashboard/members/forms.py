@@ -5,6 +5,7 @@ from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringFi
 from wtforms.fields import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Optional
 
+from dashboard.account.forms import LEAKED_KEY_CHOICES, LEAKED_KEY_LABEL
 from dashboard.organisations.roles import Role
 from dashboard.organisations.service import NAME_MAX
 
@@ -59,6 +60,12 @@ class SettingsForm(FlaskForm):
         "Require two-factor sign-in",
         description="Members without it are asked to turn it on before they can open the "
         "organisation.",
+    )
+    leaked_key_action = SelectField(
+        LEAKED_KEY_LABEL.replace("your keys", "the organisation's keys"),
+        choices=LEAKED_KEY_CHOICES,
+        validators=[InputRequired("Choose what happens to a leaked key.")],
+        description="Owners and admins are emailed either way.",
     )
 
 

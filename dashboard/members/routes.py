@@ -63,6 +63,7 @@ from dashboard.organisations.service import (
     transfer_ownership,
     update_settings,
 )
+from dashboard.organisations.settings import leaked_key_action, set_leaked_key_action
 
 bp = Blueprint("organisations", __name__)
 
@@ -188,6 +189,9 @@ def organisation_settings(slug: str):
     if form.require_two_factor.data and not current_user.two_factor_enabled:
         flash("Turn on two-factor sign-in yourself first, or you would be locked out.", "danger")
         return back_to_members(organisation)
+    set_leaked_key_action(
+        organisation.account, form.leaked_key_action.data, actor=current_user, commit=False
+    )
     update_settings(
         current_user,
         organisation,
@@ -277,7 +281,11 @@ def render_members(organisation: Organisation, role: Role, invite_form, status: 
         members=members_of(organisation),
         invitations=pending_of(organisation) if manages else [],
         invite_form=invite_form,
-        settings_form=SettingsForm(formdata=None, obj=organisation)
+        settings_form=SettingsForm(
+            formdata=None,
+            obj=organisation,
+            leaked_key_action=leaked_key_action(organisation.user_id),
+        )
         if allows(role, Permission.WRITE_SETTINGS)
         else None,
         action_form=ActionForm(),

@@ -2,6 +2,7 @@
 
 from dashboard.models.account import (
     AccountSecurity,
+    AccountSettings,
     Impersonation,
     RecoveryCode,
     SecurityEvent,
@@ -27,6 +28,7 @@ from dashboard.models.user import SuperAdmin, User
 
 __all__ = [
     "AccountSecurity",
+    "AccountSettings",
     "AlertEvent",
     "AlertKeyWatch",
     "AlertSettings",

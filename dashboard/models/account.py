@@ -112,3 +112,17 @@ class AccountSecurity(db.Model):
     link_generation: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     # The last TOTP time step accepted: a code of that step or an earlier one is refused.
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+
+class AccountSettings(db.Model):
+    """Settings of an account (a person or an organisation) that no feature's own table holds;
+    no row: the defaults."""
+
+    __tablename__ = "account_settings"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    # `expire` or `alert`: what a leak report of one of its keys does (dashboard/keys/leaks.py).
+    leaked_key_action: Mapped[str] = mapped_column(sa.Text, default="expire")
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

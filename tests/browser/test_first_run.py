@@ -66,7 +66,7 @@ def test_sign_up_to_a_first_call(page: Page, mail_inbox, screenshot):
     page.get_by_label("Name").fill("first key")
     page.get_by_role("button", name="Create key").click()
     secret = page.locator("#new-key-secret").input_value()
-    assert re.fullmatch(r"tk_live_[A-Za-z0-9_-]{43}", secret)
+    assert re.fullmatch(r"tk_live_[A-Za-z0-9_-]{43}[0-9A-Za-z]{6}", secret)
 
     page.goto("/usage/")
     expect(step(page, "playground")).to_have_attribute("data-done", "true")

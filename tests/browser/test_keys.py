@@ -71,7 +71,7 @@ def test_create_copy_once_roll_and_expire(page: Page, screenshot):
     assert page.get_by_test_id("new-secret").bounding_box()["y"] >= header_bottom - 1
     expect(page.get_by_text("Copy this secret now.")).to_be_in_viewport()
     secret = secret_box.input_value()
-    assert re.fullmatch(r"tk_live_[A-Za-z0-9_-]{43}", secret)
+    assert re.fullmatch(r"tk_live_[A-Za-z0-9_-]{43}[0-9A-Za-z]{6}", secret)
     expect(page.get_by_text("Copy this secret now.")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/keys/$"))
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])

@@ -10,7 +10,7 @@ from dashboard.keys.service import keys_of
 from dashboard.models import ApiKey, Tool
 from dashboard.tools.sync import sync_tools
 
-SECRET_RE = re.compile(r"tk_live_[A-Za-z0-9_-]{43}")
+SECRET_RE = re.compile(r"tk_live_[A-Za-z0-9_-]{43}[0-9A-Za-z]{6}")
 ECHO = {"message": "hi"}
 
 

@@ -15,7 +15,7 @@ from dashboard.keys.service import expire_key, keys_of, roll_key
 from dashboard.models import ApiKey, utcnow
 
 HX = {"HX-Request": "true"}
-SECRET_RE = re.compile(r"tk_live_[A-Za-z0-9_-]{43}")
+SECRET_RE = re.compile(r"tk_live_[A-Za-z0-9_-]{43}[0-9A-Za-z]{6}")
 
 
 def text(response) -> str:

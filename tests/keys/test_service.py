@@ -6,7 +6,7 @@ import pytest
 
 from dashboard.extensions import db
 from dashboard.keys.rules import key_status
-from dashboard.keys.secrets import DISPLAY_PREFIX_LENGTH, hash_secret
+from dashboard.keys.secrets import DISPLAY_PREFIX_LENGTH, has_valid_checksum, hash_secret
 from dashboard.keys.service import (
     GRACE_PERIODS,
     KeyLimitReached,
@@ -30,7 +30,9 @@ from dashboard.plans import Plan, plan_named
 def test_create_key_stores_only_the_hash_and_a_short_prefix(user, make_key):
     key, secret = make_key(user, "prod")
     assert secret.startswith("tk_live_")
-    assert len(secret) == len("tk_live_") + 43  # 32 random bytes, URL-safe base64
+    # 32 random bytes in URL-safe base64, then the checksum (keys.secrets)
+    assert len(secret) == len("tk_live_") + 43 + 6
+    assert has_valid_checksum(secret)
     assert key.key == hash_secret(secret) != secret
     assert key.prefix == secret[:DISPLAY_PREFIX_LENGTH]
     assert len(key.prefix) < len(secret) - 32

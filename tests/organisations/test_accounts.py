@@ -14,6 +14,7 @@ from dashboard.models import ApiKey, AuditEvent, Membership
 from dashboard.organisations.current import ANY_ROLE, permission_of
 from dashboard.organisations.roles import Role, allows
 from dashboard.organisations.service import create_organisation
+from dashboard.organisations.settings import leaked_key_action
 from tests.conftest import AuthActions
 from tests.organisations.conftest import join
 from tests.test_security import ownership_violations, url_with_ids
@@ -217,13 +218,20 @@ def test_turning_on_the_two_factor_rule_needs_it_yourself(app, owner, acme):
     client = as_member(app, owner)
     answer = client.post(
         f"/o/{acme.slug}/settings",
-        data={"billing_email": "billing@acme.example", "require_two_factor": "y"},
+        data={
+            "billing_email": "billing@acme.example",
+            "require_two_factor": "y",
+            "leaked_key_action": "expire",
+        },
         follow_redirects=True,
     )
     assert "Turn on two-factor sign-in yourself first" in answer.get_data(as_text=True)
     db.session.refresh(acme)
     assert acme.require_two_factor is False
-    client.post(f"/o/{acme.slug}/settings", data={"billing_email": "billing@acme.example"})
+    client.post(
+        f"/o/{acme.slug}/settings",
+        data={"billing_email": "billing@acme.example", "leaked_key_action": "expire"},
+    )
     db.session.refresh(acme)
     assert acme.billing_email == "billing@acme.example"
     event = db.session.scalar(
@@ -312,3 +320,36 @@ def test_a_viewer_sees_the_keys_without_any_form_or_button_to_change_them(
     page = client.get("/keys/").get_data(as_text=True)
     assert 'id="create-key"' in page and f"/keys/{key.id}/roll" in page
     assert "keys-read-only" not in page
+
+
+def test_the_settings_choose_what_a_leak_report_does_to_the_organisations_keys(
+    app, owner, acme, make_user
+):
+    client = as_member(app, owner)
+    page = client.get(f"/o/{acme.slug}/members/").get_data(as_text=True)
+    assert '<option selected value="expire">' in page
+    client.post(
+        f"/o/{acme.slug}/settings",
+        data={"billing_email": acme.billing_email, "leaked_key_action": "alert"},
+    )
+    assert leaked_key_action(acme.user_id) == "alert"
+    assert leaked_key_action(owner.id) == "expire"  # the person's own account is apart
+    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "account.settings"))
+    assert event.subject_id == acme.user_id and event.details == {"leaked_key_action": "alert"}
+    page = client.get(f"/o/{acme.slug}/members/").get_data(as_text=True)
+    assert '<option selected value="alert">' in page
+    refused = client.post(
+        f"/o/{acme.slug}/settings",
+        data={"billing_email": acme.billing_email, "leaked_key_action": "ignore"},
+        follow_redirects=True,
+    )
+    assert "Not a valid choice" in refused.get_data(as_text=True)
+    assert leaked_key_action(acme.user_id) == "alert"
+    developer = make_user()
+    join(acme, developer, Role.DEVELOPER)
+    forbidden = as_member(app, developer).post(
+        f"/o/{acme.slug}/settings",
+        data={"billing_email": acme.billing_email, "leaked_key_action": "expire"},
+    )
+    assert forbidden.status_code == 403
+    assert leaked_key_action(acme.user_id) == "alert"
