@@ -78,6 +78,8 @@ class Config:
         self.RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "tools-api")
         # The sliding window of the API's limits ("calls a minute"); shorter only in tests.
         self.RATELIMIT_WINDOW_SECONDS = env_int("RATELIMIT_WINDOW_SECONDS", 60)
+        # Test-mode keys (tk_test_…) make at most this many calls a minute (or their own limit).
+        self.TEST_KEY_RATE_LIMIT_PER_MINUTE = env_int("TEST_KEY_RATE_LIMIT_PER_MINUTE", 10)
         self.RATELIMIT_HEADERS_ENABLED = False  # the gateway writes its own headers
         # The form limiter (log-in, sign-up, resets) with Redis down: count in this process
         # instead (per worker) until Redis answers again, and never fail a page for it.

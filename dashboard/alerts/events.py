@@ -17,6 +17,7 @@ EVENT_TYPES = {
     "key.expiring": "An API key expires within 7 days",
     "key.new_ip": "A watched API key was used from a new IP",
     "key.leaked": "A secret scanner found one of your keys in public",
+    "key.quota_reached": "An API key reached its monthly call cap",
 }
 TEST_EVENT = "webhook.test"
 ENDPOINT_DISABLED_EVENT = "webhook.endpoint_disabled"  # email only
@@ -75,6 +76,14 @@ def email_for(event_type: str, data: dict) -> tuple[str, str]:
             f"{data['source'] or 'A secret scanner'} reported the {kind} {data['key_name']!r} "
             f"({data['key_prefix']}…) at {data['url'] or 'an unnamed place'}. Anyone who saw "
             f"it there can use it. {done}, and remove the secret from where it was published."
+        )
+    elif event_type == "key.quota_reached":
+        subject = f"API key {data['key_name'] or data['key_prefix']} reached its monthly cap"
+        text = (
+            f"The API key {data['key_name']!r} ({data['key_prefix']}…) has made {data['calls']:,}"
+            f" calls in {data['month']}, its cap of {data['cap']:,}. Further calls with it are "
+            "refused with key_quota_exceeded until the month ends; raise its cap on the API keys "
+            "page."
         )
     elif event_type == ENDPOINT_DISABLED_EVENT:
         subject = "A webhook endpoint was disabled"

@@ -5,7 +5,9 @@ import uuid
 from huey import crontab
 
 from dashboard.alerts import service
+from dashboard.extensions import db
 from dashboard.jobs import jobs
+from dashboard.models import ApiKey
 from dashboard.plans import plan_named
 
 
@@ -25,6 +27,19 @@ def quota_threshold_reached(user_id: str, month: str, threshold: int, calls: int
     return service.raise_alert(
         user_id, "quota.threshold_reached", f"quota:{month}:{threshold}", data
     )
+
+
+@jobs.task
+def key_quota_reached(user_id: str, key_id: str, month: str, calls: int, cap: int):
+    """Raise key.quota_reached for (key, month) unless already raised."""
+    user_id = uuid.UUID(user_id)
+    if not service.settings_for(user_id).quota:
+        return False
+    key = db.session.get(ApiKey, uuid.UUID(key_id))
+    if key is None:
+        return False
+    data = {"month": month, "calls": calls, "cap": cap, **service.key_data(key)}
+    return service.raise_alert(user_id, "key.quota_reached", f"key_quota:{key_id}:{month}", data)
 
 
 @jobs.periodic(lambda config: crontab(minute="*"))

@@ -121,6 +121,11 @@ class ErrorCode(StrEnum):
     )
     RATE_LIMITED = ("rate_limited", 429, "The key's per-minute rate limit; see `Retry-After`.")
     QUOTA_EXCEEDED = ("quota_exceeded", 429, "The plan's monthly quota; see `Retry-After`.")
+    KEY_QUOTA_EXCEEDED = (
+        "key_quota_exceeded",
+        429,
+        "The key's own monthly cap of calls; see `Retry-After` and `X-Key-Quota-Limit`.",
+    )
     CONCURRENCY_LIMITED = (
         "concurrency_limited",
         429,

@@ -47,6 +47,8 @@ def key_lookup_query(key_hash) -> sa.Select:
             KEYS.c.rate_limit_per_minute,
             KEYS.c.allowed_tools,
             KEYS.c.allowed_ips,
+            KEYS.c.monthly_call_cap,
+            KEYS.c.is_test,
             USERS.c.subscription_plan,
             USERS.c.is_disabled,
         )
@@ -72,6 +74,8 @@ class KeyRow:
     rate_limit_per_minute: int
     allowed_tools: list | None
     allowed_ips: list | None
+    monthly_call_cap: int | None  # the key's own calls a month; None: the account's quota only
+    is_test: bool  # a test-mode key: not billed, not counted against the account's quota
     subscription_plan: str
     is_disabled: bool
     loaded_at: float  # epoch seconds, taken before the read

@@ -172,7 +172,7 @@ def enforce_limits(key: KeyRow, tool: ToolVersion | None) -> tuple[KeyRow, Slot]
     if tool is not None:
         asked = in_flight(plan_named(key.subscription_plan), time_limit(tool))
     try:
-        verdict = limiter.check(key, in_flight=asked)
+        verdict = limiter.check(key, in_flight=asked, metered=tool is not None)
     except LimiterUnavailable:
         metrics.rate_limiter_unavailable()
         message = "Rate limiting is unavailable; try again shortly."
@@ -199,6 +199,8 @@ def enforce_limits(key: KeyRow, tool: ToolVersion | None) -> tuple[KeyRow, Slot]
 
 def refuse_for_limits(key: KeyRow, tool: ToolVersion | None, verdict) -> None:
     """Answer 429 for the limit that refused the call, counted (not logged) for a tool call."""
+    if verdict.refused_by == "key_quota":
+        refuse_for_key_quota(key, tool, verdict)
     too_many_in_flight = verdict.refused_by in ("in_flight", "plan_in_flight")
     reason = "concurrency" if too_many_in_flight else "rate_limit"
     if tool is not None:
@@ -232,8 +234,37 @@ def refuse_for_limits(key: KeyRow, tool: ToolVersion | None, verdict) -> None:
     raise ApiError(ErrorCode.RATE_LIMITED, message, headers={"Retry-After": str(retry_after)})
 
 
+def refuse_for_key_quota(key: KeyRow, tool: ToolVersion, verdict) -> None:
+    """Answer 429 key_quota_exceeded: the key made its monthly cap of calls (counted, not
+    logged)."""
+    with timing().database():
+        metering.record_rejection(
+            user_id=key.user_id, api_key_id=key.id, tool_name=tool.name, reason="key_quota"
+        )
+    now = utcnow()
+    resets = month_end(now)
+    used = verdict.key_month_calls if verdict.key_month_calls is not None else verdict.key_cap
+    raise ApiError(
+        ErrorCode.KEY_QUOTA_EXCEEDED,
+        f"This key may make {verdict.key_cap:,} calls a month; {used:,} were made in "
+        f"{now.strftime('%Y-%m')}. Its cap resets at {iso(resets)}.",
+        headers={"Retry-After": str(max(1, int((resets - now).total_seconds())))},
+        limit=verdict.key_cap,
+        used=used,
+        resets_at=iso(resets),
+    )
+
+
+def month_end(now: datetime) -> datetime:
+    """The start of the next month (UTC), when monthly quotas and caps reset."""
+    return datetime(now.year + (now.month == 12), now.month % 12 + 1, 1)
+
+
 def enforce_quota(key: KeyRow, tool: ToolVersion) -> None:
-    """Refuse with 429 quota_exceeded once the month's calls reach the plan's quota."""
+    """Refuse with 429 quota_exceeded once the month's calls reach the plan's quota; test-mode
+    keys do not count against it and are not refused by it."""
+    if key.is_test:
+        return
     plan = plan_named(key.subscription_plan)
     now = utcnow()
     month = now.strftime("%Y-%m")
@@ -241,11 +272,12 @@ def enforce_quota(key: KeyRow, tool: ToolVersion) -> None:
         used = calls_this_month(key.user_id, month)
     if used < plan.monthly_calls:
         return
+    key_limiter().give_back_month(key, g.get("api_rate_window"))  # not metered: not counted
     with timing().database():
         metering.record_rejection(
             user_id=key.user_id, api_key_id=key.id, tool_name=tool.name, reason="quota"
         )
-    resets = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1)
+    resets = month_end(now)
     raise ApiError(
         ErrorCode.QUOTA_EXCEEDED,
         f"The {plan.title} plan allows {plan.monthly_calls:,} calls a month; {used:,} were "
@@ -468,12 +500,15 @@ def meter(
         log_id=call.request_id,
         input_json=encoded.input_json if encoded else None,
         output_json=encoded.output_json if encoded else None,
+        billable=not call.key.is_test,
     )
     with timing().database():
         recorded = metering.record(facts)
     metrics.tool_call_metered(call.tool, error_code or status, execution_ms)
-    saw_calls_this_month(call.key.user_id, recorded.month_year, recorded.month_calls)
-    after_metered_call(call.key, recorded)  # queues a quota alert when a threshold is crossed
+    if recorded.month_calls is not None:  # a test key's call leaves the month's count alone
+        saw_calls_this_month(call.key.user_id, recorded.month_year, recorded.month_calls)
+    # Queues a quota alert when a threshold is crossed, the account's or the key's own.
+    after_metered_call(call.key, recorded, g.get("api_rate_window"))
     return recorded.log_id
 
 

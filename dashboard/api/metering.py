@@ -38,6 +38,7 @@ GROUP_MESSAGE_LENGTH = 500
 REJECTION_COLUMNS = {
     "rate_limit": "rejected_rate_limit",
     "quota": "rejected_quota",
+    "key_quota": "rejected_quota",  # a key's own monthly cap: a quota too
     "concurrency": "rejected_rate_limit",
 }
 
@@ -56,7 +57,8 @@ class MeteredCall:
     success), `errors` every schema error of an invalid_input call, `source` where the call came
     from (None: the API; `playground`), `at` when (None: now), `log_id` the log row's id when it
     is known before metering (the request's), and `input_json`/`output_json` the payloads' JSON
-    when the caller has already encoded them."""
+    when the caller has already encoded them. A call that is not `billable` (a test-mode key's)
+    is logged and counted in usage_daily but not in usage_summaries (billed usage, the quota)."""
 
     user_id: uuid.UUID
     api_key_id: uuid.UUID
@@ -77,14 +79,16 @@ class MeteredCall:
     log_id: uuid.UUID | None = None
     input_json: str | None = None
     output_json: str | None = None
+    billable: bool = True
 
 
 class Recorded(NamedTuple):
-    """What metering one call wrote: the log row's id, its month and the month's calls after it."""
+    """What metering one call wrote: the log row's id, its month and the month's calls after it
+    (None for a call that is not billable: the month's count was not touched)."""
 
     log_id: uuid.UUID
     month_year: str
-    month_calls: int
+    month_calls: int | None
 
 
 def record(call: MeteredCall) -> Recorded:
@@ -221,14 +225,15 @@ def record_call_in_one_statement(call: MeteredCall) -> Recorded:
         **{column: int(column == bucket) for column in LATENCY_COLUMNS},
     }
     relaxed = not current_app.config.get("METERING_SYNCHRONOUS_COMMIT", True)
-    month_calls = write_returning_one(RECORD_CALL_SQL[relaxed, bool(params["failed"])], params)
+    statement = RECORD_CALL_SQL[relaxed, bool(params["failed"]), call.billable]
+    month_calls = write_returning_one(statement, params)
     return Recorded(params["log_id"], params["month_year"], month_calls)
 
 
-def _record_call_sql(relaxed: bool, failed: bool) -> str:
-    """The metering statement: data-modifying CTEs for tool_logs, usage_summaries, usage_daily,
-    error_group_days (failed calls) and api_keys.last_request_at; it answers the month's calls
-    after this one."""
+def _record_call_sql(relaxed: bool, failed: bool, billable: bool = True) -> str:
+    """The metering statement: data-modifying CTEs for tool_logs, usage_summaries (billable
+    calls), usage_daily, error_group_days (failed calls) and api_keys.last_request_at; it
+    answers the month's calls after this one (NULL when not billable)."""
     buckets = ", ".join(LATENCY_COLUMNS)
     bucket_values = ", ".join(f"%({column})s" for column in LATENCY_COLUMNS)
     bucket_updates = ", ".join(f"{c} = d.{c} + EXCLUDED.{c}" for c in LATENCY_COLUMNS)
@@ -241,6 +246,8 @@ def _record_call_sql(relaxed: bool, failed: bool) -> str:
     )
     relax_column = ", (SELECT setting FROM relax)" if relaxed else ""
     group = ERROR_GROUP_CTE if failed else ""
+    month = MONTH_CTE if billable else ""
+    month_calls = "(SELECT total_calls FROM month)" if billable else "NULL::integer"
     return f"""
 WITH log AS (
     INSERT INTO tool_logs (id, user_id, api_key_id, tool_name, tool_version, input_payload,
@@ -250,14 +257,7 @@ WITH log AS (
         %(input_payload)s::jsonb, %(output_payload)s::jsonb, %(at)s, %(status)s,
         %(execution_time_ms)s, %(tokens_used)s, %(error_message)s, %(error_code)s,
         %(client_ip)s, %(http_status)s, %(errors)s::jsonb, %(error_fingerprint)s, %(source)s)
-), month AS (
-    INSERT INTO usage_summaries AS s (id, user_id, month_year, total_calls, total_tokens,
-        created_at)
-    VALUES (%(summary_id)s, %(user_id)s, %(month_year)s, 1, %(tokens_used)s, %(at)s)
-    ON CONFLICT (user_id, month_year) DO UPDATE
-    SET total_calls = s.total_calls + 1, total_tokens = s.total_tokens + EXCLUDED.total_tokens
-    RETURNING s.total_calls
-), daily AS (
+){month}, daily AS (
     INSERT INTO usage_daily AS d (user_id, day, api_key_id, tool_name, calls, errors, tokens,
         execution_ms_total, rejected_rate_limit, rejected_quota, {buckets})
     VALUES (%(user_id)s, %(day)s, %(api_key_id)s, %(tool_name)s, 1, %(failed)s,
@@ -272,8 +272,18 @@ WITH log AS (
     WHERE id = %(api_key_id)s
       AND (last_request_at IS NULL OR last_request_at < %(touch_before)s)
 ){group}{relax}
-SELECT (SELECT total_calls FROM month){relax_column}
+SELECT {month_calls}{relax_column}
 """
+
+
+MONTH_CTE = """, month AS (
+    INSERT INTO usage_summaries AS s (id, user_id, month_year, total_calls, total_tokens,
+        created_at)
+    VALUES (%(summary_id)s, %(user_id)s, %(month_year)s, 1, %(tokens_used)s, %(at)s)
+    ON CONFLICT (user_id, month_year) DO UPDATE
+    SET total_calls = s.total_calls + 1, total_tokens = s.total_tokens + EXCLUDED.total_tokens
+    RETURNING s.total_calls
+)"""
 
 
 ERROR_GROUP_CTE = """, error_group AS (
@@ -292,11 +302,12 @@ ERROR_GROUP_CTE = """, error_group AS (
             ELSE e.sample_log_id END
 )"""
 
-# (relaxed commit, failed call) -> the statement.
+# (relaxed commit, failed call, billable call) -> the statement.
 RECORD_CALL_SQL = {
-    (relaxed, failed): _record_call_sql(relaxed, failed)
+    (relaxed, failed, billable): _record_call_sql(relaxed, failed, billable)
     for relaxed in (False, True)
     for failed in (False, True)
+    for billable in (False, True)
 }
 
 
@@ -328,23 +339,8 @@ def record_call_statement_by_statement(call: MeteredCall) -> Recorded:
             source=call.source,
         )
     )
-    summary = upsert(UsageSummary).values(
-        id=uuid.uuid4(),
-        user_id=call.user_id,
-        month_year=month,
-        total_calls=1,
-        total_tokens=call.tokens_used,
-        created_at=at,
-    )
-    session.execute(
-        summary.on_conflict_do_update(
-            index_elements=["user_id", "month_year"],
-            set_={
-                "total_calls": UsageSummary.total_calls + 1,
-                "total_tokens": UsageSummary.total_tokens + call.tokens_used,
-            },
-        )
-    )
+    if call.billable:
+        count_in_month(call, month, at)
     failed = int(call.status != "success")
     bucket = latency_bucket_column(call.execution_time_ms)
     daily = upsert(UsageDaily).values(
@@ -390,13 +386,37 @@ def record_call_statement_by_statement(call: MeteredCall) -> Recorded:
             )
         )
     touch_key(call.api_key_id, at)
-    month_calls = session.execute(
-        sa.select(UsageSummary.total_calls).where(
-            UsageSummary.user_id == call.user_id, UsageSummary.month_year == month
-        )
-    ).scalar_one()
+    month_calls = None
+    if call.billable:
+        month_calls = session.execute(
+            sa.select(UsageSummary.total_calls).where(
+                UsageSummary.user_id == call.user_id, UsageSummary.month_year == month
+            )
+        ).scalar_one()
     session.commit()
     return Recorded(log_id, month, month_calls)
+
+
+def count_in_month(call: MeteredCall, month: str, at: datetime) -> None:
+    """Add a billable call to the account's month (usage_summaries, the statement-by-statement
+    path)."""
+    summary = upsert(UsageSummary).values(
+        id=uuid.uuid4(),
+        user_id=call.user_id,
+        month_year=month,
+        total_calls=1,
+        total_tokens=call.tokens_used,
+        created_at=at,
+    )
+    db.session.execute(
+        summary.on_conflict_do_update(
+            index_elements=["user_id", "month_year"],
+            set_={
+                "total_calls": UsageSummary.total_calls + 1,
+                "total_tokens": UsageSummary.total_tokens + call.tokens_used,
+            },
+        )
+    )
 
 
 def count_error(row: ErrorGroupDay) -> None:

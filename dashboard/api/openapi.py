@@ -72,6 +72,7 @@ CALL_ERRORS = errors_of(
     ErrorCode.MEMORY_LIMIT_EXCEEDED,
     ErrorCode.RATE_LIMITED,
     ErrorCode.QUOTA_EXCEEDED,
+    ErrorCode.KEY_QUOTA_EXCEEDED,
     ErrorCode.CONCURRENCY_LIMITED,
     ErrorCode.TOOL_ERROR,
     ErrorCode.INTERNAL_ERROR,

@@ -12,6 +12,15 @@ fails open (RATELIMIT_FAIL_OPEN, default True: calls go through without rate-lim
 answers 503 `rate_limiter_unavailable`, and it does not ask Redis again for
 RATELIMIT_RETRY_SECONDS.
 
+Keys with a monthly cap (api_keys.monthly_call_cap): the same script counts the call against
+the cap in a counter per key and month, so no worker lets a capped key past its cap. The
+counter starts from the key's calls that month in usage_daily (read only when the storage does
+not have it: a new month, or Redis lost it); a call counted and then refused by the account's
+quota is taken back. In memory the counter is per process, like the other limits.
+
+Test-mode keys (api_keys.is_test) are limited to TEST_KEY_RATE_LIMIT_PER_MINUTE, or their own
+limit when lower; the account's limit applies to them as to any key.
+
 Quota: the month's calls per user are kept in process for API_QUOTA_CACHE_SECONDS (default
 API_KEY_CACHE_SECONDS) and refreshed by every metered call, whose statement answers the new count.
 A call is let through while the count this process saw is below the quota, and every call let
@@ -21,19 +30,27 @@ handler running at once (gunicorn workers x threads), as without the cache.
 
 import time
 from dataclasses import dataclass
+from datetime import date
 
 import sqlalchemy as sa
 from flask import current_app
 
-from dashboard.api.call_limits import InFlight, MemoryCallLimits, RedisCallLimits, Verdict
+from dashboard.api.call_limits import (
+    InFlight,
+    MemoryCallLimits,
+    MonthCap,
+    RedisCallLimits,
+    Verdict,
+)
 from dashboard.api.connection import fetch_one
 from dashboard.api.extension import gateway_state
 from dashboard.limits_storage import redis_client
-from dashboard.models import UsageSummary
+from dashboard.models import UsageDaily, UsageSummary, utcnow
 from dashboard.observability.metrics import RATE_LIMIT_STORAGE_FAILURES
 from dashboard.plans import plan_named
 
 SUMMARIES = UsageSummary.__table__
+DAILY = UsageDaily.__table__
 
 
 class LimiterUnavailable(Exception):
@@ -47,23 +64,50 @@ class KeyLimiter:
     limits: RedisCallLimits | MemoryCallLimits
     fail_open: bool
     retry_seconds: float
+    test_key_limit: int = 10  # TEST_KEY_RATE_LIMIT_PER_MINUTE
     redis: object | None = None  # the Redis client, when the storage is Redis
     prefix: str = ""
     down_until: float = 0.0
 
-    def check(self, key, count: bool = True, in_flight: InFlight | None = None) -> Verdict | None:
+    def check(
+        self, key, count: bool = True, in_flight: InFlight | None = None, metered: bool = False
+    ) -> Verdict | None:
         """Count one call of `key` against its key's and account's limits (count=False only
-        reads them), and with `in_flight` take one of its account's slots for calls in flight;
-        None when the storage is down and the gateway fails open."""
+        reads them), a tool call (`metered`) against the key's monthly cap when it has one,
+        and with `in_flight` take
+        one of its account's slots for calls in flight; None when the storage is down and the
+        gateway fails open."""
         if time.monotonic() < self.down_until:
             return self._storage_down()
         account_limit = plan_named(key.subscription_plan).account_calls_per_minute
+        key_limit = key.rate_limit_per_minute
+        if key.is_test:
+            key_limit = min(key_limit, self.test_key_limit)
+        month = None
+        if metered and key.monthly_call_cap is not None:
+            month = MonthCap(utcnow().strftime("%Y-%m"), key.monthly_call_cap)
         try:
-            return self.limits.check(
-                key.id, key.user_id, key.rate_limit_per_minute, account_limit, count, in_flight
+            verdict = self.limits.check(
+                key.id, key.user_id, key_limit, account_limit, count, in_flight, month
             )
+            if verdict.refused_by == "key_month_unknown":  # counted from the database once
+                month = MonthCap(month.month, month.cap, key_calls_in_month(key, month.month))
+                verdict = self.limits.check(
+                    key.id, key.user_id, key_limit, account_limit, count, in_flight, month
+                )
+            return verdict
         except Exception:  # redis.ConnectionError, TimeoutError, ...: any storage failure
             return self.storage_failed()
+
+    def give_back_month(self, key, verdict: Verdict | None) -> None:
+        """Take back the call `verdict` counted against the key's monthly cap (it was refused
+        before it was metered); storage failures are only logged."""
+        if verdict is None or verdict.key_cap is None or verdict.refused_by is not None:
+            return
+        try:
+            self.limits.give_back_month(key.id, utcnow().strftime("%Y-%m"))
+        except Exception:
+            current_app.logger.warning("Could not give back a key's month count", exc_info=True)
 
     def storage_failed(self) -> None:
         """Note a storage failure (logged, counted, then left alone for a while); None when the
@@ -94,6 +138,7 @@ def build_key_limiter(config) -> KeyLimiter:
     settings = {
         "fail_open": config["RATELIMIT_FAIL_OPEN"],
         "retry_seconds": float(config["RATELIMIT_RETRY_SECONDS"]),
+        "test_key_limit": int(config["TEST_KEY_RATE_LIMIT_PER_MINUTE"]),
     }
     window = int(config["RATELIMIT_WINDOW_SECONDS"])
     client = redis_client()
@@ -133,4 +178,24 @@ def read_calls_this_month(user_id, month_year: str) -> int:
 MONTH_CALLS = sa.select(SUMMARIES.c.total_calls).where(
     SUMMARIES.c.user_id == sa.bindparam("user_id"),
     SUMMARIES.c.month_year == sa.bindparam("month_year"),
+)
+
+
+def key_calls_in_month(key, month_year: str) -> int:
+    """The key's metered calls in the month (usage_daily, every tool and day of it)."""
+    year, month = (int(part) for part in month_year.split("-"))
+    start = date(year, month, 1)
+    end = date(year + (month == 12), month % 12 + 1, 1)
+    row = fetch_one(
+        KEY_MONTH_CALLS, {"user_id": key.user_id, "key_id": key.id, "start": start, "end": end}
+    )
+    return int(row[0]) if row else 0
+
+
+# On usage_daily's primary key (user_id, day, ...): the account's days of the month.
+KEY_MONTH_CALLS = sa.select(sa.func.coalesce(sa.func.sum(DAILY.c.calls), 0)).where(
+    DAILY.c.user_id == sa.bindparam("user_id"),
+    DAILY.c.api_key_id == sa.bindparam("key_id"),
+    DAILY.c.day >= sa.bindparam("start"),
+    DAILY.c.day < sa.bindparam("end"),
 )

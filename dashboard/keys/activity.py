@@ -1,7 +1,7 @@
 """One key's activity: calls per day by outcome, success rate, latency, last use, history."""
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -24,6 +24,42 @@ class HistoryEntry:
     what: str
     by: str | None  # an email; None: the owner or the system
     support: bool = False
+
+
+@dataclass(frozen=True)
+class MonthCapGauge:
+    """A capped key's calls this calendar month (UTC) against its monthly cap."""
+
+    calls: int
+    cap: int
+    resets_on: date
+
+    @property
+    def used(self) -> float:
+        return self.calls / self.cap
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.cap - self.calls)
+
+
+def month_cap_gauge(key: ApiKey, now: datetime | None = None) -> MonthCapGauge | None:
+    """The key's calls this month against its cap (from the daily rollup, as the gateway counts
+    them); None for a key without a cap."""
+    if key.monthly_call_cap is None:
+        return None
+    today = (now or utcnow()).date()
+    first = today.replace(day=1)
+    resets_on = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+    calls = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(UsageDaily.calls), 0)).where(
+            UsageDaily.user_id == key.user_id,
+            UsageDaily.api_key_id == key.id,
+            UsageDaily.day >= first,
+            UsageDaily.day < resets_on,
+        )
+    )
+    return MonthCapGauge(int(calls), key.monthly_call_cap, resets_on)
 
 
 def key_activity(key: ApiKey, now: datetime | None = None) -> dict:
@@ -157,6 +193,7 @@ def changed_settings(key: ApiKey, **new) -> list[str]:
     labels = {
         "name": "name",
         "rate_limit_per_minute": "rate limit",
+        "monthly_call_cap": "monthly cap",
         "allowed_tools": "allowed tools",
         "allowed_ips": "allowed IPs",
     }

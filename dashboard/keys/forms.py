@@ -4,6 +4,7 @@ from datetime import date
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     IntegerField,
     RadioField,
@@ -21,6 +22,8 @@ from dashboard.models import utcnow
 from dashboard.plans import Plan
 
 IPS_MAX_CHARS = 4000
+# The largest monthly cap a key may be given (an INTEGER column; far above any plan's quota).
+MONTHLY_CAP_MAX = 1_000_000_000
 EXPIRY_CHOICES = [
     SelectChoice("never", "Never"),
     SelectChoice("7", "In 7 days"),
@@ -76,6 +79,11 @@ class KeySettingsForm(FlaskForm):
     rate_limit_per_minute = WholeNumberField(
         "Rate limit (calls per minute)", default=DEFAULT_RATE_LIMIT
     )
+    monthly_call_cap = WholeNumberField(
+        "Monthly call cap (optional)",
+        description="The most calls this key may make in a calendar month (UTC); past it calls "
+        "get 429 key_quota_exceeded. Leave empty for the account's quota only.",
+    )
     allowed_tools = SelectMultipleField("Only these tools", choices=[], validate_choice=False)
     allowed_ips = TextAreaField(
         "Only from these IP addresses",
@@ -112,6 +120,12 @@ class KeySettingsForm(FlaskForm):
                 f"(the most your {self.plan.title} plan allows)."
             )
 
+    def validate_monthly_call_cap(self, field):
+        if field.errors or field.data is None:
+            return
+        if not 1 <= field.data <= MONTHLY_CAP_MAX:
+            field.errors.append(f"Choose between 1 and {MONTHLY_CAP_MAX:,} calls a month.")
+
     def validate_allowed_tools(self, field):
         known = {choice.value for choice in field.choices}
         unknown = sorted(set(field.data or []) - known)
@@ -134,6 +148,11 @@ class KeySettingsForm(FlaskForm):
 
 
 class CreateKeyForm(KeySettingsForm):
+    is_test = BooleanField(
+        "Test mode",
+        description="A tk_test_ key: same tools and answers, not billed and not counted against "
+        "the monthly quota, with a lower rate limit. Cannot be changed later.",
+    )
     expiry = RadioField("Expires", choices=EXPIRY_CHOICES, default="never", validate_choice=False)
     expires_on = DayField(
         "Date (for “On a date”)",

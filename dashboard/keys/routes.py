@@ -195,6 +195,8 @@ def create():
                 form.name.data,
                 rate_limit_per_minute=form.rate_limit_per_minute.data,
                 expires_at=expiry_from_choice(form.expiry.data, form.custom_date),
+                monthly_call_cap=form.monthly_call_cap.data,
+                is_test=form.is_test.data,
                 **form.restrictions(),
             )
         except KeyLimitReached as refusal:
@@ -233,6 +235,7 @@ def show(key_id: str):
         last_call=activity.last_call(key),
         history=activity.key_history(key, now),
         move_targets=move_targets(key),
+        month_cap=activity.month_cap_gauge(key, now),
         **activity.key_figures(report),
     )
 
@@ -300,6 +303,7 @@ def edit_form_for(key):
     data = {
         "name": key.name,
         "rate_limit_per_minute": key.rate_limit_per_minute,
+        "monthly_call_cap": key.monthly_call_cap,
         "allowed_tools": key.allowed_tools or [],
         "allowed_ips": "\n".join(key.allowed_ips or []),
     }
@@ -339,6 +343,7 @@ def edit(key_id: str):
     settings = {
         "name": form.name.data,
         "rate_limit_per_minute": form.rate_limit_per_minute.data,
+        "monthly_call_cap": form.monthly_call_cap.data,
         **form.restrictions(),
     }
     changed = activity.changed_settings(key, **settings)

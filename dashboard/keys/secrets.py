@@ -16,20 +16,24 @@ import uuid
 import zlib
 
 SECRET_PREFIX = "tk_live_"  # noqa: S105 (a label, not a secret)
+TEST_SECRET_PREFIX = "tk_test_"  # noqa: S105 (a test-mode key's label)
 # Every kind of secret that carries a checksum (root keys: dashboard/keys/root.py).
 CHECKSUMMED_PREFIXES = ("tk_live_", "tk_test_", "tk_root_")
 # 32 random bytes = 256 bits of entropy, URL-safe base64 (43 characters).
 SECRET_BYTES = 32
 RANDOM_LENGTH = 43
-# Characters of the secret shown in lists: the prefix plus 6 random characters.
+# Characters of the secret shown in lists: the prefix plus 6 random characters (live and test
+# prefixes have the same length, so one length serves both).
 DISPLAY_PREFIX_LENGTH = len(SECRET_PREFIX) + 6
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 CHECKSUM_LENGTH = 6  # 62**6 > 2**32: any CRC32 fits
 
 
-def new_secret() -> str:
-    """A fresh key secret such as `tk_live_Q2x...` (ending with its checksum)."""
-    return checksummed(SECRET_PREFIX, secrets.token_urlsafe(SECRET_BYTES))
+def new_secret(test: bool = False) -> str:
+    """A fresh key secret such as `tk_live_Q2x...`, or `tk_test_Q2x...` for a test-mode key
+    (ending with its checksum)."""
+    prefix = TEST_SECRET_PREFIX if test else SECRET_PREFIX
+    return checksummed(prefix, secrets.token_urlsafe(SECRET_BYTES))
 
 
 def checksummed(prefix: str, random_part: str) -> str:

@@ -55,9 +55,12 @@ def create_key(
     expires_at: datetime | None = None,
     allowed_tools: list[str] | None = None,
     allowed_ips: list[str] | None = None,
+    monthly_call_cap: int | None = None,
+    is_test: bool = False,
 ) -> tuple[ApiKey, str]:
-    """A new key for `user` and its secret, which is not stored and cannot be shown again."""
-    secret = new_secret()
+    """A new key for `user` and its secret, which is not stored and cannot be shown again; a
+    test-mode key (`is_test`, fixed for its life) gets a `tk_test_` secret."""
+    secret = new_secret(test=is_test)
     key = ApiKey(
         user_id=user.id,
         name=name,
@@ -67,6 +70,8 @@ def create_key(
         expires_at=expires_at,
         allowed_tools=allowed_tools,
         allowed_ips=allowed_ips,
+        monthly_call_cap=monthly_call_cap,
+        is_test=is_test,
     )
     db.session.add(key)
     db.session.commit()
@@ -217,10 +222,12 @@ def update_key(
     rate_limit_per_minute: int,
     allowed_tools: list[str] | None,
     allowed_ips: list[str] | None,
+    monthly_call_cap: int | None = None,
 ) -> ApiKey:
-    """Change a key's name, rate limit and restrictions."""
+    """Change a key's name, rate limit, monthly cap and restrictions (not its mode)."""
     key.name = name
     key.rate_limit_per_minute = rate_limit_per_minute
+    key.monthly_call_cap = monthly_call_cap
     key.allowed_tools = allowed_tools or None
     key.allowed_ips = allowed_ips or None
     db.session.commit()
@@ -253,7 +260,7 @@ def roll_key(key: ApiKey, grace: timedelta, now: datetime | None = None) -> tupl
         if active_key_count(owner, now) >= plan.max_active_keys:
             db.session.rollback()
             raise KeyLimitReached(roll_limit_message(plan))
-    secret = new_secret()
+    secret = new_secret(test=key.is_test)
     successor = ApiKey(
         user_id=key.user_id,
         name=key.name,
@@ -264,6 +271,8 @@ def roll_key(key: ApiKey, grace: timedelta, now: datetime | None = None) -> tupl
         expires_at=key.expires_at,
         allowed_tools=list(key.allowed_tools) if key.allowed_tools else None,
         allowed_ips=list(key.allowed_ips) if key.allowed_ips else None,
+        monthly_call_cap=key.monthly_call_cap,
+        is_test=key.is_test,
     )
     db.session.add(successor)
     db.session.flush()

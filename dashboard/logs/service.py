@@ -25,6 +25,7 @@ REJECTED_PAGE_SIZE = 100
 REJECTION_CODES = {
     "rate_limit": ErrorCode.RATE_LIMITED,
     "quota": ErrorCode.QUOTA_EXCEEDED,
+    "key_quota": ErrorCode.KEY_QUOTA_EXCEEDED,
     "concurrency": ErrorCode.CONCURRENCY_LIMITED,
 }
 
