@@ -94,6 +94,8 @@ RATE_HEADERS = (
     "RateLimit-Policy",
     "RateLimit",
 )
+# Sent on tool calls of a key with a monthly cap only.
+KEY_QUOTA_HEADERS = ("X-Key-Quota-Limit", "X-Key-Quota-Remaining")
 
 
 def month_pattern(today) -> str:
@@ -255,11 +257,13 @@ def error_responses(errors: dict) -> dict:
             schema["allOf"].append(ref("schemas", "InvalidInputError"))
             description += " output_too_large and memory_limit_exceeded also have limit."
         if status == "429" and "quota_exceeded" in codes:
-            description += " A quota_exceeded error also has limit, used and resets_at."
+            description += (
+                " A quota_exceeded or key_quota_exceeded error also has limit, used and resets_at."
+            )
         responses[status] = {
             "description": description + " Codes: " + ", ".join(codes) + ".",
             "headers": headers(
-                *(RATE_HEADERS if has_rate_headers(status, codes) else ()),
+                *(RATE_HEADERS + KEY_QUOTA_HEADERS if has_rate_headers(status, codes) else ()),
                 retry_after=status == "429",
                 authenticate=status == "401",
             ),
@@ -291,7 +295,7 @@ def call_operation(
         "responses": {
             "200": {
                 "description": "The tool ran. The call is logged; request_id is its log id.",
-                "headers": headers(*RATE_HEADERS),
+                "headers": headers(*RATE_HEADERS, *KEY_QUOTA_HEADERS),
                 "content": json_content(result),
                 "links": {
                     "UsageOfThisMonth": {
@@ -401,6 +405,12 @@ HEADERS = {
         "unreachable (the gateway then fails open)."
     ),
     "X-RateLimit-Remaining": integer_header("Calls left in the binding limit's window."),
+    "X-Key-Quota-Limit": integer_header(
+        "The key's own monthly cap of calls (only for a key that has one)."
+    ),
+    "X-Key-Quota-Remaining": integer_header(
+        "Calls the key may still make this calendar month (UTC), after this one."
+    ),
     "X-RateLimit-Reset": integer_header(
         "Seconds until the binding limit's sliding window next frees a place."
     ),

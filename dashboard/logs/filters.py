@@ -39,6 +39,8 @@ SINCE_WORDS = {
 # Where a logged call came from (tool_logs.source: NULL for the API, `playground`); refused
 # calls are counted per minute without one, so a source filter leaves them out.
 SOURCES = ("api", "playground")
+# Calls of test-mode keys (api_keys.is_test, `tk_test_…`) or of live keys.
+MODES = ("test", "live")
 MAX_TEXT_FILTER = 200
 FILTER_PARAMS = (
     "tool",
@@ -53,6 +55,7 @@ FILTER_PARAMS = (
     "group",
     "since",
     "source",
+    "mode",
 )
 # The order in which the problems of several bad values are listed.
 PROBLEM_ORDER = (
@@ -65,6 +68,7 @@ PROBLEM_ORDER = (
     "http",
     "since",
     "source",
+    "mode",
     "key",
     "from",
     "to",
@@ -83,6 +87,7 @@ SEARCH_TERMS = {
     "from": "from",
     "to": "to",
     "source": "source",
+    "mode": "mode",  # test | live: the calling key's mode
     "group": "group",
 }
 # `name:value`, `name:"two words"`, `"two words"` or a bare word.
@@ -106,6 +111,7 @@ class LogFilter:
     fingerprint: str | None = None
     since: str | None = None  # a key of SINCE_PRESETS
     source: str | None = None  # one of SOURCES
+    mode: str | None = None  # one of MODES
     problems: list[str] = field(default_factory=list)
     invalid: set[str] = field(default_factory=set)  # URL parameters whose value was ignored
     raw: dict[str, str] = field(default_factory=dict)
@@ -136,6 +142,7 @@ class LogFilter:
             "group": self.fingerprint,
             "since": self.since,
             "source": self.source,
+            "mode": self.mode,
         }
         return {name: value for name, value in args.items() if value is not None}
 
@@ -227,6 +234,10 @@ class LogFilterForm(FlaskForm):
         filters=[strip],
         validators=[one_of(SOURCES, "The source must be api or playground; it was ignored.")],
     )
+    mode = StringField(
+        filters=[strip],
+        validators=[one_of(MODES, "The mode must be test or live; it was ignored.")],
+    )
     key = StringField(filters=[strip])
     # `from` is a Python keyword: set below, as the form's metaclass allows.
     to = StringField(filters=[strip], validators=[iso_date("to")])
@@ -265,6 +276,7 @@ class LogFilterForm(FlaskForm):
             valid("since"),
             valid("source"),
         )
+        filters.mode = valid("mode")
         filters.http_status = int(valid("http")) if valid("http") else None
         filters.key_id = self.key.key_id if valid("key") else None
         filters.date_from = self["from"].day if valid("from") else None
@@ -307,7 +319,7 @@ def search_terms(args: Mapping[str, str], user: User) -> tuple[MultiDict, list[s
         if param is None:
             problems.append(
                 f"“{name}” is not a filter (use status, tool, version, key, code, since, from, "
-                f"to, source); “{name}:{value}” was ignored."
+                f"to, source, mode); “{name}:{value}” was ignored."
             )
             continue
         found = True
@@ -317,6 +329,8 @@ def search_terms(args: Mapping[str, str], user: User) -> tuple[MultiDict, list[s
             value = "rejected"
         elif param == "key":
             value = key_written_as(user, value)
+        elif param == "mode":
+            value = value.lower()
         expanded.setlist(param, [value])
     expanded.setlist("q", [" ".join(words)])
     return expanded, problems, found
@@ -373,6 +387,7 @@ def chips_of(filters: LogFilter, keys: list[ApiKey]) -> list[Chip]:
         "from": args.get("from"),
         "to": args.get("to"),
         "source": filters.source,
+        "mode": filters.mode,
         "group": filters.fingerprint[:8] if filters.fingerprint else None,
     }
     typed = {"http": "status", "since": "period", "group": "error group"}

@@ -72,12 +72,20 @@ def conditions(user: User, filters: LogFilter) -> list:
             if filters.source == "playground"
             else sa.or_(ToolLog.source.is_(None), ToolLog.source != "playground")
         )
+    if filters.mode:
+        where.append(ToolLog.api_key_id.in_(keys_in_mode(user, filters.mode)))
     if filters.q:
         # Only failed calls carry an error message; saying so lets PostgreSQL walk the
         # (user_id, status, created_at, id) index instead of every row of the user.
         where.append(ToolLog.status == "error")
         where.append(ToolLog.error_message.ilike(like_pattern(filters.q), escape="\\"))
     return where
+
+
+def keys_in_mode(user: User, mode: str) -> sa.Select:
+    """The ids of the user's test-mode keys (`test`) or live keys (`live`): a call's mode is its
+    key's, so log rows need no column of their own."""
+    return sa.select(ApiKey.id).where(ApiKey.user_id == user.id, ApiKey.is_test == (mode == "test"))
 
 
 def time_conditions(column, filters: LogFilter, now: datetime | None = None) -> list:
@@ -107,6 +115,8 @@ def rejected_conditions(user: User, filters: LogFilter) -> list:
         where.append(RejectedCalls.tool_name == filters.tool)
     if filters.key_id:
         where.append(RejectedCalls.api_key_id == filters.key_id)
+    if filters.mode:
+        where.append(RejectedCalls.api_key_id.in_(keys_in_mode(user, filters.mode)))
     if filters.code:
         reasons = [r for r, code in REJECTION_CODES.items() if code == filters.code]
         where.append(RejectedCalls.reason.in_(reasons) if reasons else sa.false())
