@@ -86,17 +86,18 @@ class KeyLimiter:
         month = None
         if metered and key.monthly_call_cap is not None:
             month = MonthCap(utcnow().strftime("%Y-%m"), key.monthly_call_cap)
+        limits = (key.id, key.user_id, key_limit, account_limit, count, in_flight)
         try:
-            verdict = self.limits.check(
-                key.id, key.user_id, key_limit, account_limit, count, in_flight, month
-            )
-            if verdict.refused_by == "key_month_unknown":  # counted from the database once
-                month = MonthCap(month.month, month.cap, key_calls_in_month(key, month.month))
-                verdict = self.limits.check(
-                    key.id, key.user_id, key_limit, account_limit, count, in_flight, month
-                )
-            return verdict
+            verdict = self.limits.check(*limits, month)
         except Exception:  # redis.ConnectionError, TimeoutError, ...: any storage failure
+            return self.storage_failed()
+        if verdict.refused_by != "key_month_unknown":
+            return verdict
+        # The storage does not count the key's month yet: start it from the database (once).
+        month = MonthCap(month.month, month.cap, key_calls_in_month(key, month.month))
+        try:
+            return self.limits.check(*limits, month)
+        except Exception:
             return self.storage_failed()
 
     def give_back_month(self, key, verdict: Verdict | None) -> None:
@@ -189,11 +190,11 @@ def key_calls_in_month(key, month_year: str) -> int:
     row = fetch_one(
         KEY_MONTH_CALLS, {"user_id": key.user_id, "key_id": key.id, "start": start, "end": end}
     )
-    return int(row[0]) if row else 0
+    return int(row[0] or 0) if row else 0
 
 
 # On usage_daily's primary key (user_id, day, ...): the account's days of the month.
-KEY_MONTH_CALLS = sa.select(sa.func.coalesce(sa.func.sum(DAILY.c.calls), 0)).where(
+KEY_MONTH_CALLS = sa.select(sa.func.sum(DAILY.c.calls)).where(
     DAILY.c.user_id == sa.bindparam("user_id"),
     DAILY.c.api_key_id == sa.bindparam("key_id"),
     DAILY.c.day >= sa.bindparam("start"),
