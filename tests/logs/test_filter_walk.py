@@ -99,6 +99,7 @@ def candidates(key_id: str) -> dict:
         "group": ["0" * 16, "<script>"],
         "since": PERIODS,
         "source": ["api", "playground", "bogus"],
+        "mode": ["test", "live", "TEST", "bogus", ""],
     }
     assert set(values) == set(FILTER_PARAMS), "a new filter needs values in this walk"
     return values
