@@ -25,9 +25,11 @@ def test_mode_test_shows_only_the_test_keys_calls_and_mode_live_the_others(
     assert searched.status_code == 303 and searched.headers["Location"] == "/logs/?mode=test"
     tested = client.get("/logs/", query_string={"mode": "test"}).get_data(as_text=True)
     assert set(log_ids(tested)) == test_calls
+    assert tested.count('data-testid="log-test-badge"') == 2
     assert "Remove filter mode test" in tested
     live = client.get("/logs/", query_string={"mode": "live"}).get_data(as_text=True)
     assert set(log_ids(live)) == live_calls
+    assert 'data-testid="log-test-badge"' not in live
     both = client.get("/logs/").get_data(as_text=True)
     assert set(log_ids(both)) == live_calls | test_calls
     # The term and the control name the same filter, whatever the case typed.
