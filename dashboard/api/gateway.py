@@ -34,6 +34,7 @@ from dashboard.api.payload import InvalidJson, PayloadTooLarge, parse_object, re
 from dashboard.api.throttle import (
     LimiterUnavailable,
     calls_this_month,
+    key_calls_in_month,
     key_limiter,
     saw_calls_this_month,
 )
@@ -186,11 +187,16 @@ def enforce_limits(key: KeyRow, tool: ToolVersion | None) -> tuple[KeyRow, Slot]
     try:
         if verdict is not None and verdict.invalidated_at >= key.loaded_at:
             key = authenticate(again=True)  # changed since it was cached: judged on the new row
+            counted = verdict
             verdict = verdict.judged_again(limiter.check(key, count=False) or verdict)
+            if verdict.refused_by is not None:
+                limiter.give_back_month(key, counted)  # refused after all: not in the month
         metrics.rate_limit_decided(verdict is None or verdict.refused_by is None, verdict)
         g.api_rate_window = verdict
         if verdict is not None and verdict.refused_by is not None:
             refuse_for_limits(key, tool, verdict)
+        if verdict is None and tool is not None and key.monthly_call_cap is not None:
+            enforce_cap_without_limiter(key, tool)
     except BaseException:
         slot.give_back()
         raise
@@ -200,7 +206,7 @@ def enforce_limits(key: KeyRow, tool: ToolVersion | None) -> tuple[KeyRow, Slot]
 def refuse_for_limits(key: KeyRow, tool: ToolVersion | None, verdict) -> None:
     """Answer 429 for the limit that refused the call, counted (not logged) for a tool call."""
     if verdict.refused_by == "key_quota":
-        refuse_for_key_quota(key, tool, verdict)
+        refuse_for_key_quota(key, tool, verdict.key_cap, verdict.key_month_calls)
     too_many_in_flight = verdict.refused_by in ("in_flight", "plan_in_flight")
     reason = "concurrency" if too_many_in_flight else "rate_limit"
     if tool is not None:
@@ -234,7 +240,17 @@ def refuse_for_limits(key: KeyRow, tool: ToolVersion | None, verdict) -> None:
     raise ApiError(ErrorCode.RATE_LIMITED, message, headers={"Retry-After": str(retry_after)})
 
 
-def refuse_for_key_quota(key: KeyRow, tool: ToolVersion, verdict) -> None:
+def enforce_cap_without_limiter(key: KeyRow, tool: ToolVersion) -> None:
+    """With the rate-limit storage down (failing open), a capped key is held to its cap by the
+    database's count instead: one query, and no longer exact (calls in flight are not seen)."""
+    month = utcnow().strftime("%Y-%m")
+    with timing().database():
+        used = key_calls_in_month(key, month)
+    if used >= key.monthly_call_cap:
+        refuse_for_key_quota(key, tool, key.monthly_call_cap, used)
+
+
+def refuse_for_key_quota(key: KeyRow, tool: ToolVersion, cap: int, used: int | None) -> None:
     """Answer 429 key_quota_exceeded: the key made its monthly cap of calls (counted, not
     logged)."""
     with timing().database():
@@ -243,13 +259,13 @@ def refuse_for_key_quota(key: KeyRow, tool: ToolVersion, verdict) -> None:
         )
     now = utcnow()
     resets = month_end(now)
-    used = verdict.key_month_calls if verdict.key_month_calls is not None else verdict.key_cap
+    used = cap if used is None else used
     raise ApiError(
         ErrorCode.KEY_QUOTA_EXCEEDED,
-        f"This key may make {verdict.key_cap:,} calls a month; {used:,} were made in "
+        f"This key may make {cap:,} calls a month; {used:,} were made in "
         f"{now.strftime('%Y-%m')}. Its cap resets at {iso(resets)}.",
         headers={"Retry-After": str(max(1, int((resets - now).total_seconds())))},
-        limit=verdict.key_cap,
+        limit=cap,
         used=used,
         resets_at=iso(resets),
     )

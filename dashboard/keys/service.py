@@ -39,6 +39,13 @@ PLAYGROUND_KEY_NAME = "Playground"
 PLAYGROUND_KEY_MARGIN = timedelta(minutes=1)
 
 
+class Unchanged:
+    """The type of UNCHANGED: a setting the caller leaves as it is."""
+
+
+UNCHANGED = Unchanged()
+
+
 class KeyLimitReached(Exception):
     """The plan allows no more working keys."""
 
@@ -222,12 +229,14 @@ def update_key(
     rate_limit_per_minute: int,
     allowed_tools: list[str] | None,
     allowed_ips: list[str] | None,
-    monthly_call_cap: int | None = None,
+    monthly_call_cap: int | Unchanged | None = UNCHANGED,
 ) -> ApiKey:
-    """Change a key's name, rate limit, monthly cap and restrictions (not its mode)."""
+    """Change a key's name, rate limit, monthly cap (None: no cap; left out: as it is) and
+    restrictions; never its mode."""
     key.name = name
     key.rate_limit_per_minute = rate_limit_per_minute
-    key.monthly_call_cap = monthly_call_cap
+    if monthly_call_cap is not UNCHANGED:
+        key.monthly_call_cap = monthly_call_cap
     key.allowed_tools = allowed_tools or None
     key.allowed_ips = allowed_ips or None
     db.session.commit()

@@ -183,3 +183,19 @@ def test_the_cap_is_counted_in_redis_from_the_database(api, make_key):
     answers = [echo(api, secret) for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert [a.headers["X-Key-Quota-Remaining"] for a in answers] == ["1", "0", "0"]
+
+
+@pytest.mark.parametrize(
+    "app_overrides", [{"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1", "RATELIMIT_FAIL_OPEN": True}]
+)
+def test_with_redis_down_the_cap_holds_by_the_databases_count(client, make_key):
+    """Failing open lets calls through without rate limits, but not past a key's cap."""
+    secret = make_key(monthly_call_cap=2)
+    headers = {"Authorization": f"Bearer {secret}"}
+    answers = [
+        client.post("/api/v1/tools/echo", json={"message": "hi"}, headers=headers) for _ in range(3)
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert "X-RateLimit-Limit" not in answers[0].headers  # the limiter really was down
+    assert error_code(answers[2]) == "key_quota_exceeded"
+    assert answers[2].get_json()["error"]["used"] == 2
