@@ -65,6 +65,12 @@ def main() -> None:
         help=f"comma-separated server models, from {', '.join(SERVER_MODELS)}",
     )
     parser.add_argument("--keys", type=int, default=100, help="keys for the many-keys run")
+    parser.add_argument(
+        "--key-cap",
+        type=int,
+        default=None,
+        help="give every key a monthly call cap this high (counted on every call, never reached)",
+    )
     parser.add_argument("--memory-calls", type=int, default=100_000)
     parser.add_argument(
         "--memory-max-seconds", type=int, default=300, help="time bound of the memory check"
@@ -100,7 +106,7 @@ def main() -> None:
     results: dict = {"servers": {}}
     with bench_database("dashboard_bench_gateway", keep=args.keep) as database_url:
         env = app_environment(database_url, args)
-        secrets, _ = prepare_database(env, args.keys)
+        secrets, _ = prepare_database(env, args.keys, args.key_cap)
         with tempfile.TemporaryDirectory() as tmp:
             many = Path(tmp) / "many.txt"
             many.write_text("\n".join(secrets))
@@ -178,7 +184,7 @@ def isolation_cost(args, model: str) -> None:
     load_before = load_average()
     with bench_database("dashboard_bench_isolation", keep=args.keep) as database_url:
         env = app_environment(database_url, args)
-        secrets, _ = prepare_database(env, args.keys)
+        secrets, _ = prepare_database(env, args.keys, args.key_cap)
         servers = {}
         with tempfile.TemporaryDirectory() as tmp:
             many = Path(tmp) / "many.txt"

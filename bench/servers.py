@@ -47,8 +47,9 @@ def app_environment(database_url: str, args) -> dict:
     return env
 
 
-def prepare_database(env: dict, keys: int) -> tuple[list[str], str]:
-    """Migrate, sync tools, and make one user with `keys` keys; returns (secrets, user id)."""
+def prepare_database(env: dict, keys: int, key_cap: int | None = None) -> tuple[list[str], str]:
+    """Migrate, sync tools, and make one user with `keys` keys (each with a monthly cap of
+    `key_cap` calls, when given: counted, never reached); returns (secrets, user id)."""
     flask = str(Path(sys.executable).parent / "flask")
     subprocess.run([flask, "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
     subprocess.run([flask, "tools", "sync"], env=env, check=True, capture_output=True, cwd=ROOT)
@@ -63,7 +64,9 @@ with app.app_context():
     user = create_user("bench@example.com", "bench password 123", plan="scale")
     secrets = [create_key(user, f"bench {{n}}")[1] for n in range({keys})]
     # No rejections during the run: the limiter still counts every call, it never says no.
-    db.session.execute(db.update(ApiKey).values(rate_limit_per_minute=1_000_000_000))
+    db.session.execute(
+        db.update(ApiKey).values(rate_limit_per_minute=1_000_000_000, monthly_call_cap={key_cap!r})
+    )
     db.session.commit()
     print(json.dumps({{"secrets": secrets, "user": str(user.id)}}))
 """
