@@ -67,7 +67,7 @@ def echo():
     log_id = uuid.uuid4()
     bucket = latency_bucket_column(execution_ms)
     connection().execute(
-        RECORD_CALL_SQL[False, False],  # durable commit, a successful call
+        RECORD_CALL_SQL[False, False, True],  # durable commit, a successful, billable call
         {
             "log_id": log_id,
             "summary_id": uuid.uuid4(),
