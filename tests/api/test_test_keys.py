@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from dashboard.extensions import db
-from dashboard.keys.secrets import display_prefix, hash_secret
+from dashboard.keys.secrets import display_prefix, has_valid_checksum, hash_secret
 from dashboard.models import ApiKey, ToolLog, UsageDaily, UsageSummary
 from dashboard.plans import Plan
 from tests.api.conftest import error_code
@@ -30,6 +30,7 @@ def test_a_test_key_has_a_test_secret_and_a_prefix_that_says_so(make_key):
     secret = make_key(is_test=True)
     live = make_key()
     assert secret.startswith("tk_test_") and live.startswith("tk_live_")
+    assert has_valid_checksum(secret)  # a scanner tells a test key from noise like a live one
     key = db.session.scalar(sa.select(ApiKey).where(ApiKey.key == hash_secret(secret)))
     assert key.is_test
     assert key.prefix == display_prefix(secret) == secret[:14]

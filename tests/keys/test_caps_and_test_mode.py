@@ -12,7 +12,7 @@ from dashboard.keys.service import keys_of
 from dashboard.models import ApiKey
 from tests.keys.test_routes import HX, create_data, only_key, reload, text
 
-TEST_SECRET_RE = re.compile(r"tk_test_[A-Za-z0-9_-]{43}")
+TEST_SECRET_RE = re.compile(r"tk_test_[A-Za-z0-9_-]{43}[0-9A-Za-z]{6}")
 
 
 def made_calls(key, calls: int) -> None:
