@@ -17,7 +17,7 @@ from dashboard.revocation import account_changed
 from tests.api.conftest import error_code
 from tests.api.test_limits import REDIS_URL, TINY_PLANS, daily_totals, log_count
 from tests.api.test_organisation_keys import statements_of_a_call
-from tests.conftest import require_redis
+from tests.conftest import REDIS_KEY_PREFIX, require_redis
 
 
 def key_row(secret) -> ApiKey:
@@ -175,7 +175,11 @@ def test_a_plain_live_key_costs_the_same_statements_as_before(api_app, api, make
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
-@pytest.mark.parametrize("app_overrides", [{"RATELIMIT_STORAGE_URI": REDIS_URL}])
+# Under a prefix of its own (deleted with the run's): test_limits counts the run's log keys.
+@pytest.mark.parametrize(
+    "app_overrides",
+    [{"RATELIMIT_STORAGE_URI": REDIS_URL, "RATELIMIT_KEY_PREFIX": f"{REDIS_KEY_PREFIX}-caps"}],
+)
 def test_the_cap_is_counted_in_redis_from_the_database(api, make_key):
     require_redis()
     secret = make_key(monthly_call_cap=4)
