@@ -117,7 +117,7 @@ def test_create_roll_and_expire_on_the_page_send_signed_events_naming_the_person
     # Lifecycle events are listed on the Alerts page but never emailed.
     assert {a.email_status for a in alerts_of(logged_in.id)} == {None}
     page = client.get("/alerts/").get_data(as_text=True)
-    assert "key.rolled" in page and f'{key.prefix}…</span>) · by {logged_in.email}' in page
+    assert "key.rolled" in page and f"{key.prefix}…</span>) · by {logged_in.email}" in page
     assert "Key events are always listed here" in page
     assert mailbox.messages == []
 
