@@ -4,6 +4,7 @@ customer, delivered by the real queue to a real receiver, signed, with the actor
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -275,3 +276,11 @@ def test_only_known_actor_types():
     with pytest.raises(ValueError):
         Actor("robot", None, name="x")
     assert json.dumps(SYSTEM.as_data()) == '{"type": "system", "id": null, "name": "Toolbox"}'
+
+
+def test_the_docs_show_a_body_for_every_event_type():
+    docs = (Path(__file__).parents[2] / "docs" / "dashboard.md").read_text()
+    for event_type in EVENT_TYPES:
+        assert f'{{"type": "{event_type}"' in docs, event_type
+    for event_type in KEY_EVENTS:
+        assert f"| `{event_type}` |" in docs, event_type
