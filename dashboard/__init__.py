@@ -83,7 +83,7 @@ def create_api_app(config: Config | None = None) -> Flask:
     No session, login manager, CSRF, page security headers or form limiter: programs send a
     key with every call. The Gateway extension owns the hot path's state and hooks.
     """
-    from dashboard.api import extension, routes
+    from dashboard.api import extension, management, routes
 
     app = Flask(__name__, instance_path=str(ROOT / "instance"), static_folder=None)
     app.config.from_object(config or config_from_environment())
@@ -97,6 +97,7 @@ def create_api_app(config: Config | None = None) -> Flask:
     register_jobs(app)  # metered calls queue alerts
     trust_proxies(app)
     app.register_blueprint(routes.bp)
+    app.register_blueprint(management.bp)  # /v1/keys…: the management API, for root keys
     routes.register_error_handlers(app)
     return app
 
@@ -203,6 +204,7 @@ def register_blueprints(app: Flask) -> None:
         usage,
         webhooks,
     )
+    from dashboard.keys import root_pages
     from dashboard.observability import routes as observability_routes
     from dashboard.support import tool_admin
 
@@ -221,6 +223,7 @@ def register_blueprints(app: Flask) -> None:
     )
     for module in features:
         app.register_blueprint(module.bp)
+    app.register_blueprint(root_pages.bp)  # /keys/root: the management API's secrets
     app.register_blueprint(tool_admin.bp)  # /support/tools: the super admins' upstream tools
     app.register_blueprint(observability_routes.bp)  # /metrics, /health/*: the dashboard only
 

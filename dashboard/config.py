@@ -164,6 +164,10 @@ class Config:
         self.ORGANISATION_CREATE_RATE_LIMIT = os.environ.get(
             "ORGANISATION_CREATE_RATE_LIMIT", "10/day"
         )
+        # Requests a minute of each root key on the management API.
+        self.MANAGEMENT_RATE_LIMIT_PER_MINUTE = int(
+            os.environ.get("MANAGEMENT_RATE_LIMIT_PER_MINUTE", "120")
+        )
         self.INVITATION_SEND_RATE_LIMIT = os.environ.get("INVITATION_SEND_RATE_LIMIT", "30/hour")
         # Observability (dashboard/observability): request ids, logs, metrics.
         self.REQUEST_ID_HEADER = os.environ.get("REQUEST_ID_HEADER", "")  # a trusted proxy's

@@ -49,6 +49,7 @@ DECLARED = {
     "keys.edit_form": ("customer", ()),
     "keys.confirm_expire": ("customer", ()),
     "keys.roll_form": ("customer", ()),
+    "root_keys.index": ("customer", ()),
     "logs.index": ("customer", LIST_PARAMS),
     "logs.detail": ("customer", ("back",)),
     "logs.export": ("customer", FILTER_PARAMS),

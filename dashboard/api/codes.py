@@ -38,9 +38,25 @@ class ErrorCode(StrEnum):
         401,
         "The key was revoked, rolled past its grace period, or its account is disabled.",
     )
+    ROOT_KEY_REQUIRED = (
+        "root_key_required",
+        401,
+        "A management route was called without a root key (`tk_root_…`); API keys call tools.",
+    )
+    API_KEY_REQUIRED = (
+        "api_key_required",
+        401,
+        "A tool route was called with a root key; root keys manage, API keys call tools.",
+    )
     IP_NOT_ALLOWED = ("ip_not_allowed", 403, "The key may not be used from this address.")
+    INSUFFICIENT_SCOPE = (
+        "insufficient_scope",
+        403,
+        "The root key lacks the scope this route needs (`required_scope` names it).",
+    )
     TOOL_NOT_ALLOWED = ("tool_not_allowed", 403, "The key may not call this tool.")
     NOT_FOUND = ("not_found", 404, "No such endpoint.")
+    KEY_NOT_FOUND = ("key_not_found", 404, "The account has no API key with this id.")
     UNKNOWN_TOOL = ("unknown_tool", 404, "No such tool is served.")
     UNKNOWN_VERSION = (
         "unknown_version",
@@ -52,11 +68,32 @@ class ErrorCode(StrEnum):
         405,
         "The endpoint does not take this method (`Allow` lists those it does).",
     )
+    KEY_LIMIT_REACHED = (
+        "key_limit_reached",
+        409,
+        "The plan's working keys are all in use: expire one first.",
+    )
+    KEY_NOT_ACTIVE = ("key_not_active", 409, "Only an active key can be rolled.")
+    IDEMPOTENCY_IN_PROGRESS = (
+        "idempotency_in_progress",
+        409,
+        "A request with this Idempotency-Key is still being answered; retry in a moment.",
+    )
     PAYLOAD_TOO_LARGE = ("payload_too_large", 413, "The body is larger than API_MAX_BODY_BYTES.")
     INVALID_INPUT = (
         "invalid_input",
         422,
         "The input does not match the tool's schema; `errors` lists each violation.",
+    )
+    INVALID_PARAMETERS = (
+        "invalid_parameters",
+        422,
+        "A field of a management request is missing or wrong; `errors` lists each.",
+    )
+    IDEMPOTENCY_KEY_REUSED = (
+        "idempotency_key_reused",
+        422,
+        "This Idempotency-Key was used with a different request (method, path or body).",
     )
     OUTPUT_TOO_LARGE = (
         "output_too_large",

@@ -37,6 +37,7 @@ from dashboard.api.throttle import (
     key_limiter,
     saw_calls_this_month,
 )
+from dashboard.keys.root import is_root_secret
 from dashboard.keys.rules import ip_allowed, key_refusal, tool_allowed
 from dashboard.models import utcnow
 from dashboard.models.types import unstorable
@@ -126,6 +127,12 @@ def authenticate(again: bool = False) -> KeyRow:
     with timing().database():
         key = find_key_again(secret) if again else find_key(secret)
     if key is None:
+        if is_root_secret(secret):  # a prefix test, only for a secret no API key has
+            raise ApiError(
+                ErrorCode.API_KEY_REQUIRED,
+                "This is a root key: it manages keys (/api/v1/keys) and calls no tool. "
+                "Call tools with an API key.",
+            )
         raise ApiError(ErrorCode.INVALID_API_KEY, "This API key does not exist.")
     now = utcnow()
     refusal = key_refusal(key, now)

@@ -6,6 +6,7 @@ import json
 import msgspec
 from flask import current_app
 
+from dashboard.api import management
 from dashboard.api.answers import CallAnswer, Error, Health
 from dashboard.api.catalog import Catalog, active_tools
 from dashboard.api.codes import ErrorCode, codes_by_status
@@ -19,6 +20,7 @@ REF = "#/components/"
 # Which error codes each operation can answer, grouped by status (dashboard.api.codes).
 _AUTH = (
     ErrorCode.MISSING_API_KEY,
+    ErrorCode.API_KEY_REQUIRED,
     ErrorCode.INVALID_API_KEY,
     ErrorCode.EXPIRED_API_KEY,
     ErrorCode.REVOKED_API_KEY,
@@ -27,9 +29,11 @@ _DOWN = (ErrorCode.DATABASE_UNAVAILABLE, ErrorCode.RATE_LIMITER_UNAVAILABLE)
 DESCRIPTIONS = {
     400: "The request or its body cannot be used.",
     401: "No key, an unknown key, or a key that may no longer be used.",
-    403: "The key's restrictions refuse this call.",
-    404: "No such tool or version is served (not_found: a name no route holds, such as one "
-    "with an encoded slash).",
+    403: "The key's restrictions refuse this call, or a root key lacks the route's scope.",
+    404: "No such tool or version is served, or (management) no key of the account has this id "
+    "(not_found: a name no route holds, such as one with an encoded slash).",
+    409: "The request conflicts with the account's state (its plan's key cap, a key that is no "
+    "longer active, an Idempotency-Key whose first request is still running).",
     413: "The body is larger than the API accepts.",
     422: "The input does not match the tool's input schema or passes one of the tool's own "
     "limits, or the tool's output for it would pass the version's output limit or the tool "
@@ -117,6 +121,7 @@ def document() -> dict:
         paths[f"/api/v1/tools/{tool.name}/{tool.version}"] = {"post": tool_operation(tool, True)}
     for tool in newest.values():
         paths[f"/api/v1/tools/{tool.name}"] = {"post": tool_operation(tool, False)}
+    paths.update(management_paths(utcnow().date()))
     return {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -134,6 +139,11 @@ def document() -> dict:
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "description": "The key."},
                 "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "rootKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A root key (tk_root_…) from the dashboard's Root keys page.",
+                },
             },
             "headers": HEADERS,
             "schemas": schemas,
@@ -238,7 +248,7 @@ def error_responses(errors: dict) -> dict:
                 {"properties": {"error": {"properties": {"code": {"enum": codes}}}}},
             ]
         }
-        if status == "422":
+        if status == "422" and "invalid_input" in codes:
             schema["allOf"].append(ref("schemas", "InvalidInputError"))
             description += " output_too_large and memory_limit_exceeded also have limit."
         if status == "429" and "quota_exceeded" in codes:
@@ -412,9 +422,27 @@ HEADERS = {
 # error envelope and a call's answer (whose `output` each tool operation replaces with the
 # tool's own output schema, inline, so it is no component of its own).
 _, SHAPES = msgspec.json.schema_components(
-    [Catalog, Usage, Health, Error, CallAnswer], ref_template=f"{REF}schemas/{{name}}"
+    [
+        Catalog,
+        Usage,
+        Health,
+        Error,
+        CallAnswer,
+        management.KeyInfo,
+        management.KeyList,
+        management.KeyWithSecret,
+        management.KeyCreate,
+        management.KeyUpdate,
+        management.KeyRoll,
+    ],
+    ref_template=f"{REF}schemas/{{name}}",
 )
 CALL_ANSWER = SHAPES.pop("CallAnswer")
+# openapi-python-client names an enum's members from x-enum-varnames (else VALUE_0, VALUE_1, …),
+# so a generated client writes KeyRollGrace.ONE_HOUR; msgspec sorts the values, hence a lookup.
+GRACE_NAMES = {"none": "NONE", "1h": "ONE_HOUR", "24h": "ONE_DAY", "7d": "SEVEN_DAYS"}
+_grace = SHAPES["KeyRoll"]["properties"]["grace"]
+_grace["x-enum-varnames"] = [GRACE_NAMES[value] for value in _grace["enum"]]
 
 COMPONENT_SCHEMAS = {
     "StorableValue": {
@@ -450,3 +478,160 @@ COMPONENT_SCHEMAS = {
         "properties": {"openapi": {"type": "string", "pattern": "^3\\.1\\."}},
     },
 }
+
+
+# The management API (dashboard/api/management.py): root keys only.
+
+_ROOT_AUTH = (
+    ErrorCode.MISSING_API_KEY,
+    ErrorCode.ROOT_KEY_REQUIRED,
+    ErrorCode.INVALID_API_KEY,
+    ErrorCode.EXPIRED_API_KEY,
+    ErrorCode.REVOKED_API_KEY,
+    ErrorCode.IP_NOT_ALLOWED,
+    ErrorCode.INSUFFICIENT_SCOPE,
+    ErrorCode.RATE_LIMITED,
+    *_DOWN,
+)
+_WRITES = (
+    ErrorCode.INVALID_JSON,
+    ErrorCode.INVALID_PARAMETERS,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED,
+    ErrorCode.IDEMPOTENCY_IN_PROGRESS,
+    ErrorCode.PAYLOAD_TOO_LARGE,
+)
+KEY_ID = {
+    "name": "key_id",
+    "in": "path",
+    "required": True,
+    "description": "The key's id.",
+    "schema": {"type": "string"},
+}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Any string of 1 to 255 characters: a retry with it gets the first answer "
+    "again (a secret in it as null) and never makes a second key.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+KEY_LINKS = {
+    "GetKey": ("get_key", "The key."),
+    "UpdateKey": ("update_key", "Change the key."),
+    "RollKey": ("roll_key", "Roll the key."),
+    "ExpireKey": ("expire_key", "Expire the key."),
+}
+
+
+def key_links(pointer: str) -> dict:
+    return {
+        name: {
+            "operationId": operation,
+            "parameters": {"key_id": f"$response.body#{pointer}"},
+            "description": description,
+        }
+        for name, (operation, description) in KEY_LINKS.items()
+    }
+
+
+def management_operation(
+    operation_id: str,
+    summary: str,
+    answer: str,
+    *codes: ErrorCode,
+    status: str = "200",
+    body: str | None = None,
+    params: tuple = (),
+    links: dict | None = None,
+) -> dict:
+    operation = {
+        "operationId": operation_id,
+        "summary": summary,
+        "tags": ["management"],
+        "security": [{"rootKey": []}],
+        "parameters": list(params),
+        "responses": {
+            status: {
+                "description": summary,
+                "headers": headers(*RATE_HEADERS),
+                "content": json_content(ref("schemas", answer)),
+            },
+            **error_responses(errors_of(*_ROOT_AUTH, *codes)),
+        },
+    }
+    if links:
+        operation["responses"][status]["links"] = links
+    if body:
+        operation["requestBody"] = {
+            "required": False,
+            "content": json_content(ref("schemas", body)),
+        }
+    return operation
+
+
+def management_paths(today) -> dict:
+    written = (*_WRITES, ErrorCode.KEY_NOT_FOUND)
+    usage = usage_operation(today)
+    return {
+        "/api/v1/keys": {
+            "get": management_operation(
+                "list_keys", "The account's API keys", "KeyList", links=key_links("/keys/0/id")
+            ),
+            "post": management_operation(
+                "create_key",
+                "Create an API key (its secret is in this answer only)",
+                "KeyWithSecret",
+                *_WRITES,
+                ErrorCode.KEY_LIMIT_REACHED,
+                status="201",
+                body="KeyCreate",
+                params=(IDEMPOTENCY_KEY,),
+                links=key_links("/key/id"),
+            ),
+        },
+        "/api/v1/keys/{key_id}": {
+            "get": management_operation(
+                "get_key", "One API key", "KeyInfo", ErrorCode.KEY_NOT_FOUND, params=(KEY_ID,)
+            ),
+            "patch": management_operation(
+                "update_key",
+                "Change a key's name, rate limit or restrictions",
+                "KeyInfo",
+                *written,
+                body="KeyUpdate",
+                params=(KEY_ID, IDEMPOTENCY_KEY),
+            ),
+        },
+        "/api/v1/keys/{key_id}/roll": {
+            "post": management_operation(
+                "roll_key",
+                "Roll a key: a successor with a new secret; the old one works for `grace`",
+                "KeyWithSecret",
+                *written,
+                ErrorCode.KEY_NOT_ACTIVE,
+                ErrorCode.KEY_LIMIT_REACHED,
+                status="201",
+                body="KeyRoll",
+                params=(KEY_ID, IDEMPOTENCY_KEY),
+                links=key_links("/key/id"),
+            ),
+        },
+        "/api/v1/keys/{key_id}/expire": {
+            "post": management_operation(
+                "expire_key",
+                "Expire a key now",
+                "KeyInfo",
+                *written,
+                params=(KEY_ID, IDEMPOTENCY_KEY),
+            ),
+        },
+        "/api/v1/account/usage": {
+            "get": management_operation(
+                "get_account_usage",
+                "The account's usage for a month, by day and tool",
+                "Usage",
+                ErrorCode.INVALID_MONTH,
+                params=tuple(usage["parameters"]),
+            ),
+        },
+    }

@@ -19,7 +19,16 @@ from tests.organisations.conftest import join
 from tests.test_security import ownership_violations, url_with_ids
 
 # Blueprints whose pages act on the open account: every view must carry @acts_on.
-ACCOUNT_BLUEPRINTS = {"keys", "logs", "inbox", "usage", "tools", "alerts", "webhooks"}
+ACCOUNT_BLUEPRINTS = {
+    "keys",
+    "root_keys",
+    "logs",
+    "inbox",
+    "usage",
+    "tools",
+    "alerts",
+    "webhooks",
+}
 # Blueprints of the person (auth, settings), of an organisation named in the URL, of staff, and
 # the service routes: they check who may do what themselves.
 PERSON_BLUEPRINTS = {"auth", "account", "organisations", "support", "tool_admin", "observability"}

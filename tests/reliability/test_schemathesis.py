@@ -83,3 +83,75 @@ def interpreter_ast_bug(error: BaseException) -> bool:
         return any(interpreter_ast_bug(inner) for inner in error.exceptions)
     cause = error.__cause__ or error.__context__
     return cause is not None and interpreter_ast_bug(cause)
+
+
+@pytest.fixture
+def root_secret(app, make_user):
+    from dashboard.keys.root import SCOPES, create_root_key
+
+    sync_tools(db.session, Tool)
+    db.session.commit()
+    person = make_user(plan="pro")
+    return create_root_key(person, person, "schemathesis", list(SCOPES))[1]
+
+
+@pytest.mark.parametrize("app_overrides", [{"MANAGEMENT_RATE_LIMIT_PER_MINUTE": 100_000}])
+def test_the_management_api_matches_its_document_with_a_root_key(app, root_secret):
+    """The management operations, generated cases with a root key of every scope."""
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app).include(tag="management")
+    headers = {"Authorization": f"Bearer {root_secret}"}
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) == 7
+
+    for operation in operations:
+        strategy = operation.as_strategy(GenerationMode.POSITIVE) | operation.as_strategy(
+            GenerationMode.NEGATIVE
+        )
+
+        @given(case=strategy)
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def check(case):
+            case.call_and_validate(headers=headers, checks=CHECKS)
+
+        try:
+            check()
+        except Exception as error:
+            if not interpreter_ast_bug(error):
+                raise
+            check()
+
+
+@pytest.mark.parametrize("app_overrides", [{"MANAGEMENT_RATE_LIMIT_PER_MINUTE": 100_000}])
+def test_the_stateful_phase_walks_create_then_get_update_roll_and_expire(app, root_secret):
+    """Schemathesis follows the document's links from a created key to its other operations."""
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app).include(tag="management")
+    headers = {"Authorization": f"Bearer {root_secret}"}
+    followed = set()
+
+    class Walk(schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            return {"headers": headers}
+
+        def after_call(self, response, case):
+            super().after_call(response, case)
+            if response.status_code < 300:
+                followed.add(case.operation.definition.raw["operationId"])
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=CHECKS)
+
+    Walk.run(
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    assert {"create_key", "get_key"} <= followed

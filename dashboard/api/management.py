@@ -1,0 +1,504 @@
+"""The management API (`/api/v1/keys…`, `/api/v1/account/usage`): an account's API keys and
+usage by code, with a root key (dashboard/keys/root.py).
+
+- Every route names the scope it needs; a root key without it gets 403 `insufficient_scope`.
+  An API key here gets 401 `root_key_required`; a root key on a tool route gets 401
+  `api_key_required` (gateway.authenticate).
+- Writes take an `Idempotency-Key` header: the first answer is kept (per root key) and a retry
+  gets it again, so a retried create never makes a second key. A secret is never kept: a
+  replayed create or roll answers the same key with `secret: null` and `Idempotent-Replayed:
+  true` (roll the key if the first answer was lost). The same key with another request is 422
+  `idempotency_key_reused`; while the first is still running, a retry waits for it.
+- Each root key has its own per-minute limit (MANAGEMENT_RATE_LIMIT_PER_MINUTE), counted in
+  the same storage as the API's limits (Redis when configured, shared by every worker).
+- Changes take effect on every worker as dashboard changes do (keys.service calls
+  key_changed). Each use is audited (`root_key.use`) and moves the key's last-used time.
+"""
+
+import hashlib
+import time
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+import sqlalchemy as sa
+from flask import Blueprint, current_app, g, request
+from limits import RateLimitItemPerMinute
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from dashboard.api.answers import ApiError, json_response
+from dashboard.api.codes import ErrorCode
+from dashboard.api.credentials import secret_from_headers
+from dashboard.audit import record_event
+from dashboard.extensions import db
+from dashboard.keys.root import find_root_key, is_root_secret, working
+from dashboard.keys.rules import ip_allowed, key_status, parse_ip_list
+from dashboard.keys.service import (
+    GRACE_PERIODS,
+    KeyLimitReached,
+    KeyNotActive,
+    create_key_within_plan,
+    expire_key,
+    key_of,
+    keys_of,
+    roll_key,
+    update_key,
+)
+from dashboard.models import IdempotentRequest, RootKey, User, utcnow
+from dashboard.plans import plan_named
+from dashboard.tools.registry import all_tools
+from dashboard.usage.service import BadMonth, DateTimeText, month_usage, parse_month
+
+bp = Blueprint("management", __name__)
+
+IDEMPOTENCY_KEY_MAX = 255
+IDEMPOTENCY_WAIT_SECONDS = 10.0
+
+# Shapes (their schemas go into the OpenAPI document).
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+RateLimit = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+
+
+class KeyInfo(msgspec.Struct, forbid_unknown_fields=True):
+    """An API key as the management API shows it (never its secret)."""
+
+    id: str
+    name: str
+    prefix: str
+    status: Literal["active", "rolled", "expired", "revoked"]
+    created_at: DateTimeText
+    expires_at: DateTimeText | None
+    last_used_at: DateTimeText | None
+    rate_limit_per_minute: int
+    allowed_tools: list[str] | None
+    allowed_ips: list[str] | None
+    replaced_by: str | None
+
+
+class KeyList(msgspec.Struct, forbid_unknown_fields=True):
+    keys: list[KeyInfo]
+
+
+class KeyWithSecret(msgspec.Struct, forbid_unknown_fields=True):
+    """A key just made (create, roll) with its secret, shown this once; null when replayed."""
+
+    key: KeyInfo
+    secret: str | None
+
+
+class KeyCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    rate_limit_per_minute: RateLimit = 100
+    expires_at: datetime | None = None
+    allowed_tools: list[str] | None = None
+    allowed_ips: list[str] | None = None
+
+
+class KeyUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    rate_limit_per_minute: RateLimit | msgspec.UnsetType = msgspec.UNSET
+    allowed_tools: list[str] | msgspec.UnsetType | None = msgspec.UNSET
+    allowed_ips: list[str] | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class KeyRoll(msgspec.Struct, forbid_unknown_fields=True):
+    grace: Literal["none", "1h", "24h", "7d"] = "none"
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="milliseconds") + "Z" if value else None
+
+
+def key_info(key) -> KeyInfo:
+    return KeyInfo(
+        id=str(key.id),
+        name=key.name,
+        prefix=key.prefix,
+        status=key_status(key, utcnow()),
+        created_at=iso(key.created_at),
+        expires_at=iso(key.expires_at),
+        last_used_at=iso(key.last_request_at),
+        rate_limit_per_minute=key.rate_limit_per_minute,
+        allowed_tools=key.allowed_tools,
+        allowed_ips=key.allowed_ips,
+        replaced_by=str(key.replaced_by_id) if key.replaced_by_id else None,
+    )
+
+
+# Authentication, scopes and limits.
+
+
+def root_key_for(scope: str) -> tuple[RootKey, User]:
+    """The request's root key and its account, or the JSON error that says what is wrong."""
+    secret = secret_from_headers(request.headers)
+    if secret is None:
+        raise ApiError(
+            ErrorCode.MISSING_API_KEY,
+            "Send a root key as `Authorization: Bearer tk_root_…`.",
+            headers={"WWW-Authenticate": 'Bearer realm="management"'},
+        )
+    if not is_root_secret(secret):
+        raise ApiError(
+            ErrorCode.ROOT_KEY_REQUIRED,
+            "This route takes a root key (tk_root_…), made on the dashboard's Root keys page; "
+            "API keys call tools.",
+        )
+    root_key = find_root_key(secret)
+    if root_key is None:
+        raise ApiError(ErrorCode.INVALID_API_KEY, "This root key does not exist.")
+    now = utcnow()
+    if root_key.revoked_at is not None:
+        raise ApiError(ErrorCode.REVOKED_API_KEY, "This root key was revoked.")
+    if not working(root_key, now):
+        raise ApiError(
+            ErrorCode.EXPIRED_API_KEY, f"This root key expired at {iso(root_key.expires_at)}."
+        )
+    account = db.session.get(User, root_key.account_id)
+    if account is None or account.is_disabled:
+        raise ApiError(ErrorCode.REVOKED_API_KEY, "The account of this root key is disabled.")
+    hold_to_limit(root_key)
+    if not ip_allowed(root_key.allowed_ips, request.remote_addr):
+        raise ApiError(
+            ErrorCode.IP_NOT_ALLOWED, f"This root key may not be used from {request.remote_addr}."
+        )
+    if scope not in root_key.scopes:
+        raise ApiError(
+            ErrorCode.INSUFFICIENT_SCOPE,
+            f"This root key lacks the scope {scope}; it has {', '.join(root_key.scopes)}.",
+        )
+    g.root_key = root_key
+    return root_key, account
+
+
+def management_limiter() -> tuple[MovingWindowRateLimiter, RateLimitItemPerMinute]:
+    state = current_app.extensions.get("management_limiter")
+    if state is None:
+        storage = storage_from_string(current_app.config["RATELIMIT_STORAGE_URI"])
+        limit = RateLimitItemPerMinute(current_app.config["MANAGEMENT_RATE_LIMIT_PER_MINUTE"])
+        state = current_app.extensions["management_limiter"] = (
+            MovingWindowRateLimiter(storage),
+            limit,
+        )
+    return state
+
+
+def hold_to_limit(root_key: RootKey) -> None:
+    """Count the request against the root key's per-minute limit (429 past it); the answer
+    carries the limit's headers (rate_headers)."""
+    limiter, limit = management_limiter()
+    allowed = limiter.hit(limit, "management", str(root_key.id))
+    reset, remaining = limiter.get_window_stats(limit, "management", str(root_key.id))
+    wait = max(1, int(reset - time.time()) + 1)
+    g.management_window = (limit.amount, remaining, wait)
+    if not allowed:
+        raise ApiError(
+            ErrorCode.RATE_LIMITED,
+            f"This root key made {limit.amount} requests in the last minute; retry in {wait} s.",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def used(root_key: RootKey, account: User, action: str, **details) -> None:
+    """Audit one use of a root key and move its last-used time."""
+    root_key.last_used_at = utcnow()
+    record_event(
+        "root_key.use",
+        actor=None,
+        subject=account,
+        details={"root_key_id": str(root_key.id), "root_key": root_key.name, "action": action}
+        | details,
+        commit=False,
+    )
+    db.session.commit()
+
+
+@bp.after_app_request
+def rate_headers(response):
+    """The root key's limit on every answer once the key is known (as tool calls carry
+    theirs): X-RateLimit-* and the IETF RateLimit-Policy and RateLimit fields."""
+    window = g.pop("management_window", None)
+    if window is not None:
+        amount, remaining, wait = window
+        response.headers["X-RateLimit-Limit"] = str(amount)
+        response.headers["X-RateLimit-Remaining"] = str(remaining)
+        response.headers["X-RateLimit-Reset"] = str(wait)
+        response.headers["RateLimit-Policy"] = f'"root";q={amount};w=60'
+        response.headers["RateLimit"] = f'"root";r={remaining};t={wait}'
+    return response
+
+
+# Idempotent writes.
+
+
+def idempotent(write):
+    """Run `write()` (which returns a response) once per Idempotency-Key of this root key."""
+    supplied = request.headers.get("Idempotency-Key")
+    if supplied is None:
+        return write()
+    if not supplied or len(supplied) > IDEMPOTENCY_KEY_MAX:
+        raise ApiError(
+            ErrorCode.INVALID_PARAMETERS,
+            f"Idempotency-Key takes 1 to {IDEMPOTENCY_KEY_MAX} characters.",
+            errors=[{"path": "/headers/Idempotency-Key", "message": "1 to 255 characters"}],
+        )
+    root_key = g.root_key
+    fingerprint = hashlib.sha256(
+        b"\n".join([request.method.encode(), request.path.encode(), request.get_data()])
+    ).hexdigest()
+    insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    claimed = db.session.execute(
+        insert(IdempotentRequest)
+        .values(root_key_id=root_key.id, idempotency_key=supplied, request_hash=fingerprint)
+        .on_conflict_do_nothing()
+        .returning(IdempotentRequest.root_key_id)
+    ).first()
+    db.session.commit()
+    if claimed is None:
+        return replay(root_key, supplied, fingerprint)
+    try:
+        response = write()
+    except Exception:
+        db.session.rollback()
+        forget(root_key, supplied)
+        raise
+    if response.status_code >= 500:
+        forget(root_key, supplied)
+        return response
+    stored = db.session.get(IdempotentRequest, (root_key.id, supplied))
+    stored.status = response.status_code
+    stored.body = without_secret(response.get_data(as_text=True))
+    db.session.commit()
+    return response
+
+
+def forget(root_key: RootKey, supplied: str) -> None:
+    db.session.execute(
+        sa.delete(IdempotentRequest).where(
+            IdempotentRequest.root_key_id == root_key.id,
+            IdempotentRequest.idempotency_key == supplied,
+        )
+    )
+    db.session.commit()
+
+
+def without_secret(body: str) -> str:
+    """The answer as kept: a secret in it is replaced by null (secrets are never stored)."""
+    try:
+        shape = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return body
+    if isinstance(shape, dict) and shape.get("secret"):
+        shape["secret"] = None
+    return msgspec.json.encode(shape).decode()
+
+
+def replay(root_key: RootKey, supplied: str, fingerprint: str):
+    """The kept answer of an earlier request with this key (waiting while it runs)."""
+    deadline = time.monotonic() + IDEMPOTENCY_WAIT_SECONDS
+    while True:
+        db.session.expire_all()
+        stored = db.session.get(IdempotentRequest, (root_key.id, supplied))
+        if stored is not None and stored.request_hash != fingerprint:
+            raise ApiError(
+                ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                "This Idempotency-Key was already used with a different request.",
+            )
+        if stored is not None and stored.status is not None:
+            return current_app.response_class(
+                stored.body + "\n",
+                status=stored.status,
+                mimetype="application/json",
+                headers={"Idempotent-Replayed": "true"},
+            )
+        if stored is None or time.monotonic() > deadline:
+            raise ApiError(
+                ErrorCode.IDEMPOTENCY_IN_PROGRESS,
+                "A request with this Idempotency-Key is still being answered; retry shortly.",
+                headers={"Retry-After": "1"},
+            )
+        db.session.rollback()
+        time.sleep(0.05)
+
+
+# Bodies.
+
+
+def body_as(shape: type[msgspec.Struct]):
+    """The request body decoded as `shape`, or 422 invalid_parameters naming the field."""
+    try:
+        return msgspec.json.decode(request.get_data() or b"{}", type=shape)
+    except msgspec.ValidationError as error:
+        message = str(error)
+        path = message.rpartition(" - at `$")[2].rstrip("`") if " - at `$" in message else ""
+        raise ApiError(
+            ErrorCode.INVALID_PARAMETERS,
+            message,
+            errors=[{"path": path.replace(".", "/") or "/", "message": message}],
+        ) from None
+    except msgspec.DecodeError as error:
+        raise ApiError(ErrorCode.INVALID_JSON, f"The body is not JSON: {error}") from None
+
+
+def checked_restrictions(account: User, tools, ips, rate_limit) -> dict:
+    """The restrictions as stored, or 422 naming what is wrong with them."""
+    problems = []
+    if tools is not None:
+        known = {tool.name for tool in all_tools()}
+        unknown = sorted(set(tools) - known)
+        if unknown:
+            problems.append(
+                {"path": "/allowed_tools", "message": "Unknown tools: " + ", ".join(unknown)}
+            )
+    entries, invalid = parse_ip_list(" ".join(ips or []))
+    if invalid:
+        problems.append(
+            {"path": "/allowed_ips", "message": "Not an IP or CIDR: " + ", ".join(invalid[:10])}
+        )
+    plan = plan_named(account.subscription_plan)
+    if rate_limit is not None and rate_limit > plan.max_rate_limit:
+        problems.append(
+            {
+                "path": "/rate_limit_per_minute",
+                "message": f"At most {plan.max_rate_limit} on the {plan.title} plan.",
+            }
+        )
+    if problems:
+        raise ApiError(ErrorCode.INVALID_PARAMETERS, problems[0]["message"], errors=problems)
+    return {
+        "allowed_tools": sorted(set(tools)) or None if tools else None,
+        "allowed_ips": entries or None,
+    }
+
+
+def key_or_404(account: User, key_id: str):
+    key = key_of(account, key_id)
+    if key is None or key.is_playground:
+        raise ApiError(ErrorCode.KEY_NOT_FOUND, f"This account has no API key {key_id[:40]!r}.")
+    return key
+
+
+# Routes.
+
+
+@bp.get("/v1/keys")
+def list_keys():
+    """The account's API keys, newest first (never their secrets)."""
+    root_key, account = root_key_for("keys:read")
+    used(root_key, account, "keys.list")
+    return json_response(KeyList([key_info(key) for key in keys_of(account, playground=False)]))
+
+
+@bp.post("/v1/keys")
+def create_key():
+    """Create an API key; its secret is in this answer only."""
+    root_key, account = root_key_for("keys:write")
+
+    def write():
+        body = body_as(KeyCreate)
+        restrictions = checked_restrictions(
+            account, body.allowed_tools, body.allowed_ips, body.rate_limit_per_minute
+        )
+        if body.expires_at is not None and body.expires_at.replace(tzinfo=None) <= utcnow():
+            raise ApiError(
+                ErrorCode.INVALID_PARAMETERS,
+                "expires_at is in the past.",
+                errors=[{"path": "/expires_at", "message": "must be in the future"}],
+            )
+        expires = body.expires_at.replace(tzinfo=None) if body.expires_at else None
+        try:
+            key, secret = create_key_within_plan(
+                account,
+                body.name.strip(),
+                rate_limit_per_minute=body.rate_limit_per_minute,
+                expires_at=expires,
+                **restrictions,
+            )
+        except KeyLimitReached as refusal:
+            raise ApiError(ErrorCode.KEY_LIMIT_REACHED, str(refusal)) from None
+        used(root_key, account, "key.create", key_id=str(key.id), key_prefix=key.prefix)
+        return json_response(KeyWithSecret(key_info(key), secret), 201)
+
+    return idempotent(write)
+
+
+@bp.get("/v1/keys/<key_id>")
+def get_key(key_id: str):
+    root_key, account = root_key_for("keys:read")
+    key = key_or_404(account, key_id)
+    used(root_key, account, "key.read", key_id=str(key.id))
+    return json_response(key_info(key))
+
+
+@bp.patch("/v1/keys/<key_id>")
+def update(key_id: str):
+    """Change a key's name, rate limit or restrictions (fields left out stay as they are)."""
+    root_key, account = root_key_for("keys:write")
+
+    def write():
+        key = key_or_404(account, key_id)
+        body = body_as(KeyUpdate)
+        tools = key.allowed_tools if body.allowed_tools is msgspec.UNSET else body.allowed_tools
+        ips = key.allowed_ips if body.allowed_ips is msgspec.UNSET else body.allowed_ips
+        rate = (
+            key.rate_limit_per_minute
+            if body.rate_limit_per_minute is msgspec.UNSET
+            else body.rate_limit_per_minute
+        )
+        restrictions = checked_restrictions(account, tools, ips, rate)
+        name = key.name if body.name is msgspec.UNSET else body.name.strip()
+        update_key(key, name=name, rate_limit_per_minute=rate, **restrictions)
+        used(root_key, account, "key.edit", key_id=str(key.id), key_prefix=key.prefix)
+        return json_response(key_info(key))
+
+    return idempotent(write)
+
+
+@bp.post("/v1/keys/<key_id>/roll")
+def roll(key_id: str):
+    """A successor key (its secret in this answer only); the old one works for `grace`."""
+    root_key, account = root_key_for("keys:write")
+
+    def write():
+        key = key_or_404(account, key_id)
+        body = body_as(KeyRoll)
+        try:
+            successor, secret = roll_key(key, GRACE_PERIODS[body.grace])
+        except KeyNotActive:
+            raise ApiError(ErrorCode.KEY_NOT_ACTIVE, "Only an active key can be rolled.") from None
+        except KeyLimitReached as refusal:
+            raise ApiError(ErrorCode.KEY_LIMIT_REACHED, str(refusal)) from None
+        used(root_key, account, "key.roll", key_id=str(key.id), successor_id=str(successor.id))
+        return json_response(KeyWithSecret(key_info(successor), secret), 201)
+
+    return idempotent(write)
+
+
+@bp.post("/v1/keys/<key_id>/expire")
+def expire(key_id: str):
+    """Stop a key now (every worker refuses it within a second)."""
+    root_key, account = root_key_for("keys:write")
+
+    def write():
+        key = key_or_404(account, key_id)
+        if key.revoked_at is None:
+            expire_key(key)
+        used(root_key, account, "key.expire", key_id=str(key.id), key_prefix=key.prefix)
+        return json_response(key_info(key))
+
+    return idempotent(write)
+
+
+@bp.get("/v1/account/usage")
+def account_usage():
+    """The account's usage for ?month=YYYY-MM (default: this UTC month), by day and tool."""
+    root_key, account = root_key_for("usage:read")
+    try:
+        first, following = parse_month(request.args.get("month"), utcnow().date())
+    except BadMonth as error:
+        raise ApiError(ErrorCode.INVALID_MONTH, str(error)) from None
+    used(root_key, account, "usage.read")
+    return json_response(month_usage(account.id, account.subscription_plan, first, following))

@@ -1,0 +1,181 @@
+"""The management API with root keys: scopes, the two kinds of key kept apart, idempotent
+writes (also under concurrent retries), the per-root-key limit, audit; every answer checked
+against the OpenAPI document (the `api` client does)."""
+
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from dashboard.extensions import db
+from dashboard.keys.root import create_root_key, revoke_root_key
+from dashboard.keys.service import create_key
+from dashboard.models import ApiKey, AuditEvent, RootKey, utcnow
+from dashboard.organisations.service import create_organisation
+from tests.api.conftest import error_code
+
+ALL_SCOPES = ["keys:read", "keys:write", "usage:read"]
+
+
+@pytest.fixture
+def root(user):
+    """A root key of `user` with every scope: its secret."""
+    return create_root_key(user, user, "CI", ALL_SCOPES)[1]
+
+
+def send(api, method, path, root_secret, body=None, **headers):
+    kwargs = {"json": body} if body is not None else {}
+    return api.request(method, path, key=root_secret, headers=headers, **kwargs)
+
+
+def test_a_root_key_creates_lists_reads_changes_rolls_and_expires_keys(api, user, root):
+    made = send(api, "POST", "/api/v1/keys", root, {"name": "backend", "rate_limit_per_minute": 30})
+    assert made.status_code == 201
+    answer = made.get_json()
+    secret, key_id = answer["secret"], answer["key"]["id"]
+    assert secret.startswith("tk_live_") and answer["key"]["prefix"] == secret[:14]
+    assert api.call("echo", {"message": "hi"}, key=secret).status_code == 200
+    stored = db.session.get(ApiKey, uuid.UUID(key_id))
+    assert stored.user_id == user.id and secret not in stored.key
+
+    listed = send(api, "GET", "/api/v1/keys", root).get_json()["keys"]
+    assert [key["id"] for key in listed] == [key_id]
+    changed = send(api, "PATCH", f"/api/v1/keys/{key_id}", root, {"name": "api server"})
+    assert changed.get_json()["name"] == "api server"
+    assert changed.get_json()["rate_limit_per_minute"] == 30  # left out: unchanged
+
+    rolled = send(api, "POST", f"/api/v1/keys/{key_id}/roll", root, {"grace": "1h"})
+    assert rolled.status_code == 201
+    successor = rolled.get_json()
+    assert successor["key"]["id"] != key_id and successor["secret"].startswith("tk_live_")
+    assert send(api, "GET", f"/api/v1/keys/{key_id}", root).get_json()["status"] == "rolled"
+
+    expired = send(api, "POST", f"/api/v1/keys/{successor['key']['id']}/expire", root)
+    assert expired.get_json()["status"] == "revoked"
+    assert api.call("echo", {"message": "hi"}, key=successor["secret"]).status_code == 401
+
+    usage = send(api, "GET", "/api/v1/account/usage", root).get_json()
+    assert usage["calls"] == 1
+
+    actions = db.session.scalars(
+        sa.select(AuditEvent.details["action"].as_string()).where(
+            AuditEvent.action == "root_key.use"
+        )
+    ).all()
+    assert {"key.create", "keys.list", "key.edit", "key.roll", "key.expire"} <= set(actions)
+    assert db.session.scalar(sa.select(RootKey.last_used_at)) is not None
+
+
+def test_each_kind_of_key_is_refused_where_the_other_belongs(api, make_key, root):
+    api_key = make_key()
+    refused = send(api, "GET", "/api/v1/keys", api_key)
+    assert (refused.status_code, error_code(refused)) == (401, "root_key_required")
+    tool = api.call("echo", {"message": "hi"}, key=root)
+    assert (tool.status_code, error_code(tool)) == (401, "api_key_required")
+    nothing = api.request("GET", "/api/v1/keys")
+    assert (nothing.status_code, error_code(nothing)) == (401, "missing_api_key")
+    assert error_code(send(api, "GET", "/api/v1/keys", "tk_root_nope")) == "invalid_api_key"
+
+
+def test_a_root_key_without_the_scope_gets_403(api, user):
+    reader = create_root_key(user, user, "dashboards", ["usage:read"])[1]
+    refused = send(api, "POST", "/api/v1/keys", reader, {"name": "x"})
+    assert (refused.status_code, error_code(refused)) == (403, "insufficient_scope")
+    assert "keys:write" in refused.get_json()["error"]["message"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiKey)) == 0
+
+
+def test_revoked_and_expired_root_keys_are_refused(api, user):
+    revoked_key, revoked = create_root_key(user, user, "old", ALL_SCOPES)
+    revoke_root_key(revoked_key, user, user)
+    assert error_code(send(api, "GET", "/api/v1/keys", revoked)) == "revoked_api_key"
+    expiring, expired = create_root_key(
+        user, user, "brief", ALL_SCOPES, expires_at=utcnow() + timedelta(minutes=1)
+    )
+    expiring.expires_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert error_code(send(api, "GET", "/api/v1/keys", expired)) == "expired_api_key"
+
+
+def test_keys_of_another_account_and_malformed_ids_are_404(api, user, make_user, root):
+    theirs, _ = create_key(make_user(), "theirs")
+    organisation = create_organisation(user, "Acme")
+    shared, _ = create_key(organisation.account, "the organisation's")
+    for key_id in (str(theirs.id), str(shared.id), "not-an-id", "%00", "1" * 300):
+        for method, path in (
+            ("GET", f"/api/v1/keys/{key_id}"),
+            ("POST", f"/api/v1/keys/{key_id}/expire"),
+            ("POST", f"/api/v1/keys/{key_id}/roll"),
+        ):
+            answer = send(api, method, path, root)
+            assert (answer.status_code, error_code(answer)) == (404, "key_not_found"), path
+    db.session.expire_all()
+    assert db.session.get(ApiKey, theirs.id).revoked_at is None
+
+
+@pytest.mark.parametrize(
+    "body, path",
+    [
+        ({}, "/"),
+        ({"name": ""}, "/name"),
+        ({"name": "x", "rate_limit_per_minute": 0}, "/rate_limit_per_minute"),
+        ({"name": "x", "allowed_tools": ["nope"]}, "/allowed_tools"),
+        ({"name": "x", "allowed_ips": ["999.1.1.1"]}, "/allowed_ips"),
+        ({"name": "x", "expires_at": "2001-01-01T00:00:00Z"}, "/expires_at"),
+        ({"name": "x", "colour": "red"}, "/"),
+    ],
+)
+def test_bad_bodies_get_422_with_the_field(api, root, body, path):
+    answer = send(api, "POST", "/api/v1/keys", root, body)
+    assert (answer.status_code, error_code(answer)) == (422, "invalid_parameters")
+    assert answer.get_json()["error"]["errors"][0]["path"].startswith(path)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiKey)) == 0
+
+
+def test_a_retried_create_returns_the_same_key_and_never_its_secret_again(api, root):
+    first = send(api, "POST", "/api/v1/keys", root, {"name": "ci"}, **{"Idempotency-Key": "a1"})
+    again = send(api, "POST", "/api/v1/keys", root, {"name": "ci"}, **{"Idempotency-Key": "a1"})
+    assert first.status_code == again.status_code == 201
+    assert again.get_json()["key"]["id"] == first.get_json()["key"]["id"]
+    assert first.get_json()["secret"] and again.get_json()["secret"] is None
+    assert again.headers["Idempotent-Replayed"] == "true"
+    other = send(api, "POST", "/api/v1/keys", root, {"name": "cd"}, **{"Idempotency-Key": "a1"})
+    assert (other.status_code, error_code(other)) == (422, "idempotency_key_reused")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiKey)) == 1
+    kept = db.session.scalar(sa.text("SELECT body FROM idempotent_requests"))
+    assert first.get_json()["secret"] not in kept
+
+
+def test_eight_concurrent_retries_make_exactly_one_key(app, user, root):
+    start = threading.Barrier(8)
+    answers = []
+
+    def retry():
+        client = app.test_client()
+        start.wait()
+        response = client.post(
+            "/api/v1/keys",
+            json={"name": "provisioned"},
+            headers={"Authorization": f"Bearer {root}", "Idempotency-Key": "same-create"},
+        )
+        answers.append((response.status_code, (response.get_json().get("key") or {}).get("id")))
+
+    threads = [threading.Thread(target=retry) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {status for status, _ in answers} == {201}
+    assert len({key_id for _, key_id in answers}) == 1
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiKey)) == 1
+
+
+@pytest.mark.parametrize("app_overrides", [{"MANAGEMENT_RATE_LIMIT_PER_MINUTE": 2}])
+def test_each_root_key_has_its_own_limit(api, user, root):
+    other = create_root_key(user, user, "other", ALL_SCOPES)[1]
+    statuses = [send(api, "GET", "/api/v1/keys", root).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    assert send(api, "GET", "/api/v1/keys", other).status_code == 200
