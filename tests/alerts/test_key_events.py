@@ -16,6 +16,7 @@ from dashboard.alerts.key_events import SYSTEM, Actor
 from dashboard.alerts.service import save_settings
 from dashboard.extensions import db
 from dashboard.jobs import jobs
+from dashboard.keys.root import create_root_key
 from dashboard.keys.service import create_key, expire_key, playground_key, roll_key
 from dashboard.models import AlertEvent, ApiKey, RootKey, WebhookDelivery, utcnow
 from dashboard.organisations.roles import Role
@@ -174,6 +175,33 @@ def test_support_expiring_a_key_while_viewing_is_named_as_support(
     data = received(receiver, secret)["key.expired"]["data"]
     assert data["actor"] == {"type": "support", "id": str(support.id), "email": support.email}
     assert data["key"]["prefix"] == key.prefix and data["reason"] == "expired_now"
+
+
+def test_the_management_api_names_the_root_key(client, user, worker, receiver):
+    root_key, root_secret = create_root_key(user, user, "Terraform", ["keys:read", "keys:write"])
+    _, secret = webhooks.create_endpoint(user.id, receiver.url, "", list(KEY_EVENTS))
+    auth = {"Authorization": f"Bearer {root_secret}"}
+    create = {"json": {"name": "backend"}, "headers": {**auth, "Idempotency-Key": "create-1"}}
+    made = client.post("/api/v1/keys", **create)
+    assert made.status_code == 201
+    assert client.post("/api/v1/keys", **create).status_code == 201  # a retry: no second key
+    key_id = made.get_json()["key"]["id"]
+    rolled = client.post(f"/api/v1/keys/{key_id}/roll", json={"grace": "1h"}, headers=auth)
+    successor_id = rolled.get_json()["key"]["id"]
+    assert client.post(f"/api/v1/keys/{successor_id}/expire", headers=auth).status_code == 200
+
+    deliveries(3)
+    events = received(receiver, secret)
+    assert len(receiver.received) == 3 and set(events) == {
+        "key.created",
+        "key.rolled",
+        "key.expired",
+    }
+    by_root_key = {"type": "root_key", "id": str(root_key.id), "name": "Terraform"}
+    assert all(event["data"]["actor"] == by_root_key for event in events.values())
+    assert events["key.created"]["data"]["key"]["id"] == key_id
+    assert events["key.rolled"]["data"]["successor"]["id"] == successor_id
+    assert events["key.expired"]["data"]["key"]["id"] == successor_id
 
 
 def test_a_key_reaching_its_expiry_date_raises_key_expired_once_by_the_system(
