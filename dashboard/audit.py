@@ -32,6 +32,7 @@ KNOWN_ACTIONS = (
     "organisation.remove_member",
     "organisation.leave",
     "organisation.transfer",
+    "organisation.delete",
     "user.role",
     "user.plan",
 )
@@ -56,6 +57,7 @@ ACTION_WORDS = {
     "organisation.remove_member": "Removed a member",
     "organisation.leave": "Left",
     "organisation.transfer": "Transferred ownership",
+    "organisation.delete": "Deleted the organisation",
     "user.role": "Changed role",
     "user.plan": "Changed plan",
 }

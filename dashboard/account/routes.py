@@ -24,7 +24,7 @@ from dashboard.auth.routes import wait_words
 from dashboard.auth.service import normalise_email
 from dashboard.extensions import limiter
 from dashboard.models.types import parse_uuid
-from dashboard.organisations.service import accounts_of
+from dashboard.organisations.service import accounts_of, owned_alone
 from dashboard.plans import all_plans, plan_named
 from dashboard.sessions.records import (
     active_sessions,
@@ -156,7 +156,14 @@ def delete():
     """Delete the account and everything in it, after confirmation."""
     form = DeleteAccountForm()
     if form.validate_on_submit():
-        if normalise_email(form.confirm_email.data) != current_user.email:
+        sole = owned_alone(current_user)
+        if sole:
+            names = ", ".join(organisation.name for organisation in sole)
+            form.confirm_email.errors.append(
+                f"You are the only owner of {names}: make another member an owner, or delete "
+                "the organisation, first."
+            )
+        elif normalise_email(form.confirm_email.data) != current_user.email:
             form.confirm_email.errors.append("That is not this account's email address.")
         elif not password_matches(current_user.password_hash, form.password.data):
             wrong_password()

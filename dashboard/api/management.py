@@ -17,7 +17,7 @@ usage by code, with a root key (dashboard/keys/root.py).
 
 import hashlib
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -48,7 +48,8 @@ from dashboard.keys.service import (
     roll_key,
     update_key,
 )
-from dashboard.models import IdempotentRequest, RootKey, User, utcnow
+from dashboard.models import IdempotentRequest, RootKey, ToolLog, User, utcnow
+from dashboard.paging import BadCursor, Keyset, decode_cursor, encode_cursor
 from dashboard.plans import plan_named
 from dashboard.tools.registry import all_tools
 from dashboard.usage.service import BadMonth, DateTimeText, month_usage, parse_month
@@ -82,6 +83,30 @@ class KeyInfo(msgspec.Struct, forbid_unknown_fields=True):
 
 class KeyList(msgspec.Struct, forbid_unknown_fields=True):
     keys: list[KeyInfo]
+
+
+class LogInfo(msgspec.Struct, forbid_unknown_fields=True):
+    """One logged call (its payloads are on the dashboard's log page, not here)."""
+
+    id: str
+    created_at: DateTimeText
+    key_id: str
+    tool: str
+    version: str
+    status: Literal["success", "error"]
+    http_status: int | None
+    error_code: str | None
+    error_message: str | None
+    execution_time_ms: int | None
+    tokens_used: int | None
+    source: str | None
+
+
+class LogList(msgspec.Struct, forbid_unknown_fields=True):
+    """A page of logged calls, newest first; `next_cursor` asks for the page after it."""
+
+    logs: list[LogInfo]
+    next_cursor: str | None
 
 
 class KeyWithSecret(msgspec.Struct, forbid_unknown_fields=True):
@@ -494,6 +519,94 @@ def expire(key_id: str):
         return json_response(key_info(key))
 
     return idempotent(write)
+
+
+LOGS_PAGE_MAX = 100
+NEWEST_FIRST = Keyset((ToolLog.created_at, ToolLog.id))
+
+
+def query_time(name: str) -> datetime | None:
+    """An ISO 8601 time from the query string (naive UTC), or 422 naming the parameter."""
+    value = request.args.get(name)
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(
+            ErrorCode.INVALID_PARAMETERS,
+            f"{name} is not an ISO 8601 time, e.g. 2026-12-01T00:00:00Z.",
+            errors=[{"path": f"/query/{name}", "message": "an ISO 8601 time"}],
+        ) from None
+    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+
+
+@bp.get("/v1/logs")
+def list_logs():
+    """The account's logged calls, newest first, a page at a time (keyset cursor)."""
+    root_key, account = root_key_for("logs:read")
+    where = [ToolLog.user_id == account.id]
+    status = request.args.get("status")
+    if status:
+        if status not in ("success", "error"):
+            raise ApiError(
+                ErrorCode.INVALID_PARAMETERS,
+                "status is success or error.",
+                errors=[{"path": "/query/status", "message": "success or error"}],
+            )
+        where.append(ToolLog.status == status)
+    if request.args.get("tool"):
+        where.append(ToolLog.tool_name == request.args["tool"])
+    if request.args.get("key_id"):
+        key = key_of(account, request.args["key_id"])
+        if key is None:
+            raise ApiError(ErrorCode.KEY_NOT_FOUND, "This account has no such API key.")
+        where.append(ToolLog.api_key_id == key.id)
+    since, until = query_time("since"), query_time("until")
+    if since:
+        where.append(ToolLog.created_at >= since)
+    if until:
+        where.append(ToolLog.created_at < until)
+    try:
+        size = int(request.args.get("limit") or 50)
+    except ValueError:
+        size = 0
+    if not 1 <= size <= LOGS_PAGE_MAX:
+        raise ApiError(
+            ErrorCode.INVALID_PARAMETERS,
+            f"limit is a whole number from 1 to {LOGS_PAGE_MAX}.",
+            errors=[{"path": "/query/limit", "message": f"1 to {LOGS_PAGE_MAX}"}],
+        )
+    cursor = request.args.get("cursor")
+    try:
+        at = decode_cursor(cursor) if cursor else None
+    except BadCursor:
+        raise ApiError(
+            ErrorCode.INVALID_PARAMETERS,
+            "cursor is not one this API gave out; start again without it.",
+            errors=[{"path": "/query/cursor", "message": "a next_cursor of an earlier page"}],
+        ) from None
+    page = NEWEST_FIRST.page(sa.select(ToolLog), where, at, size=size)
+    used(root_key, account, "logs.list")
+    following = encode_cursor(*page.following) if page.following else None
+    return json_response(LogList([log_info(log) for log in page.rows], following))
+
+
+def log_info(log: ToolLog) -> LogInfo:
+    return LogInfo(
+        id=str(log.id),
+        created_at=iso(log.created_at),
+        key_id=str(log.api_key_id),
+        tool=log.tool_name,
+        version=log.tool_version,
+        status=log.status,
+        http_status=log.http_status,
+        error_code=log.error_code,
+        error_message=log.error_message,
+        execution_time_ms=log.execution_time_ms,
+        tokens_used=log.tokens_used,
+        source=log.source,
+    )
 
 
 @bp.get("/v1/account/usage")

@@ -434,6 +434,7 @@ _, SHAPES = msgspec.json.schema_components(
         management.KeyCreate,
         management.KeyUpdate,
         management.KeyRoll,
+        management.LogList,
     ],
     ref_template=f"{REF}schemas/{{name}}",
 )
@@ -515,6 +516,22 @@ IDEMPOTENCY_KEY = {
     "again (a secret in it as null) and never makes a second key.",
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
 }
+LOG_PARAMETERS = tuple(
+    {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+    for name, description, schema in (
+        ("status", "success or error", {"type": "string", "enum": ["success", "error"]}),
+        ("tool", "A tool's name.", {"type": "string"}),
+        ("key_id", "One of the account's keys.", {"type": "string"}),
+        ("since", "From this time (ISO 8601).", {"type": "string", "format": "date-time"}),
+        ("until", "Before this time (ISO 8601).", {"type": "string", "format": "date-time"}),
+        ("cursor", "The next_cursor of the page before.", {"type": "string"}),
+        (
+            "limit",
+            "Calls a page, 1 to 100 (50).",
+            {"type": "integer", "minimum": 1, "maximum": 100},
+        ),
+    )
+)
 KEY_LINKS = {
     "GetKey": ("get_key", "The key."),
     "UpdateKey": ("update_key", "Change the key."),
@@ -623,6 +640,16 @@ def management_paths(today) -> dict:
                 "KeyInfo",
                 *written,
                 params=(KEY_ID, IDEMPOTENCY_KEY),
+            ),
+        },
+        "/api/v1/logs": {
+            "get": management_operation(
+                "list_logs",
+                "The account's logged calls, newest first, a page at a time",
+                "LogList",
+                ErrorCode.INVALID_PARAMETERS,
+                ErrorCode.KEY_NOT_FOUND,
+                params=LOG_PARAMETERS,
             ),
         },
         "/api/v1/account/usage": {

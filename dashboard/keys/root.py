@@ -26,7 +26,8 @@ NAME_MAX = 80
 SCOPES = {
     "keys:read": "List and read API keys.",
     "keys:write": "Create, change, roll and expire API keys.",
-    "usage:read": "Read usage by month, day, key and tool.",
+    "usage:read": "Read usage by month, day and tool.",
+    "logs:read": "List logged calls.",
 }
 ROOT_KEYS_MAX = 20  # working root keys an account may hold
 

@@ -54,6 +54,7 @@ from dashboard.organisations.service import (
     activity_of,
     change_role,
     create_organisation,
+    delete_organisation,
     leave,
     members_of,
     organisation_by_slug,
@@ -360,6 +361,24 @@ def transfer(slug: str, person_id: str):
     else:
         flash("Ownership is transferred; you are an admin now.", "success")
     return back_to_members(organisation)
+
+
+@bp.post("/o/<slug>/delete", endpoint="delete")
+@login_required
+def delete(slug: str):
+    """Delete the organisation and all it owns, after its name is typed to confirm."""
+    organisation, role = membership_or_404(slug)
+    require(role, Permission.DELETE_ORGANISATION)
+    checked_action()
+    name = organisation.name
+    try:
+        delete_organisation(current_user, organisation, request.form.get("confirm_name", ""))
+    except MembershipRefused as refused:
+        flash(str(refused), "danger")
+        return back_to_members(organisation)
+    switch_to(current_user, str(current_user.id))
+    flash(f"{name} and all its keys, logs and usage were deleted.", "success")
+    return redirect(url_for("account.index"), 303)
 
 
 @bp.post("/o/<slug>/leave", endpoint="leave")

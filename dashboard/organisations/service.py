@@ -24,6 +24,7 @@ from dashboard.audit import record_event
 from dashboard.extensions import db
 from dashboard.models import AuditEvent, Membership, Organisation, User, utcnow
 from dashboard.organisations.roles import Permission, Role, allows
+from dashboard.revocation import account_changed
 
 NAME_MAX = 80
 SLUG_MAX = 40
@@ -359,3 +360,50 @@ def activity_of(organisation: Organisation, limit: int = 30) -> list[AuditEvent]
             .limit(limit)
         )
     )
+
+
+def owned_alone(person: User) -> list[Organisation]:
+    """The organisations whose only owner is `person` (they hand them over or delete them
+    before their own account can go)."""
+    sole = (
+        sa.select(Membership.organisation_id)
+        .where(Membership.role == Role.OWNER.value)
+        .group_by(Membership.organisation_id)
+        .having(sa.func.count() == 1)
+    )
+    return list(
+        db.session.scalars(
+            sa.select(Organisation)
+            .join(Membership, Membership.organisation_id == Organisation.user_id)
+            .where(
+                Membership.person_id == person.id,
+                Membership.role == Role.OWNER.value,
+                Organisation.user_id.in_(sole),
+            )
+            .order_by(Organisation.name)
+        )
+    )
+
+
+def delete_organisation(actor: User, organisation: Organisation, confirm_name: str) -> None:
+    """Delete the organisation and everything it owns (keys, logs, usage, members: ON DELETE
+    CASCADE); every worker refuses its keys from the next call on."""
+    if role_in(actor, organisation.account) != Role.OWNER:
+        raise MembershipRefused("Only an owner may delete the organisation.")
+    if " ".join(confirm_name.split()) != organisation.name:
+        raise MembershipRefused(f"Type the organisation's name, {organisation.name}, to confirm.")
+    account_id = organisation.user_id
+    record_event(
+        "organisation.delete",
+        actor=actor,
+        subject=None,
+        details={
+            "organisation_id": str(account_id),
+            "name": organisation.name,
+            "slug": organisation.slug,
+        },
+        commit=False,
+    )
+    db.session.execute(sa.delete(User).where(User.id == account_id))
+    db.session.commit()
+    account_changed(account_id)

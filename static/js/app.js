@@ -48,6 +48,20 @@
     }
   });
 
+  // The header's account switcher is a <details> menu: like other menus, Escape closes it (focus
+  // back on its button) and so does a click anywhere else.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var menu = document.querySelector("details.account-switcher[open]");
+    if (!menu) return;
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  });
+  document.addEventListener("click", function (event) {
+    var menu = document.querySelector("details.account-switcher[open]");
+    if (menu && !menu.contains(event.target)) menu.open = false;
+  });
+
   // After htmx swaps new content in, move focus to an element that asks for it.
   document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail.elt && event.detail.elt.querySelector

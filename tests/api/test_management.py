@@ -16,7 +16,7 @@ from dashboard.models import ApiKey, AuditEvent, RootKey, utcnow
 from dashboard.organisations.service import create_organisation
 from tests.api.conftest import error_code
 
-ALL_SCOPES = ["keys:read", "keys:write", "usage:read"]
+ALL_SCOPES = ["keys:read", "keys:write", "usage:read", "logs:read"]
 
 
 @pytest.fixture
@@ -179,3 +179,36 @@ def test_each_root_key_has_its_own_limit(api, user, root):
     statuses = [send(api, "GET", "/api/v1/keys", root).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
     assert send(api, "GET", "/api/v1/keys", other).status_code == 200
+
+
+def test_logs_page_by_cursor_and_filter(api, user, make_key, root):
+    secret = make_key()
+    for n in range(5):
+        api.call("echo", {"message": f"call {n}"}, key=secret)
+    api.call("echo", {"nope": 1}, key=secret)  # invalid_input: an error row
+    first = send(api, "GET", "/api/v1/logs?limit=4", root).get_json()
+    assert len(first["logs"]) == 4 and first["next_cursor"]
+    rest = send(api, "GET", f"/api/v1/logs?limit=4&cursor={first['next_cursor']}", root).get_json()
+    assert len(rest["logs"]) == 2 and rest["next_cursor"] is None
+    ids = [log["id"] for log in first["logs"] + rest["logs"]]
+    assert len(set(ids)) == 6
+    errors = send(api, "GET", "/api/v1/logs?status=error", root).get_json()["logs"]
+    assert [log["error_code"] for log in errors] == ["invalid_input"]
+    for query, field in [
+        ("status=maybe", "/query/status"),
+        ("limit=0", "/query/limit"),
+        ("since=yesterday", "/query/since"),
+        ("cursor=garbage", "/query/cursor"),
+    ]:
+        answer = send(api, "GET", f"/api/v1/logs?{query}", root)
+        assert (answer.status_code, error_code(answer)) == (422, "invalid_parameters"), query
+        assert answer.get_json()["error"]["errors"][0]["path"] == field
+    other = send(api, "GET", f"/api/v1/logs?key_id={uuid.uuid4()}", root)
+    assert (other.status_code, error_code(other)) == (404, "key_not_found")
+
+
+def test_logs_of_another_account_are_never_listed(api, make_user, make_key, root):
+    stranger = make_user()
+    theirs = make_key(owner=stranger)
+    api.call("echo", {"message": "theirs"}, key=theirs)
+    assert send(api, "GET", "/api/v1/logs", root).get_json()["logs"] == []

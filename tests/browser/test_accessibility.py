@@ -16,7 +16,11 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from dashboard.auth.service import user_by_email
 from dashboard.demo import ADMIN_EMAIL, DEMO_EMAIL, DEMO_PASSWORD, SUPPORT_EMAIL, load_demo
 from dashboard.extensions import db
+from dashboard.keys.service import create_key
 from dashboard.models import ApiKey, ToolLog
+from dashboard.organisations.invitations import invite
+from dashboard.organisations.roles import Role
+from dashboard.organisations.service import create_organisation
 from tests.browser import people
 from tests.browser.axe import DESKTOP, LOOKS, assert_accessible, wait_until_settled
 
@@ -131,6 +135,7 @@ CUSTOMER_PAGES = [
     ("key-roll", "/keys/{key}/roll"),
     ("key-expire", "/keys/{key}/expire"),
     ("key-expire-from-its-page", "/keys/{key}/expire?back=key"),
+    ("root-keys", "/keys/root/"),
     ("tools", "/tools/"),
     ("tool", "/tools/json_validate"),
     ("account", "/account/"),
@@ -157,6 +162,7 @@ def test_a_new_accounts_empty_pages(page: Page, live_app):
         ("empty-logs", "/logs/"),
         ("empty-errors", "/errors/"),
         ("empty-keys", "/keys/"),
+        ("empty-root-keys", "/keys/root/"),
         ("empty-webhooks", "/webhooks/"),
     ):
         page.goto(path)
@@ -272,10 +278,6 @@ def test_an_organisation_in_the_support_console(page: Page, live_app, demo):
 
 def test_the_invitation_pages(page: Page, live_app, demo):
     """An invitation to an organisation as its invitee sees it: logged out, logged in, used."""
-    from dashboard.organisations.invitations import invite
-    from dashboard.organisations.roles import Role
-    from dashboard.organisations.service import create_organisation
-
     with live_app.app_context():
         owner = user_by_email(ADMIN_EMAIL)
         organisation = create_organisation(owner, f"Walk {uuid.uuid4().hex[:6]}")
@@ -313,4 +315,49 @@ def test_the_organisation_pages(page: Page, live_app, demo):
     page.get_by_label("Role", exact=True).select_option("viewer")
     page.get_by_role("button", name="Send invitation").click()
     expect(page.get_by_test_id("invitations")).to_contain_text("colleague@example.com")
+    expect(page.get_by_role("heading", name="Settings")).to_be_visible()
     look_at(page, "members-as-owner")
+    page.get_by_label("Billing contact").fill("billing@example.com")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("The organisation's settings are saved.")).to_be_visible()
+    expect(page.get_by_label("Billing contact")).to_have_value("billing@example.com")
+    look_at(page, "members-settings-saved")
+    page.get_by_label("Require two-factor sign-in").check()
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("Turn on two-factor sign-in yourself first")).to_be_visible()
+    look_at(page, "members-settings-refused")
+
+
+def test_the_keys_page_of_an_organisation_with_the_switcher_open(page: Page, live_app, demo):
+    """An organisation is the open account: its keys, and the header's menu of accounts."""
+    name = f"Keys walk {uuid.uuid4().hex[:6]}"
+    with live_app.app_context():
+        organisation = create_organisation(user_by_email(DEMO_EMAIL), name)
+        create_key(organisation.account, "Shared CI")
+        db.session.remove()
+    log_in(page, DEMO_EMAIL)
+    page.goto("/keys/")
+    switcher = page.get_by_test_id("account-switcher")
+    switcher.locator("summary").click()
+    switcher.get_by_role("button", name=re.compile(f"^{name}")).click()
+    expect(page.get_by_test_id("current-account")).to_have_text(name)
+    expect(page.locator("tr.key-row")).to_contain_text("Shared CI")
+    switcher.locator("summary").click()
+    expect(switcher.get_by_role("button", name=re.compile(f"^{name}"))).to_have_attribute(
+        "aria-current", "true"
+    )
+    look_at(page, "keys-of-an-organisation-switcher-open")
+
+
+def test_a_new_root_key_shown_once(page: Page, live_app, demo):
+    """The Root keys page with a secret just made, and its refusal of a bad form."""
+    log_in(page, DEMO_EMAIL)
+    page.goto("/keys/root/")
+    page.get_by_label("Name").fill("Terraform")
+    page.get_by_label("keys:read: List and read API keys.").check()
+    page.get_by_role("button", name="Create root key").click()
+    expect(page.get_by_test_id("new-root-secret")).to_be_visible()
+    look_at(page, "root-key-created")
+    page.get_by_role("button", name="Create root key").click()  # no name, no scope
+    expect(page.get_by_text("Give the root key a name.")).to_be_visible()
+    look_at(page, "root-key-refused")

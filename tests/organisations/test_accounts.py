@@ -286,3 +286,29 @@ def test_logs_export_usage_and_errors_read_the_open_account(app, owner, acme):
     assert "acme call failed" in errors and "personal call failed" not in errors
     usage = client.get("/usage/").get_data(as_text=True)
     assert "acme call key" in usage and "personal call key" not in usage
+
+
+def test_a_viewer_sees_the_keys_without_any_form_or_button_to_change_them(
+    app, owner, acme, make_user
+):
+    key, _ = create_key(acme.account, "Acme production")
+    viewer = make_user("viewer@example.com")
+    join(acme, viewer, Role.VIEWER)
+    client = as_member(app, viewer)
+    switch(client, acme.user_id)
+    page = client.get("/keys/").get_data(as_text=True)
+    assert "Acme production" in page
+    assert 'id="create-key"' not in page and 'href="#create-key"' not in page
+    for action in ("edit", "roll", "expire"):
+        assert f"/keys/{key.id}/{action}" not in page
+    assert "As viewer in Acme you see its keys but cannot create" in page
+    own_page = client.get(f"/keys/{key.id}").get_data(as_text=True)
+    assert f"/keys/{key.id}/roll" not in own_page and f"/keys/{key.id}/expire" not in own_page
+    # A developer of the same organisation gets the form and the buttons.
+    developer = make_user("dev@example.com")
+    join(acme, developer, Role.DEVELOPER)
+    client = as_member(app, developer)
+    switch(client, acme.user_id)
+    page = client.get("/keys/").get_data(as_text=True)
+    assert 'id="create-key"' in page and f"/keys/{key.id}/roll" in page
+    assert "keys-read-only" not in page

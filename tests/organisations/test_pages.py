@@ -8,10 +8,11 @@ import pytest
 import sqlalchemy as sa
 
 from dashboard.extensions import db
-from dashboard.models import Invitation, Organisation
+from dashboard.keys.service import create_key
+from dashboard.models import ApiKey, AuditEvent, Invitation, Organisation, User
 from dashboard.organisations.roles import Role
 from dashboard.organisations.service import create_organisation, role_in
-from tests.conftest import AuthActions, csrf_token
+from tests.conftest import PASSWORD, AuthActions, csrf_token
 from tests.organisations.conftest import join
 
 
@@ -292,3 +293,45 @@ def test_an_owner_transfers_ownership_and_becomes_an_admin(app, acme, owner, mak
     refused = post(client, f"/o/{acme.slug}/members/{member.id}/transfer", members_path(acme))
     assert refused.status_code == 403
     assert role_in(member, acme.account) is Role.OWNER
+
+
+def test_an_owner_deletes_the_organisation_after_typing_its_name(app, acme, owner, make_user):
+    key, secret = create_key(acme.account, "Acme production")
+    key_id, acme_id, members = key.id, acme.user_id, members_path(acme)
+    admin = make_user("admin@example.com")
+    join(acme, admin, Role.ADMIN)
+    path = f"/o/{acme.slug}/delete"
+    refused = post(as_person(app, admin), path, members, confirm_name="Acme")
+    assert refused.status_code == 403
+    client = as_person(app, owner)
+    wrong = post(client, path, members, confirm_name="acme")
+    assert wrong.status_code == 303
+    assert db.session.get(Organisation, acme_id) is not None
+    answer = post(client, path, members, confirm_name="Acme")
+    assert answer.status_code == 303 and answer.headers["Location"] == "/account/"
+    db.session.expunge_all()
+    assert db.session.get(User, acme_id) is None
+    assert db.session.get(ApiKey, key_id) is None
+    refused_call = client.post(
+        "/api/v1/tools/echo", json={"message": "hi"}, headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert refused_call.status_code == 401
+    event = db.session.scalar(
+        sa.select(AuditEvent).where(AuditEvent.action == "organisation.delete")
+    )
+    assert event.actor_id == owner.id and event.details["slug"] == "acme"
+    assert 'data-testid="current-account">Personal<' in client.get("/keys/").get_data(as_text=True)
+
+
+def test_the_only_owner_of_an_organisation_cannot_delete_their_account(app, acme, owner):
+    client = as_person(app, owner)
+    answer = post(
+        client,
+        "/account/delete",
+        "/account/",
+        confirm_email=owner.email,
+        password=PASSWORD,
+    )
+    assert answer.status_code == 422
+    assert "You are the only owner of Acme" in answer.get_data(as_text=True)
+    assert db.session.get(User, owner.id) is not None

@@ -101,7 +101,7 @@ def test_the_management_api_matches_its_document_with_a_root_key(app, root_secre
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app).include(tag="management")
     headers = {"Authorization": f"Bearer {root_secret}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 7
+    assert len(operations) == 8
 
     for operation in operations:
         strategy = operation.as_strategy(GenerationMode.POSITIVE) | operation.as_strategy(
