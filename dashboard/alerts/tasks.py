@@ -4,7 +4,7 @@ import uuid
 
 from huey import crontab
 
-from dashboard.alerts import service
+from dashboard.alerts import key_events, service
 from dashboard.jobs import jobs
 from dashboard.plans import plan_named
 
@@ -25,6 +25,19 @@ def quota_threshold_reached(user_id: str, month: str, threshold: int, calls: int
     return service.raise_alert(
         user_id, "quota.threshold_reached", f"quota:{month}:{threshold}", data
     )
+
+
+@jobs.task
+def key_quota_reached(account_id: str, key_id: str, month: str, cap: int):
+    """Raise key.quota_reached for (key, month, cap) unless already raised (for the hot path
+    to queue when a key's own monthly cap is reached)."""
+    return key_events.key_quota_reached(uuid.UUID(account_id), key_id, month, cap)
+
+
+@jobs.periodic(lambda config: crontab(minute="*/5"))
+def check_expired_keys():
+    """Every 5 minutes: keys that reached their expiry date (key.expired, actor: system)."""
+    return key_events.check_expired_keys()
 
 
 @jobs.periodic(lambda config: crontab(minute="*"))
