@@ -17,8 +17,16 @@ EVENT_TYPES = {
     "key.expiring": "An API key expires within 7 days",
     "key.new_ip": "A watched API key was used from a new IP",
     "key.leaked": "A secret scanner found one of your keys in public",
-    "key.quota_reached": "An API key reached its monthly call cap",
+    "key.created": "An API key was created",
+    "key.rolled": "An API key was rolled (replaced by a new one)",
+    "key.expired": "An API key expired (expired now, or reached its expiry date)",
+    "key.deleted": "An API key was deleted",
+    "key.quota_reached": "An API key reached its own monthly call cap",
 }
+# Key lifecycle events (dashboard/alerts/key_events.py): always recorded and sent to the
+# endpoints that subscribe; of them only KEY_EVENTS_EMAILED go by email (when email is on).
+KEY_EVENTS = ("key.created", "key.rolled", "key.expired", "key.deleted", "key.quota_reached")
+KEY_EVENTS_EMAILED = ("key.quota_reached",)
 TEST_EVENT = "webhook.test"
 ENDPOINT_DISABLED_EVENT = "webhook.endpoint_disabled"  # email only
 
@@ -78,12 +86,12 @@ def email_for(event_type: str, data: dict) -> tuple[str, str]:
             f"it there can use it. {done}, and remove the secret from where it was published."
         )
     elif event_type == "key.quota_reached":
-        subject = f"API key {data['key_name'] or data['key_prefix']} reached its monthly cap"
+        key = data["key"]
+        subject = f"API key {key['name'] or key['prefix']} reached its monthly cap"
         text = (
-            f"The API key {data['key_name']!r} ({data['key_prefix']}…) has made {data['calls']:,}"
-            f" calls in {data['month']}, its cap of {data['cap']:,}. Further calls with it are "
-            "refused with key_quota_exceeded until the month ends; raise its cap on the API keys "
-            "page."
+            f"The API key {key['name']!r} ({key['prefix']}…) has made the {data['cap']:,} calls "
+            f"its cap allows for {data['month']}. Further calls with it are refused until the "
+            "month ends or its cap is raised on the API keys page; other keys are not affected."
         )
     elif event_type == ENDPOINT_DISABLED_EVENT:
         subject = "A webhook endpoint was disabled"

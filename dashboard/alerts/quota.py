@@ -34,12 +34,11 @@ def after_metered_call(key, recorded, verdict=None) -> None:
     monthly cap. A call that is not billable (month_calls None) crosses no account threshold."""
     if reached_key_cap(verdict):
         queue_once(
-            ("key", key.id, recorded.month_year),
+            ("key", key.id, recorded.month_year, verdict.key_cap),
             key_quota_reached,
             str(key.user_id),
             str(key.id),
             recorded.month_year,
-            verdict.key_month_calls,
             verdict.key_cap,
         )
     if recorded.month_calls is None:

@@ -95,12 +95,19 @@ def recent_alerts(user_id: uuid.UUID, limit: int = 20) -> list[AlertEvent]:
 
 
 def raise_alert(
-    user_id: uuid.UUID, event_type: str, dedupe_key: str, data: dict, force_email: bool = False
+    user_id: uuid.UUID,
+    event_type: str,
+    dedupe_key: str,
+    data: dict,
+    *,
+    email: bool = True,
+    force_email: bool = False,
 ) -> bool:
-    """Record the alert unless (user, dedupe_key) was raised before, then send it by email and
-    to the account's webhooks. The unique constraint decides, so of many workers raising the same
-    alert at once exactly one goes on; True for that one. `force_email`: by email even when the
-    account turned alert emails off (a leaked key)."""
+    """Record the alert unless (user, dedupe_key) was raised before, then send it to the
+    account's webhooks and, if `email` and the account wants email, by email (email=False: an
+    event that is never emailed, its email status left empty; force_email: by email even when
+    the account turned alert emails off, as for a leaked key). The unique constraint decides, so
+    of many workers raising the same alert at once exactly one goes on; True for that one."""
     alert_id = uuid.uuid4()
     now = utcnow()
     statement = (
@@ -121,6 +128,8 @@ def raise_alert(
     if inserted is None:
         return False
     alert_raised.send(user_id, event_type=event_type, data=data, at=now)
+    if not email:
+        return True
     alert = db.session.get(AlertEvent, alert_id)
     alert.email_status = email_owner(user_id, event_type, data, force=force_email)
     db.session.commit()

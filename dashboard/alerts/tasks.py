@@ -4,10 +4,8 @@ import uuid
 
 from huey import crontab
 
-from dashboard.alerts import service
-from dashboard.extensions import db
+from dashboard.alerts import key_events, service
 from dashboard.jobs import jobs
-from dashboard.models import ApiKey
 from dashboard.plans import plan_named
 
 
@@ -30,16 +28,16 @@ def quota_threshold_reached(user_id: str, month: str, threshold: int, calls: int
 
 
 @jobs.task
-def key_quota_reached(user_id: str, key_id: str, month: str, calls: int, cap: int):
-    """Raise key.quota_reached for (key, month) unless already raised."""
-    user_id = uuid.UUID(user_id)
-    if not service.settings_for(user_id).quota:
-        return False
-    key = db.session.get(ApiKey, uuid.UUID(key_id))
-    if key is None:
-        return False
-    data = {"month": month, "calls": calls, "cap": cap, **service.key_data(key)}
-    return service.raise_alert(user_id, "key.quota_reached", f"key_quota:{key_id}:{month}", data)
+def key_quota_reached(account_id: str, key_id: str, month: str, cap: int):
+    """Raise key.quota_reached for (key, month, cap) unless already raised (for the hot path
+    to queue when a key's own monthly cap is reached)."""
+    return key_events.key_quota_reached(uuid.UUID(account_id), key_id, month, cap)
+
+
+@jobs.periodic(lambda config: crontab(minute="*/5"))
+def check_expired_keys():
+    """Every 5 minutes: keys that reached their expiry date (key.expired, actor: system)."""
+    return key_events.check_expired_keys()
 
 
 @jobs.periodic(lambda config: crontab(minute="*"))

@@ -29,6 +29,7 @@ from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from dashboard.alerts.key_events import Actor
 from dashboard.api.answers import ApiError, json_response
 from dashboard.api.codes import ErrorCode
 from dashboard.api.credentials import secret_from_headers
@@ -440,6 +441,7 @@ def create_key():
                 body.name.strip(),
                 rate_limit_per_minute=body.rate_limit_per_minute,
                 expires_at=expires,
+                actor=Actor.root_key(root_key),
                 **restrictions,
             )
         except KeyLimitReached as refusal:
@@ -491,7 +493,9 @@ def roll(key_id: str):
         key = key_or_404(account, key_id)
         body = body_as(KeyRoll)
         try:
-            successor, secret = roll_key(key, GRACE_PERIODS[body.grace])
+            successor, secret = roll_key(
+                key, GRACE_PERIODS[body.grace], actor=Actor.root_key(root_key)
+            )
         except KeyNotActive:
             raise ApiError(ErrorCode.KEY_NOT_ACTIVE, "Only an active key can be rolled.") from None
         except KeyLimitReached as refusal:
@@ -510,7 +514,7 @@ def expire(key_id: str):
     def write():
         key = key_or_404(account, key_id)
         if key.revoked_at is None:
-            expire_key(key)
+            expire_key(key, actor=Actor.root_key(root_key))
         used(root_key, account, "key.expire", key_id=str(key.id), key_prefix=key.prefix)
         return json_response(key_info(key))
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from dashboard.alerts.key_events import Actor
 from dashboard.alerts.service import raise_alert
 from dashboard.audit import record_event
 from dashboard.extensions import db
@@ -27,6 +28,8 @@ from dashboard.organisations.settings import leaked_key_action
 # Secrets made before checksums (issue 28): still keys, so still worth a lookup when reported.
 OLD_FORMAT = re.compile(r"tk_(live|root)_[A-Za-z0-9_-]{43}")
 TEXT_MAX = 2000  # of a url or source kept in the audit row and the email
+# Who expires a leaked key, in its key.expired event.
+SCANNER = Actor("system", None, name="Secret scanning (leak report)")
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,9 @@ def report_leak(token: str, url: str, source: str) -> LeakedKey | None:
     if action != "already_stopped":
         # Once per key and place: the same finding sent again tells no one twice.
         place = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-        raise_alert(account_id, "key.leaked", f"key_leaked:{key.id}:{place}", details, True)
+        raise_alert(
+            account_id, "key.leaked", f"key_leaked:{key.id}:{place}", details, force_email=True
+        )
     return LeakedKey(kind, key, account_id, action)
 
 
@@ -100,7 +105,7 @@ def stop(kind: str, key: ApiKey | RootKey, now) -> None:
     """Expire an API key (every worker refuses it within a second) or revoke a root key (read
     on every use)."""
     if kind == "api":
-        expire_key(key, now)
+        expire_key(key, actor=SCANNER, now=now)
     else:
         key.revoked_at = now
         db.session.commit()

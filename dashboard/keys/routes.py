@@ -21,6 +21,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from dashboard.alerts.key_events import Actor
 from dashboard.audit import record_event
 from dashboard.customer_only import customer_only
 from dashboard.keys import activity
@@ -197,6 +198,7 @@ def create():
                 expires_at=expiry_from_choice(form.expiry.data, form.custom_date),
                 monthly_call_cap=form.monthly_call_cap.data,
                 is_test=form.is_test.data,
+                actor=current_actor(),
                 **form.restrictions(),
             )
         except KeyLimitReached as refusal:
@@ -287,6 +289,15 @@ def move(key_id: str):
     return redirect(url_for("keys.show", key_id=key.id), 303)
 
 
+def current_actor() -> Actor:
+    """Who acts, as key events name them: the support person while they view as the customer
+    (support's own record, not the customer's), else the person logged in."""
+    impersonator = g.get("impersonator")
+    if g.get("impersonation") is not None and impersonator is not None:
+        return Actor.support(impersonator)
+    return Actor.member(current_user)
+
+
 def audit_key(action: str, key, **details) -> None:
     """Put a change to a key in its history (audit_events). While support views the account,
     the support side records its own writes (with the support person as the actor)."""
@@ -375,7 +386,7 @@ def expire(key_id: str):
     if shown_status(key, utcnow()) == "expired":
         flash(f"Key “{key.name}” has already expired.", "info")
     else:
-        expire_key(key)
+        expire_key(key, actor=current_actor())
         audit_key("key.expire", key)
         delay = stop_delay()
         flash(f"Key “{key.name}” expired. It stops working {delay}.", "success")
@@ -415,7 +426,7 @@ def roll(key_id: str):
     if not form.validate_on_submit():
         return render_roll(key, form, status=200 if request.htmx else 422)
     try:
-        successor, secret = roll_key(key, GRACE_PERIODS[form.grace.data])
+        successor, secret = roll_key(key, GRACE_PERIODS[form.grace.data], actor=current_actor())
     except KeyLimitReached as refusal:
         flash(str(refusal), "error")
         return back_to_list()

@@ -1,4 +1,10 @@
-"""Keys: creating, reading, changing, expiring and rolling a user's keys."""
+"""Keys: creating, reading, changing, expiring and rolling a user's keys.
+
+Creating (create_key_within_plan), rolling and expiring a key raise its lifecycle event
+(dashboard/alerts/key_events.py) here, after the commit, with the actor the caller names: every
+caller, the dashboard's pages and the management API alike, goes through these functions.
+`create_key` is the bare insert (demo data, the playground's fixtures, tests): it raises none.
+"""
 
 import uuid
 from datetime import date, datetime, time, timedelta
@@ -6,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from dashboard.alerts.key_events import Actor, key_created, key_expired, key_rolled
 from dashboard.extensions import db
 from dashboard.keys.rules import key_refusal, key_status
 from dashboard.keys.secrets import derived_secret, display_prefix, hash_secret, new_secret
@@ -85,13 +92,18 @@ def create_key(
     return key, secret
 
 
-def create_key_within_plan(user: User, name: str, **settings) -> tuple[ApiKey, str]:
-    """create_key, refused with KeyLimitReached when the plan's working keys are all in use."""
+def create_key_within_plan(
+    user: User, name: str, *, actor: Actor, **settings
+) -> tuple[ApiKey, str]:
+    """create_key, refused with KeyLimitReached when the plan's working keys are all in use;
+    raises key.created by `actor`."""
     lock_account(user)
     if active_key_count(user) >= plan_named(user.subscription_plan).max_active_keys:
         db.session.rollback()
         raise KeyLimitReached(key_limit_message(plan_named(user.subscription_plan)))
-    return create_key(user, name, **settings)
+    key, secret = create_key(user, name, **settings)
+    key_created(key, actor)
+    return key, secret
 
 
 def lock_account(user_or_id) -> None:
@@ -244,21 +256,25 @@ def update_key(
     return key
 
 
-def expire_key(key: ApiKey, now: datetime | None = None) -> ApiKey:
+def expire_key(key: ApiKey, *, actor: Actor, now: datetime | None = None) -> ApiKey:
     """Stop a key now: every worker refuses it from the next call on (one second at most
-    with Redis; see dashboard/api/revocation.py)."""
+    with Redis; see dashboard/api/revocation.py). Raises key.expired by `actor`."""
     key.revoked_at = now or utcnow()
     key.is_active = False
     db.session.commit()
     key_changed(key.id)
+    key_expired(key, actor)
     return key
 
 
-def roll_key(key: ApiKey, grace: timedelta, now: datetime | None = None) -> tuple[ApiKey, str]:
+def roll_key(
+    key: ApiKey, grace: timedelta, *, actor: Actor, now: datetime | None = None
+) -> tuple[ApiKey, str]:
     """A successor with the same name, limits and restrictions, and its secret; the old key
     keeps working for `grace` (zero: it stops at once). Raises KeyNotActive for other keys, and
     KeyLimitReached when a grace period would leave more working secrets than the plan's key
-    cap (rolling with no grace period is always allowed: the count stays the same)."""
+    cap (rolling with no grace period is always allowed: the count stays the same). Raises
+    key.rolled by `actor`."""
     now = now or utcnow()
     if key_status(key, now) != "active" or key.is_playground:
         raise KeyNotActive(key_status(key, now) if not key.is_playground else "playground")
@@ -289,6 +305,7 @@ def roll_key(key: ApiKey, grace: timedelta, now: datetime | None = None) -> tupl
     key.grace_ends_at = now + grace
     db.session.commit()
     key_changed(key.id)
+    key_rolled(key, successor, actor)
     return successor, secret
 
 

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from dashboard.alerts import service as alert_service
 from dashboard.api.metering import record_call
 from dashboard.extensions import db
 from dashboard.keys.secrets import hash_secret
@@ -137,19 +136,22 @@ def test_an_edited_cap_takes_effect_on_the_next_call(api, make_key):
 
 @pytest.mark.parametrize("app_overrides", [{"QUEUE_URL": "immediate://"}])
 def test_the_call_that_reaches_the_cap_raises_one_alert(api, make_key, user):
-    alert_service.save_settings(user.id, set(), by_email=False, quota=True)
     secret = make_key(monthly_call_cap=2)
     for _ in range(4):
         echo(api, secret)
     alerts = db.session.execute(
-        sa.select(AlertEvent.event_type, AlertEvent.dedupe_key, AlertEvent.payload)
+        sa.select(AlertEvent.event_type, AlertEvent.dedupe_key, AlertEvent.payload).where(
+            AlertEvent.event_type == "key.quota_reached"
+        )
     ).all()
     key = key_row(secret)
     month = utcnow().strftime("%Y-%m")
     assert [(a.event_type, a.dedupe_key) for a in alerts] == [
-        ("key.quota_reached", f"key_quota:{key.id}:{month}")
+        ("key.quota_reached", f"key.quota_reached:{key.id}:{month}:2")
     ]
-    assert alerts[0].payload["cap"] == 2 and alerts[0].payload["key_prefix"] == key.prefix
+    payload = alerts[0].payload
+    assert (payload["month"], payload["cap"]) == (month, 2)
+    assert payload["key"]["prefix"] == key.prefix
 
 
 # SQLite: SQLAlchemy's events see every statement there (on PostgreSQL the hot path sends its

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from dashboard.alerts.key_events import SYSTEM
 from dashboard.alerts.service import save_settings
 from dashboard.extensions import db
 from dashboard.keys.root import create_root_key
@@ -224,7 +225,7 @@ def test_a_reported_root_key_is_revoked_and_the_organisations_owners_told(
 
 def test_an_already_expired_key_is_a_true_positive_without_email(api, user, inbox):
     key, secret = create_key(user, "old")
-    expire_key(key)
+    expire_key(key, actor=SYSTEM)
     assert send(api, report_body(secret)).get_json()[0]["label"] == "true_positive"
     assert leak_rows()[0].details["action"] == "already_stopped"
     assert inbox.messages == []

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from dashboard.alerts.key_events import SYSTEM
 from dashboard.extensions import db
 from dashboard.keys.routes import NEW_SECRET_SESSION_KEY
 from dashboard.keys.secrets import DISPLAY_PREFIX_LENGTH, hash_secret
@@ -149,9 +150,9 @@ def test_list_shows_every_status(client, logged_in, make_key, app):
     active, _ = make_key(logged_in, "active one")
     expired, _ = make_key(logged_in, "expired one", expires_at=now - timedelta(minutes=1))
     revoked, _ = make_key(logged_in, "revoked one")
-    expire_key(revoked)
+    expire_key(revoked, actor=SYSTEM)
     rolled, _ = make_key(logged_in, "rolled one")
-    successor, _ = roll_key(rolled, timedelta(hours=1), now)
+    successor, _ = roll_key(rolled, timedelta(hours=1), actor=SYSTEM, now=now)
     page = text(client.get("/keys/"))
     assert status_of(page, active) == "active"
     assert status_of(page, expired) == "expired"
@@ -408,8 +409,10 @@ def test_plan_bounds_active_keys(client, logged_in, make_key, headers):
 
 def test_expired_and_revoked_keys_do_not_count_against_the_plan(client, logged_in, make_key):
     make_key(logged_in, "expired", expires_at=utcnow() - timedelta(days=1))
-    expire_key(make_key(logged_in, "revoked")[0])
-    roll_key(make_key(logged_in, "rolled, no grace")[0], timedelta(0))  # successor counts
+    expire_key(make_key(logged_in, "revoked")[0], actor=SYSTEM)
+    roll_key(
+        make_key(logged_in, "rolled, no grace")[0], timedelta(0), actor=SYSTEM
+    )  # successor counts
     make_key(logged_in, "active")
     assert "Your Free plan allows" not in text(client.get("/keys/"))
     assert client.post("/keys/", data=create_data(name="third")).status_code == 303
@@ -417,7 +420,9 @@ def test_expired_and_revoked_keys_do_not_count_against_the_plan(client, logged_i
 
 
 def test_a_rolled_key_in_its_grace_counts_against_the_plan(client, logged_in, make_key):
-    roll_key(make_key(logged_in, "rolled")[0], timedelta(hours=1))  # it and its successor work
+    roll_key(
+        make_key(logged_in, "rolled")[0], timedelta(hours=1), actor=SYSTEM
+    )  # it and its successor work
     make_key(logged_in, "active")
     assert "3 of 3 working keys" in text(client.get("/keys/"))
     assert client.post("/keys/", data=create_data(name="fourth")).status_code == 422
@@ -576,7 +581,7 @@ def test_expire_with_htmx_answers_the_section(client, logged_in, make_key):
 
 def test_expire_an_already_expired_key_changes_nothing(client, logged_in, make_key):
     key, _ = make_key(logged_in, "gone")
-    expire_key(key, datetime(2025, 1, 1))
+    expire_key(key, actor=SYSTEM, now=datetime(2025, 1, 1))
     client.post(f"/keys/{key.id}/expire")
     assert reload(key).revoked_at == datetime(2025, 1, 1)
     assert "Key “gone” has already expired." in text(client.get("/keys/"))
@@ -584,7 +589,7 @@ def test_expire_an_already_expired_key_changes_nothing(client, logged_in, make_k
 
 def test_expire_a_rolled_key_ends_its_grace(client, logged_in, make_key):
     key, _ = make_key(logged_in, "rolled")
-    roll_key(key, timedelta(days=7))
+    roll_key(key, timedelta(days=7), actor=SYSTEM)
     client.post(f"/keys/{key.id}/expire")
     assert status_of(text(client.get("/keys/")), key) == "expired"
 
@@ -670,9 +675,9 @@ def test_rolling_a_key_that_is_not_active_is_refused(client, logged_in, make_key
         key.expires_at = utcnow() - timedelta(hours=1)
         db.session.commit()
     elif state == "revoked":
-        expire_key(key)
+        expire_key(key, actor=SYSTEM)
     else:
-        roll_key(key, timedelta(hours=1))
+        roll_key(key, timedelta(hours=1), actor=SYSTEM)
     count = len(keys_of(logged_in))
     response = client.post(f"/keys/{key.id}/roll", data={"grace": "1h"}, headers=headers)
     page = text(response) if headers else text(client.get(response.headers["Location"]))
@@ -720,7 +725,7 @@ def test_at_the_plan_limit_the_create_form_is_read_only_and_says_where_to_go(
         r'<fieldset class="create-key-fields" disabled aria-describedby="key-limit">', page
     )
     assert 'href="/account/#plans"' in page
-    expire_key(keys_of(logged_in)[0])
+    expire_key(keys_of(logged_in)[0], actor=SYSTEM)
     page = client.get("/keys/").get_data(as_text=True)
     assert 'data-testid="key-limit"' not in page
     assert '<fieldset class="create-key-fields">' in page

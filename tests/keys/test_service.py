@@ -4,6 +4,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from dashboard.alerts.key_events import SYSTEM
 from dashboard.extensions import db
 from dashboard.keys.rules import key_status
 from dashboard.keys.secrets import DISPLAY_PREFIX_LENGTH, has_valid_checksum, hash_secret
@@ -71,22 +72,24 @@ def test_key_count_counts_every_secret_that_still_works(user, make_key):
     now = utcnow()
     make_key(user, "active")
     make_key(user, "expired", expires_at=now - timedelta(minutes=1))
-    expire_key(make_key(user, "revoked")[0])
-    roll_key(make_key(user, "rolled")[0], timedelta(hours=1))  # it and its successor work
+    expire_key(make_key(user, "revoked")[0], actor=SYSTEM)
+    roll_key(
+        make_key(user, "rolled")[0], timedelta(hours=1), actor=SYSTEM
+    )  # it and its successor work
     assert active_key_count(user) == 3
-    roll_key(make_key(user, "no grace")[0], timedelta(0))  # only its successor works
+    roll_key(make_key(user, "no grace")[0], timedelta(0), actor=SYSTEM)  # only its successor works
     assert active_key_count(user) == 4
 
 
 def test_create_key_within_plan_refuses_over_the_limit(user, make_key):
     plan = plan_named("free")
     for n in range(plan.max_active_keys):
-        create_key_within_plan(user, f"key {n}")
+        create_key_within_plan(user, f"key {n}", actor=SYSTEM)
     with pytest.raises(KeyLimitReached, match="Your Free plan allows 3 working keys"):
-        create_key_within_plan(user, "one too many")
+        create_key_within_plan(user, "one too many", actor=SYSTEM)
     assert len(keys_of(user)) == plan.max_active_keys
-    expire_key(keys_of(user)[0])
-    key, _ = create_key_within_plan(user, "after expiring one")
+    expire_key(keys_of(user)[0], actor=SYSTEM)
+    key, _ = create_key_within_plan(user, "after expiring one", actor=SYSTEM)
     assert key.name == "after expiring one"
 
 
@@ -130,7 +133,7 @@ def test_update_key_changes_settings_and_clears_empty_restrictions(user, make_ke
 def test_expire_key_revokes_now(user, make_key):
     key, _ = make_key(user)
     before = utcnow()
-    expire_key(key)
+    expire_key(key, actor=SYSTEM)
     db.session.expire_all()
     key = db.session.get(ApiKey, key.id)
     assert key.is_active is False
@@ -148,7 +151,7 @@ def test_roll_key_copies_settings_and_starts_a_grace(user, make_key):
         allowed_ips=["10.0.0.0/8"],
     )
     now = utcnow()
-    new, secret = roll_key(old, GRACE_PERIODS["24h"], now)
+    new, secret = roll_key(old, GRACE_PERIODS["24h"], actor=SYSTEM, now=now)
     db.session.expire_all()
     old, new = db.session.get(ApiKey, old.id), db.session.get(ApiKey, new.id)
     assert secret != old_secret and new.key == hash_secret(secret)
@@ -168,7 +171,7 @@ def test_roll_key_copies_settings_and_starts_a_grace(user, make_key):
 
 def test_roll_key_without_grace_stops_the_old_key_at_once(user, make_key):
     old, _ = make_key(user)
-    roll_key(old, GRACE_PERIODS["none"])
+    roll_key(old, GRACE_PERIODS["none"], actor=SYSTEM)
     assert key_status(old, utcnow()) == "revoked"
 
 
@@ -179,12 +182,12 @@ def test_roll_key_refuses_keys_that_are_not_active(user, make_key, state):
         key.expires_at = utcnow() - timedelta(seconds=1)
         db.session.commit()
     elif state == "revoked":
-        expire_key(key)
+        expire_key(key, actor=SYSTEM)
     else:
-        roll_key(key, GRACE_PERIODS["1h"])
+        roll_key(key, GRACE_PERIODS["1h"], actor=SYSTEM)
     count = len(keys_of(user))
     with pytest.raises(KeyNotActive, match=state):
-        roll_key(key, GRACE_PERIODS["1h"])
+        roll_key(key, GRACE_PERIODS["1h"], actor=SYSTEM)
     assert len(keys_of(user)) == count
 
 
@@ -202,16 +205,18 @@ def working_secrets(user) -> int:
 def test_rolling_with_a_grace_period_is_refused_at_the_key_cap(user, make_key):
     """Free allows 3 working keys; rolling five times with a 7-day grace used to leave 8."""
     first, _ = make_key(user, "one")
-    roll_key(first, GRACE_PERIODS["7d"])  # 2 working: the rolled key and its successor
+    roll_key(
+        first, GRACE_PERIODS["7d"], actor=SYSTEM
+    )  # 2 working: the rolled key and its successor
     successor = next(key for key in keys_of(user) if key_status(key, utcnow()) == "active")
-    roll_key(successor, GRACE_PERIODS["7d"])  # 3 working: the cap
+    roll_key(successor, GRACE_PERIODS["7d"], actor=SYSTEM)  # 3 working: the cap
     current = next(key for key in keys_of(user) if key_status(key, utcnow()) == "active")
     count = len(keys_of(user))
     with pytest.raises(KeyLimitReached, match="grace period"):
-        roll_key(current, GRACE_PERIODS["7d"])
+        roll_key(current, GRACE_PERIODS["7d"], actor=SYSTEM)
     assert len(keys_of(user)) == count and working_secrets(user) == 3
     for _ in range(5):  # rolling with no grace period is always allowed: the count stays
-        current, _ = roll_key(current, GRACE_PERIODS["none"])
+        current, _ = roll_key(current, GRACE_PERIODS["none"], actor=SYSTEM)
         assert working_secrets(user) == 3
     with pytest.raises(KeyLimitReached):
-        create_key_within_plan(user, "four")
+        create_key_within_plan(user, "four", actor=SYSTEM)

@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from dashboard.alerts.key_events import SYSTEM
 from dashboard.api.metering import record_call
 from dashboard.extensions import db
 from dashboard.keys.service import create_key, expire_key, roll_key
@@ -53,7 +54,7 @@ def test_a_key_moves_with_its_roll_chain_and_history(app, owner, acme):
     first, _ = create_key(owner, "Production")
     a_call(first)
     a_call(first, status="error")
-    second, _ = roll_key(first, dt.timedelta(hours=1))
+    second, _ = roll_key(first, dt.timedelta(hours=1), actor=SYSTEM)
     a_call(second)
     keep, _ = create_key(owner, "Stays personal")
     a_call(keep)
@@ -128,7 +129,7 @@ def test_a_key_does_not_move_past_the_organisations_key_cap(app, owner, acme):
     db.session.expire_all()
     assert db.session.get(ApiKey, key.id).user_id == owner.id
     expired, _ = create_key(owner, "Old")
-    expire_key(expired)
+    expire_key(expired, actor=SYSTEM)
     assert (
         client.post(f"/keys/{expired.id}/move", data={"account": str(acme.user_id)}).status_code
         == 303

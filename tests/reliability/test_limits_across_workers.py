@@ -15,6 +15,7 @@ from http.cookiejar import CookieJar
 import pytest
 import sqlalchemy as sa
 
+from dashboard.alerts.key_events import SYSTEM
 from dashboard.auth.service import create_user
 from dashboard.extensions import db
 from dashboard.keys.service import GRACE_PERIODS, KeyLimitReached, create_key, keys_of, roll_key
@@ -192,9 +193,9 @@ def test_rolled_keys_never_leave_more_working_secrets_than_the_cap(server):
         secrets = [first]
         for _ in range(5):
             try:
-                key, secret = roll_key(key, GRACE_PERIODS["7d"])
+                key, secret = roll_key(key, GRACE_PERIODS["7d"], actor=SYSTEM)
             except KeyLimitReached:
-                key, secret = roll_key(key, GRACE_PERIODS["none"])
+                key, secret = roll_key(key, GRACE_PERIODS["none"], actor=SYSTEM)
             key = db.session.get(ApiKey, key.id)
             secrets.append(secret)
     working = [secret for secret in secrets if call(gunicorn.base_url, secret)[0] == 200]
