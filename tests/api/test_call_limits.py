@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from dashboard.account.service import delete_account
+from dashboard.alerts.key_events import SYSTEM
 from dashboard.api.call_limits import MemoryCallLimits, RedisCallLimits
 from dashboard.extensions import db
 from dashboard.keys.service import expire_key as expire_key_now
@@ -165,7 +166,7 @@ def test_two_keys_of_one_account_are_held_to_the_account_limit(api, make_key, ma
 def test_one_process_drops_its_cached_key_at_once(api, user, make_key):
     secret = make_key()
     assert api.call("echo", {"message": "a"}, key=secret).status_code == 200
-    expire_key_now(keys_of(user)[0])
+    expire_key_now(keys_of(user)[0], actor=SYSTEM)
     refused = api.call("echo", {"message": "b"}, key=secret)
     assert (refused.status_code, error_code(refused)) == (401, "revoked_api_key")
 
@@ -183,7 +184,8 @@ def test_every_worker_refuses_an_expired_key_on_its_next_call(app, api, user, ma
     )
     assert api.call("echo", {"message": "a"}, key=secret).status_code == 200
 
-    expire_key_now(keys_of(user)[0])  # in this worker: its own cache and a mark in Redis
+    # In this worker: its own cache and a mark in Redis.
+    expire_key_now(keys_of(user)[0], actor=SYSTEM)
     refused = other.post("/api/v1/tools/echo", json={"message": "b"}, headers=headers)
     assert (refused.status_code, error_code(refused)) == (401, "revoked_api_key")
 
