@@ -79,6 +79,8 @@ class KeyInfo(msgspec.Struct, forbid_unknown_fields=True):
     allowed_tools: list[str] | None
     allowed_ips: list[str] | None
     replaced_by: str | None
+    monthly_call_cap: int | None
+    mode: Literal["live", "test"]
 
 
 class KeyList(msgspec.Struct, forbid_unknown_fields=True):
@@ -116,9 +118,14 @@ class KeyWithSecret(msgspec.Struct, forbid_unknown_fields=True):
     secret: str | None
 
 
+MonthlyCap = Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
+
+
 class KeyCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     rate_limit_per_minute: RateLimit = 100
+    monthly_call_cap: MonthlyCap | None = None
+    test_mode: bool = False
     expires_at: datetime | None = None
     allowed_tools: list[str] | None = None
     allowed_ips: list[str] | None = None
@@ -126,6 +133,7 @@ class KeyCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 class KeyUpdate(msgspec.Struct, forbid_unknown_fields=True):
     name: Name | msgspec.UnsetType = msgspec.UNSET
+    monthly_call_cap: MonthlyCap | msgspec.UnsetType | None = msgspec.UNSET
     rate_limit_per_minute: RateLimit | msgspec.UnsetType = msgspec.UNSET
     allowed_tools: list[str] | msgspec.UnsetType | None = msgspec.UNSET
     allowed_ips: list[str] | msgspec.UnsetType | None = msgspec.UNSET
@@ -152,6 +160,8 @@ def key_info(key) -> KeyInfo:
         allowed_tools=key.allowed_tools,
         allowed_ips=key.allowed_ips,
         replaced_by=str(key.replaced_by_id) if key.replaced_by_id else None,
+        monthly_call_cap=key.monthly_call_cap,
+        mode="test" if key.is_test else "live",
     )
 
 
@@ -441,6 +451,8 @@ def create_key():
                 body.name.strip(),
                 rate_limit_per_minute=body.rate_limit_per_minute,
                 expires_at=expires,
+                monthly_call_cap=body.monthly_call_cap,
+                is_test=body.test_mode,
                 actor=Actor.root_key(root_key),
                 **restrictions,
             )
@@ -477,7 +489,10 @@ def update(key_id: str):
         )
         restrictions = checked_restrictions(account, tools, ips, rate)
         name = key.name if body.name is msgspec.UNSET else body.name.strip()
-        update_key(key, name=name, rate_limit_per_minute=rate, **restrictions)
+        changes = {}
+        if body.monthly_call_cap is not msgspec.UNSET:
+            changes["monthly_call_cap"] = body.monthly_call_cap
+        update_key(key, name=name, rate_limit_per_minute=rate, **restrictions, **changes)
         used(root_key, account, "key.edit", key_id=str(key.id), key_prefix=key.prefix)
         return json_response(key_info(key))
 

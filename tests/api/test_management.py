@@ -212,3 +212,20 @@ def test_logs_of_another_account_are_never_listed(api, make_user, make_key, root
     theirs = make_key(owner=stranger)
     api.call("echo", {"message": "theirs"}, key=theirs)
     assert send(api, "GET", "/api/v1/logs", root).get_json()["logs"] == []
+
+
+def test_a_key_made_by_code_may_be_a_test_key_with_a_monthly_cap(api, root):
+    made = send(
+        api, "POST", "/api/v1/keys", root, {"name": "ci", "test_mode": True, "monthly_call_cap": 2}
+    ).get_json()
+    assert made["secret"].startswith("tk_test_")
+    assert (made["key"]["mode"], made["key"]["monthly_call_cap"]) == ("test", 2)
+    key_id = made["key"]["id"]
+    raised = send(api, "PATCH", f"/api/v1/keys/{key_id}", root, {"monthly_call_cap": 5})
+    assert raised.get_json()["monthly_call_cap"] == 5
+    kept = send(api, "PATCH", f"/api/v1/keys/{key_id}", root, {"name": "ci runner"})
+    assert kept.get_json()["monthly_call_cap"] == 5  # left out: unchanged
+    cleared = send(api, "PATCH", f"/api/v1/keys/{key_id}", root, {"monthly_call_cap": None})
+    assert cleared.get_json()["monthly_call_cap"] is None
+    bad = send(api, "PATCH", f"/api/v1/keys/{key_id}", root, {"monthly_call_cap": 0})
+    assert (bad.status_code, error_code(bad)) == (422, "invalid_parameters")
