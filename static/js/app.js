@@ -71,7 +71,7 @@
     // A panel that must be read whole (the new secret and its "shown only once" warning) is
     // scrolled to the top first, below the sticky header (scroll-padding-top in app.css).
     var reveal = target.closest("[data-reveal-on-focus]");
-    if (reveal) reveal.scrollIntoView({ block: "start" });
+    if (reveal) reveal.scrollIntoView({ block: "start", behavior: "instant" });
     target.focus({ preventScroll: !!reveal });
   });
 })();

@@ -65,6 +65,11 @@ def test_schemathesis_finds_nothing_with_all_checks_and_the_stateful_phase(serve
         "--generation-allow-x00",
         "false",
         "--no-color",
+        # The management routes take a root key, which this run does not send (they would all
+        # answer 401): tests/reliability/test_schemathesis.py walks them with one, the stateful
+        # phase included.
+        "--exclude-tag",
+        "management",
     ]
     if not (ROOT / ".venv" / "bin" / "schemathesis").exists():
         command[0] = shutil.which("schemathesis") or "schemathesis"
