@@ -121,6 +121,15 @@ class Config:
         self.IMPERSONATION_MINUTES = env_int("IMPERSONATION_MINUTES", 30)
         # How long a key made by a tool's playground works (a new one is made after that).
         self.PLAYGROUND_KEY_MINUTES = env_int("PLAYGROUND_KEY_MINUTES", 15)
+        # The public developer portal (dashboard/portal): on or off, its texts, and which tools
+        # it shows (empty: every tool). A super admin may override the texts and the tools.
+        self.PORTAL_ENABLED = env_flag("PORTAL_ENABLED", True)
+        self.PORTAL_TITLE = os.environ.get("PORTAL_TITLE", "Toolbox API")
+        self.PORTAL_TAGLINE = os.environ.get(
+            "PORTAL_TAGLINE", "Small, fast tools for text and JSON, one HTTP call away."
+        )
+        self.PORTAL_LOGO_URL = os.environ.get("PORTAL_LOGO_URL", "")
+        self.PORTAL_PUBLIC_TOOLS = env_list("PORTAL_PUBLIC_TOOLS", "")
         # Email (dashboard/mail.py): SMTP when MAIL_SERVER is set; otherwise messages are printed
         # and appended to MAIL_OUTBOX_FILE in instance/ (empty: printed only).
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
