@@ -72,10 +72,11 @@ class PortalSettingsForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.title.render_kw = {**self.title.render_kw, "placeholder": configured.title}
         self.tagline.render_kw = {**self.tagline.render_kw, "placeholder": configured.tagline}
-        self.logo_url.render_kw = {
-            **self.logo_url.render_kw,
-            "placeholder": configured.logo_url or "https://example.com/logo.svg",
-        }
+        if configured.logo_url:
+            self.logo_url.render_kw = {
+                **self.logo_url.render_kw,
+                "placeholder": configured.logo_url,
+            }
         listed = sorted(configured.public_tools) if configured.public_tools else None
         self.public_tools_choice.choices = [
             SelectChoice(
