@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, g
 from markupsafe import Markup
+from sqlalchemy.exc import IntegrityError
 
 from dashboard.audit import record_event
 from dashboard.extensions import db
@@ -137,9 +138,9 @@ def save_choices(choices: PortalChoices, actor: User) -> list[str]:
     changed = [name for name, value in after.items() if before[name] != value]
     if not changed:
         return []
-    if row is None:
+    first_row = row is None
+    if first_row:
         row = PortalOverrides(id=PORTAL_SETTINGS_ID)
-        db.session.add(row)
     for name, value in after.items():
         setattr(row, name, value)
     row.updated_by_id = actor.id
@@ -148,9 +149,17 @@ def save_choices(choices: PortalChoices, actor: User) -> list[str]:
     details = {name: after[name] for name in changed if name != "intro"}
     if "intro" in changed:
         details["intro_characters"] = len(choices.intro or "")
-    record_event(
-        "portal.settings", actor=actor, subject=None, details={"changed": changed, **details}
-    )  # commits the row with its audit event
+    try:
+        db.session.add(row)
+        record_event(
+            "portal.settings", actor=actor, subject=None, details={"changed": changed, **details}
+        )  # commits the row with its audit event
+    except IntegrityError:
+        if not first_row:
+            raise
+        # Another super admin's first save made the row meanwhile: save over theirs.
+        db.session.rollback()
+        return save_choices(choices, actor)
     g.pop("portal_settings", None)
     return changed
 

@@ -8,11 +8,19 @@ import pytest
 from dashboard.extensions import db
 from dashboard.models import PortalOverrides, Tool
 from dashboard.portal import examples
-from dashboard.portal.settings import INTRO_MAX, TAGLINE_MAX, TITLE_MAX, portal_settings
+from dashboard.portal import settings as settings_module
+from dashboard.portal.settings import (
+    INTRO_MAX,
+    TAGLINE_MAX,
+    TITLE_MAX,
+    PortalChoices,
+    portal_settings,
+    save_choices,
+)
 from dashboard.tools.served import ActiveTools
 from dashboard.tools.sync import sync_tools
 from dashboard.tools.tool import ToolVersion, object_schema
-from tests.support.conftest import events
+from tests.support.conftest import events, start_viewing
 
 PAGE = "/support/portal/"
 
@@ -241,3 +249,31 @@ def test_the_page_lists_the_tools_whose_example_fails(client, auth, admin, monke
 
 def test_every_built_in_example_runs(app):
     assert examples.example_failures() == []
+
+
+def test_refused_while_viewing_as_a_customer(client, auth, admin, customer):
+    auth.login(admin)
+    assert start_viewing(client, customer).status_code == 303
+    assert client.get(PAGE).status_code == 404  # the customer's view: no console
+    assert client.post(PAGE, data=form()).status_code == 403
+    assert db.session.get(PortalOverrides, 1) is None
+
+
+def test_two_first_saves_at_once_both_land(app, admin, make_user, monkeypatch):
+    """The second super admin's first save finds the row the first one just made."""
+    other = make_user()
+    first = save_choices(PortalChoices("One", None, None, None, None), admin)
+    db.session.expunge(db.session.get(PortalOverrides, 1))  # as another process would
+    original = settings_module.stored_choices
+    reads = []
+
+    def stale_first_read():  # the second save read "no row" before the first one committed
+        reads.append(1)
+        return None if len(reads) == 1 else original()
+
+    monkeypatch.setattr(settings_module, "stored_choices", stale_first_read)
+    second = save_choices(PortalChoices("Two", None, None, None, None), other)
+    assert (first, second) == (["title"], ["title"])
+    assert len(reads) == 2  # it tried to make the row, then saved over it
+    assert portal_settings().title == "Two"
+    assert [event.actor_id for event in events("portal.settings")] == [admin.id, other.id]
