@@ -4,6 +4,7 @@
 import re
 
 import pytest
+from flask import Blueprint
 
 from dashboard.extensions import db
 from dashboard.models import PortalOverrides, Tool
@@ -277,3 +278,21 @@ def test_two_first_saves_at_once_both_land(app, admin, make_user, monkeypatch):
     assert len(reads) == 2  # it tried to make the row, then saved over it
     assert portal_settings().title == "Two"
     assert [event.actor_id for event in events("portal.settings")] == [admin.id, other.id]
+
+
+def test_the_page_links_the_public_landing_page(app, client, auth, admin):
+    if "portal.landing" not in app.view_functions:  # the portal's pages are not on this branch
+        stub = Blueprint("portal", __name__)
+        stub.add_url_rule("/", "landing", lambda: "landing")
+        app.register_blueprint(stub)
+    auth.login(admin)
+    page = client.get(PAGE).get_data(as_text=True)
+    assert re.search(r'href="/"[^>]*data-testid="portal-preview"', page)
+
+
+def test_while_the_portal_is_off_the_page_says_so(app, client, auth, admin):
+    app.config["PORTAL_ENABLED"] = False
+    auth.login(admin)
+    page = client.get(PAGE).get_data(as_text=True)
+    assert "The portal is off" in page
+    assert "portal-preview" not in page
