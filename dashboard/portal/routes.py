@@ -137,9 +137,11 @@ def quickstart():
     if first is not None:
         url = public_url_for("api.call_tool", name=first.name, version=first.version)
         curl = samples_for(first, url, current_app.config["PUBLIC_URL"])[0].code
-    return public_page(
-        render_template("portal/quickstart.html", first=first, curl=curl, key_hint=key_hint())
+    usage_curl = f'curl -s {public_url_for("api.usage")} -H "Authorization: Bearer ${KEY_VARIABLE}"'
+    page = render_template(
+        "portal/quickstart.html", first=first, curl=curl, usage_curl=usage_curl, key_hint=key_hint()
     )
+    return public_page(page)
 
 
 @bp.get("/sitemap.xml")

@@ -51,8 +51,7 @@ def samples_on(client, path: str, server: str) -> dict[str, str]:
     """{sample id: code} as the page shows them, pointed at the live server."""
     page = client.get(path).get_data(as_text=True)
     return {
-        name: html.unescape(code).replace(PUBLIC_URL, server)
-        for name, code in SAMPLE.findall(page)
+        name: html.unescape(code).replace(PUBLIC_URL, server) for name, code in SAMPLE.findall(page)
     }
 
 
@@ -102,3 +101,16 @@ def test_the_generated_client_sample_works(client, live_server, key_env, tmp_pat
     env = {**key_env, "PYTHONPATH": str(tmp_path / "tools-api-client")}
     printed = run([sys.executable, "-c", code], env)
     assert printed.startswith("EchoV1Output(") and "echo=" in printed
+
+
+def test_the_quickstarts_commands_make_a_call_and_find_it_counted(client, live_server, key_env):
+    require(shutil.which("curl") is not None, "curl is not installed")
+    page = html.unescape(client.get("/quickstart").get_data(as_text=True))
+    steps = dict(re.findall(r'<code id="step-(\w+)">(.*?)</code>', page, re.S))
+    assert steps["key"] == "export TOOLBOX_API_KEY=tk_live_…"
+    call, usage = (
+        json.loads(run(["bash", "-c", steps[step].replace(PUBLIC_URL, live_server)], key_env))
+        for step in ("call", "usage")
+    )
+    assert call["tool"] == "echo" and call["request_id"]
+    assert usage["calls"] == 1
