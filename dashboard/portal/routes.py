@@ -9,7 +9,16 @@ request whose ETag still matches is answered 304. When the portal is off every p
 import json
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    make_response,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 
 from dashboard.auth.routes import home as dashboard_home
@@ -75,8 +84,9 @@ def public_docs_url(tool) -> str | None:
 
 @bp.get("/")
 def landing():
-    """The landing page for visitors; people logged in go where the dashboard sends them."""
-    if current_user.is_authenticated or not portal_settings().enabled:
+    """The landing page for visitors; people logged in go where the dashboard sends them, and
+    so does a visitor with a message waiting (`Address confirmed`: the log-in page shows it)."""
+    if current_user.is_authenticated or not portal_settings().enabled or "_flashes" in session:
         return dashboard_home()
     return public_page(render_template("portal/landing.html", tools=public_tools()))
 
@@ -186,10 +196,11 @@ def not_found(entry, name: str, version: str | None):
 def public_page(body: str, mimetype: str = "text/html"):
     """The answer with an ETag and Cache-Control, or 304 when the visitor's copy is current.
 
-    A logged-in visitor's page names their key, so it is private to them."""
+    A logged-in visitor's page names their key, and a page that showed a flashed message
+    (which changes the session) is this visitor's: both are private to them."""
     response = make_response(body)
     response.mimetype = mimetype
-    if current_user.is_authenticated:
+    if current_user.is_authenticated or session.modified:
         response.headers["Cache-Control"] = "private, no-cache"
     else:
         response.headers["Cache-Control"] = f"public, max-age={PUBLIC_MAX_AGE}"

@@ -233,3 +233,14 @@ def test_public_pages_keep_the_content_security_policy(client):
     script_src = next(part for part in policy.split(";") if part.strip().startswith("script-src"))
     assert script_src.strip() == "script-src 'self'"
     assert "<script>" not in text_of(response)
+
+
+def test_a_visitor_with_a_message_waiting_reads_it_on_the_log_in_page(client):
+    with client.session_transaction() as session:
+        session["_flashes"] = [("success", "Address confirmed.")]
+    assert client.get("/").headers["Location"] == "/login"
+    with client.session_transaction() as session:
+        session["_flashes"] = [("success", "Address confirmed.")]
+    pricing = client.get("/pricing")
+    assert "Address confirmed." in pricing.get_data(as_text=True)
+    assert pricing.headers["Cache-Control"] == "private, no-cache"  # never kept for others
