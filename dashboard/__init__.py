@@ -201,6 +201,7 @@ def register_blueprints(app: Flask) -> None:
         keys,
         logs,
         members,
+        portal,
         support,
         usage,
         webhooks,
@@ -209,7 +210,10 @@ def register_blueprints(app: Flask) -> None:
     from dashboard.observability import routes as observability_routes
     from dashboard.support import portal_admin, tool_admin
 
+    # The portal first: its landing page answers `/` before the dashboard's front door, to
+    # which it hands people logged in (and everyone while the portal is off).
     features = (
+        portal,
         auth,
         account,
         keys,

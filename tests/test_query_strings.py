@@ -77,6 +77,14 @@ DECLARED = {
     "tool_admin.new": ("admin", ()),
     "tool_admin.edit": ("admin", ()),
     "portal_admin.index": ("admin", ()),
+    # The developer portal's public pages read no parameter.
+    "portal.landing": ("visitor", ()),
+    "portal.tools": ("visitor", ()),
+    "portal.tool": ("visitor", ()),
+    "portal.pricing": ("visitor", ()),
+    "portal.quickstart": ("visitor", ()),
+    "portal.sitemap": ("visitor", ()),
+    "portal.robots": ("visitor", ()),
 }
 # Not pages: walked elsewhere (the API by Schemathesis, health and metrics by their own tests).
 NOT_PAGES = {"static", "observability.live", "observability.ready", "observability.metrics"}

@@ -6,16 +6,10 @@ Each version runs once per process (its outcome is kept); upstream tools are not
 page, so their examples are not run here.
 """
 
-import functools
-import logging
 from typing import NamedTuple
 
-from jsonschema import Draft202012Validator
-
+from dashboard.portal.docs import worked_example
 from dashboard.tools.served import active_tools
-from dashboard.tools.tool import ToolVersion
-
-log = logging.getLogger(__name__)
 
 
 class ExampleFailure(NamedTuple):
@@ -25,30 +19,13 @@ class ExampleFailure(NamedTuple):
 
 
 def example_failures() -> list[ExampleFailure]:
-    """Every served version whose example does not run, by name and version."""
+    """Every served version whose example does not run, by name and version (each runs once per
+    process, as on its public page: dashboard/portal/docs.py)."""
     failures = []
     for tool in active_tools().all():
         if tool.run is None:
             continue
-        problem = example_problem(tool)
+        problem = worked_example(tool).problem
         if problem:
             failures.append(ExampleFailure(tool.name, tool.version, problem))
     return failures
-
-
-@functools.cache
-def example_problem(tool: ToolVersion) -> str | None:
-    """What goes wrong when the example runs (input or output against the schemas, or the
-    run itself), or None when it runs."""
-    try:
-        refused = next(tool.validator.iter_errors(tool.example_input), None)
-        if refused is not None:
-            return f"The example input does not match the input schema: {refused.message}"
-        output = tool.run(tool.example_input)
-        broken = next(Draft202012Validator(tool.output_schema).iter_errors(output), None)
-        if broken is not None:
-            return f"The answer does not match the output schema: {broken.message}"
-    except Exception as error:  # a broken example is reported, never a broken page
-        log.exception("The example of %s %s failed", tool.name, tool.version)
-        return f"{type(error).__name__}: {error}"
-    return None

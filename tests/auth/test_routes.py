@@ -130,8 +130,11 @@ def test_logout_needs_post(client, logged_in):
     assert client.get("/account/").status_code == 200
 
 
-def test_home_sends_people_to_the_right_place(client, user, auth):
+def test_home_sends_people_to_the_right_place(app, client, user, auth):
+    assert 'id="portal-title"' in client.get("/").get_data(as_text=True)  # the portal's landing
+    app.config["PORTAL_ENABLED"] = False
     assert "/login" in client.get("/").headers["Location"]
+    app.config["PORTAL_ENABLED"] = True
     auth.login(user)
     assert "/usage/" in client.get("/").headers["Location"]
 

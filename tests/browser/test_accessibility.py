@@ -98,6 +98,26 @@ def test_signed_out_pages(page: Page):
     look_at(page, "password-forgot")
 
 
+PORTAL_PAGES = [
+    ("portal-landing", "/"),
+    ("portal-tools", "/docs/tools/"),
+    ("portal-tool", "/docs/tools/sentiment"),
+    ("portal-tool-version", "/docs/tools/json_validate/v1"),
+    ("portal-pricing", "/pricing"),
+    ("portal-quickstart", "/quickstart"),
+    ("portal-unknown-tool", "/docs/tools/no_such_tool"),
+    ("portal-unknown-version", "/docs/tools/sentiment/v9"),
+]
+
+
+@pytest.mark.parametrize(("name", "path"), PORTAL_PAGES, ids=[n for n, _ in PORTAL_PAGES])
+def test_portal_pages(page: Page, name, path):
+    """The developer portal's public pages, signed out."""
+    page.goto(path)
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    look_at(page, name)
+
+
 def test_the_development_outbox(page: Page, live_app, tmp_path, monkeypatch):
     """Sign-up in development: "check your inbox" points to the local outbox, which shows the
     link (mail kept locally, as `make run` does, instead of the test SMTP server)."""
