@@ -21,7 +21,7 @@ from dashboard.models.audit import AuditEvent
 from dashboard.models.key import ApiKey, IdempotentRequest, RootKey
 from dashboard.models.organisation import Invitation, Membership, Organisation
 from dashboard.models.outcomes import ErrorGroupDay, RejectedCalls
-from dashboard.models.tool import Tool
+from dashboard.models.tool import DeprecationNotice, Tool
 from dashboard.models.types import utcnow
 from dashboard.models.usage import ToolLog, UsageDaily, UsageSummary
 from dashboard.models.user import SuperAdmin, User
@@ -34,6 +34,7 @@ __all__ = [
     "AlertSettings",
     "ApiKey",
     "AuditEvent",
+    "DeprecationNotice",
     "ErrorGroupDay",
     "IdempotentRequest",
     "Impersonation",

@@ -33,6 +33,8 @@ ACCOUNT_BLUEPRINTS = {
 # Blueprints of the person (auth, settings), of an organisation named in the URL, of staff, and
 # the service routes: they check who may do what themselves.
 PERSON_BLUEPRINTS = {"auth", "account", "organisations", "support", "tool_admin", "observability"}
+# Public pages (the developer portal): no log-in, no account; they show only public data.
+PUBLIC_BLUEPRINTS = {"portal_reference"}
 
 
 def as_member(app, person):
@@ -55,7 +57,7 @@ def test_every_page_is_an_account_page_with_a_rule_or_a_page_of_the_person(app):
         if blueprint in ACCOUNT_BLUEPRINTS:
             if permission_of(view) is None:
                 unmarked.append(endpoint)
-        elif blueprint not in PERSON_BLUEPRINTS:
+        elif blueprint not in PERSON_BLUEPRINTS | PUBLIC_BLUEPRINTS:
             unclassified.append(endpoint)
     assert unmarked == [], "account pages without @acts_on(permission)"
     assert unclassified == [], "a new blueprint: list it as an account's or a person's"
