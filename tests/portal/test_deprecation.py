@@ -97,7 +97,7 @@ def test_a_version_without_a_sunset_date_has_no_sunset_header(api, secret):
     assert answer.status_code == 200
     assert answer.headers["Deprecation"].startswith("@")
     assert "Sunset" not in answer.headers
-    assert "rel=\"deprecation\"" in answer.headers["Link"]
+    assert 'rel="deprecation"' in answer.headers["Link"]
 
 
 def test_a_retired_version_answers_410_and_is_not_logged(api, secret):
