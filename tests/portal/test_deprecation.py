@@ -167,3 +167,37 @@ def test_calls_older_than_30_days_bring_no_notice(api, make_user, inbox):
     later = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=31)
     assert send_deprecation_notices(now=later) == 0
     assert inbox.messages == []
+
+
+def test_the_catalog_file_deprecates_an_upstream_version(app, tmp_path):
+    from dashboard.tools.catalog_file import CatalogFileError, read_catalog, sync_catalog
+    from dashboard.tools.served import load_active_tools
+
+    table = """
+[[tool]]
+name = "vat"
+version = "v1"
+url = "http://127.0.0.1:8600/vat"
+input_schema = '{"type": "object"}'
+output_schema = '{"type": "object"}'
+released_on = 2026-01-05
+deprecated_on = 2026-11-01
+sunset_on = "2027-06-30"
+replacement = "v2"
+"""
+    path = tmp_path / "tools.toml"
+    path.write_text(table)
+    sync_catalog(db.session, path)
+    db.session.commit()
+    vat = load_active_tools().versions["vat"]["v1"]
+    assert (vat.released_on, vat.deprecated_on, vat.sunset_on, vat.replacement) == (
+        date(2026, 1, 5),
+        date(2026, 11, 1),
+        date(2027, 6, 30),
+        "v2",
+    )
+    assert dict(vat.deprecation_headers)["Sunset"] == "Wed, 30 Jun 2027 00:00:00 GMT"
+
+    path.write_text(table.replace("= 2026-11-01", "= 2026-11-01T10:00:00"))
+    with pytest.raises(CatalogFileError, match="deprecated_on: must be a date"):
+        read_catalog(path)
