@@ -76,6 +76,9 @@ DECLARED = {
     "tool_admin.index": ("admin", ()),
     "tool_admin.new": ("admin", ()),
     "tool_admin.edit": ("admin", ()),
+    "portal_reference.api_reference": ("visitor", ()),
+    "portal_reference.changelog": ("visitor", ()),
+    "portal_reference.changelog_feed": ("visitor", ()),
 }
 # Not pages: walked elsewhere (the API by Schemathesis, health and metrics by their own tests).
 NOT_PAGES = {"static", "observability.live", "observability.ready", "observability.metrics"}
