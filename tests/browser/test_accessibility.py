@@ -143,6 +143,7 @@ CUSTOMER_PAGES = [
     ("root-keys", "/keys/root/"),
     ("tools", "/tools/"),
     ("tool", "/tools/json_validate"),
+    ("tool-deprecated", "/tools/sentiment/v1"),
     ("account", "/account/"),
     ("two-factor", "/account/two-factor"),
     ("alerts", "/alerts/"),

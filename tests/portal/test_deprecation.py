@@ -201,3 +201,12 @@ replacement = "v2"
     path.write_text(table.replace("= 2026-11-01", "= 2026-11-01T10:00:00"))
     with pytest.raises(CatalogFileError, match="deprecated_on: must be a date"):
         read_catalog(path)
+
+
+def test_the_logged_in_tool_page_says_a_version_is_deprecated(client, logged_in, api):
+    page = client.get("/tools/sentiment/v1").get_data(as_text=True)
+    assert 'data-testid="deprecated"' in page
+    assert "2027-12-31" in page and 'href="/tools/sentiment/v2"' in page
+    assert "/docs/changelog#sentiment-v1-deprecated" in page
+    newest = client.get("/tools/sentiment/v2").get_data(as_text=True)
+    assert 'data-testid="deprecated"' not in newest
