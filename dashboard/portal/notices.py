@@ -15,7 +15,7 @@ from flask import current_app
 from dashboard.alerts.service import raise_alert
 from dashboard.dialects import upsert
 from dashboard.extensions import db
-from dashboard.models import DeprecationNotice, ToolLog, utcnow
+from dashboard.models import DeprecationNotice, ToolLog, UsageDaily, utcnow
 from dashboard.tools.served import load_active_tools
 from dashboard.tools.tool import ToolVersion
 
@@ -44,24 +44,46 @@ def send_deprecation_notices(now=None) -> int:
     now = now or utcnow()
     sent = 0
     for tool in deprecated_versions(now.date()):
-        told = sa.select(DeprecationNotice.user_id).where(
-            DeprecationNotice.tool_name == tool.name,
-            DeprecationNotice.tool_version == tool.version,
-        )
-        callers = db.session.scalars(
-            sa.select(ToolLog.user_id)
-            .where(
-                ToolLog.tool_name == tool.name,
-                ToolLog.tool_version == tool.version,
-                ToolLog.created_at >= now - RECENT_CALLS,
-                ToolLog.source.is_(None),  # the API, not the dashboard's playground
-                ToolLog.user_id.not_in(told),
-            )
-            .distinct()
-        ).all()
-        for user_id in callers:
+        for user_id in callers(tool, now):
             sent += notify(user_id, tool, now)
     return sent
+
+
+def callers(tool: ToolVersion, now) -> list:
+    """The accounts not yet told whose keys called this version in the last 30 days.
+
+    tool_logs has no index by tool, so the accounts that called the tool at all come from
+    usage_daily (one row per account, day, key and tool), and each is then checked in its own
+    logs through tool_logs' (user_id, created_at) index, stopping at the first call found.
+    """
+    since = now - RECENT_CALLS
+    told = sa.select(DeprecationNotice.user_id).where(
+        DeprecationNotice.tool_name == tool.name,
+        DeprecationNotice.tool_version == tool.version,
+    )
+    called_version = (
+        sa.select(ToolLog.id)
+        .where(
+            ToolLog.user_id == UsageDaily.user_id,
+            ToolLog.created_at >= since,
+            ToolLog.tool_name == tool.name,
+            ToolLog.tool_version == tool.version,
+            ToolLog.source.is_(None),  # the API, not the dashboard's playground
+        )
+        .exists()
+    )
+    return list(
+        db.session.scalars(
+            sa.select(UsageDaily.user_id)
+            .where(
+                UsageDaily.tool_name == tool.name,
+                UsageDaily.day >= since.date(),
+                UsageDaily.user_id.not_in(told),
+                called_version,
+            )
+            .distinct()
+        )
+    )
 
 
 def notify(user_id, tool: ToolVersion, now) -> bool:
