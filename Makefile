@@ -48,15 +48,19 @@ requirements: dev-deps
 	$(BIN)/pip-compile --quiet requirements.in
 	$(BIN)/pip-compile --quiet requirements-dev.in
 
-# htmx, Bootstrap and Plotly's basic bundle (bar and line charts) from the npm registry (pinned
-# in package-lock.json), never committed; axe-core comes with them and the browser tests read it
-# from node_modules/axe-core. Each file also gets a gzipped copy, which WhiteNoise serves to
+# htmx, Bootstrap, Plotly's basic bundle (bar and line charts) and Redoc's standalone bundle (the
+# portal's API reference, /docs/api) from the npm registry (pinned in package-lock.json), never
+# committed; axe-core comes with them and the browser tests read it from node_modules/axe-core. Each file also gets a gzipped copy, which WhiteNoise serves to
 # browsers that accept it.
 assets: node_modules/.package-lock.json
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 	cp node_modules/bootstrap/dist/css/bootstrap.min.css static/vendor/bootstrap.min.css
 	cp node_modules/plotly.js-basic-dist-min/plotly-basic.min.js static/vendor/plotly-basic.min.js
+	@# Redoc 2.5 draws its sidebar's "API docs by Redocly" logo from cdn.redoc.ly, which the CSP
+	@# refuses (img-src 'self'): pointed at an empty data: URL, the image fails and Redoc hides it.
+	sed 's|https://cdn.redoc.ly/redoc/logo-mini.svg|data:,|' \
+		node_modules/redoc/bundles/redoc.standalone.js > static/vendor/redoc.standalone.js
 	gzip -9 --keep --force static/vendor/*.js static/vendor/*.css
 
 node_modules/.package-lock.json: package.json package-lock.json

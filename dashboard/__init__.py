@@ -208,6 +208,7 @@ def register_blueprints(app: Flask) -> None:
     )
     from dashboard.keys import root_pages
     from dashboard.observability import routes as observability_routes
+    from dashboard.portal import reference as portal_reference
     from dashboard.support import portal_admin, tool_admin
 
     # The portal first: its landing page answers `/` before the dashboard's front door, to
@@ -232,6 +233,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(tool_admin.bp)  # /support/tools: the super admins' upstream tools
     app.register_blueprint(portal_admin.bp)  # /support/portal: the super admins' portal settings
     app.register_blueprint(observability_routes.bp)  # /metrics, /health/*: the dashboard only
+    # /docs/api, /docs/changelog: the portal's API reference and tools changelog (public)
+    app.register_blueprint(portal_reference.bp)
 
 
 def register_jobs(app: Flask) -> None:
@@ -240,6 +243,7 @@ def register_jobs(app: Flask) -> None:
     from dashboard.auth import tasks as auth_tasks  # noqa: F401
     from dashboard.jobs import jobs, worker_command
     from dashboard.logs import tasks as log_tasks  # noqa: F401
+    from dashboard.portal import tasks as portal_tasks  # noqa: F401 (deprecation notices)
     from dashboard.webhooks import tasks as webhook_tasks  # noqa: F401
 
     jobs.init_app(app)

@@ -42,6 +42,7 @@ TABLES = (
     "webhook_deliveries",
     "webhook_endpoints",
     "alert_events",
+    "deprecation_notices",
     "api_key_seen_ips",
     "alert_key_watches",
     "alert_settings",

@@ -85,6 +85,9 @@ DECLARED = {
     "portal.quickstart": ("visitor", ()),
     "portal.sitemap": ("visitor", ()),
     "portal.robots": ("visitor", ()),
+    "portal_reference.api_reference": ("visitor", ()),
+    "portal_reference.changelog": ("visitor", ()),
+    "portal_reference.changelog_feed": ("visitor", ()),
 }
 # Not pages: walked elsewhere (the API by Schemathesis, health and metrics by their own tests).
 NOT_PAGES = {"static", "observability.live", "observability.ready", "observability.metrics"}

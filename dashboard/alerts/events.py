@@ -93,6 +93,21 @@ def email_for(event_type: str, data: dict) -> tuple[str, str]:
             f"its cap allows for {data['month']}. Further calls with it are refused until the "
             "month ends or its cap is raised on the API keys page; other keys are not affected."
         )
+    elif event_type == "tool.deprecated":
+        subject = f"{data['tool']} {data['version']} is deprecated"
+        text = (
+            f"Your API keys called {data['tool']} {data['version']} in the last 30 days. That "
+            f"version was deprecated on {data['deprecated_on']}"
+        )
+        if data["sunset_on"]:
+            text += (
+                f" and is retired on {data['sunset_on']}: from then on its calls are refused "
+                "with 410 tool_version_retired"
+            )
+        if data["replacement"]:
+            text += f". Move your calls to {data['tool']} {data['replacement']}"
+        text += f". What changed: {data['changelog_url']}"
+        text += ". We send this notice once."
     elif event_type == ENDPOINT_DISABLED_EVENT:
         subject = "A webhook endpoint was disabled"
         text = (

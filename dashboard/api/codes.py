@@ -74,6 +74,11 @@ class ErrorCode(StrEnum):
         404,
         "The tool has no such version, or it was switched off.",
     )
+    TOOL_VERSION_RETIRED = (
+        "tool_version_retired",
+        410,
+        "The tool version's sunset date has passed: call its replacement (see /docs/changelog).",
+    )
     METHOD_NOT_ALLOWED = (
         "method_not_allowed",
         405,

@@ -88,6 +88,31 @@ def call_tool(name: str, version: str | None):
     """Run a tool for an API key and meter the call."""
     key = authenticate()
     tool = find_served_tool(name, version, key)
+    if tool.deprecation_headers:
+        try:
+            return call_deprecated(key, tool)
+        except ApiError as error:  # its refusals say it is deprecated too
+            error.headers.update(deprecation_headers(tool))
+            raise
+    return call_served(key, tool)
+
+
+def call_deprecated(key: KeyRow, tool: ToolVersion):
+    """call_served, its answer with the version's deprecation headers."""
+    response = call_served(key, tool)
+    response.headers.extend(deprecation_headers(tool))
+    return response
+
+
+def deprecation_headers(tool: ToolVersion) -> list[tuple[str, str]]:
+    """`Deprecation` and `Sunset` (made once per version) and `Link` to the changelog (RFC
+    9745's rel="deprecation"): no query."""
+    link = f'<{current_app.config["PUBLIC_URL"].rstrip("/")}/docs/changelog>; rel="deprecation"'
+    return [*tool.deprecation_headers, ("Link", link)]
+
+
+def call_served(key: KeyRow, tool: ToolVersion):
+    """Limit, check, run, meter and answer a call of a served version."""
     key, slot = enforce_limits(key, tool)
     with slot:  # one of the account's calls in flight, given back once answered
         enforce_quota(key, tool)
@@ -152,9 +177,13 @@ def find_served_tool(name: str, version: str | None, key: KeyRow) -> ToolVersion
     with timing().database():
         tools = active_tools()
     tool, problem = tools.resolve(name, version)
-    if tool is not None:
+    if tool is not None and not tool.retired(utcnow().date()):
         return tool
     g.api_rate_window = key_limiter().check(key, count=False)
+    if tool is not None:
+        instead = f" Call {tool.replacement} instead." if tool.replacement else ""
+        message = f"{name} {tool.version} was retired on {tool.sunset_on:%Y-%m-%d}.{instead}"
+        raise ApiError(ErrorCode.TOOL_VERSION_RETIRED, message, headers=deprecation_headers(tool))
     if problem == "unknown_tool":
         message = f"There is no tool called {name!r}. See GET /api/v1/tools."
         raise ApiError(ErrorCode.UNKNOWN_TOOL, message)

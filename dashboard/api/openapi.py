@@ -35,6 +35,8 @@ DESCRIPTIONS = {
     "(not_found: a name no route holds, such as one with an encoded slash).",
     409: "The request conflicts with the account's state (its plan's key cap, a key that is no "
     "longer active, an Idempotency-Key whose first request is still running).",
+    410: "The tool version's sunset date has passed (see its `Sunset` header while it was "
+    "served, and /docs/changelog).",
     413: "The body is larger than the API accepts.",
     422: "The input does not match the tool's input schema or passes one of the tool's own "
     "limits, or the tool's output for it would pass the version's output limit or the tool "
@@ -66,6 +68,7 @@ CALL_ERRORS = errors_of(
     ErrorCode.UNKNOWN_TOOL,
     ErrorCode.UNKNOWN_VERSION,
     ErrorCode.NOT_FOUND,
+    ErrorCode.TOOL_VERSION_RETIRED,
     ErrorCode.PAYLOAD_TOO_LARGE,
     ErrorCode.INVALID_INPUT,
     ErrorCode.OUTPUT_TOO_LARGE,
@@ -82,6 +85,9 @@ CALL_ERRORS = errors_of(
     *_DOWN,
 )
 UPSTREAM_ONLY = ("502",)
+RETIRED = "410"  # only versions with a sunset date
+# Sent with every answer of a deprecated version once the tool is known (RFC 9745, RFC 8594).
+DEPRECATION_HEADERS = ("Deprecation", "Sunset", "Link")
 # 504: upstream tools past their timeout, and tools run in the tool pool past their deadline.
 TIMEOUT = "504"
 USAGE_ERRORS = errors_of(
@@ -321,12 +327,32 @@ def tool_operation(tool: ToolVersion, pinned: bool) -> dict:
         [],
     )
     operation["requestBody"]["content"][JSON]["example"] = tool.example_input
+    if tool.sunset_on is None:  # only a version with a sunset date is ever retired
+        operation["responses"].pop(RETIRED)
+    if tool.deprecated_on is not None:
+        operation["deprecated"] = True
+        operation["description"] += "\n\n" + deprecation_note(tool)
+        names = DEPRECATION_HEADERS if tool.sunset_on else ("Deprecation", "Link")
+        for status, response in operation["responses"].items():
+            # 401s come before the tool is known; every later answer says it is deprecated.
+            if status != "401":
+                response["headers"].update({name: ref("headers", name) for name in names})
     if tool.kind != "upstream":  # only upstream tools answer 502, and 503 for their own
         for status in UPSTREAM_ONLY:
             operation["responses"].pop(status, None)
         if not (current_app.config["TOOL_ISOLATION"] and tool.isolated):
             operation["responses"].pop(TIMEOUT, None)
     return operation
+
+
+def deprecation_note(tool: ToolVersion) -> str:
+    """What a deprecated version's operation says of it."""
+    note = f"**Deprecated** since {tool.deprecated_on:%Y-%m-%d}"
+    if tool.sunset_on:
+        note += f"; retired on {tool.sunset_on:%Y-%m-%d} (from then on: 410 tool_version_retired)"
+    if tool.replacement:
+        note += f". Use {tool.replacement} instead"
+    return note + ". See /docs/changelog."
 
 
 def catalog_operation() -> dict:
@@ -425,6 +451,21 @@ HEADERS = {
         "schema": {"type": "string"},
     },
     "Retry-After": integer_header("Seconds to wait before trying again.", required=True),
+    "Deprecation": {
+        "description": "The version is deprecated (RFC 9745): `@<unix seconds>`, when it was "
+        "(or will be) deprecated. Sent on every answer of the version once the key is known.",
+        "schema": {"type": "string", "pattern": "^@-?[0-9]+$"},
+    },
+    "Sunset": {
+        "description": "When the deprecated version is retired (RFC 8594), an HTTP-date; from "
+        "then on its calls answer 410 tool_version_retired.",
+        "schema": {"type": "string"},
+    },
+    "Link": {
+        "description": 'With a deprecated version: `<…/docs/changelog>; rel="deprecation"`, the '
+        "page that says what replaces it (RFC 9745).",
+        "schema": {"type": "string"},
+    },
     "WWW-Authenticate": {
         "description": "Sent with missing_api_key.",
         "schema": {"type": "string"},

@@ -22,7 +22,7 @@ from dashboard.models.key import ApiKey, IdempotentRequest, RootKey
 from dashboard.models.organisation import Invitation, Membership, Organisation
 from dashboard.models.outcomes import ErrorGroupDay, RejectedCalls
 from dashboard.models.portal import PortalOverrides
-from dashboard.models.tool import Tool
+from dashboard.models.tool import DeprecationNotice, Tool
 from dashboard.models.types import utcnow
 from dashboard.models.usage import ToolLog, UsageDaily, UsageSummary
 from dashboard.models.user import SuperAdmin, User
@@ -35,6 +35,7 @@ __all__ = [
     "AlertSettings",
     "ApiKey",
     "AuditEvent",
+    "DeprecationNotice",
     "ErrorGroupDay",
     "IdempotentRequest",
     "Impersonation",

@@ -6,7 +6,7 @@ upstream version (kind "upstream") is defined only here, by the catalog file
 """
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -38,3 +38,23 @@ class Tool(db.Model):
     secret_ref: Mapped[str | None] = mapped_column(sa.Text)
     managed_by: Mapped[str | None] = mapped_column(sa.Text)  # "catalog" or "page"
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # Added by 0015_deprecation_notices: an upstream version's life (the changelog, the
+    # deprecation headers; built-in and plugin versions keep theirs in code).
+    released_on: Mapped[date | None] = mapped_column(sa.Date)
+    deprecated_on: Mapped[date | None] = mapped_column(sa.Date)
+    sunset_on: Mapped[date | None] = mapped_column(sa.Date)
+    replacement: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class DeprecationNotice(db.Model):
+    """An account told (once, by email and an alert) that its keys called a deprecated tool
+    version; the primary key makes "once" a database decision (migration 0015)."""
+
+    __tablename__ = "deprecation_notices"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    tool_name: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    tool_version: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

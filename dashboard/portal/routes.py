@@ -41,7 +41,6 @@ from dashboard.public_url import public_url_for
 bp = Blueprint("portal", __name__)
 
 # Where the API reference is served (by the reference page's blueprint, when registered).
-API_REFERENCE_PATH = "/docs/api"
 # Anonymous visitors' pages may be kept by browsers and proxies this long, then revalidated.
 PUBLIC_MAX_AGE = 300
 
@@ -56,7 +55,7 @@ def portal_on():
 @bp.app_context_processor
 def portal_context() -> dict:
     """The portal's texts and links, for its header (on every page of the portal)."""
-    if request.blueprint != "portal":
+    if request.blueprint not in ("portal", "portal_reference"):
         return {}
     settings = portal_settings()
     return {
@@ -172,7 +171,14 @@ def page_urls() -> list[str]:
     """The absolute URL of every public page: the fixed ones, then each tool and version."""
     urls = [
         public_url_for(endpoint)
-        for endpoint in ("portal.landing", "portal.tools", "portal.pricing", "portal.quickstart")
+        for endpoint in (
+            "portal.landing",
+            "portal.tools",
+            "portal.pricing",
+            "portal.quickstart",
+            "portal_reference.api_reference",
+            "portal_reference.changelog",
+        )
     ]
     for entry in public_tools():
         urls.append(public_url_for("portal.tool", name=entry.name))
@@ -218,9 +224,7 @@ def canonical_url() -> str | None:
 
 def api_reference_url() -> str:
     """The API reference page's address."""
-    if "portal_reference.index" in current_app.view_functions:
-        return url_for("portal_reference.index")
-    return API_REFERENCE_PATH
+    return url_for("portal_reference.api_reference")
 
 
 def key_hint() -> str | None:

@@ -3,7 +3,14 @@
 import json
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, StringField, TextAreaField, URLField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    StringField,
+    TextAreaField,
+    URLField,
+)
 from wtforms.validators import InputRequired, Optional
 
 from dashboard.tools.definitions import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_MS
@@ -42,6 +49,20 @@ class UpstreamToolForm(FlaskForm):
     example_input = TextAreaField(
         "Example input (JSON)", default="{}", render_kw={"rows": 3, "spellcheck": "false"}
     )
+    released_on = DateField("Released on", validators=[Optional()])
+    deprecated_on = DateField(
+        "Deprecated on",
+        validators=[Optional()],
+        description="From this day calls carry Deprecation and Sunset headers.",
+    )
+    sunset_on = DateField(
+        "Sunset on",
+        validators=[Optional()],
+        description="From this day calls answer 410 tool_version_retired.",
+    )
+    replacement = StringField(
+        "Replaced by", validators=[Optional()], description="Another version, e.g. v2."
+    )
 
     def raw_definition(self) -> dict:
         """The fields as a definition for checked_definition()."""
@@ -69,4 +90,8 @@ DEFINITION_FIELDS = (
     "input_schema",
     "output_schema",
     "example_input",
+    "released_on",
+    "deprecated_on",
+    "sunset_on",
+    "replacement",
 )

@@ -7,6 +7,9 @@
     secret = "billing"          # a name in UPSTREAM_SECRETS
     input_schema = '''{"type": "object", ...}'''   # JSON text, or a TOML table
     output_schema = '''{"type": "object", ...}'''
+    deprecated_on = 2026-11-01     # optional: released_on, deprecated_on, sunset_on,
+    sunset_on = 2027-06-30         # replacement (docs/deprecations.md)
+    replacement = "v2"
 
 Every table is checked before anything is written: one mistake refuses the whole file with
 the file, the line and the reason.

@@ -8,6 +8,7 @@ versions of its own, but only test a file-defined one (edit the file, then sync)
 
 import json
 import re
+from datetime import date, datetime
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -33,6 +34,10 @@ FIELDS = {
     "input_schema": "required",
     "output_schema": "required",
     "example_input": "optional",
+    "released_on": "optional",
+    "deprecated_on": "optional",
+    "sunset_on": "optional",
+    "replacement": "optional",
 }
 DEFAULT_TIMEOUT_MS = 5000
 MAX_TIMEOUT_MS = 60_000
@@ -78,6 +83,7 @@ def checked_definition(raw: dict) -> dict:
         "output_schema": checked_schema(raw, "output_schema"),
         "example_input": json_value(raw, "example_input", {}),
     }
+    definition.update(checked_life(raw, version))
     if not isinstance(definition["active"], bool):
         raise DefinitionError("active", "must be true or false")
     if not isinstance(definition["example_input"], dict):
@@ -90,6 +96,36 @@ def checked_definition(raw: dict) -> dict:
             "example_input", f"does not match the input schema: {example_errors[0].message[:200]}"
         )
     return definition
+
+
+def checked_life(raw: dict, version: str) -> dict:
+    """released_on, deprecated_on, sunset_on (dates: TOML's, or YYYY-MM-DD) and replacement (a
+    version), as ToolVersion takes them: a sunset comes after a deprecation."""
+    life = {field: day(raw, field) for field in ("released_on", "deprecated_on", "sunset_on")}
+    if life["sunset_on"] and not life["deprecated_on"]:
+        raise DefinitionError("sunset_on", "needs deprecated_on (a version is deprecated first)")
+    if life["sunset_on"] and life["sunset_on"] < life["deprecated_on"]:
+        raise DefinitionError("sunset_on", "may not come before deprecated_on")
+    replacement = text(raw, "replacement", "") or None
+    if replacement is not None and (not VERSION.match(replacement) or replacement == version):
+        raise DefinitionError("replacement", "must be another version of the tool, like v2")
+    return {**life, "replacement": replacement}
+
+
+def day(raw: dict, field: str) -> date | None:
+    """A date given as a TOML date (or a form's) or as YYYY-MM-DD text; None when absent."""
+    value = raw.get(field)
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        raise DefinitionError(field, "must be a date (YYYY-MM-DD), not a time")
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value.strip()) if isinstance(value, str) else None
+    except ValueError:
+        pass
+    raise DefinitionError(field, "must be a date, YYYY-MM-DD")
 
 
 def text(raw: dict, field: str, default: str) -> str:
@@ -183,6 +219,10 @@ def save_definition(session, definition: dict, managed_by: str, actor=None) -> s
         "input_schema": definition["input_schema"],
         "output_schema": definition["output_schema"],
         "example_input": definition["example_input"],
+        "released_on": definition["released_on"],
+        "deprecated_on": definition["deprecated_on"],
+        "sunset_on": definition["sunset_on"],
+        "replacement": definition["replacement"],
         "managed_by": managed_by,
         "endpoint_path": f"/api/v1/tools/{definition['name']}/{definition['version']}",
     }
@@ -242,4 +282,8 @@ def as_definition(row: Tool) -> dict:
         "input_schema": row.input_schema,
         "output_schema": row.output_schema,
         "example_input": row.example_input,
+        "released_on": row.released_on,
+        "deprecated_on": row.deprecated_on,
+        "sunset_on": row.sunset_on,
+        "replacement": row.replacement,
     }

@@ -96,6 +96,10 @@ def upstream_tool(row) -> ToolVersion:
             output_schema=row.output_schema,
             example_input=row.example_input or {},
             kind="upstream",
+            released_on=row.released_on,
+            deprecated_on=row.deprecated_on,
+            sunset_on=row.sunset_on,
+            replacement=row.replacement,
             upstream=Upstream(
                 url=row.upstream_url,
                 timeout_ms=row.timeout_ms,

@@ -8,6 +8,8 @@ service the operator runs, defined in the `tools` table; `upstream` says where a
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from email.utils import format_datetime
 
 from jsonschema import Draft202012Validator
 
@@ -89,6 +91,18 @@ class ToolVersion:
     # False: run in the request's thread even when TOOL_ISOLATION is on (only for tools whose
     # cost is bounded by their schema and measured cheaper in process; see docs/reliability.md).
     isolated: bool = True
+    # Its life, for the changelog (/docs/changelog) and the deprecation headers: the day it was
+    # released; the day it was deprecated (calls then carry `Deprecation` and `Sunset`); the
+    # day it is retired (from then on calls answer 410 tool_version_retired); what replaces it.
+    released_on: date | None = None
+    deprecated_on: date | None = None
+    sunset_on: date | None = None
+    replacement: str | None = None  # a version of the same tool, e.g. "v2"
+    # (name, value) of `Deprecation` (RFC 9745) and `Sunset` (RFC 8594), made once here so
+    # that the hot path only copies them; empty for a version that is not deprecated.
+    deprecation_headers: tuple[tuple[str, str], ...] = field(
+        init=False, default=(), repr=False, compare=False
+    )
     validator: Draft202012Validator = field(init=False, repr=False, compare=False)
     # Upstream answers are checked against the output schema (our own tools are trusted).
     output_validator: Draft202012Validator | None = field(
@@ -109,6 +123,13 @@ class ToolVersion:
             raise ValueError(f"deadline_seconds must be above 0 and at most {MAX_DEADLINE}")
         if self.max_output_bytes is not None and self.max_output_bytes <= 0:
             raise ValueError("max_output_bytes must be above 0")
+        if self.sunset_on is not None and self.deprecated_on is None:
+            raise ValueError("a version with a sunset date is deprecated first (deprecated_on)")
+        if self.sunset_on is not None and self.sunset_on < self.deprecated_on:
+            raise ValueError("sunset_on may not come before deprecated_on")
+        if self.replacement is not None and self.replacement == self.version:
+            raise ValueError("a version cannot replace itself")
+        object.__setattr__(self, "deprecation_headers", deprecation_headers(self))
         object.__setattr__(self, "validator", Draft202012Validator(self.input_schema))
         if self.kind == "upstream":
             object.__setattr__(self, "output_validator", Draft202012Validator(self.output_schema))
@@ -118,10 +139,30 @@ class ToolVersion:
         """Where the gateway serves this version."""
         return f"/api/v1/tools/{self.name}/{self.version}"
 
+    def retired(self, today: date) -> bool:
+        """Whether its sunset date has come: calls to it then answer 410."""
+        return self.sunset_on is not None and today >= self.sunset_on
+
     @property
     def version_number(self) -> int:
         """The version as a number, so v10 sorts after v9."""
         return int(self.version.removeprefix("v"))
+
+
+def midnight(day: date) -> datetime:
+    """The start of a day in UTC: when a deprecation or a sunset takes effect."""
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def deprecation_headers(tool: ToolVersion) -> tuple[tuple[str, str], ...]:
+    """`Deprecation: @<unix seconds>` (RFC 9745) and, with a sunset date, `Sunset: <HTTP-date>`
+    (RFC 8594), both at the start of their day in UTC; nothing for a version not deprecated."""
+    if tool.deprecated_on is None:
+        return ()
+    headers = [("Deprecation", f"@{int(midnight(tool.deprecated_on).timestamp())}")]
+    if tool.sunset_on is not None:
+        headers.append(("Sunset", format_datetime(midnight(tool.sunset_on), usegmt=True)))
+    return tuple(headers)
 
 
 def text_schema(description: str, max_length: int = 20_000, min_length: int = 1) -> dict:

@@ -7,7 +7,7 @@
   column: switching the portal on or off stays with the environment (docs/portal.md).
 
 Revision ID: 0016_portal_settings
-Revises: 0013_leak_reports
+Revises: 0015_deprecation_notices
 Create Date: 2026-12-07
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0016_portal_settings"
-down_revision = "0013_leak_reports"
+down_revision = "0015_deprecation_notices"
 branch_labels = None
 depends_on = None
 

@@ -43,7 +43,7 @@ PERSON_BLUEPRINTS = {
 }
 # Public pages: no log-in, nothing of an account (the portal; a logged-in visitor's samples
 # name the prefix of the open account's newest key, read for that account only).
-PUBLIC_BLUEPRINTS = {"portal"}
+PUBLIC_BLUEPRINTS = {"portal", "portal_reference"}
 
 
 def as_member(app, person):

@@ -187,3 +187,49 @@ def test_no_upstream_tools_is_an_empty_state_without_commands(client, auth, admi
     assert 'href="/support/tools/new"' in empty
     assert "flask" not in page and "</code>." not in page
     assert page.count('href="/support/tools/new"') == 1  # one call to action, not two
+
+
+def test_a_version_is_deprecated_from_the_page(client, auth, admin, example):
+    """The dates and the replacement are stored and make the served version's headers."""
+    from dashboard.tools.served import load_active_tools
+
+    auth.login(admin)
+    client.post("/support/tools/new", data=form(example, version="v2"))
+    life = {"deprecated_on": "2026-12-01", "sunset_on": "2027-03-31", "replacement": "v2"}
+    response = client.post("/support/tools/new", data=form(example, **life))
+    assert response.status_code == 303
+    row = stored_version("v1")
+    assert (str(row.deprecated_on), str(row.sunset_on), row.replacement) == (
+        "2026-12-01",
+        "2027-03-31",
+        "v2",
+    )
+    page = client.get(f"/support/tools/{row.id}").get_data(as_text=True)
+    assert 'value="2027-03-31"' in page
+    served = load_active_tools().versions["shout"]["v1"]
+    assert dict(served.deprecation_headers) == {
+        "Deprecation": "@1796083200",
+        "Sunset": "Wed, 31 Mar 2027 00:00:00 GMT",
+    }
+    assert served.replacement == "v2"
+
+
+@pytest.mark.parametrize(
+    ("life", "message"),
+    [
+        ({"sunset_on": "2027-03-31"}, "needs deprecated_on"),
+        ({"deprecated_on": "2027-03-31", "sunset_on": "2027-01-01"}, "before deprecated_on"),
+        ({"deprecated_on": "2027-03-31", "replacement": "v1"}, "another version"),
+        ({"deprecated_on": "31/03/2027"}, "not a valid date"),
+    ],
+)
+def test_bad_dates_are_form_errors(client, auth, admin, example, life, message):
+    auth.login(admin)
+    response = client.post("/support/tools/new", data=form(example, **life))
+    assert response.status_code == 400
+    errors = re.findall(r"invalid-feedback[^>]*>([^<]*)", response.get_data(as_text=True))
+    assert any(message.lower() in error.lower() for error in errors), errors
+
+
+def stored_version(version: str) -> Tool:
+    return db.session.scalar(sa.select(Tool).where(Tool.name == "shout", Tool.version == version))

@@ -1,5 +1,6 @@
 """echo: return the message unchanged; the cheapest tool, for benchmarks and smoke tests."""
 
+from dashboard.tools.builtin import RELEASED
 from dashboard.tools.tool import ToolVersion, object_schema
 
 
@@ -13,6 +14,7 @@ TOOL_VERSIONS = [
     ToolVersion(
         name="echo",
         version="v1",
+        released_on=RELEASED,
         title="Echo",
         description="Returns the message you send and its length. Useful to test keys and latency.",
         input_schema=object_schema(

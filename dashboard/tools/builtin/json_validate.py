@@ -20,6 +20,7 @@ import functools
 import re
 import time
 
+from dashboard.tools.builtin import RELEASED
 from dashboard.tools.tool import InputRefused, ToolVersion, object_schema
 
 MAX_ERRORS = 100
@@ -333,6 +334,7 @@ TOOL_VERSIONS = [
     ToolVersion(
         name="json_validate",
         version="v1",
+        released_on=RELEASED,
         title="JSON Schema validation",
         description=(
             "Validates a JSON document against your JSON Schema (draft 2020-12) and lists up to "

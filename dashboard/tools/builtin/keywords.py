@@ -2,6 +2,7 @@
 
 import functools
 
+from dashboard.tools.builtin import RELEASED
 from dashboard.tools.tool import InputRefused, ToolVersion, object_schema, text_schema
 
 MAX_WORDS_PER_KEYWORD = 3
@@ -82,6 +83,7 @@ TOOL_VERSIONS = [
     ToolVersion(
         name="keywords",
         version="v1",
+        released_on=RELEASED,
         title="Keywords",
         description=(
             "Extracts the key phrases (one to three words) of a text with YAKE, most relevant "

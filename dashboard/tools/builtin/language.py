@@ -2,6 +2,7 @@
 
 import functools
 
+from dashboard.tools.builtin import RELEASED
 from dashboard.tools.tool import ToolVersion, object_schema, text_schema
 
 # langdetect samples n-grams at random; a fixed seed makes the same text give the same answer.
@@ -52,6 +53,7 @@ TOOL_VERSIONS = [
     ToolVersion(
         name="language",
         version="v1",
+        released_on=RELEASED,
         title="Language detection",
         description=(
             "Detects the language of a text (55 languages, ISO 639-1 codes such as en, de, fr) "

@@ -16,6 +16,7 @@ import functools
 import html
 import re
 
+from dashboard.tools.builtin import RELEASED
 from dashboard.tools.tool import (
     OutputTooLarge,
     ToolVersion,
@@ -81,6 +82,7 @@ TOOL_VERSIONS = [
     ToolVersion(
         name="markdown",
         version="v1",
+        released_on=RELEASED,
         title="Markdown to HTML",
         description=(
             "Renders CommonMark Markdown (plus tables and strikethrough) to HTML that is safe to "

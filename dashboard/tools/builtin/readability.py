@@ -2,6 +2,7 @@
 
 import functools
 
+from dashboard.tools.builtin import RELEASED
 from dashboard.tools.tool import ToolVersion, object_schema, text_schema
 
 # textstat counts English syllables with NLTK's CMU dictionary and downloads it at run time when
@@ -44,6 +45,7 @@ TOOL_VERSIONS = [
     ToolVersion(
         name="readability",
         version="v1",
+        released_on=RELEASED,
         title="Readability",
         description=(
             "Measures how easy an English text is to read: Flesch reading ease, Flesch-Kincaid "

@@ -2,7 +2,9 @@
 
 import functools
 import re
+from datetime import date
 
+from dashboard.tools.builtin import RELEASED
 from dashboard.tools.tool import ToolVersion, object_schema, text_schema
 
 POSITIVE_THRESHOLD = 0.05
@@ -99,6 +101,7 @@ TOOL_VERSIONS = [
     ToolVersion(
         name="sentiment",
         version="v1",
+        released_on=RELEASED,
         title="Sentiment",
         description=(
             "Scores how positive or negative an English text is with VADER: "
@@ -108,10 +111,15 @@ TOOL_VERSIONS = [
         output_schema=object_schema(SCORES, required=SCORE_KEYS),
         example_input={"text": "The support team was quick and friendly. I love this product!"},
         run=score_text,
+        # v2 scores each sentence and the whole: v1 is deprecated (the demo's deprecation).
+        deprecated_on=date(2026, 12, 7),
+        sunset_on=date(2027, 12, 31),
+        replacement="v2",
     ),
     ToolVersion(
         name="sentiment",
         version="v2",
+        released_on=RELEASED,
         title="Sentiment by sentence",
         description=(
             "Scores each sentence of an English text with VADER and gives the overall mean, "
