@@ -169,3 +169,16 @@ def test_bad_usage_queries_get_a_coded_error_never_a_500(api, user, make_user):
     reader = root_of(user, ["keys:read"])
     refused = breakdown(api, reader)
     assert (refused.status_code, error_code(refused)) == (403, "insufficient_scope")
+
+
+def test_the_document_links_a_created_key_to_its_deletion(client):
+    document = client.get("/api/openapi.json").get_json()
+    created = document["paths"]["/api/v1/keys"]["post"]["responses"]["201"]["links"]
+    assert created["DeleteKey"] == {
+        "operationId": "delete_key",
+        "parameters": {"key_id": "$response.body#/key/id"},
+        "description": "Delete the key.",
+    }
+    delete = document["paths"]["/api/v1/keys/{key_id}"]["delete"]
+    assert {"200", "404", "403"} <= set(delete["responses"])
+    assert "Idempotency-Key" in {p["name"] for p in delete["parameters"]}
