@@ -136,9 +136,13 @@ def keys_of(user: User, *, playground: bool = True, deleted: bool = False) -> li
 
 
 def rolled_from(key: ApiKey) -> ApiKey | None:
-    """The key that was rolled into `key`, if any."""
+    """The key that was rolled into `key`, if any (and not deleted since)."""
     return db.session.scalar(
-        sa.select(ApiKey).where(ApiKey.replaced_by_id == key.id, ApiKey.user_id == key.user_id)
+        sa.select(ApiKey).where(
+            ApiKey.replaced_by_id == key.id,
+            ApiKey.user_id == key.user_id,
+            ApiKey.deleted_at.is_(None),
+        )
     )
 
 

@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from dashboard.alerts.key_events import SYSTEM
 from dashboard.api.metering import record_call
 from dashboard.extensions import db
-from dashboard.keys.service import create_key, expire_key, keys_of
+from dashboard.keys.service import create_key, delete_key, expire_key, keys_of
 from dashboard.models import AlertEvent, ApiKey, AuditEvent, Tool, UsageSummary, utcnow
+from dashboard.support.service import keys_overview
 from dashboard.tools.sync import sync_tools
 
 
@@ -140,3 +141,11 @@ def test_an_expired_key_can_be_deleted_to_clear_it_from_the_list(client, logged_
     db.session.expire_all()
     stored = db.session.get(ApiKey, key.id)
     assert stored.revoked_at == expired_at  # it stopped when it was expired, not later
+
+
+def test_support_sees_a_deleted_key_as_deleted(logged_in):
+    key, _ = create_key(logged_in, "gone")
+    create_key(logged_in, "here")
+    delete_key(key, actor=SYSTEM)
+    statuses = {row["name"]: row["status"] for row in keys_overview(logged_in)}
+    assert statuses == {"gone": "deleted", "here": "active"}
