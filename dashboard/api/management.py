@@ -584,6 +584,19 @@ def query_time(name: str) -> datetime | None:
     return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
+def query_text(name: str) -> str | None:
+    """A text from the query string (None when absent or empty), or 422 naming the parameter
+    when it holds a NUL character (no name has one, and PostgreSQL cannot compare one)."""
+    value = request.args.get(name) or None
+    if value is not None and "\x00" in value:
+        raise ApiError(
+            ErrorCode.INVALID_PARAMETERS,
+            f"{name} holds a NUL character.",
+            errors=[{"path": f"/query/{name}", "message": "no NUL character"}],
+        )
+    return value
+
+
 @bp.get("/v1/logs")
 def list_logs():
     """The account's logged calls, newest first, a page at a time (keyset cursor)."""
@@ -598,8 +611,9 @@ def list_logs():
                 errors=[{"path": "/query/status", "message": "success or error"}],
             )
         where.append(ToolLog.status == status)
-    if request.args.get("tool"):
-        where.append(ToolLog.tool_name == request.args["tool"])
+    tool = query_text("tool")
+    if tool:
+        where.append(ToolLog.tool_name == tool)
     if request.args.get("key_id"):
         key = key_of(account, request.args["key_id"], deleted=True)
         if key is None:
@@ -686,7 +700,7 @@ def account_usage_breakdown():
         if key is None:
             raise ApiError(ErrorCode.KEY_NOT_FOUND, "This account has no such API key.")
         key_id = key.id
-    tool = request.args.get("tool") or None
+    tool = query_text("tool")
     used(root_key, account, "usage.read", group_by=group_by)
     return json_response(
         usage_breakdown(account.id, first, following, group_by, key_id=key_id, tool=tool)

@@ -163,9 +163,13 @@ def test_bad_usage_queries_get_a_coded_error_never_a_500(api, user, make_user):
         ("?group_by=week", 422, "invalid_parameters"),
         (f"?key_id={theirs.id}", 404, "key_not_found"),
         ("?key_id=nope", 404, "key_not_found"),
+        ("?key_id=%00", 404, "key_not_found"),
+        ("?tool=echo%00", 422, "invalid_parameters"),
     ):
         answer = breakdown(api, root, query)
         assert (answer.status_code, error_code(answer)) == (status, code), query
+    logs = send(api, "GET", "/api/v1/logs?tool=%00", root)  # PostgreSQL cannot compare a NUL
+    assert (logs.status_code, error_code(logs)) == (422, "invalid_parameters")
     reader = root_of(user, ["keys:read"])
     refused = breakdown(api, reader)
     assert (refused.status_code, error_code(refused)) == (403, "insufficient_scope")
