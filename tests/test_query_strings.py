@@ -48,6 +48,7 @@ DECLARED = {
     "keys.show": ("customer", ()),
     "keys.edit_form": ("customer", ()),
     "keys.confirm_expire": ("customer", ()),
+    "keys.confirm_delete": ("customer", ()),
     "keys.roll_form": ("customer", ()),
     "root_keys.index": ("customer", ()),
     "logs.index": ("customer", LIST_PARAMS),

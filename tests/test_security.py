@@ -134,12 +134,13 @@ def test_every_object_route_answers_404_for_another_users_object(
     # And nothing of B's changed through A's requests.
     db.session.expire_all()
     stored = db.session.get(ApiKey, key.id)
-    assert (stored.name, stored.is_active, stored.revoked_at, stored.expires_at) == (
-        "B's key",
-        True,
-        None,
-        None,
-    )
+    assert (
+        stored.name,
+        stored.is_active,
+        stored.revoked_at,
+        stored.expires_at,
+        stored.deleted_at,
+    ) == ("B's key", True, None, None, None)
     assert db.session.get(ToolLog, uuid.UUID(ids["log_id"])) is not None
     assert db.session.get(User, owner.id).is_disabled is False
 

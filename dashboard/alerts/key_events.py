@@ -1,12 +1,12 @@
 """Key lifecycle events: a key created, rolled, expired, deleted or at its own monthly cap, and
 who did it.
 
-The keys service (dashboard/keys/service.py) raises `key.created`, `key.rolled` and `key.expired`
-from the one function that makes each change, once the change is committed, with the actor its
-caller names: the dashboard's pages pass the person (or the support person viewing as the
-customer), the management API passes `Actor.root_key(...)`. A key that reaches its expiry date
-is found by `check_expired_keys` (a periodic job) with the system as actor. `key_deleted` and
-`key_quota_reached` are for the features that delete keys and cap a key's calls to call.
+The keys service (dashboard/keys/service.py) raises `key.created`, `key.rolled`, `key.expired`
+and `key.deleted` from the one function that makes each change, once the change is committed,
+with the actor its caller names: the dashboard's pages pass the person (or the support person
+viewing as the customer), the management API passes `Actor.root_key(...)`. A key that reaches
+its expiry date is found by `check_expired_keys` (a periodic job) with the system as actor.
+`key_quota_reached` is for the feature that caps a key's calls to call.
 
 Each event is recorded once per key (alert_events' unique (account, dedupe key)), listed on the
 Alerts page, sent to the webhook endpoints that subscribe to it (alerts' `alert_raised` signal),
@@ -151,8 +151,8 @@ def key_expired(key: ApiKey, actor: Actor) -> bool:
 
 
 def key_deleted(key: ApiKey, actor: Actor, deleted_at: datetime | None = None) -> bool:
-    """`key.deleted`: for the feature that deletes keys to call, before the row goes (the
-    event names the key)."""
+    """`key.deleted`, raised by the keys service once the deletion is committed (the row stays,
+    marked deleted_at, so the event names the key)."""
     data = deleted_data(key, actor, deleted_at or utcnow())
     return raise_key_event(key.user_id, "key.deleted", key, data)
 

@@ -1,4 +1,4 @@
-"""The management API (`/api/v1/keys…`, `/api/v1/account/usage`): an account's API keys and
+"""The management API (`/api/v1/keys…`, `/api/v1/account/usage…`): an account's API keys and
 usage by code, with a root key (dashboard/keys/root.py).
 
 - Every route names the scope it needs; a root key without it gets 403 `insufficient_scope`.
@@ -13,6 +13,9 @@ usage by code, with a root key (dashboard/keys/root.py).
   the same storage as the API's limits (Redis when configured, shared by every worker).
 - Changes take effect on every worker as dashboard changes do (keys.service calls
   key_changed). Each use is audited (`root_key.use`) and moves the key's last-used time.
+- DELETE answers the deleted key (status `deleted`) once; the key is then gone: reading,
+  changing or deleting it again is 404 `key_not_found` (a retry with the same Idempotency-Key
+  gets the first answer). Its calls stay in the logs and in the month's usage.
 """
 
 import hashlib
@@ -42,6 +45,7 @@ from dashboard.keys.service import (
     KeyLimitReached,
     KeyNotActive,
     create_key_within_plan,
+    delete_key,
     expire_key,
     key_of,
     keys_of,
@@ -52,7 +56,14 @@ from dashboard.models import IdempotentRequest, RootKey, ToolLog, User, utcnow
 from dashboard.paging import BadCursor, Keyset, decode_cursor, encode_cursor
 from dashboard.plans import plan_named
 from dashboard.tools.registry import all_tools
-from dashboard.usage.service import BadMonth, DateTimeText, month_usage, parse_month
+from dashboard.usage.service import (
+    GROUP_BY,
+    BadMonth,
+    DateTimeText,
+    month_usage,
+    parse_month,
+    usage_breakdown,
+)
 
 bp = Blueprint("management", __name__)
 
@@ -71,7 +82,7 @@ class KeyInfo(msgspec.Struct, forbid_unknown_fields=True):
     id: str
     name: str
     prefix: str
-    status: Literal["active", "rolled", "expired", "revoked"]
+    status: Literal["active", "rolled", "expired", "revoked", "deleted"]
     created_at: DateTimeText
     expires_at: DateTimeText | None
     last_used_at: DateTimeText | None
@@ -81,6 +92,7 @@ class KeyInfo(msgspec.Struct, forbid_unknown_fields=True):
     replaced_by: str | None
     monthly_call_cap: int | None
     mode: Literal["live", "test"]
+    deleted_at: DateTimeText | None
 
 
 class KeyList(msgspec.Struct, forbid_unknown_fields=True):
@@ -152,7 +164,7 @@ def key_info(key) -> KeyInfo:
         id=str(key.id),
         name=key.name,
         prefix=key.prefix,
-        status=key_status(key, utcnow()),
+        status="deleted" if key.deleted_at else key_status(key, utcnow()),
         created_at=iso(key.created_at),
         expires_at=iso(key.expires_at),
         last_used_at=iso(key.last_request_at),
@@ -162,6 +174,7 @@ def key_info(key) -> KeyInfo:
         replaced_by=str(key.replaced_by_id) if key.replaced_by_id else None,
         monthly_call_cap=key.monthly_call_cap,
         mode="test" if key.is_test else "live",
+        deleted_at=iso(key.deleted_at),
     )
 
 
@@ -536,6 +549,21 @@ def expire(key_id: str):
     return idempotent(write)
 
 
+@bp.delete("/v1/keys/<key_id>")
+def delete(key_id: str):
+    """Delete a key: it stops now on every worker and leaves the lists; its logged calls and
+    the month's usage keep it (as "deleted key <prefix>"). The answer is the key, once."""
+    root_key, account = root_key_for("keys:write")
+
+    def write():
+        key = key_or_404(account, key_id)
+        delete_key(key, actor=Actor.root_key(root_key))
+        used(root_key, account, "key.delete", key_id=str(key.id), key_prefix=key.prefix)
+        return json_response(key_info(key))
+
+    return idempotent(write)
+
+
 LOGS_PAGE_MAX = 100
 NEWEST_FIRST = Keyset((ToolLog.created_at, ToolLog.id))
 
@@ -556,6 +584,19 @@ def query_time(name: str) -> datetime | None:
     return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
+def query_text(name: str) -> str | None:
+    """A text from the query string (None when absent or empty), or 422 naming the parameter
+    when it holds a NUL character (no name has one, and PostgreSQL cannot compare one)."""
+    value = request.args.get(name) or None
+    if value is not None and "\x00" in value:
+        raise ApiError(
+            ErrorCode.INVALID_PARAMETERS,
+            f"{name} holds a NUL character.",
+            errors=[{"path": f"/query/{name}", "message": "no NUL character"}],
+        )
+    return value
+
+
 @bp.get("/v1/logs")
 def list_logs():
     """The account's logged calls, newest first, a page at a time (keyset cursor)."""
@@ -570,10 +611,11 @@ def list_logs():
                 errors=[{"path": "/query/status", "message": "success or error"}],
             )
         where.append(ToolLog.status == status)
-    if request.args.get("tool"):
-        where.append(ToolLog.tool_name == request.args["tool"])
+    tool = query_text("tool")
+    if tool:
+        where.append(ToolLog.tool_name == tool)
     if request.args.get("key_id"):
-        key = key_of(account, request.args["key_id"])
+        key = key_of(account, request.args["key_id"], deleted=True)
         if key is None:
             raise ApiError(ErrorCode.KEY_NOT_FOUND, "This account has no such API key.")
         where.append(ToolLog.api_key_id == key.id)
@@ -634,3 +676,32 @@ def account_usage():
         raise ApiError(ErrorCode.INVALID_MONTH, str(error)) from None
     used(root_key, account, "usage.read")
     return json_response(month_usage(account.id, account.subscription_plan, first, following))
+
+
+@bp.get("/v1/account/usage/breakdown")
+def account_usage_breakdown():
+    """The month's usage (?month=YYYY-MM, default this UTC month) of live keys grouped by
+    ?group_by=day|key|tool, narrowed to one ?key_id= (deleted keys too) or ?tool= if asked."""
+    root_key, account = root_key_for("usage:read")
+    try:
+        first, following = parse_month(request.args.get("month"), utcnow().date())
+    except BadMonth as error:
+        raise ApiError(ErrorCode.INVALID_MONTH, str(error)) from None
+    group_by = request.args.get("group_by") or "day"
+    if group_by not in GROUP_BY:
+        raise ApiError(
+            ErrorCode.INVALID_PARAMETERS,
+            "group_by is day, key or tool.",
+            errors=[{"path": "/query/group_by", "message": "day, key or tool"}],
+        )
+    key_id = None
+    if request.args.get("key_id"):
+        key = key_of(account, request.args["key_id"], deleted=True)
+        if key is None:
+            raise ApiError(ErrorCode.KEY_NOT_FOUND, "This account has no such API key.")
+        key_id = key.id
+    tool = query_text("tool")
+    used(root_key, account, "usage.read", group_by=group_by)
+    return json_response(
+        usage_breakdown(account.id, first, following, group_by, key_id=key_id, tool=tool)
+    )

@@ -12,7 +12,7 @@ from dashboard.api.catalog import Catalog, active_tools
 from dashboard.api.codes import ErrorCode, codes_by_status
 from dashboard.models import utcnow
 from dashboard.tools.registry import ToolVersion
-from dashboard.usage.service import Usage
+from dashboard.usage.service import Usage, UsageBreakdown
 
 JSON = "application/json"
 REF = "#/components/"
@@ -489,6 +489,7 @@ _, SHAPES = msgspec.json.schema_components(
         management.KeyUpdate,
         management.KeyRoll,
         management.LogList,
+        UsageBreakdown,
         leaks.LeakReport,
         leaks.LeakLabel,
     ],
@@ -588,11 +589,24 @@ LOG_PARAMETERS = tuple(
         ),
     )
 )
+BREAKDOWN_PARAMETERS = tuple(
+    {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+    for name, description, schema in (
+        (
+            "group_by",
+            "day (the default), key or tool.",
+            {"type": "string", "enum": ["day", "key", "tool"]},
+        ),
+        ("key_id", "Only this key's calls (a deleted key's too).", {"type": "string"}),
+        ("tool", "Only this tool's calls.", {"type": "string"}),
+    )
+)
 KEY_LINKS = {
     "GetKey": ("get_key", "The key."),
     "UpdateKey": ("update_key", "Change the key."),
     "RollKey": ("roll_key", "Roll the key."),
     "ExpireKey": ("expire_key", "Expire the key."),
+    "DeleteKey": ("delete_key", "Delete the key."),
 }
 
 
@@ -674,6 +688,14 @@ def management_paths(today) -> dict:
                 body="KeyUpdate",
                 params=(KEY_ID, IDEMPOTENCY_KEY),
             ),
+            "delete": management_operation(
+                "delete_key",
+                "Delete a key: it stops now and leaves the lists; its calls stay in the logs "
+                "and the month's usage (answered once: the key is then 404)",
+                "KeyInfo",
+                *written,
+                params=(KEY_ID, IDEMPOTENCY_KEY),
+            ),
         },
         "/api/v1/keys/{key_id}/roll": {
             "post": management_operation(
@@ -715,6 +737,17 @@ def management_paths(today) -> dict:
                 "Usage",
                 ErrorCode.INVALID_MONTH,
                 params=tuple(usage["parameters"]),
+            ),
+        },
+        "/api/v1/account/usage/breakdown": {
+            "get": management_operation(
+                "get_account_usage_breakdown",
+                "The account's usage of live keys for a month, by day, key or tool",
+                "UsageBreakdown",
+                ErrorCode.INVALID_MONTH,
+                ErrorCode.INVALID_PARAMETERS,
+                ErrorCode.KEY_NOT_FOUND,
+                params=(*usage["parameters"], *BREAKDOWN_PARAMETERS),
             ),
         },
     }

@@ -25,7 +25,7 @@ def index():
         "period_note": period.note,
         "periods": service.periods_for(plan.log_retention_days),
         "groups": service.error_groups(current_account, period.days),
-        "keys_by_id": {key.id: key for key in keys_of(current_account)},
+        "keys_by_id": {key.id: key for key in keys_of(current_account, deleted=True)},
         "plan": plan,
         "sparkline": service.sparkline_points,
         "sparkline_days": service.SPARKLINE_DAYS,

@@ -1,4 +1,4 @@
-"""Forms of the keys page: create, edit and roll."""
+"""Forms of the keys page: create, edit, roll and delete."""
 
 from datetime import date
 
@@ -196,3 +196,25 @@ class RollKeyForm(FlaskForm):
     def validate_grace(self, field):
         if field.data not in GRACE_PERIODS:
             field.errors.append("Choose how long the old key keeps working.")
+
+
+class DeleteKeyForm(FlaskForm):
+    """Deleting a key asks for its name typed again (its prefix for an unnamed key)."""
+
+    confirm = StringField(
+        "Type the key's name to confirm",
+        filters=[strip],
+        validators=[DataRequired("Type the key's name to confirm."), Length(max=NAME_MAX + 20)],
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )
+
+    def __init__(self, *args, key, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.key = key
+        if not key.name:
+            self.confirm.label.text = "Type the key's prefix to confirm"
+
+    def validate_confirm(self, field):
+        wanted = self.key.name or self.key.prefix
+        if " ".join((field.data or "").split()) != " ".join(wanted.split()):
+            field.errors.append(f"Type “{wanted}” exactly to delete this key.")

@@ -1,4 +1,4 @@
-"""The API keys page: list, create, edit, expire and roll keys.
+"""The API keys page: list, create, edit, expire, roll and delete keys.
 
 Every action is its own view, so that access rules (e.g. no key secrets while support staff
 impersonate a customer) can be added as decorators. Each works as a plain form post (303 back to
@@ -25,7 +25,7 @@ from dashboard.alerts.key_events import Actor
 from dashboard.audit import record_event
 from dashboard.customer_only import customer_only
 from dashboard.keys import activity
-from dashboard.keys.forms import CreateKeyForm, EditKeyForm, RollKeyForm
+from dashboard.keys.forms import CreateKeyForm, DeleteKeyForm, EditKeyForm, RollKeyForm
 from dashboard.keys.rules import key_status, shown_status, stopped_at
 from dashboard.keys.service import (
     GRACE_PERIODS,
@@ -33,6 +33,7 @@ from dashboard.keys.service import (
     KeyNotActive,
     KeyNotMovable,
     create_key_within_plan,
+    delete_key,
     expire_key,
     expiry_from_choice,
     key_limit_message,
@@ -440,3 +441,38 @@ def roll(key_id: str):
     audit_key("key.roll", key, successor_id=str(successor.id))
     flash(f"Key “{key.name}” rolled. Copy the new secret now: it is shown only once.", "success")
     return show_secret_once(successor, secret, replaced=key)
+
+
+def render_delete(key, form, status=200):
+    return render_template("keys/delete.html", form=form, **row_context(key)), status
+
+
+@bp.get("/<key_id>/delete")
+@acts_on(Permission.WRITE_KEYS)
+@login_required
+@customer_only
+def confirm_delete(key_id: str):
+    """Ask before deleting a key: its name typed again."""
+    key = own_key_or_404(key_id)
+    return render_delete(key, DeleteKeyForm(key=key))
+
+
+@bp.post("/<key_id>/delete")
+@acts_on(Permission.WRITE_KEYS)
+@login_required
+@customer_only
+def delete(key_id: str):
+    """Delete a key: it stops now (like Expire) and leaves the lists; its logged calls and
+    the month's usage keep it, named "deleted key <prefix>". Cannot be undone."""
+    key = own_key_or_404(key_id)
+    form = DeleteKeyForm(key=key)
+    if not form.validate_on_submit():
+        return render_delete(key, form, status=422)
+    delete_key(key, actor=current_actor())
+    audit_key("key.delete", key)
+    flash(
+        f"Key “{key.name or key.prefix}” deleted. It stops working {stop_delay()}; "
+        "its calls stay in the logs and usage.",
+        "success",
+    )
+    return redirect(url_for("keys.index"), 303)

@@ -1,9 +1,14 @@
-"""Keys: creating, reading, changing, expiring and rolling a user's keys.
+"""Keys: creating, reading, changing, expiring, rolling and deleting a user's keys.
 
-Creating (create_key_within_plan), rolling and expiring a key raise its lifecycle event
+Creating (create_key_within_plan), rolling, expiring and deleting a key raise its lifecycle event
 (dashboard/alerts/key_events.py) here, after the commit, with the actor the caller names: every
 caller, the dashboard's pages and the management API alike, goes through these functions.
 `create_key` is the bare insert (demo data, the playground's fixtures, tests): it raises none.
+
+Deleting a key (delete_key) keeps its row, marked `deleted_at`: it stops at once like an expired
+key (it is revoked too), and keys_of and key_of leave it out, so it is gone from every list and
+page and the management API answers 404 for it; its log rows, rollups and the month's usage stay
+(pages name it "deleted key <prefix>"). It cannot be undone.
 """
 
 import uuid
@@ -12,7 +17,13 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from dashboard.alerts.key_events import Actor, key_created, key_expired, key_rolled
+from dashboard.alerts.key_events import (
+    Actor,
+    key_created,
+    key_deleted,
+    key_expired,
+    key_rolled,
+)
 from dashboard.extensions import db
 from dashboard.keys.rules import key_refusal, key_status
 from dashboard.keys.secrets import derived_secret, display_prefix, hash_secret, new_secret
@@ -113,18 +124,25 @@ def lock_account(user_or_id) -> None:
     db.session.execute(sa.select(User.id).where(User.id == user_id).with_for_update())
 
 
-def keys_of(user: User, *, playground: bool = True) -> list[ApiKey]:
-    """The user's keys, newest first; playground=False leaves out the playground's keys."""
+def keys_of(user: User, *, playground: bool = True, deleted: bool = False) -> list[ApiKey]:
+    """The user's keys, newest first; playground=False leaves out the playground's keys, and
+    deleted keys are left out unless `deleted` (pages that name the key of a logged call)."""
     query = sa.select(ApiKey).where(ApiKey.user_id == user.id)
+    if not deleted:
+        query = query.where(ApiKey.deleted_at.is_(None))
     if not playground:
         query = query.where(ApiKey.is_playground.is_(False))
     return list(db.session.scalars(query.order_by(ApiKey.created_at.desc(), ApiKey.id.desc())))
 
 
 def rolled_from(key: ApiKey) -> ApiKey | None:
-    """The key that was rolled into `key`, if any."""
+    """The key that was rolled into `key`, if any (and not deleted since)."""
     return db.session.scalar(
-        sa.select(ApiKey).where(ApiKey.replaced_by_id == key.id, ApiKey.user_id == key.user_id)
+        sa.select(ApiKey).where(
+            ApiKey.replaced_by_id == key.id,
+            ApiKey.user_id == key.user_id,
+            ApiKey.deleted_at.is_(None),
+        )
     )
 
 
@@ -144,14 +162,16 @@ def rolled_pairs_together(keys: list[ApiKey]) -> list[ApiKey]:
     return sorted(keys, key=lambda key: (position[newest_in_chain(key).id], position[key.id]))
 
 
-def key_of(user: User, key_id: str | uuid.UUID) -> ApiKey | None:
-    """The user's key with this id; None for someone else's key or a malformed id."""
+def key_of(user: User, key_id: str | uuid.UUID, *, deleted: bool = False) -> ApiKey | None:
+    """The user's key with this id; None for someone else's key, a malformed id, and a deleted
+    key unless `deleted` (its calls are still read by it, e.g. the logs' key filter)."""
     key_uuid = parse_uuid(key_id)
     if key_uuid is None:
         return None
-    return db.session.scalar(
-        sa.select(ApiKey).where(ApiKey.id == key_uuid, ApiKey.user_id == user.id)
-    )
+    query = sa.select(ApiKey).where(ApiKey.id == key_uuid, ApiKey.user_id == user.id)
+    if not deleted:
+        query = query.where(ApiKey.deleted_at.is_(None))
+    return db.session.scalar(query)
 
 
 def active_key_count(user: User, now: datetime | None = None) -> int:
@@ -264,6 +284,23 @@ def expire_key(key: ApiKey, *, actor: Actor, now: datetime | None = None) -> Api
     db.session.commit()
     key_changed(key.id)
     key_expired(key, actor)
+    return key
+
+
+def delete_key(key: ApiKey, *, actor: Actor, now: datetime | None = None) -> ApiKey:
+    """Delete a key: it stops now on every worker as an expired key does (revoked_at is set
+    if it was still working), and leaves every list; its row stays for its log rows and usage.
+    Raises key.deleted by `actor`. Deleting a deleted key changes nothing and raises nothing."""
+    if key.deleted_at is not None:
+        return key
+    now = now or utcnow()
+    key.deleted_at = now
+    if key.revoked_at is None:
+        key.revoked_at = now
+    key.is_active = False
+    db.session.commit()
+    key_changed(key.id)
+    key_deleted(key, actor, now)
     return key
 
 

@@ -124,8 +124,11 @@ NO_KEY = ("", "")
 
 
 def key_labels(user: User) -> dict[uuid.UUID, tuple[str, str]]:
-    """Each of the user's keys' name and prefix, by id."""
-    return {key.id: (key.name, key.prefix) for key in keys_of(user)}
+    """Each of the user's keys' name and prefix, by id (a deleted key's name: `deleted key`)."""
+    return {
+        key.id: ("deleted key" if key.deleted_at else key.name, key.prefix)
+        for key in keys_of(user, deleted=True)
+    }
 
 
 def streamed(stmt, as_columns) -> Iterator[tuple]:

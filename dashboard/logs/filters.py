@@ -375,7 +375,10 @@ class Chip:
 def chips_of(filters: LogFilter, keys: list[ApiKey]) -> list[Chip]:
     """Every applied filter but the free-text search (the box shows that), in URL order."""
     args = filters.query_args()
-    names = {key.id: key.name or key.prefix for key in keys}
+    names = {
+        key.id: f"deleted key {key.prefix}…" if key.deleted_at else key.name or key.prefix
+        for key in keys
+    }
     shown = {
         "status": filters.status,
         "http": str(filters.http_status) if filters.http_status else None,

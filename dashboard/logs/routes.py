@@ -102,7 +102,7 @@ def rejected(filters: LogFilter):
 def filters_context(filters: LogFilter) -> dict:
     """What the filters form needs: the controls' choices and the applied filters as chips.
     A fragment carries the form too (swapped out of band), so chips and controls follow."""
-    keys = keys_of(current_account)
+    keys = keys_of(current_account, deleted=True)
     return {
         "keys": keys,
         "tool_names": service.tool_names_of(current_account),
@@ -162,7 +162,9 @@ def detail(log_id: str):
     input_cut = truncation_of(log.input_payload)
     context = {
         "log": log,
-        "key": next((k for k in keys_of(current_account) if k.id == log.api_key_id), None),
+        "key": next(
+            (k for k in keys_of(current_account, deleted=True) if k.id == log.api_key_id), None
+        ),
         "back_url": back_to_list(request.args.get("back", "")),
         "back": request.args.get("back", ""),
         "curl": None

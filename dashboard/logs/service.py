@@ -217,7 +217,7 @@ def page_of_logs(
     )
     return LogPage(
         logs=page.rows,
-        keys={key.id: key for key in keys_of(user)},
+        keys={key.id: key for key in keys_of(user, deleted=True)},
         next_cursor=encode_cursor(*page.following) if page.following else None,
         prev_cursor=encode_cursor(*page.preceding) if page.preceding else None,
         is_first=page.is_first,

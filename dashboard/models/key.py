@@ -39,6 +39,10 @@ class ApiKey(db.Model):
     # Revision 0012: a key's own monthly cap (None: the account's quota only), and test mode.
     monthly_call_cap: Mapped[int | None] = mapped_column(sa.Integer)
     is_test: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    # Revision 0014: when the key was deleted (None: not deleted). A deleted key also has
+    # revoked_at (it stopped at once) and is gone from every list, but its row stays, so its
+    # log rows, rollups and the month's usage keep naming it ("deleted key <prefix>").
+    deleted_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     user = relationship("User", back_populates="api_keys")
 

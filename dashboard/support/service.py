@@ -190,7 +190,8 @@ def people_overview(account: User) -> PeopleOverview:
 
 
 def keys_overview(user: User) -> list[dict]:
-    """The user's keys as support sees them: prefix, name, status and dates, never the hash."""
+    """The user's keys as support sees them: prefix, name, status and dates, never the hash
+    (deleted keys too, with the status `deleted`: support explains the calls they made)."""
     now = utcnow()
     keys = db.session.scalars(
         sa.select(ApiKey)
@@ -201,7 +202,7 @@ def keys_overview(user: User) -> list[dict]:
         {
             "prefix": key.prefix,
             "name": key.name,
-            "status": shown_status(key, now),
+            "status": "deleted" if key.deleted_at else shown_status(key, now),
             "created_at": key.created_at,
             "expires_at": key.expires_at,
             "last_request_at": key.last_request_at,

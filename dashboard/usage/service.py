@@ -10,7 +10,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 
 import msgspec
 import sqlalchemy as sa
@@ -81,6 +81,46 @@ class Usage(msgspec.Struct, forbid_unknown_fields=True):
     quota: UsageQuota
     days: list[UsageDay]
     tools: list[UsageTool]
+
+
+class UsageKeyRef(msgspec.Struct, forbid_unknown_fields=True):
+    """The key of a breakdown row; `deleted`: the key was deleted (its calls still count)."""
+
+    id: str
+    name: str
+    prefix: str
+    deleted: bool
+
+
+class UsageGroup(msgspec.Struct, forbid_unknown_fields=True):
+    """One row of a breakdown: the day, key or tool it is for (the others null), its calls,
+    errors, tokens and refusals, and the average execution time of its calls."""
+
+    date: DateText | None
+    key: UsageKeyRef | None
+    tool: str | None
+    calls: Count
+    errors: Count
+    tokens: Count
+    rejected_rate_limit: Count
+    rejected_quota: Count
+    avg_latency_ms: Annotated[float, msgspec.Meta(ge=0)] | None
+
+
+GroupBy = Literal["day", "key", "tool"]
+GROUP_BY = get_args(GroupBy)
+
+
+class UsageBreakdown(msgspec.Struct, forbid_unknown_fields=True):
+    """A month's usage of live keys grouped by day, key or tool, optionally narrowed to one
+    key or one tool: days oldest first (days without calls left out), keys and tools busiest
+    first."""
+
+    month: Annotated[str, msgspec.Meta(pattern="^[0-9]{4}-[0-9]{2}$")]
+    group_by: GroupBy
+    key_id: str | None
+    tool: str | None
+    groups: list[UsageGroup]
 
 
 class BadMonth(ValueError):
@@ -308,16 +348,23 @@ def daily_tool_rows(user_id: uuid.UUID, first: date, following: date) -> list[di
 
 
 def key_breakdown(user_id: uuid.UUID, first: date, following: date) -> list[dict]:
-    """Per API key of the user: the month's calls, errors, tokens, rejections, average latency."""
+    """Per API key of the user: the month's calls, errors, tokens, rejections, average latency
+    (deleted keys too, marked `deleted`: their calls still count)."""
     rows = month_totals_by(
-        (ApiKey.id, ApiKey.name, ApiKey.prefix),
+        (ApiKey.id, ApiKey.name, ApiKey.prefix, ApiKey.deleted_at),
         user_id,
         first,
         following,
         join=(ApiKey, sa.and_(ApiKey.id == UsageDaily.api_key_id, ApiKey.user_id == user_id)),
     )
     return [
-        {"key_id": str(row.id), "name": row.name, "prefix": row.prefix, **counters(row)}
+        {
+            "key_id": str(row.id),
+            "name": row.name,
+            "prefix": row.prefix,
+            "deleted": row.deleted_at is not None,
+            **counters(row),
+        }
         for row in rows
     ]
 
@@ -456,3 +503,78 @@ def first_run_steps(user_id: uuid.UUID) -> dict[str, bool] | None:
         "key": _any(ApiKey.user_id == user_id, ApiKey.is_playground.is_(False)),
         "call": False,
     }
+
+
+def usage_breakdown(
+    user_id: uuid.UUID,
+    first: date,
+    following: date,
+    group_by: str,
+    *,
+    key_id: uuid.UUID | None = None,
+    tool: str | None = None,
+) -> UsageBreakdown:
+    """The month's usage_daily counters grouped by `group_by` (`day`, `key` or `tool`), for one
+    key or tool when asked. Only live keys' calls count: a test-mode key's calls are in
+    usage_daily (the logs page shows them) but never in billable usage. Deleted keys' calls
+    count, their key marked `deleted`."""
+    total = sa.func.sum
+    grouped = {
+        "day": (UsageDaily.day,),
+        "key": (ApiKey.id, ApiKey.name, ApiKey.prefix, ApiKey.deleted_at),
+        "tool": (UsageDaily.tool_name,),
+    }[group_by]
+    where = [
+        UsageDaily.user_id == user_id,
+        UsageDaily.day >= first,
+        UsageDaily.day < following,
+        ApiKey.is_test.is_(False),
+    ]
+    if key_id is not None:
+        where.append(UsageDaily.api_key_id == key_id)
+    if tool is not None:
+        where.append(UsageDaily.tool_name == tool)
+    calls = total(UsageDaily.calls)
+    order = (UsageDaily.day,) if group_by == "day" else (calls.desc(), *grouped)
+    rows = db.session.execute(
+        sa.select(
+            *grouped,
+            calls.label("calls"),
+            total(UsageDaily.errors).label("errors"),
+            total(UsageDaily.tokens).label("tokens"),
+            total(UsageDaily.rejected_rate_limit).label("rejected_rate_limit"),
+            total(UsageDaily.rejected_quota).label("rejected_quota"),
+            total(UsageDaily.execution_ms_total).label("execution_ms_total"),
+        )
+        .select_from(UsageDaily)
+        .join(ApiKey, sa.and_(ApiKey.id == UsageDaily.api_key_id, ApiKey.user_id == user_id))
+        .where(*where)
+        .group_by(*grouped)
+        .order_by(*order)
+    ).all()
+    return UsageBreakdown(
+        month=first.strftime("%Y-%m"),
+        group_by=group_by,
+        key_id=str(key_id) if key_id else None,
+        tool=tool,
+        groups=[usage_group(row, group_by) for row in rows],
+    )
+
+
+def usage_group(row, group_by: str) -> UsageGroup:
+    calls = int(row.calls)
+    return UsageGroup(
+        date=row.day.isoformat() if group_by == "day" else None,
+        key=UsageKeyRef(
+            id=str(row.id), name=row.name, prefix=row.prefix, deleted=row.deleted_at is not None
+        )
+        if group_by == "key"
+        else None,
+        tool=row.tool_name if group_by == "tool" else None,
+        calls=calls,
+        errors=int(row.errors),
+        tokens=int(row.tokens),
+        rejected_rate_limit=int(row.rejected_rate_limit),
+        rejected_quota=int(row.rejected_quota),
+        avg_latency_ms=round(int(row.execution_ms_total) / calls, 1) if calls else None,
+    )

@@ -160,6 +160,7 @@ CUSTOMER_PAGES = [
     ("key-roll", "/keys/{key}/roll"),
     ("key-expire", "/keys/{key}/expire"),
     ("key-expire-from-its-page", "/keys/{key}/expire?back=key"),
+    ("key-delete", "/keys/{key}/delete"),
     ("root-keys", "/keys/root/"),
     ("tools", "/tools/"),
     ("tool", "/tools/json_validate"),

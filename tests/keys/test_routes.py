@@ -47,6 +47,8 @@ KEY_URLS = [
     ("post", "/keys/{id}/expire"),
     ("get", "/keys/{id}/roll"),
     ("post", "/keys/{id}/roll"),
+    ("get", "/keys/{id}/delete"),
+    ("post", "/keys/{id}/delete"),
 ]
 
 

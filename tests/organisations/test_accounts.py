@@ -318,11 +318,12 @@ def test_a_viewer_sees_the_keys_without_any_form_or_button_to_change_them(
     page = client.get("/keys/").get_data(as_text=True)
     assert "Acme production" in page
     assert 'id="create-key"' not in page and 'href="#create-key"' not in page
-    for action in ("edit", "roll", "expire"):
+    for action in ("edit", "roll", "expire", "delete"):
         assert f"/keys/{key.id}/{action}" not in page
     assert "As viewer in Acme you see its keys but cannot create" in page
     own_page = client.get(f"/keys/{key.id}").get_data(as_text=True)
-    assert f"/keys/{key.id}/roll" not in own_page and f"/keys/{key.id}/expire" not in own_page
+    for action in ("roll", "expire", "delete"):
+        assert f"/keys/{key.id}/{action}" not in own_page
     # A developer of the same organisation gets the form and the buttons.
     developer = make_user("dev@example.com")
     join(acme, developer, Role.DEVELOPER)
@@ -331,6 +332,7 @@ def test_a_viewer_sees_the_keys_without_any_form_or_button_to_change_them(
     page = client.get("/keys/").get_data(as_text=True)
     assert 'id="create-key"' in page and f"/keys/{key.id}/roll" in page
     assert "keys-read-only" not in page
+    assert f"/keys/{key.id}/delete" in client.get(f"/keys/{key.id}").get_data(as_text=True)
 
 
 def test_the_settings_choose_what_a_leak_report_does_to_the_organisations_keys(

@@ -101,7 +101,7 @@ def test_the_management_api_matches_its_document_with_a_root_key(app, root_secre
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app).include(tag="management")
     headers = {"Authorization": f"Bearer {root_secret}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 8
+    assert len(operations) == 10
 
     for operation in operations:
         strategy = operation.as_strategy(GenerationMode.POSITIVE) | operation.as_strategy(
@@ -127,7 +127,7 @@ def test_the_management_api_matches_its_document_with_a_root_key(app, root_secre
 
 
 @pytest.mark.parametrize("app_overrides", [{"MANAGEMENT_RATE_LIMIT_PER_MINUTE": 100_000}])
-def test_the_stateful_phase_walks_create_then_get_update_roll_and_expire(app, root_secret):
+def test_the_stateful_phase_walks_create_then_get_update_roll_expire_and_delete(app, root_secret):
     """Schemathesis follows the document's links from a created key to its other operations."""
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app).include(tag="management")
     headers = {"Authorization": f"Bearer {root_secret}"}
@@ -154,4 +154,4 @@ def test_the_stateful_phase_walks_create_then_get_update_roll_and_expire(app, ro
             suppress_health_check=list(HealthCheck),
         )
     )
-    assert {"create_key", "get_key"} <= followed
+    assert {"create_key", "get_key", "delete_key"} <= followed
