@@ -197,14 +197,14 @@ def register_blueprints(app: Flask) -> None:
         alerts,
         auth,
         catalog,
-        inbox,
         keys,
         logs,
         members,
         support,
         usage,
-        webhooks,
     )
+    from dashboard.inbox import routes as inbox  # the package holds the API's services too
+    from dashboard.webhooks import routes as webhooks
     from dashboard.keys import root_pages
     from dashboard.observability import routes as observability_routes
     from dashboard.support import tool_admin

@@ -11,8 +11,8 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 
 from dashboard.extensions import db
-from dashboard.logs.retention import retention_start
 from dashboard.models import ErrorGroupDay, User, utcnow
+from dashboard.retention import retention_start
 
 SPARKLINE_DAYS = 14
 MAX_GROUPS = 100
