@@ -19,7 +19,7 @@ from dashboard.webhooks import service as webhooks
 from dashboard.webhooks.delivery import url_problem
 from tests.api.conftest import error_code
 from tests.inbox.test_inbox import make_errors
-from tests.logs.conftest import call, key  # noqa: F401  (record failed calls)
+from tests.logs.conftest import call, key  # noqa: F401  (`call` records failed calls)
 
 ALL_SCOPES = ["keys:read", "logs:read", "webhooks:read", "webhooks:write"]
 HOOK = {"url": "https://example.com/hooks/toolbox", "event_types": ["key.created"]}
@@ -218,9 +218,9 @@ def test_the_accounts_cap_on_endpoints_holds(api, user, root):
 # Error groups.
 
 
-def test_error_groups_are_the_inboxs_in_its_order_a_page_at_a_time(api, user, call, root):
+def test_error_groups_are_the_inboxs_in_its_order_a_page_at_a_time(api, user, request, root):
     keys = [create_key(user, name)[0] for name in ("a", "b")]
-    make_errors(call, keys)
+    make_errors(request.getfixturevalue("call"), keys)
     days = inbox.default_period(plan_named(user.subscription_plan).log_retention_days)
     expected = inbox.error_groups(user, days)
     assert len(expected) > 3
@@ -245,8 +245,8 @@ def test_error_groups_are_the_inboxs_in_its_order_a_page_at_a_time(api, user, ca
     assert "errors.list" in root_key_actions()
 
 
-def test_error_groups_of_another_account_are_never_listed(api, make_user, call, root):
-    make_errors(call, [create_key(make_user(), "theirs")[0]], count=8)
+def test_error_groups_of_another_account_are_never_listed(api, make_user, request, root):
+    make_errors(request.getfixturevalue("call"), [create_key(make_user(), "theirs")[0]], count=8)
     assert send(api, "GET", "/api/v1/errors", root).get_json()["groups"] == []
 
 
