@@ -37,6 +37,10 @@ bp = Blueprint("management_hooks", __name__)
 
 ERRORS_PAGE_MAX = inbox.MAX_GROUPS
 NOT_NUL = "^[^\\u0000]*$"
+URL_SHAPE = (
+    "^[Hh][Tt][Tt][Pp][Ss]?://([^/?#@\\u0000]*@)?([A-Za-z0-9_.-]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?"
+    "([/?#][^\\u0000]*)?$"
+)
 
 # Shapes (their schemas go into the OpenAPI document).
 
@@ -47,7 +51,9 @@ Url = Annotated[
     msgspec.Meta(
         min_length=1,
         max_length=2000,
-        pattern="^https?://[^\\u0000]*$",
+        # The shape url_problem can accept (http or https, a host of letters, digits, _ - and
+        # dots, or an IP address): its checks then refuse the rest with the page's reason.
+        pattern=URL_SHAPE,
         examples=["https://example.com/webhooks/toolbox"],
     ),
 ]

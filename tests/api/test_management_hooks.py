@@ -167,7 +167,7 @@ def test_endpoints_of_another_account_and_malformed_ids_are_404(api, user, make_
         "http://[::ffff:10.0.0.1]/hook",
         "http://[64:ff9b::a9fe:a9fe]/",
         "https://user:password@example.com/hook",
-        "https://exa mple.com/hook",
+        "http://[fe80::1]/",
     ],
 )
 def test_urls_the_page_refuses_are_refused_with_the_pages_reason(api, user, root, url):
@@ -195,6 +195,7 @@ def test_urls_the_page_refuses_are_refused_with_the_pages_reason(api, user, root
         ({"url": HOOK["url"], "event_types": []}, "/event_types"),
         ({"url": HOOK["url"], "event_types": ["key.stolen"]}, "/event_types"),
         ({"url": "ftp://example.com/", "event_types": ["key.created"]}, "/url"),
+        ({"url": "https://exa mple.com/", "event_types": ["key.created"]}, "/url"),
         ({**HOOK, "description": "x" * 201}, "/description"),
         ({**HOOK, "description": "a\u0000b"}, "/description"),
         ({**HOOK, "secret": "whsec_mine"}, "/"),
