@@ -172,7 +172,10 @@ def after_cursor(cursor: str) -> tuple[datetime, tuple[str, str, str, str]]:
         last_seen, *identity = json.loads(raw)
         if len(identity) != 4 or not all(isinstance(part, str) for part in identity):
             raise ValueError
-        return datetime.fromisoformat(last_seen), tuple(identity)
+        at = datetime.fromisoformat(last_seen)
+        if at.tzinfo is not None:  # ours are naive UTC
+            raise ValueError
+        return at, tuple(identity)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise ApiError(
             ErrorCode.INVALID_PARAMETERS,
@@ -293,7 +296,7 @@ def create_webhook():
                 f"An account may have at most {webhooks.MAX_ENDPOINTS} endpoints: delete one "
                 "first.",
             ) from None
-        used(root_key, account, "webhook.create", webhook_id=str(endpoint.id), url=endpoint.url)
+        used(root_key, account, "webhook.create", webhook_id=str(endpoint.id))
         return json_response(WebhookWithSecret(webhook_info(endpoint), secret), 201)
 
     return idempotent(write)
@@ -328,7 +331,7 @@ def update_webhook(webhook_id: str):
         webhooks.update_endpoint(endpoint, url, (description or "").strip(), events)
         if body.enabled is not msgspec.UNSET and body.enabled != endpoint.is_enabled:
             webhooks.set_enabled(endpoint, body.enabled)
-        used(root_key, account, "webhook.edit", webhook_id=str(endpoint.id), url=endpoint.url)
+        used(root_key, account, "webhook.edit", webhook_id=str(endpoint.id))
         return json_response(webhook_info(endpoint))
 
     return idempotent(write)
@@ -343,7 +346,7 @@ def delete_webhook(webhook_id: str):
         endpoint = webhook_or_404(account, webhook_id)
         shown = webhook_info(endpoint)
         webhooks.delete_endpoint(endpoint)
-        used(root_key, account, "webhook.delete", webhook_id=shown.id, url=shown.url)
+        used(root_key, account, "webhook.delete", webhook_id=shown.id)
         return json_response(shown)
 
     return idempotent(write)

@@ -275,6 +275,12 @@ def test_the_period_is_the_inboxs_and_is_cut_to_the_retention(api, user, root):
         ("limit=101", "limit"),
         ("cursor=nope", "cursor"),
         ("cursor=WyJ4Il0", "cursor"),
+        (
+            "cursor=WyIyMDI2LTAxLTAxVDAwOjAwOjAwKzAwOjAwIiwgImEiLCAiYiIsICJjIiwgImQiXQ",
+            "cursor",
+        ),  # aware
+        ("cursor=WyIyMDI2LTAxLTAxVDAwOjAwOjAwIiwgImEiLCAiYiIsICJjIiwgNF0", "cursor"),
+        ("cursor=eyJhIjogMX0", "cursor"),
     ],
 )
 def test_bad_queries_get_422_naming_the_parameter(api, root, query, parameter):
