@@ -207,7 +207,7 @@ def register_blueprints(app: Flask) -> None:
     from dashboard.inbox import routes as inbox  # the package holds the API's services too
     from dashboard.keys import root_pages
     from dashboard.observability import routes as observability_routes
-    from dashboard.support import tool_admin
+    from dashboard.support import portal_admin, tool_admin
     from dashboard.webhooks import routes as webhooks
 
     features = (
@@ -227,6 +227,7 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
     app.register_blueprint(root_pages.bp)  # /keys/root: the management API's secrets
     app.register_blueprint(tool_admin.bp)  # /support/tools: the super admins' upstream tools
+    app.register_blueprint(portal_admin.bp)  # /support/portal: the super admins' portal settings
     app.register_blueprint(observability_routes.bp)  # /metrics, /health/*: the dashboard only
 
 

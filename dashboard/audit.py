@@ -35,6 +35,7 @@ KNOWN_ACTIONS = (
     "organisation.leave",
     "organisation.transfer",
     "organisation.delete",
+    "portal.settings",
     "user.role",
     "user.plan",
 )
@@ -62,6 +63,7 @@ ACTION_WORDS = {
     "organisation.leave": "Left",
     "organisation.transfer": "Transferred ownership",
     "organisation.delete": "Deleted the organisation",
+    "portal.settings": "Changed the developer portal",
     "user.role": "Changed role",
     "user.plan": "Changed plan",
 }

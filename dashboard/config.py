@@ -122,7 +122,8 @@ class Config:
         # How long a key made by a tool's playground works (a new one is made after that).
         self.PLAYGROUND_KEY_MINUTES = env_int("PLAYGROUND_KEY_MINUTES", 15)
         # The public developer portal (dashboard/portal): on or off, its texts, and which tools
-        # it shows (empty: every tool). A super admin may override the texts and the tools.
+        # it shows (empty: every tool). A super admin may override the texts and the tools on
+        # /support/portal; PORTAL_ENABLED stays the environment's (docs/portal.md).
         self.PORTAL_ENABLED = env_flag("PORTAL_ENABLED", True)
         self.PORTAL_TITLE = os.environ.get("PORTAL_TITLE", "Toolbox API")
         self.PORTAL_TAGLINE = os.environ.get(
@@ -130,6 +131,8 @@ class Config:
         )
         self.PORTAL_LOGO_URL = os.environ.get("PORTAL_LOGO_URL", "")
         self.PORTAL_PUBLIC_TOOLS = env_list("PORTAL_PUBLIC_TOOLS", "")
+        # Markdown under the tagline on the landing page (rendered and sanitised).
+        self.PORTAL_INTRO = os.environ.get("PORTAL_INTRO", "")
         # Email (dashboard/mail.py): SMTP when MAIL_SERVER is set; otherwise messages are printed
         # and appended to MAIL_OUTBOX_FILE in instance/ (empty: printed only).
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")

@@ -31,6 +31,7 @@ REDIS_SERVER = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 REDIS_KEY_PREFIX = f"toolbox-test-{uuid.uuid4().hex[:12]}"
 PASSWORD = "correct horse battery"
 TABLES = (
+    "portal_settings",
     "account_settings",
     "account_security",
     "web_sessions",

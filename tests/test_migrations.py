@@ -87,6 +87,7 @@ DASHBOARD_TABLES = {
     "memberships",
     "invitations",
     "account_settings",
+    "portal_settings",
 }
 
 

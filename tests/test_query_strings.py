@@ -76,6 +76,7 @@ DECLARED = {
     "tool_admin.index": ("admin", ()),
     "tool_admin.new": ("admin", ()),
     "tool_admin.edit": ("admin", ()),
+    "portal_admin.index": ("admin", ()),
 }
 # Not pages: walked elsewhere (the API by Schemathesis, health and metrics by their own tests).
 NOT_PAGES = {"static", "observability.live", "observability.ready", "observability.metrics"}

@@ -316,6 +316,29 @@ def invite_member(slug: str):
     return render_members(organisation, role, form, status=422)
 
 
+def flash_outcome(action, done: str) -> None:
+    """Run `action`; flash the refusal it raises, or `done`."""
+    try:
+        action()
+    except MembershipRefused as refused:
+        flash(str(refused), "danger")
+    else:
+        flash(done, "success")
+
+
+def member_action(slug: str, person_id: str, permission: Permission, action, done: str):
+    """A button on a member's row: checked role, CSRF token and id, then `action(actor,
+    organisation, member_id)` with its outcome flashed on the members page."""
+    organisation, role = membership_or_404(slug)
+    require(role, permission)
+    checked_action()
+    person = parse_uuid(person_id)
+    if person is None:
+        abort(404)
+    flash_outcome(lambda: action(current_user, organisation, person), done)
+    return back_to_members(organisation)
+
+
 @bp.post("/o/<slug>/members/<person_id>/role", endpoint="change_role")
 @login_required
 def change_member_role(slug: str, person_id: str):
@@ -325,50 +348,36 @@ def change_member_role(slug: str, person_id: str):
     person = parse_uuid(person_id)
     if not form.validate_on_submit() or person is None:
         abort(400 if person else 404)
-    try:
-        change_role(current_user, organisation, person, parse_role(form.role.data))
-    except MembershipRefused as refused:
-        flash(str(refused), "danger")
-    else:
-        flash("The role is changed.", "success")
+    chosen = parse_role(form.role.data)
+    flash_outcome(
+        lambda: change_role(current_user, organisation, person, chosen), "The role is changed."
+    )
     return back_to_members(organisation)
 
 
 @bp.post("/o/<slug>/members/<person_id>/remove", endpoint="remove")
 @login_required
 def remove(slug: str, person_id: str):
-    organisation, role = membership_or_404(slug)
-    require(role, Permission.WRITE_MEMBERS)
-    checked_action()
-    person = parse_uuid(person_id)
-    if person is None:
-        abort(404)
-    try:
-        remove_member(current_user, organisation, person)
-    except MembershipRefused as refused:
-        flash(str(refused), "danger")
-        return back_to_members(organisation)
-    flash("The member is removed; their next page no longer opens the organisation.", "success")
-    return back_to_members(organisation)
+    return member_action(
+        slug,
+        person_id,
+        Permission.WRITE_MEMBERS,
+        remove_member,
+        "The member is removed; their next page no longer opens the organisation.",
+    )
 
 
 @bp.post("/o/<slug>/members/<person_id>/transfer", endpoint="transfer")
 @login_required
 def transfer(slug: str, person_id: str):
     """Make a member an owner, and the owner who asks an admin."""
-    organisation, role = membership_or_404(slug)
-    require(role, Permission.TRANSFER_OWNERSHIP)
-    checked_action()
-    person = parse_uuid(person_id)
-    if person is None:
-        abort(404)
-    try:
-        transfer_ownership(current_user, organisation, person)
-    except MembershipRefused as refused:
-        flash(str(refused), "danger")
-    else:
-        flash("Ownership is transferred; you are an admin now.", "success")
-    return back_to_members(organisation)
+    return member_action(
+        slug,
+        person_id,
+        Permission.TRANSFER_OWNERSHIP,
+        transfer_ownership,
+        "Ownership is transferred; you are an admin now.",
+    )
 
 
 @bp.post("/o/<slug>/delete", endpoint="delete")
@@ -416,16 +425,14 @@ def invitation_action(slug: str, invitation_id: str, action: str):
     invitation = invitation_of(organisation, invitation_key) if invitation_key else None
     if invitation is None or action not in ("resend", "revoke"):
         abort(404)
-    try:
-        if action == "resend":
-            resend(current_user, organisation, invitation)
-            flash(
-                f"Invitation sent again to {invitation.email}; the earlier link no longer works.",
-                "success",
-            )
-        else:
-            revoke(current_user, organisation, invitation)
-            flash(f"The invitation to {invitation.email} is withdrawn.", "success")
-    except MembershipRefused as refused:
-        flash(str(refused), "danger")
+    if action == "resend":
+        flash_outcome(
+            lambda: resend(current_user, organisation, invitation),
+            f"Invitation sent again to {invitation.email}; the earlier link no longer works.",
+        )
+    else:
+        flash_outcome(
+            lambda: revoke(current_user, organisation, invitation),
+            f"The invitation to {invitation.email} is withdrawn.",
+        )
     return back_to_members(organisation)

@@ -21,6 +21,7 @@ from dashboard.models.audit import AuditEvent
 from dashboard.models.key import ApiKey, IdempotentRequest, RootKey
 from dashboard.models.organisation import Invitation, Membership, Organisation
 from dashboard.models.outcomes import ErrorGroupDay, RejectedCalls
+from dashboard.models.portal import PortalOverrides
 from dashboard.models.tool import Tool
 from dashboard.models.types import utcnow
 from dashboard.models.usage import ToolLog, UsageDaily, UsageSummary
@@ -41,6 +42,7 @@ __all__ = [
     "KeySeenIp",
     "Membership",
     "Organisation",
+    "PortalOverrides",
     "RecoveryCode",
     "RejectedCalls",
     "RootKey",

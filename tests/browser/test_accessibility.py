@@ -209,6 +209,7 @@ SUPPORT_PAGES = [
     ("audit", "/support/audit"),
     ("tool-admin", "/support/tools/"),
     ("tool-admin-new", "/support/tools/new"),
+    ("portal-admin", "/support/portal/"),
 ]
 
 

@@ -32,7 +32,15 @@ ACCOUNT_BLUEPRINTS = {
 }
 # Blueprints of the person (auth, settings), of an organisation named in the URL, of staff, and
 # the service routes: they check who may do what themselves.
-PERSON_BLUEPRINTS = {"auth", "account", "organisations", "support", "tool_admin", "observability"}
+PERSON_BLUEPRINTS = {
+    "auth",
+    "account",
+    "organisations",
+    "support",
+    "tool_admin",
+    "portal_admin",
+    "observability",
+}
 
 
 def as_member(app, person):

@@ -18,7 +18,7 @@ import redis
 from dashboard.extensions import db
 from dashboard.models import Tool
 from dashboard.tools.sync import sync_tools
-from tests.conftest import REDIS_SERVER, make_app, require, upgrade_to_head
+from tests.conftest import REDIS_SERVER, make_app, require, require_redis, upgrade_to_head
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,6 +49,32 @@ def stop_server(gunicorn, app, redis_prefix: str | None = None) -> None:
         client = redis.Redis.from_url(REDIS_SERVER)
         for name in client.scan_iter(f"{redis_prefix}*"):
             client.delete(name)
+
+
+@contextlib.contextmanager
+def redis_gunicorn(databases, tmp_path_factory, workers: int, prefix: str, **settings):
+    """(gunicorn, setup app): `workers` workers on a fresh PostgreSQL database, counting limits
+    in Redis under `prefix` (failures show up, never pass open), with `settings` added to the
+    environment; stopped, and the prefix's Redis keys deleted, on leaving."""
+    require_gunicorn()
+    require_redis()
+    url, app = served_database(databases)
+    env = {
+        "DATABASE_URL": url,
+        "RATELIMIT_STORAGE_URI": REDIS_SERVER,
+        "RATELIMIT_KEY_PREFIX": prefix,
+        "RATELIMIT_FAIL_OPEN": "false",  # a Redis failure must show up, not pass silently
+        "SECRET_KEY": "gunicorn-test-secret",
+        "APP_ENV": "development",
+        "DATABASE_POOL_SIZE": "4",
+        **settings,
+    }
+    gunicorn = Gunicorn(env, workers, tmp_path_factory.mktemp("gunicorn"))
+    try:
+        gunicorn.wait_until_ready()
+        yield gunicorn, app
+    finally:
+        stop_server(gunicorn, app, prefix)
 
 
 def free_port() -> int:

@@ -14,19 +14,8 @@ from dashboard.auth.service import create_user
 from dashboard.extensions import db
 from dashboard.keys.service import create_key
 from dashboard.models import ToolLog, UsageDaily, UsageSummary
-from tests.conftest import (
-    PASSWORD,
-    REDIS_KEY_PREFIX,
-    REDIS_SERVER,
-    require_redis,
-)
-from tests.reliability.conftest import (
-    Gunicorn,
-    http,
-    require_gunicorn,
-    served_database,
-    stop_server,
-)
+from tests.conftest import PASSWORD, REDIS_KEY_PREFIX
+from tests.reliability.conftest import http, redis_gunicorn
 
 pytestmark = pytest.mark.slow
 
@@ -37,24 +26,8 @@ CLIENT_THREADS = 24
 @pytest.fixture(scope="module")
 def server(databases, tmp_path_factory):
     """(gunicorn, setup app) on a fresh migrated PostgreSQL database with the tools synced."""
-    require_gunicorn()
-    require_redis()
-    url, app = served_database(databases)
-    env = {
-        "DATABASE_URL": url,
-        "RATELIMIT_STORAGE_URI": REDIS_SERVER,
-        "RATELIMIT_KEY_PREFIX": REDIS_KEY_PREFIX,
-        "RATELIMIT_FAIL_OPEN": "false",  # a Redis failure must show up, not pass silently
-        "SECRET_KEY": "gunicorn-test-secret",
-        "APP_ENV": "development",
-        "DATABASE_POOL_SIZE": "4",
-    }
-    gunicorn = Gunicorn(env, WORKERS, tmp_path_factory.mktemp("gunicorn"))
-    try:
-        gunicorn.wait_until_ready()
-        yield gunicorn, app
-    finally:
-        stop_server(gunicorn, app)
+    with redis_gunicorn(databases, tmp_path_factory, WORKERS, f"{REDIS_KEY_PREFIX}-load") as served:
+        yield served
 
 
 def new_key(app, email: str, rate_limit: int) -> tuple[object, str]:

@@ -14,8 +14,7 @@ from dashboard.api.metering import record_call
 from dashboard.extensions import db
 from dashboard.keys.service import create_key
 from dashboard.models import ApiKey, RejectedCalls, ToolLog, UsageDaily, User
-from tests.conftest import REDIS_SERVER, require_redis
-from tests.reliability.conftest import Gunicorn, require_gunicorn, served_database, stop_server
+from tests.reliability.conftest import redis_gunicorn
 from tests.reliability.test_limits_across_workers import fire, new_account
 
 pytestmark = pytest.mark.slow
@@ -28,26 +27,15 @@ MADE_BEFORE = 20  # calls the key made this month before the server started
 
 @pytest.fixture(scope="module")
 def server(databases, tmp_path_factory):
-    require_gunicorn()
-    require_redis()
-    url, app = served_database(databases)
-    env = {
-        "DATABASE_URL": url,
-        "RATELIMIT_STORAGE_URI": REDIS_SERVER,
-        "RATELIMIT_KEY_PREFIX": PREFIX,
-        "RATELIMIT_FAIL_OPEN": "false",  # a Redis failure must show up, not pass silently
-        "API_KEY_CACHE_SECONDS": "60",
-        "SECRET_KEY": "gunicorn-test-secret",
-        "APP_ENV": "development",
-        "DATABASE_POOL_SIZE": "4",
-        "PLAN_CALLS_IN_FLIGHT": "scale=none",
-    }
-    gunicorn = Gunicorn(env, WORKERS, tmp_path_factory.mktemp("gunicorn"))
-    gunicorn.wait_until_ready()
-    try:
-        yield gunicorn, app
-    finally:
-        stop_server(gunicorn, app, PREFIX)
+    with redis_gunicorn(
+        databases,
+        tmp_path_factory,
+        WORKERS,
+        PREFIX,
+        API_KEY_CACHE_SECONDS="60",
+        PLAN_CALLS_IN_FLIGHT="scale=none",
+    ) as served:
+        yield served
 
 
 def test_four_workers_never_let_a_capped_key_past_its_cap(server):

@@ -21,14 +21,8 @@ from dashboard.extensions import db
 from dashboard.keys.service import GRACE_PERIODS, KeyLimitReached, create_key, keys_of, roll_key
 from dashboard.models import ApiKey, ToolLog, User
 from dashboard.organisations.service import create_organisation
-from tests.conftest import PASSWORD, REDIS_SERVER, require_redis
-from tests.reliability.conftest import (
-    Gunicorn,
-    http,
-    require_gunicorn,
-    served_database,
-    stop_server,
-)
+from tests.conftest import PASSWORD
+from tests.reliability.conftest import http, redis_gunicorn
 
 pytestmark = pytest.mark.slow
 
@@ -36,37 +30,25 @@ WORKERS = 3
 PREFIX = f"test-workers-{uuid.uuid4().hex[:12]}"
 
 
-def start_server(databases, tmp_path_factory, window_seconds: int):
-    require_gunicorn()
-    require_redis()
-    url, app = served_database(databases)
-    env = {
-        "DATABASE_URL": url,
-        "RATELIMIT_STORAGE_URI": REDIS_SERVER,
-        "RATELIMIT_KEY_PREFIX": f"{PREFIX}-{window_seconds}",
-        "RATELIMIT_WINDOW_SECONDS": str(window_seconds),
-        "RATELIMIT_FAIL_OPEN": "false",  # a Redis failure must show up, not pass silently
-        "API_KEY_CACHE_SECONDS": "60",
-        "SECRET_KEY": "gunicorn-test-secret",
-        "APP_ENV": "development",
-        "DATABASE_POOL_SIZE": "4",
+def workers_server(databases, tmp_path_factory, window_seconds: int):
+    return redis_gunicorn(
+        databases,
+        tmp_path_factory,
+        WORKERS,
+        f"{PREFIX}-{window_seconds}",
+        RATELIMIT_WINDOW_SECONDS=str(window_seconds),
+        API_KEY_CACHE_SECONDS="60",
         # These tests are about rate limits; the plan's cap on calls in flight (a bulkhead,
         # tests/reliability/test_bulkheads.py) would refuse some of a burst before them.
-        "PLAN_CALLS_IN_FLIGHT": "free=none",
-    }
-    gunicorn = Gunicorn(env, WORKERS, tmp_path_factory.mktemp("gunicorn"))
-    gunicorn.wait_until_ready()
-    return gunicorn, app
+        PLAN_CALLS_IN_FLIGHT="free=none",
+    )
 
 
 @pytest.fixture(scope="module")
 def server(databases, tmp_path_factory):
     """(gunicorn, setup app) with the product's 60-second window."""
-    gunicorn, app = start_server(databases, tmp_path_factory, 60)
-    try:
-        yield gunicorn, app
-    finally:
-        stop_server(gunicorn, app, PREFIX)
+    with workers_server(databases, tmp_path_factory, 60) as served:
+        yield served
 
 
 class Account:
@@ -206,11 +188,8 @@ def test_rolled_keys_never_leave_more_working_secrets_than_the_cap(server):
 @pytest.fixture(scope="module")
 def short_window_server(databases, tmp_path_factory):
     """The same server with a 3-second window, so crossing a window edge is quick."""
-    gunicorn, app = start_server(databases, tmp_path_factory, 3)
-    try:
-        yield gunicorn, app
-    finally:
-        stop_server(gunicorn, app, PREFIX)
+    with workers_server(databases, tmp_path_factory, 3) as served:
+        yield served
 
 
 def test_no_client_passes_its_limit_across_a_window_boundary(short_window_server):
