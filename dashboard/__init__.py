@@ -83,7 +83,7 @@ def create_api_app(config: Config | None = None) -> Flask:
     No session, login manager, CSRF, page security headers or form limiter: programs send a
     key with every call. The Gateway extension owns the hot path's state and hooks.
     """
-    from dashboard.api import extension, leaks, management, routes
+    from dashboard.api import extension, leaks, management, management_hooks, routes
 
     app = Flask(__name__, instance_path=str(ROOT / "instance"), static_folder=None)
     app.config.from_object(config or config_from_environment())
@@ -98,6 +98,7 @@ def create_api_app(config: Config | None = None) -> Flask:
     trust_proxies(app)
     app.register_blueprint(routes.bp)
     app.register_blueprint(management.bp)  # /v1/keys…: the management API, for root keys
+    app.register_blueprint(management_hooks.bp)  # /v1/errors, /v1/webhooks…: root keys too
     app.register_blueprint(leaks.bp)  # /v1/leaks: secret scanners report leaked keys
     routes.register_error_handlers(app)
     return app
@@ -197,19 +198,19 @@ def register_blueprints(app: Flask) -> None:
         alerts,
         auth,
         catalog,
-        inbox,
         keys,
         logs,
         members,
         portal,
         support,
         usage,
-        webhooks,
     )
+    from dashboard.inbox import routes as inbox  # the package holds the API's services too
     from dashboard.keys import root_pages
     from dashboard.observability import routes as observability_routes
     from dashboard.portal import reference as portal_reference
     from dashboard.support import portal_admin, tool_admin
+    from dashboard.webhooks import routes as webhooks
 
     # The portal first: its landing page answers `/` before the dashboard's front door, to
     # which it hands people logged in (and everyone while the portal is off).

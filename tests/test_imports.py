@@ -48,3 +48,17 @@ def test_every_package_has_a_layer_and_no_arrow_is_excused():
     }
     assert in_layers == packages
     assert not any(contract.get("ignore_imports") for contract in linter["contracts"])
+
+
+def test_the_api_uses_the_inbox_and_webhooks_services_without_their_pages():
+    """The API app's error groups and webhook endpoints import the services the pages use; the
+    packages' __init__ import no page, so neither page comes along."""
+    probe = (
+        "import sys, dashboard.api.management_hooks; "
+        "pages = ('dashboard.inbox.routes', 'dashboard.webhooks.routes', "
+        "'dashboard.webhooks.forms'); "
+        "print([page for page in pages if page in sys.modules])"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"

@@ -68,6 +68,11 @@ class ErrorCode(StrEnum):
     TOOL_NOT_ALLOWED = ("tool_not_allowed", 403, "The key may not call this tool.")
     NOT_FOUND = ("not_found", 404, "No such endpoint.")
     KEY_NOT_FOUND = ("key_not_found", 404, "The account has no API key with this id.")
+    WEBHOOK_NOT_FOUND = (
+        "webhook_not_found",
+        404,
+        "The account has no webhook endpoint with this id.",
+    )
     UNKNOWN_TOOL = ("unknown_tool", 404, "No such tool is served.")
     UNKNOWN_VERSION = (
         "unknown_version",
@@ -89,6 +94,11 @@ class ErrorCode(StrEnum):
         409,
         "The plan's working keys are all in use: expire one first.",
     )
+    WEBHOOK_LIMIT_REACHED = (
+        "webhook_limit_reached",
+        409,
+        "The account has as many webhook endpoints as it may (10): delete one first.",
+    )
     KEY_NOT_ACTIVE = ("key_not_active", 409, "Only an active key can be rolled.")
     IDEMPOTENCY_IN_PROGRESS = (
         "idempotency_in_progress",
@@ -105,6 +115,13 @@ class ErrorCode(StrEnum):
         "invalid_parameters",
         422,
         "A field of a management request is missing or wrong; `errors` lists each.",
+    )
+    INVALID_WEBHOOK_URL = (
+        "invalid_webhook_url",
+        422,
+        "A webhook endpoint's URL is refused, as the webhooks page refuses it: not http(s), "
+        "malformed, with a user name or password, or (unless WEBHOOK_ALLOW_PRIVATE) a private, "
+        "loopback or link-local address.",
     )
     IDEMPOTENCY_KEY_REUSED = (
         "idempotency_key_reused",

@@ -6,7 +6,7 @@ import json
 import msgspec
 from flask import current_app
 
-from dashboard.api import leaks, management
+from dashboard.api import leaks, management, management_hooks
 from dashboard.api.answers import CallAnswer, Error, Health
 from dashboard.api.catalog import Catalog, active_tools
 from dashboard.api.codes import ErrorCode, codes_by_status
@@ -31,10 +31,11 @@ DESCRIPTIONS = {
     401: "No key, an unknown key, or a key that may no longer be used; on leak reports, no "
     "signature or one that does not verify.",
     403: "The key's restrictions refuse this call, or a root key lacks the route's scope.",
-    404: "No such tool or version is served, or (management) no key of the account has this id "
-    "(not_found: a name no route holds, such as one with an encoded slash).",
-    409: "The request conflicts with the account's state (its plan's key cap, a key that is no "
-    "longer active, an Idempotency-Key whose first request is still running).",
+    404: "No such tool or version is served, or (management) no key or webhook endpoint of the "
+    "account has this id (not_found: a name no route holds, such as one with an encoded slash).",
+    409: "The request conflicts with the account's state (its plan's key cap, its cap on webhook "
+    "endpoints, a key that is no longer active, an Idempotency-Key whose first request is still "
+    "running).",
     410: "The tool version's sunset date has passed (see its `Sunset` header while it was "
     "served, and /docs/changelog).",
     413: "The body is larger than the API accepts.",
@@ -132,6 +133,7 @@ def document() -> dict:
     for tool in newest.values():
         paths[f"/api/v1/tools/{tool.name}"] = {"post": tool_operation(tool, False)}
     paths.update(management_paths(utcnow().date()))
+    paths.update(hooks_paths())
     paths["/api/v1/leaks"] = {"post": leaks_operation()}
     return {
         "openapi": "3.1.0",
@@ -490,6 +492,12 @@ _, SHAPES = msgspec.json.schema_components(
         management.KeyRoll,
         management.LogList,
         UsageBreakdown,
+        management_hooks.ErrorGroupList,
+        management_hooks.WebhookList,
+        management_hooks.WebhookInfo,
+        management_hooks.WebhookWithSecret,
+        management_hooks.WebhookCreate,
+        management_hooks.WebhookUpdate,
         leaks.LeakReport,
         leaks.LeakLabel,
     ],
@@ -630,11 +638,12 @@ def management_operation(
     body: str | None = None,
     params: tuple = (),
     links: dict | None = None,
+    tags: tuple = (),
 ) -> dict:
     operation = {
         "operationId": operation_id,
         "summary": summary,
-        "tags": ["management"],
+        "tags": ["management", *tags],
         "security": [{"rootKey": []}],
         "parameters": list(params),
         "responses": {
@@ -748,6 +757,119 @@ def management_paths(today) -> dict:
                 ErrorCode.INVALID_PARAMETERS,
                 ErrorCode.KEY_NOT_FOUND,
                 params=(*usage["parameters"], *BREAKDOWN_PARAMETERS),
+            ),
+        },
+    }
+
+
+# Error groups and webhook endpoints (dashboard/api/management_hooks.py): root keys too, tagged
+# `management` (the Schemathesis walks) and `errors` or `webhooks`.
+
+WEBHOOK_ID = {
+    "name": "webhook_id",
+    "in": "path",
+    "required": True,
+    "description": "The webhook endpoint's id.",
+    "schema": {"type": "string"},
+}
+ERROR_PARAMETERS = tuple(
+    {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+    for name, description, schema in (
+        (
+            "days",
+            "The period in UTC days, as the errors inbox offers it (1, 7, 30, 90 within the "
+            "plan's log retention; 0 or any number beyond it: the whole retention). Default 30, "
+            "or the whole retention when it is shorter.",
+            {"type": "integer", "minimum": 0, "maximum": 999999},
+        ),
+        ("cursor", "The next_cursor of the page before.", {"type": "string"}),
+        (
+            "limit",
+            f"Groups a page, 1 to {management_hooks.ERRORS_PAGE_MAX} "
+            f"({management_hooks.ERRORS_PAGE_MAX}).",
+            {"type": "integer", "minimum": 1, "maximum": management_hooks.ERRORS_PAGE_MAX},
+        ),
+    )
+)
+WEBHOOK_LINKS = {
+    "GetWebhook": ("get_webhook", "The endpoint."),
+    "UpdateWebhook": ("update_webhook", "Change the endpoint."),
+    "DeleteWebhook": ("delete_webhook", "Delete the endpoint."),
+}
+
+
+def webhook_links(pointer: str) -> dict:
+    return {
+        name: {
+            "operationId": operation,
+            "parameters": {"webhook_id": f"$response.body#{pointer}"},
+            "description": description,
+        }
+        for name, (operation, description) in WEBHOOK_LINKS.items()
+    }
+
+
+def hooks_paths() -> dict:
+    written = (*_WRITES, ErrorCode.WEBHOOK_NOT_FOUND, ErrorCode.INVALID_WEBHOOK_URL)
+    return {
+        "/api/v1/errors": {
+            "get": management_operation(
+                "list_errors",
+                "The account's error groups, as the errors inbox shows them, a page at a time",
+                "ErrorGroupList",
+                ErrorCode.INVALID_PARAMETERS,
+                params=ERROR_PARAMETERS,
+                tags=("errors",),
+            ),
+        },
+        "/api/v1/webhooks": {
+            "get": management_operation(
+                "list_webhooks",
+                "The account's webhook endpoints",
+                "WebhookList",
+                links=webhook_links("/webhooks/0/id"),
+                tags=("webhooks",),
+            ),
+            "post": management_operation(
+                "create_webhook",
+                "Add a webhook endpoint (its signing secret is in this answer only)",
+                "WebhookWithSecret",
+                *_WRITES,
+                ErrorCode.INVALID_WEBHOOK_URL,
+                ErrorCode.WEBHOOK_LIMIT_REACHED,
+                status="201",
+                body="WebhookCreate",
+                params=(IDEMPOTENCY_KEY,),
+                links=webhook_links("/webhook/id"),
+                tags=("webhooks",),
+            ),
+        },
+        "/api/v1/webhooks/{webhook_id}": {
+            "get": management_operation(
+                "get_webhook",
+                "One webhook endpoint",
+                "WebhookInfo",
+                ErrorCode.WEBHOOK_NOT_FOUND,
+                params=(WEBHOOK_ID,),
+                tags=("webhooks",),
+            ),
+            "patch": management_operation(
+                "update_webhook",
+                "Change a webhook endpoint's URL, description or events, or disable or enable it",
+                "WebhookInfo",
+                *written,
+                body="WebhookUpdate",
+                params=(WEBHOOK_ID, IDEMPOTENCY_KEY),
+                tags=("webhooks",),
+            ),
+            "delete": management_operation(
+                "delete_webhook",
+                "Delete a webhook endpoint and its delivery log (the answer: it as it was)",
+                "WebhookInfo",
+                *_WRITES,
+                ErrorCode.WEBHOOK_NOT_FOUND,
+                params=(WEBHOOK_ID, IDEMPOTENCY_KEY),
+                tags=("webhooks",),
             ),
         },
     }

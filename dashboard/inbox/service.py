@@ -11,8 +11,8 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 
 from dashboard.extensions import db
-from dashboard.logs.retention import retention_start
 from dashboard.models import ErrorGroupDay, User, utcnow
+from dashboard.retention import retention_start
 
 SPARKLINE_DAYS = 14
 MAX_GROUPS = 100
@@ -101,18 +101,40 @@ def parse_period(value: str | None, retention_days: int) -> Period:
     return Period(default_period(retention_days))
 
 
+def first_day(user: User, days: int, now: datetime | None = None) -> date:
+    """The first UTC day a period counts: `days` back from today (0: the plan's whole log
+    retention), never before the retention's start."""
+    now = now or utcnow()
+    start_day = retention_start(user, now).date()
+    if not days:
+        return start_day
+    return max(start_day, now.date() - timedelta(days=days - 1))
+
+
+def position(group: ErrorGroup) -> tuple[datetime, tuple[str, str, str, str]]:
+    """Where a group stands in the inbox's order: its last time, then its identity."""
+    return (group.last_seen, group.identity)
+
+
+def newest_first(group: ErrorGroup):
+    """The inbox's order: most recently seen first; groups seen at the same instant by identity."""
+    return (datetime.max - group.last_seen, group.identity)
+
+
 def error_groups(
-    user: User, days: int = DEFAULT_PERIOD, now: datetime | None = None, limit: int = MAX_GROUPS
+    user: User,
+    days: int = DEFAULT_PERIOD,
+    now: datetime | None = None,
+    limit: int = MAX_GROUPS,
+    after: tuple[datetime, tuple[str, str, str, str]] | None = None,
 ) -> list:
     """The user's error groups of the last `days` UTC days (0: the plan's whole log
     retention), most recently seen first, each with its count, first and last time, keys, a
-    sample call and 14 days of counts."""
+    sample call and 14 days of counts. `after` (a group's `position`) skips the groups up to
+    and including that one: the management API's next page."""
     now = now or utcnow()
-    start_day = retention_start(user, now).date()
-    since = None
-    if days:
-        since = max(start_day, now.date() - timedelta(days=days - 1))
-        start_day = since
+    start_day = first_day(user, days, now)
+    since = start_day if days else None
     mine = [ErrorGroupDay.user_id == user.id, ErrorGroupDay.day >= start_day]
     per_key = db.session.execute(
         sa.select(
@@ -135,7 +157,12 @@ def error_groups(
         group.key_ids.add(key_id)
         group.first_seen = min(filter(None, (group.first_seen, first_at)))
         group.last_seen = max(filter(None, (group.last_seen, last_at)))
-    shown = sorted(groups.values(), key=lambda g: g.last_seen, reverse=True)[:limit]
+    ordered = sorted(groups.values(), key=newest_first)
+    if after is not None:
+        last_seen, identity = after
+        boundary = (datetime.max - last_seen, tuple(identity))
+        ordered = [group for group in ordered if newest_first(group) > boundary]
+    shown = ordered[:limit]
     add_samples(shown, mine)
     sparkline_rows = [ErrorGroupDay.user_id == user.id]
     add_sparklines(shown, sparkline_rows, now.date())

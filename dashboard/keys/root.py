@@ -27,7 +27,9 @@ SCOPES = {
     "keys:read": "List and read API keys.",
     "keys:write": "Create, change, roll and expire API keys.",
     "usage:read": "Read usage by month, day and tool.",
-    "logs:read": "List logged calls.",
+    "logs:read": "List logged calls and error groups.",
+    "webhooks:read": "List and read webhook endpoints.",
+    "webhooks:write": "Add, change, disable and delete webhook endpoints.",
 }
 ROOT_KEYS_MAX = 20  # working root keys an account may hold
 

@@ -2,8 +2,8 @@
 
 import click
 
-from dashboard.logs.retention import purge_expired_logs
 from dashboard.logs.routes import bp
+from dashboard.retention import purge_expired_logs
 
 
 @bp.cli.command("purge")

@@ -13,10 +13,10 @@ from dashboard.api.codes import ErrorCode
 from dashboard.extensions import db
 from dashboard.keys.service import keys_of
 from dashboard.logs.filters import SINCE_PRESETS, LogFilter
-from dashboard.logs.retention import retention_start
 from dashboard.models import ApiKey, RejectedCalls, ToolLog, UsageDaily, User, utcnow
 from dashboard.models.types import parse_uuid
 from dashboard.paging import Keyset, decode_cursor, encode_cursor
+from dashboard.retention import retention_start
 
 PAGE_SIZE = 50
 REJECTED_PAGE_SIZE = 100

@@ -5,7 +5,7 @@ import logging
 from huey import crontab
 
 from dashboard.jobs import jobs
-from dashboard.logs.retention import purge_expired_logs
+from dashboard.retention import purge_expired_logs
 
 logger = logging.getLogger(__name__)
 

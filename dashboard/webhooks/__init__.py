@@ -1,5 +1,5 @@
-"""Webhooks: endpoints that receive signed events (Standard Webhooks), and their deliveries."""
+"""Webhooks: endpoints that receive signed events (Standard Webhooks), and their deliveries.
 
-from dashboard.webhooks.routes import bp
-
-__all__ = ["bp"]
+service.py, delivery.py and tasks.py are shared by the page (routes.py, forms.py) and the
+management API; this file imports neither, so the API app can use them without the page.
+"""

@@ -204,6 +204,32 @@ def test_the_management_api_names_the_root_key(client, user, worker, receiver):
     assert events["key.expired"]["data"]["key"]["id"] == successor_id
 
 
+def test_an_endpoint_added_by_the_management_api_receives_signed_events(
+    client, user, worker, receiver
+):
+    """Made by code with the secret from the create answer, it gets what the page's would; once
+    disabled by code it gets nothing more."""
+    _, root_secret = create_root_key(user, user, "Terraform", ["keys:write", "webhooks:write"])
+    auth = {"Authorization": f"Bearer {root_secret}"}
+    made = client.post(
+        "/api/v1/webhooks",
+        json={"url": receiver.url, "event_types": ["key.created"]},
+        headers=auth,
+    )
+    assert made.status_code == 201
+    hook_id, secret = made.get_json()["webhook"]["id"], made.get_json()["secret"]
+    key_id = client.post("/api/v1/keys", json={"name": "a"}, headers=auth).get_json()["key"]["id"]
+
+    deliveries(1)
+    event = received(receiver, secret)["key.created"]
+    assert event["data"]["key"]["id"] == key_id
+    off = client.patch(f"/api/v1/webhooks/{hook_id}", json={"enabled": False}, headers=auth)
+    assert off.get_json()["enabled"] is False
+    assert client.post("/api/v1/keys", json={"name": "b"}, headers=auth).status_code == 201
+    wait_for(worker.idle, what="the queue to run every job")
+    assert len(receiver.received) == 1
+
+
 def test_a_key_reaching_its_expiry_date_raises_key_expired_once_by_the_system(
     app, user, worker, receiver
 ):

@@ -4,7 +4,7 @@ form error."""
 import sqlalchemy as sa
 
 from dashboard.extensions import db
-from dashboard.keys.root import find_root_key
+from dashboard.keys.root import SCOPES, find_root_key
 from dashboard.models import AuditEvent, RootKey
 from dashboard.organisations.roles import Role
 from dashboard.organisations.service import create_organisation
@@ -67,3 +67,15 @@ def test_only_owners_and_admins_of_an_organisation_manage_its_root_keys(app, mak
     answer = client.post("/keys/root/", data={"name": "x", "scopes": ["keys:read"]})
     assert answer.status_code == 403
     assert db.session.scalar(sa.select(sa.func.count()).select_from(RootKey)) == 0
+
+
+def test_the_form_offers_every_scope_and_makes_a_webhooks_root_key(client, logged_in):
+    page = client.get("/keys/root/").get_data(as_text=True)
+    for scope in SCOPES:
+        assert f'value="{scope}"' in page, scope
+    assert 'value="webhooks:write"' in page and "webhooks:read: List and read webhook" in page
+    client.post(
+        "/keys/root/", data={"name": "hooks", "scopes": ["webhooks:read", "webhooks:write"]}
+    )
+    made = db.session.scalar(sa.select(RootKey).where(RootKey.name == "hooks"))
+    assert made.scopes == ["webhooks:read", "webhooks:write"]

@@ -7,6 +7,7 @@ document that the API publishes.
 
 import pytest
 import schemathesis
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import (
@@ -19,7 +20,7 @@ from schemathesis.checks import (
 
 from dashboard.extensions import db
 from dashboard.keys.service import create_key
-from dashboard.models import Tool
+from dashboard.models import Tool, WebhookEndpoint
 from dashboard.tools.sync import sync_tools
 
 EXAMPLES_PER_OPERATION = 6
@@ -101,7 +102,7 @@ def test_the_management_api_matches_its_document_with_a_root_key(app, root_secre
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app).include(tag="management")
     headers = {"Authorization": f"Bearer {root_secret}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 10
+    assert len(operations) == 16  # keys (7), logs, usage (2); errors; webhooks (5)
 
     for operation in operations:
         strategy = operation.as_strategy(GenerationMode.POSITIVE) | operation.as_strategy(
@@ -155,3 +156,43 @@ def test_the_stateful_phase_walks_create_then_get_update_roll_expire_and_delete(
         )
     )
     assert {"create_key", "get_key", "delete_key"} <= followed
+
+
+@pytest.mark.parametrize("app_overrides", [{"MANAGEMENT_RATE_LIMIT_PER_MINUTE": 100_000}])
+def test_the_stateful_phase_walks_a_webhook_from_create_to_get_update_and_delete(app, root_secret):
+    """The links from a created (or listed) webhook endpoint to its get, update and delete."""
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app).include(tag="webhooks")
+    headers = {"Authorization": f"Bearer {root_secret}"}
+    followed = set()
+
+    class Walk(schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            return {"headers": headers}
+
+        def after_call(self, response, case):
+            super().after_call(response, case)
+            if response.status_code < 300:
+                followed.add(case.operation.definition.raw["operationId"])
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=CHECKS)
+
+        def teardown(self):
+            # Each example starts with no endpoint, so a create answers the same way when
+            # Hypothesis replays it (the account's cap of 10 would otherwise fill up).
+            db.session.rollback()
+            db.session.execute(sa.delete(WebhookEndpoint))
+            db.session.commit()
+            super().teardown()
+
+    Walk.run(
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    assert "create_webhook" in followed
+    assert {"get_webhook", "update_webhook", "delete_webhook"} & followed  # by a link

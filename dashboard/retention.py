@@ -1,4 +1,5 @@
-"""How long logs are kept: each plan's retention, shown from and purged at."""
+"""How long logs are kept: each plan's retention, shown from (the logs page, the errors inbox,
+the management API) and purged at (`flask logs purge`, the daily job)."""
 
 from datetime import datetime, timedelta
 
