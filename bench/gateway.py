@@ -14,6 +14,8 @@ by side, in one run:
   (g) with --upstream, only: an upstream tool answering after 50 ms (bench/gateway_upstream.py)
   (h) with --isolation, only: (c) with TOOL_ISOLATION off and on, side by side (first server
       model of --servers; the tool pool's processes count in the app's CPU time)
+  (i) with --key-modes, only: (c) with live keys, live keys with a monthly cap (counted, never
+      reached) and test-mode keys, each of its own account, beside (f) (first server model)
 with requests/s, p50/p90/p99 latency, the CPU time per request of the app's workers, the bench
 database's PostgreSQL backends and Redis, the ratios (a)/(e), (c)/(e), (c)/(f), (d)/(c), and the
 resident memory of the product's workers before and after 100,000 tool calls. Endpoints
@@ -92,7 +94,14 @@ def main() -> None:
         action="store_true",
         help="only (h): echo run in the request's thread against echo run in the tool pool",
     )
+    parser.add_argument(
+        "--key-modes",
+        action="store_true",
+        help="only (i): live, capped and test-mode keys against the minimal call",
+    )
     args = parser.parse_args()
+    if args.key_modes:
+        return key_modes(args, args.servers.split(",")[0])
     if args.isolation:
         return isolation_cost(args, args.servers.split(",")[0])
     if args.upstream:
@@ -219,6 +228,73 @@ def isolation_cost(args, model: str) -> None:
     runs = measured["runs"]
     ratio = runs["isolated"]["rps"] / runs["in_process"]["rps"]
     print(f"isolated / in process = {ratio:.3f} ({(1 - ratio) * 100:.1f}% fewer calls a second)")
+    print(f"load average: {load_before} before, {load_average()} after")
+
+
+KEY_MODES = {  # name: (monthly cap, test mode)
+    "c_live": (None, False),
+    "c_capped": (1_000_000_000, False),
+    "c_test": (None, True),
+}
+
+
+def key_modes(args, model: str) -> None:
+    """(i) What a key's monthly cap and test mode cost a tool call: three accounts' keys (live,
+    capped, test mode) on one product server, alternating with the minimal call in one run."""
+    load_before = load_average()
+    with bench_database("dashboard_bench_key_modes", keep=args.keep) as database_url:
+        # Test-mode keys have a lower limit of their own; here, like the others, never reached.
+        env = app_environment(database_url, args)
+        env["TEST_KEY_RATE_LIMIT_PER_MINUTE"] = "1000000000"
+        servers = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            files = {}
+            for mode, (cap, test_mode) in KEY_MODES.items():
+                secrets, _ = prepare_database(
+                    env, args.keys, cap, email=f"{mode}@example.com", test_mode=test_mode
+                )
+                files[mode] = Path(tmp) / f"{mode}.txt"
+                files[mode].write_text("\n".join(secrets))
+            try:
+                for app in ("product", "minimal"):
+                    servers[app] = start_server(env, model, app, args)
+                product, minimal = servers["product"][1], servers["minimal"][1]
+                runs = {
+                    mode: dict(
+                        url=f"{product}/api/v1/tools/echo",
+                        method="POST",
+                        body=ECHO_BODY,
+                        keys_file=str(files[mode]),
+                    )
+                    for mode in KEY_MODES
+                }
+                runs["f_minimal_call"] = dict(
+                    url=f"{minimal}/bench/echo",
+                    method="POST",
+                    body=ECHO_BODY,
+                    keys_file=str(files["c_live"]),
+                )
+                masters = [server.pid for server, _ in servers.values()]
+                measured = alternate(runs, CpuMeter(masters, database_url, args.redis), args)
+            finally:
+                for server, _ in servers.values():
+                    stop_server(server)
+    print(f"\n== (i) key modes, {model}, {args.workers} workers, {args.keys} keys each")
+    print(
+        f"{'run':<16}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'app µs':>8}{'/(f)':>7}"
+        f"{'rounds req/s':>22}"
+    )
+    runs = measured["runs"]
+    floor = max(runs["f_minimal_call"]["rps"], 1)
+    for name, r in runs.items():
+        each = "/".join(f"{x['rps']:.0f}" for x in measured["rounds"][name])
+        print(
+            f"{name:<16}{r['rps']:>8,.0f}{r['p50_ms']:>8.2f}{r['p99_ms']:>8.2f}"
+            f"{r['cpu_us']['app']:>8,.0f}{r['rps'] / floor:>7.2f}{each:>22}"
+        )
+    refused = {name: r["non_2xx"] for name, r in runs.items() if r.get("non_2xx")}
+    if refused:
+        print(f"answers other than 2xx (the figures above are not comparable): {refused}")
     print(f"load average: {load_before} before, {load_average()} after")
 
 

@@ -47,9 +47,17 @@ def app_environment(database_url: str, args) -> dict:
     return env
 
 
-def prepare_database(env: dict, keys: int, key_cap: int | None = None) -> tuple[list[str], str]:
-    """Migrate, sync tools, and make one user with `keys` keys (each with a monthly cap of
-    `key_cap` calls, when given: counted, never reached); returns (secrets, user id)."""
+def prepare_database(
+    env: dict,
+    keys: int,
+    key_cap: int | None = None,
+    *,
+    email: str = "bench@example.com",
+    test_mode: bool = False,
+) -> tuple[list[str], str]:
+    """Migrate, sync tools, and make one user (`email`) with `keys` keys (each with a monthly
+    cap of `key_cap` calls, when given: counted, never reached; test-mode keys with
+    `test_mode`); returns (secrets, user id). Called again, it adds another user."""
     flask = str(Path(sys.executable).parent / "flask")
     subprocess.run([flask, "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
     subprocess.run([flask, "tools", "sync"], env=env, check=True, capture_output=True, cwd=ROOT)
@@ -61,11 +69,13 @@ from dashboard.extensions import db
 from dashboard.keys.service import create_key
 from dashboard.models import ApiKey
 with app.app_context():
-    user = create_user("bench@example.com", "bench password 123", plan="scale")
-    secrets = [create_key(user, f"bench {{n}}")[1] for n in range({keys})]
+    user = create_user({email!r}, "bench password 123", plan="scale")
+    secrets = [create_key(user, f"bench {{n}}", is_test={test_mode!r})[1] for n in range({keys})]
     # No rejections during the run: the limiter still counts every call, it never says no.
     db.session.execute(
-        db.update(ApiKey).values(rate_limit_per_minute=1_000_000_000, monthly_call_cap={key_cap!r})
+        db.update(ApiKey)
+        .where(ApiKey.user_id == user.id)
+        .values(rate_limit_per_minute=1_000_000_000, monthly_call_cap={key_cap!r})
     )
     db.session.commit()
     print(json.dumps({{"secrets": secrets, "user": str(user.id)}}))
