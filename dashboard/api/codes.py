@@ -126,6 +126,13 @@ class ErrorCode(StrEnum):
         429,
         "The key's own monthly cap of calls; see `Retry-After` and `X-Key-Quota-Limit`.",
     )
+    IDEMPOTENCY_KEYS_EXHAUSTED = (
+        "idempotency_keys_exhausted",
+        429,
+        "The root key holds IDEMPOTENCY_KEYS_MAX kept answers of the last "
+        "IDEMPOTENCY_KEEP_HOURS; a new Idempotency-Key waits for the oldest to leave (see "
+        "`Retry-After`).",
+    )
     CONCURRENCY_LIMITED = (
         "concurrency_limited",
         429,

@@ -8,7 +8,9 @@ usage by code, with a root key (dashboard/keys/root.py).
   gets it again, so a retried create never makes a second key. A secret is never kept: a
   replayed create or roll answers the same key with `secret: null` and `Idempotent-Replayed:
   true` (roll the key if the first answer was lost). The same key with another request is 422
-  `idempotency_key_reused`; while the first is still running, a retry waits for it.
+  `idempotency_key_reused`; while the first is still running, a retry waits for it. Answers
+  are kept IDEMPOTENCY_KEEP_HOURS (dashboard/keys/idempotency.py purges them); a root key
+  holding IDEMPOTENCY_KEYS_MAX of them gets 429 `idempotency_keys_exhausted` for a new one.
 - Each root key has its own per-minute limit (MANAGEMENT_RATE_LIMIT_PER_MINUTE), counted in
   the same storage as the API's limits (Redis when configured, shared by every worker).
 - Changes take effect on every worker as dashboard changes do (keys.service calls
@@ -35,6 +37,7 @@ from dashboard.api.codes import ErrorCode
 from dashboard.api.credentials import secret_from_headers
 from dashboard.audit import record_event
 from dashboard.extensions import db
+from dashboard.keys.idempotency import keys_exhausted, seconds_until_one_frees
 from dashboard.keys.root import find_root_key, is_root_secret, working
 from dashboard.keys.rules import ip_allowed, key_status, parse_ip_list
 from dashboard.keys.service import (
@@ -285,6 +288,16 @@ def idempotent(write):
     fingerprint = hashlib.sha256(
         b"\n".join([request.method.encode(), request.path.encode(), request.get_data()])
     ).hexdigest()
+    stored = db.session.get(IdempotentRequest, (root_key.id, supplied))
+    if stored is None and keys_exhausted(root_key.id):
+        wait = seconds_until_one_frees(root_key.id)
+        raise ApiError(
+            ErrorCode.IDEMPOTENCY_KEYS_EXHAUSTED,
+            f"This root key holds {current_app.config['IDEMPOTENCY_KEYS_MAX']} kept answers of "
+            f"the last {current_app.config['IDEMPOTENCY_KEEP_HOURS']} hours; retry later or "
+            "reuse an Idempotency-Key only for retries.",
+            headers={"Retry-After": str(wait)},
+        )
     insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     claimed = db.session.execute(
         insert(IdempotentRequest)

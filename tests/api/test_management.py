@@ -10,9 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from dashboard.extensions import db
+from dashboard.keys.idempotency import purge_idempotent_requests
 from dashboard.keys.root import create_root_key, revoke_root_key
 from dashboard.keys.service import create_key
-from dashboard.models import ApiKey, AuditEvent, RootKey, utcnow
+from dashboard.models import ApiKey, AuditEvent, IdempotentRequest, RootKey, utcnow
 from dashboard.organisations.service import create_organisation
 from tests.api.conftest import error_code
 
@@ -171,6 +172,33 @@ def test_eight_concurrent_retries_make_exactly_one_key(app, user, root):
     assert len({key_id for _, key_id in answers}) == 1
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiKey)) == 1
+
+
+@pytest.mark.parametrize("app_overrides", [{"IDEMPOTENCY_KEYS_MAX": 2}])
+def test_a_root_key_holds_a_bounded_number_of_idempotency_keys(api, root):
+    made = [
+        send(api, "POST", "/api/v1/keys", root, {"name": n}, **{"Idempotency-Key": n})
+        for n in ("a", "b")
+    ]
+    assert [answer.status_code for answer in made] == [201, 201]
+    refused = send(api, "POST", "/api/v1/keys", root, {"name": "c"}, **{"Idempotency-Key": "c"})
+    assert (refused.status_code, error_code(refused)) == (429, "idempotency_keys_exhausted")
+    assert 23 * 3600 < int(refused.headers["Retry-After"]) <= 24 * 3600 + 1
+    # A retry of a kept key still gets its answer, and a write without a key still runs.
+    again = send(api, "POST", "/api/v1/keys", root, {"name": "a"}, **{"Idempotency-Key": "a"})
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["key"]["id"] == made[0].get_json()["key"]["id"]
+    assert send(api, "POST", "/api/v1/keys", root, {"name": "d"}).status_code == 201
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiKey)) == 3
+    # Once the window has passed, the purge frees room for new keys.
+    db.session.execute(sa.update(IdempotentRequest).values(created_at=utcnow() - timedelta(days=2)))
+    db.session.commit()
+    assert purge_idempotent_requests() == 2
+    key_id = made[0].get_json()["key"]["id"]
+    fresh = send(
+        api, "PATCH", f"/api/v1/keys/{key_id}", root, {"name": "e"}, **{"Idempotency-Key": "c"}
+    )
+    assert fresh.status_code == 200
 
 
 @pytest.mark.parametrize("app_overrides", [{"MANAGEMENT_RATE_LIMIT_PER_MINUTE": 2}])
