@@ -187,6 +187,9 @@ class Config:
         # Leak reports (POST /api/v1/leaks): the secret scanners' ECDSA public keys, as a JSON
         # object {key identifier: PEM}; empty: every report is refused.
         self.LEAK_REPORT_PUBLIC_KEYS = os.environ.get("LEAK_REPORT_PUBLIC_KEYS", "{}")
+        # Tokens one leak report may name (each may cost lookups, an expiry and an email);
+        # past it: 413 too_many_leak_reports, and the scanner sends smaller batches.
+        self.LEAK_REPORT_MAX_TOKENS = env_int("LEAK_REPORT_MAX_TOKENS", 1000)
         self.INVITATION_SEND_RATE_LIMIT = os.environ.get("INVITATION_SEND_RATE_LIMIT", "30/hour")
         # Observability (dashboard/observability): request ids, logs, metrics.
         self.REQUEST_ID_HEADER = os.environ.get("REQUEST_ID_HEADER", "")  # a trusted proxy's

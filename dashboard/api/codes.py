@@ -91,6 +91,12 @@ class ErrorCode(StrEnum):
         "A request with this Idempotency-Key is still being answered; retry in a moment.",
     )
     PAYLOAD_TOO_LARGE = ("payload_too_large", 413, "The body is larger than API_MAX_BODY_BYTES.")
+    TOO_MANY_LEAK_REPORTS = (
+        "too_many_leak_reports",
+        413,
+        "A leak report names more tokens than LEAK_REPORT_MAX_TOKENS (`limit`); send smaller "
+        "batches. Nothing in it was acted on.",
+    )
     INVALID_INPUT = (
         "invalid_input",
         422,

@@ -687,6 +687,7 @@ LEAK_ERRORS = errors_of(
     ErrorCode.MISSING_SIGNATURE,
     ErrorCode.INVALID_SIGNATURE,
     ErrorCode.PAYLOAD_TOO_LARGE,
+    ErrorCode.TOO_MANY_LEAK_REPORTS,
     ErrorCode.INVALID_PARAMETERS,
     ErrorCode.DATABASE_UNAVAILABLE,
 )
@@ -722,7 +723,7 @@ def leaks_operation() -> dict:
             "content": json_content(
                 {
                     "type": "array",
-                    "maxItems": leaks.REPORTS_MAX,
+                    "maxItems": current_app.config["LEAK_REPORT_MAX_TOKENS"],
                     "items": ref("schemas", "LeakReport"),
                 }
             ),
