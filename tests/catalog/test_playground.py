@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from dashboard.alerts.service import check_expiring_keys
 from dashboard.extensions import db
-from dashboard.keys.service import create_key, keys_of, playground_key
 from dashboard.keys.secrets import has_valid_checksum
+from dashboard.keys.service import create_key, keys_of, playground_key
 from dashboard.models import ApiKey, Tool, ToolLog, UsageDaily, UsageSummary, utcnow
 from dashboard.plans import plan_named
 from dashboard.tools.registry import all_tools
