@@ -84,6 +84,11 @@ class ErrorCode(StrEnum):
         409,
         "The plan's working keys are all in use: expire one first.",
     )
+    RATE_LIMIT_ABOVE_PLAN = (
+        "rate_limit_above_plan",
+        409,
+        "A key's rate_limit_per_minute above the plan's maximum (`limit` names it).",
+    )
     KEY_NOT_ACTIVE = ("key_not_active", 409, "Only an active key can be rolled.")
     IDEMPOTENCY_IN_PROGRESS = (
         "idempotency_in_progress",

@@ -538,8 +538,16 @@ LOG_PARAMETERS = tuple(
         ("status", "success or error", {"type": "string", "enum": ["success", "error"]}),
         ("tool", "A tool's name.", {"type": "string"}),
         ("key_id", "One of the account's keys.", {"type": "string"}),
-        ("since", "From this time (ISO 8601).", {"type": "string", "format": "date-time"}),
-        ("until", "Before this time (ISO 8601).", {"type": "string", "format": "date-time"}),
+        (
+            "since",
+            "From this time (RFC 3339, with its offset).",
+            {"type": "string", "format": "date-time"},
+        ),
+        (
+            "until",
+            "Before this time (RFC 3339, with its offset).",
+            {"type": "string", "format": "date-time"},
+        ),
         ("cursor", "The next_cursor of the page before.", {"type": "string"}),
         (
             "limit",
@@ -604,6 +612,7 @@ def management_operation(
 
 def management_paths(today) -> dict:
     written = (*_WRITES, ErrorCode.KEY_NOT_FOUND)
+    restricted = (ErrorCode.RATE_LIMIT_ABOVE_PLAN,)
     usage = usage_operation(today)
     return {
         "/api/v1/keys": {
@@ -615,6 +624,7 @@ def management_paths(today) -> dict:
                 "Create an API key (its secret is in this answer only)",
                 "KeyWithSecret",
                 *_WRITES,
+                *restricted,
                 ErrorCode.KEY_LIMIT_REACHED,
                 status="201",
                 body="KeyCreate",
@@ -631,6 +641,7 @@ def management_paths(today) -> dict:
                 "Change a key's name, rate limit or restrictions",
                 "KeyInfo",
                 *written,
+                *restricted,
                 body="KeyUpdate",
                 params=(KEY_ID, IDEMPOTENCY_KEY),
             ),
