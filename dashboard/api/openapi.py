@@ -584,6 +584,7 @@ def management_operation(
     body: str | None = None,
     params: tuple = (),
     links: dict | None = None,
+    body_required: bool = False,
 ) -> dict:
     operation = {
         "operationId": operation_id,
@@ -604,7 +605,7 @@ def management_operation(
         operation["responses"][status]["links"] = links
     if body:
         operation["requestBody"] = {
-            "required": False,
+            "required": body_required,  # a body whose shape has required fields
             "content": json_content(ref("schemas", body)),
         }
     return operation
@@ -628,6 +629,7 @@ def management_paths(today) -> dict:
                 ErrorCode.KEY_LIMIT_REACHED,
                 status="201",
                 body="KeyCreate",
+                body_required=True,
                 params=(IDEMPOTENCY_KEY,),
                 links=key_links("/key/id"),
             ),
