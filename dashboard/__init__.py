@@ -243,6 +243,7 @@ def register_jobs(app: Flask) -> None:
     from dashboard.alerts import tasks as alert_tasks  # noqa: F401 (declares the jobs)
     from dashboard.auth import tasks as auth_tasks  # noqa: F401
     from dashboard.jobs import jobs, worker_command
+    from dashboard.keys import tasks as key_tasks  # noqa: F401
     from dashboard.logs import tasks as log_tasks  # noqa: F401
     from dashboard.portal import tasks as portal_tasks  # noqa: F401 (deprecation notices)
     from dashboard.webhooks import tasks as webhook_tasks  # noqa: F401

@@ -182,9 +182,17 @@ class Config:
         self.MANAGEMENT_RATE_LIMIT_PER_MINUTE = int(
             os.environ.get("MANAGEMENT_RATE_LIMIT_PER_MINUTE", "120")
         )
+        # Idempotent writes of the management API: each answer is kept this long (then purged
+        # hourly), and a root key may hold this many in that window (past it: 429
+        # idempotency_keys_exhausted for a new Idempotency-Key).
+        self.IDEMPOTENCY_KEEP_HOURS = env_int("IDEMPOTENCY_KEEP_HOURS", 24)
+        self.IDEMPOTENCY_KEYS_MAX = env_int("IDEMPOTENCY_KEYS_MAX", 10_000)
         # Leak reports (POST /api/v1/leaks): the secret scanners' ECDSA public keys, as a JSON
         # object {key identifier: PEM}; empty: every report is refused.
         self.LEAK_REPORT_PUBLIC_KEYS = os.environ.get("LEAK_REPORT_PUBLIC_KEYS", "{}")
+        # Tokens one leak report may name (each may cost lookups, an expiry and an email);
+        # past it: 413 too_many_leak_reports, and the scanner sends smaller batches.
+        self.LEAK_REPORT_MAX_TOKENS = env_int("LEAK_REPORT_MAX_TOKENS", 1000)
         self.INVITATION_SEND_RATE_LIMIT = os.environ.get("INVITATION_SEND_RATE_LIMIT", "30/hour")
         # Observability (dashboard/observability): request ids, logs, metrics.
         self.REQUEST_ID_HEADER = os.environ.get("REQUEST_ID_HEADER", "")  # a trusted proxy's

@@ -70,7 +70,9 @@ class ErrorDetail(msgspec.Struct, forbid_unknown_fields=True):
             msgspec.Meta(
                 ge=0,
                 description="quota_exceeded: the plan's monthly calls; output_too_large: the "
-                "output limit (bytes of JSON); memory_limit_exceeded: the memory cap (bytes).",
+                "output limit (bytes of JSON); memory_limit_exceeded: the memory cap (bytes); "
+                "too_many_leak_reports: the tokens one report may name; rate_limit_above_plan: "
+                "the plan's highest rate limit a minute.",
             ),
         ]
         | UnsetType

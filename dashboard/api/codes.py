@@ -99,6 +99,11 @@ class ErrorCode(StrEnum):
         409,
         "The account has as many webhook endpoints as it may (10): delete one first.",
     )
+    RATE_LIMIT_ABOVE_PLAN = (
+        "rate_limit_above_plan",
+        409,
+        "A key's rate_limit_per_minute above the plan's maximum (`limit` names it).",
+    )
     KEY_NOT_ACTIVE = ("key_not_active", 409, "Only an active key can be rolled.")
     IDEMPOTENCY_IN_PROGRESS = (
         "idempotency_in_progress",
@@ -106,6 +111,12 @@ class ErrorCode(StrEnum):
         "A request with this Idempotency-Key is still being answered; retry in a moment.",
     )
     PAYLOAD_TOO_LARGE = ("payload_too_large", 413, "The body is larger than API_MAX_BODY_BYTES.")
+    TOO_MANY_LEAK_REPORTS = (
+        "too_many_leak_reports",
+        413,
+        "A leak report names more tokens than LEAK_REPORT_MAX_TOKENS (`limit`); send smaller "
+        "batches. Nothing in it was acted on.",
+    )
     INVALID_INPUT = (
         "invalid_input",
         422,
@@ -147,6 +158,13 @@ class ErrorCode(StrEnum):
         "key_quota_exceeded",
         429,
         "The key's own monthly cap of calls; see `Retry-After` and `X-Key-Quota-Limit`.",
+    )
+    IDEMPOTENCY_KEYS_EXHAUSTED = (
+        "idempotency_keys_exhausted",
+        429,
+        "The root key holds IDEMPOTENCY_KEYS_MAX kept answers of the last "
+        "IDEMPOTENCY_KEEP_HOURS; a new Idempotency-Key waits for the oldest to leave (see "
+        "`Retry-After`).",
     )
     CONCURRENCY_LIMITED = (
         "concurrency_limited",

@@ -5,9 +5,10 @@ The body is a JSON array of `{"token", "type", "url", "source"}`, signed: the
 `Github-Public-Key-Signature` header is a base64 DER ECDSA P-256 SHA-256 signature of the raw
 body by the key `Github-Public-Key-Identifier` names, one of LEAK_REPORT_PUBLIC_KEYS (a JSON
 object {identifier: PEM}). A report without a signature that verifies is refused (401) before
-its body is read, and changes nothing. Each token is then labelled `true_positive` (one of our
-keys: dashboard/keys/leaks.py expires or flags it) or `false_positive`, in the answer GitHub
-expects.
+its body is read, and changes nothing; one naming more than LEAK_REPORT_MAX_TOKENS tokens is
+refused (413 `too_many_leak_reports`) before any is looked up. Each token is then labelled
+`true_positive` (one of our keys: dashboard/keys/leaks.py expires or flags it) or
+`false_positive`, in the answer GitHub expects.
 """
 
 import base64
@@ -33,7 +34,6 @@ logger = logging.getLogger(__name__)
 
 KEY_ID_HEADER = "Github-Public-Key-Identifier"
 SIGNATURE_HEADER = "Github-Public-Key-Signature"
-REPORTS_MAX = 1000  # tokens in one report
 
 Text = Annotated[str, msgspec.Meta(max_length=10_000)]
 
@@ -55,7 +55,9 @@ class LeakLabel(msgspec.Struct, forbid_unknown_fields=True):
     label: Literal["true_positive", "false_positive"]
 
 
-LeakReports = Annotated[list[LeakReport], msgspec.Meta(max_length=REPORTS_MAX)]
+# A report's items left undecoded: counted before any is read into a LeakReport.
+UNREAD_REPORTS = msgspec.json.Decoder(list[msgspec.Raw])
+REPORTS = msgspec.json.Decoder(list[LeakReport])
 
 
 @functools.lru_cache(maxsize=4)
@@ -106,9 +108,18 @@ def verified_body() -> bytes:
 
 
 def reports_in(body: bytes) -> list[LeakReport]:
-    """The reported tokens, or 400/422 naming what is wrong with the body."""
+    """The reported tokens, or 400/413/422 naming what is wrong with the body. The tokens are
+    counted first, without decoding one (msgspec.Raw keeps each as a slice of the body), so an
+    oversized batch is refused before any report is built or looked up."""
+    limit = current_app.config["LEAK_REPORT_MAX_TOKENS"]
     try:
-        return msgspec.json.decode(body, type=LeakReports)
+        if len(UNREAD_REPORTS.decode(body)) > limit:
+            raise ApiError(
+                ErrorCode.TOO_MANY_LEAK_REPORTS,
+                f"A report may name at most {limit} tokens; send smaller batches.",
+                limit=limit,
+            )
+        return REPORTS.decode(body)
     except msgspec.ValidationError as error:
         raise ApiError(
             ErrorCode.INVALID_PARAMETERS,

@@ -8,7 +8,9 @@ usage by code, with a root key (dashboard/keys/root.py).
   gets it again, so a retried create never makes a second key. A secret is never kept: a
   replayed create or roll answers the same key with `secret: null` and `Idempotent-Replayed:
   true` (roll the key if the first answer was lost). The same key with another request is 422
-  `idempotency_key_reused`; while the first is still running, a retry waits for it.
+  `idempotency_key_reused`; while the first is still running, a retry waits for it. Answers
+  are kept IDEMPOTENCY_KEEP_HOURS (dashboard/keys/idempotency.py purges them); a root key
+  holding IDEMPOTENCY_KEYS_MAX of them gets 429 `idempotency_keys_exhausted` for a new one.
 - Each root key has its own per-minute limit (MANAGEMENT_RATE_LIMIT_PER_MINUTE), counted in
   the same storage as the API's limits (Redis when configured, shared by every worker).
 - Changes take effect on every worker as dashboard changes do (keys.service calls
@@ -19,8 +21,9 @@ usage by code, with a root key (dashboard/keys/root.py).
 """
 
 import hashlib
+import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 import msgspec
@@ -38,6 +41,7 @@ from dashboard.api.codes import ErrorCode
 from dashboard.api.credentials import secret_from_headers
 from dashboard.audit import record_event
 from dashboard.extensions import db
+from dashboard.keys.idempotency import keys_exhausted, seconds_until_one_frees
 from dashboard.keys.root import find_root_key, is_root_secret, working
 from dashboard.keys.rules import ip_allowed, key_status, parse_ip_list
 from dashboard.keys.service import (
@@ -67,6 +71,11 @@ from dashboard.usage.service import (
 
 bp = Blueprint("management", __name__)
 
+# A date-time as RFC 3339 (and JSON Schema's `date-time` format) writes it.
+RFC3339 = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt]([0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 IDEMPOTENCY_KEY_MAX = 255
 IDEMPOTENCY_WAIT_SECONDS = 10.0
 
@@ -298,6 +307,16 @@ def idempotent(write):
     fingerprint = hashlib.sha256(
         b"\n".join([request.method.encode(), request.path.encode(), request.get_data()])
     ).hexdigest()
+    stored = db.session.get(IdempotentRequest, (root_key.id, supplied))
+    if stored is None and keys_exhausted(root_key.id):
+        wait = seconds_until_one_frees(root_key.id)
+        raise ApiError(
+            ErrorCode.IDEMPOTENCY_KEYS_EXHAUSTED,
+            f"This root key holds {current_app.config['IDEMPOTENCY_KEYS_MAX']} kept answers of "
+            f"the last {current_app.config['IDEMPOTENCY_KEEP_HOURS']} hours; retry later or "
+            "reuse an Idempotency-Key only for retries.",
+            headers={"Retry-After": str(wait)},
+        )
     insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     claimed = db.session.execute(
         insert(IdempotentRequest)
@@ -376,10 +395,24 @@ def replay(root_key: RootKey, supplied: str, fingerprint: str):
 # Bodies.
 
 
+def whole_numbers_as_int(value):
+    """`value` with every float that has no fraction (`60.0`) as an int, at any depth."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {name: whole_numbers_as_int(item) for name, item in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers_as_int(item) for item in value]
+    return value
+
+
 def body_as(shape: type[msgspec.Struct]):
-    """The request body decoded as `shape`, or 422 invalid_parameters naming the field."""
+    """The request body decoded as `shape`, or 422 invalid_parameters naming the field. A
+    number with a zero fraction (`60.0`) is an integer, as JSON Schema says (so the document's
+    `integer` fields take it); anything else is held to `shape` strictly."""
     try:
-        return msgspec.json.decode(request.get_data() or b"{}", type=shape)
+        decoded = msgspec.json.decode(request.get_data() or b"{}")
+        return msgspec.convert(whole_numbers_as_int(decoded), type=shape)
     except msgspec.ValidationError as error:
         message = str(error)
         path = message.rpartition(" - at `$")[2].rstrip("`") if " - at `$" in message else ""
@@ -393,7 +426,16 @@ def body_as(shape: type[msgspec.Struct]):
 
 
 def checked_restrictions(account: User, tools, ips, rate_limit) -> dict:
-    """The restrictions as stored, or 422 naming what is wrong with them."""
+    """The restrictions as stored, or 422 naming what is wrong with them; a rate limit above
+    the account's plan is 409 `rate_limit_above_plan` (the request is well formed: the plan is
+    what refuses it, as it refuses a key past its working keys)."""
+    plan = plan_named(account.subscription_plan)
+    if rate_limit is not None and rate_limit > plan.max_rate_limit:
+        raise ApiError(
+            ErrorCode.RATE_LIMIT_ABOVE_PLAN,
+            f"rate_limit_per_minute is at most {plan.max_rate_limit:,} on the {plan.title} plan.",
+            limit=plan.max_rate_limit,
+        )
     problems = []
     if tools is not None:
         known = {tool.name for tool in all_tools()}
@@ -406,14 +448,6 @@ def checked_restrictions(account: User, tools, ips, rate_limit) -> dict:
     if invalid:
         problems.append(
             {"path": "/allowed_ips", "message": "Not an IP or CIDR: " + ", ".join(invalid[:10])}
-        )
-    plan = plan_named(account.subscription_plan)
-    if rate_limit is not None and rate_limit > plan.max_rate_limit:
-        problems.append(
-            {
-                "path": "/rate_limit_per_minute",
-                "message": f"At most {plan.max_rate_limit} on the {plan.title} plan.",
-            }
         )
     if problems:
         raise ApiError(ErrorCode.INVALID_PARAMETERS, problems[0]["message"], errors=problems)
@@ -451,13 +485,13 @@ def create_key():
         restrictions = checked_restrictions(
             account, body.allowed_tools, body.allowed_ips, body.rate_limit_per_minute
         )
-        if body.expires_at is not None and body.expires_at.replace(tzinfo=None) <= utcnow():
+        expires = naive_utc(body.expires_at) if body.expires_at else None
+        if expires is not None and expires <= utcnow():
             raise ApiError(
                 ErrorCode.INVALID_PARAMETERS,
                 "expires_at is in the past.",
                 errors=[{"path": "/expires_at", "message": "must be in the future"}],
             )
-        expires = body.expires_at.replace(tzinfo=None) if body.expires_at else None
         try:
             key, secret = create_key_within_plan(
                 account,
@@ -568,20 +602,44 @@ LOGS_PAGE_MAX = 100
 NEWEST_FIRST = Keyset((ToolLog.created_at, ToolLog.id))
 
 
-def query_time(name: str) -> datetime | None:
-    """An ISO 8601 time from the query string (naive UTC), or 422 naming the parameter."""
-    value = request.args.get(name)
-    if not value:
-        return None
+def naive_utc(moment: datetime) -> datetime:
+    """A time as the database keeps it: naive UTC (its offset applied, not dropped); within a
+    day of year 1 or 9999 the end of time it points past."""
+    offset = moment.utcoffset()
+    if offset is None:
+        return moment
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        return datetime.min if offset > timedelta(0) else datetime.max
+
+
+def query_time(name: str) -> datetime | None:
+    """An RFC 3339 date-time from the query string (naive UTC), as the document says; absent:
+    None; anything else, even empty: 422 naming the parameter."""
+    value = request.args.get(name)
+    if value is None:
+        return None
+    matched = RFC3339.fullmatch(value)
+    try:
+        if matched is None:
+            raise ValueError(value)
+        date_part, time_part, fraction, offset = matched.groups()
+        parsed = datetime.fromisoformat(f"{date_part}T{time_part}{(fraction or '')[:7]}")
     except ValueError:
         raise ApiError(
             ErrorCode.INVALID_PARAMETERS,
-            f"{name} is not an ISO 8601 time, e.g. 2026-12-01T00:00:00Z.",
-            errors=[{"path": f"/query/{name}", "message": "an ISO 8601 time"}],
+            f"{name} is not an RFC 3339 time, e.g. 2026-12-01T00:00:00Z.",
+            errors=[{"path": f"/query/{name}", "message": "an RFC 3339 date-time"}],
         ) from None
-    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+    if offset.upper() == "Z":
+        return parsed
+    sign = 1 if offset[0] == "+" else -1
+    shift = timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6]))
+    try:
+        return parsed - sign * shift
+    except OverflowError:  # within a day of year 1 or 9999: the bound is the end of time
+        return datetime.min if sign > 0 else datetime.max
 
 
 def query_text(name: str) -> str | None:
@@ -603,7 +661,7 @@ def list_logs():
     root_key, account = root_key_for("logs:read")
     where = [ToolLog.user_id == account.id]
     status = request.args.get("status")
-    if status:
+    if status is not None:
         if status not in ("success", "error"):
             raise ApiError(
                 ErrorCode.INVALID_PARAMETERS,
@@ -624,10 +682,8 @@ def list_logs():
         where.append(ToolLog.created_at >= since)
     if until:
         where.append(ToolLog.created_at < until)
-    try:
-        size = int(request.args.get("limit") or 50)
-    except ValueError:
-        size = 0
+    limit = request.args.get("limit", "50")  # present but empty is no number either
+    size = int(limit) if re.fullmatch(r"[0-9]{1,9}", limit) else 0
     if not 1 <= size <= LOGS_PAGE_MAX:
         raise ApiError(
             ErrorCode.INVALID_PARAMETERS,

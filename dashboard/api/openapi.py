@@ -564,6 +564,7 @@ _WRITES = (
     ErrorCode.INVALID_PARAMETERS,
     ErrorCode.IDEMPOTENCY_KEY_REUSED,
     ErrorCode.IDEMPOTENCY_IN_PROGRESS,
+    ErrorCode.IDEMPOTENCY_KEYS_EXHAUSTED,
     ErrorCode.PAYLOAD_TOO_LARGE,
 )
 KEY_ID = {
@@ -587,8 +588,16 @@ LOG_PARAMETERS = tuple(
         ("status", "success or error", {"type": "string", "enum": ["success", "error"]}),
         ("tool", "A tool's name.", {"type": "string"}),
         ("key_id", "One of the account's keys.", {"type": "string"}),
-        ("since", "From this time (ISO 8601).", {"type": "string", "format": "date-time"}),
-        ("until", "Before this time (ISO 8601).", {"type": "string", "format": "date-time"}),
+        (
+            "since",
+            "From this time (RFC 3339, with its offset).",
+            {"type": "string", "format": "date-time"},
+        ),
+        (
+            "until",
+            "Before this time (RFC 3339, with its offset).",
+            {"type": "string", "format": "date-time"},
+        ),
         ("cursor", "The next_cursor of the page before.", {"type": "string"}),
         (
             "limit",
@@ -639,6 +648,7 @@ def management_operation(
     params: tuple = (),
     links: dict | None = None,
     tags: tuple = (),
+    body_required: bool = False,
 ) -> dict:
     operation = {
         "operationId": operation_id,
@@ -659,7 +669,7 @@ def management_operation(
         operation["responses"][status]["links"] = links
     if body:
         operation["requestBody"] = {
-            "required": False,
+            "required": body_required,  # a body whose shape has required fields
             "content": json_content(ref("schemas", body)),
         }
     return operation
@@ -667,6 +677,7 @@ def management_operation(
 
 def management_paths(today) -> dict:
     written = (*_WRITES, ErrorCode.KEY_NOT_FOUND)
+    restricted = (ErrorCode.RATE_LIMIT_ABOVE_PLAN,)
     usage = usage_operation(today)
     return {
         "/api/v1/keys": {
@@ -678,9 +689,11 @@ def management_paths(today) -> dict:
                 "Create an API key (its secret is in this answer only)",
                 "KeyWithSecret",
                 *_WRITES,
+                *restricted,
                 ErrorCode.KEY_LIMIT_REACHED,
                 status="201",
                 body="KeyCreate",
+                body_required=True,
                 params=(IDEMPOTENCY_KEY,),
                 links=key_links("/key/id"),
             ),
@@ -694,6 +707,7 @@ def management_paths(today) -> dict:
                 "Change a key's name, rate limit or restrictions",
                 "KeyInfo",
                 *written,
+                *restricted,
                 body="KeyUpdate",
                 params=(KEY_ID, IDEMPOTENCY_KEY),
             ),
@@ -839,6 +853,7 @@ def hooks_paths() -> dict:
                 ErrorCode.WEBHOOK_LIMIT_REACHED,
                 status="201",
                 body="WebhookCreate",
+                body_required=True,
                 params=(IDEMPOTENCY_KEY,),
                 links=webhook_links("/webhook/id"),
                 tags=("webhooks",),
@@ -882,6 +897,7 @@ LEAK_ERRORS = errors_of(
     ErrorCode.MISSING_SIGNATURE,
     ErrorCode.INVALID_SIGNATURE,
     ErrorCode.PAYLOAD_TOO_LARGE,
+    ErrorCode.TOO_MANY_LEAK_REPORTS,
     ErrorCode.INVALID_PARAMETERS,
     ErrorCode.DATABASE_UNAVAILABLE,
 )
@@ -917,7 +933,7 @@ def leaks_operation() -> dict:
             "content": json_content(
                 {
                     "type": "array",
-                    "maxItems": leaks.REPORTS_MAX,
+                    "maxItems": current_app.config["LEAK_REPORT_MAX_TOKENS"],
                     "items": ref("schemas", "LeakReport"),
                 }
             ),

@@ -62,12 +62,13 @@ def has_valid_checksum(secret: str) -> bool:
 
 
 def derived_secret(server_secret: str, key_id: uuid.UUID) -> str:
-    """A secret computed from a key's id and the server's SECRET_KEY, for the keys the server
-    itself uses (the playground's): like every secret, only its SHA-256 is stored."""
+    """A test-mode secret computed from a key's id and the server's SECRET_KEY, for the keys the
+    server itself uses (the playground's): `tk_test_`, 43 characters and a checksum, like any
+    new test secret (so a scanner recognises one found in public); only its SHA-256 is stored."""
     digest = hmac.new(
         server_secret.encode(), b"playground-key:" + key_id.bytes, hashlib.sha256
     ).digest()
-    return SECRET_PREFIX + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return checksummed(TEST_SECRET_PREFIX, base64.urlsafe_b64encode(digest).rstrip(b"=").decode())
 
 
 def hash_secret(secret: str) -> str:

@@ -184,7 +184,9 @@ def active_key_count(user: User, now: datetime | None = None) -> int:
 def playground_key(user: User, now: datetime | None = None) -> tuple[ApiKey, str]:
     """The user's playground key and its secret: the current one while it has a minute left,
     else a new one that works for PLAYGROUND_KEY_MINUTES. Its secret is derived from its id and
-    SECRET_KEY (derived_secret), so nothing but its hash is stored, as for every key."""
+    SECRET_KEY (derived_secret), so nothing but its hash is stored, as for every key. It is a
+    test-mode key (`tk_test_`): its calls are logged but never billed or counted against the
+    quota, and its rate limit is a test key's (TEST_KEY_RATE_LIMIT_PER_MINUTE)."""
     now = now or utcnow()
     server_secret = current_app.config["SECRET_KEY"]
     current = db.session.scalars(
@@ -192,6 +194,7 @@ def playground_key(user: User, now: datetime | None = None) -> tuple[ApiKey, str
         .where(
             ApiKey.user_id == user.id,
             ApiKey.is_playground.is_(True),
+            ApiKey.is_test.is_(True),  # playground keys made before they were test keys: not
             ApiKey.is_active.is_(True),
             ApiKey.revoked_at.is_(None),
             ApiKey.expires_at > now + PLAYGROUND_KEY_MARGIN,
@@ -212,9 +215,12 @@ def playground_key(user: User, now: datetime | None = None) -> tuple[ApiKey, str
         key=hash_secret(secret),
         prefix=display_prefix(secret),
         created_at=now,
-        rate_limit_per_minute=min(DEFAULT_RATE_LIMIT, plan.max_rate_limit),
+        rate_limit_per_minute=min(
+            current_app.config["TEST_KEY_RATE_LIMIT_PER_MINUTE"], plan.max_rate_limit
+        ),
         expires_at=now + timedelta(minutes=current_app.config["PLAYGROUND_KEY_MINUTES"]),
         is_playground=True,
+        is_test=True,
     )
     db.session.add(key)
     db.session.commit()

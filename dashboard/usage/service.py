@@ -4,6 +4,11 @@
 `GET /api/v1/usage` both show what it returns. The usage page opens on the rolling last 30 days
 (`days_usage`, the same numbers summed from usage_daily) and shows any month on request.
 Both are a `Usage`, which the API encodes as it is and its OpenAPI schema is derived from.
+
+Every number is billable usage: calls of test-mode keys (`tk_test_…`, api_keys.is_test) are in
+usage_daily (their logs and the key's own page need them) but never in usage_summaries, and
+every read of usage_daily here leaves them out (`live_rows`); `test_calls` counts them apart,
+for the usage page to show them labelled.
 """
 
 import re
@@ -181,6 +186,35 @@ def parse_month(text: str | None, today: date) -> tuple[date, date]:
     return first, following
 
 
+def live_rows(user_id: uuid.UUID, first: date, following: date) -> tuple:
+    """The where-clause of the user's usage_daily rows of live keys in [first, following)."""
+    live_keys = sa.select(ApiKey.id).where(ApiKey.user_id == user_id, ApiKey.is_test.is_(False))
+    return (
+        UsageDaily.user_id == user_id,
+        UsageDaily.day >= first,
+        UsageDaily.day < following,
+        UsageDaily.api_key_id.in_(live_keys),
+    )
+
+
+def test_calls(user_id: uuid.UUID, first: date, following: date) -> dict:
+    """Calls and errors of the user's test-mode keys in [first, following): not billed, shown
+    apart from the usage page's numbers."""
+    test_keys = sa.select(ApiKey.id).where(ApiKey.user_id == user_id, ApiKey.is_test.is_(True))
+    calls, errors = db.session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(UsageDaily.calls), 0),
+            sa.func.coalesce(sa.func.sum(UsageDaily.errors), 0),
+        ).where(
+            UsageDaily.user_id == user_id,
+            UsageDaily.day >= first,
+            UsageDaily.day < following,
+            UsageDaily.api_key_id.in_(test_keys),
+        )
+    ).one()
+    return {"calls": int(calls), "errors": int(errors)}
+
+
 def month_calls_and_tokens(user_id: uuid.UUID, first: date) -> tuple[int, int]:
     """The month's calls and tokens from usage_summaries (what the quota counts)."""
     summary = db.session.execute(
@@ -207,11 +241,7 @@ def days_usage(
         sa.select(
             sa.func.coalesce(sa.func.sum(UsageDaily.calls), 0),
             sa.func.coalesce(sa.func.sum(UsageDaily.tokens), 0),
-        ).where(
-            UsageDaily.user_id == user_id,
-            UsageDaily.day >= first,
-            UsageDaily.day < following,
-        )
+        ).where(*live_rows(user_id, first, following))
     ).one()
     quota = (this_month, month_calls_and_tokens(user_id, this_month)[0])
     return usage_numbers(user_id, plan_name, first, following, int(calls), int(tokens), quota=quota)
@@ -229,11 +259,7 @@ def usage_numbers(
 ) -> Usage:
     """The numbers of the days from `first` until `following`, given their calls and tokens,
     and the quota of (the first day of a month, the calls it counted)."""
-    in_month = (
-        UsageDaily.user_id == user_id,
-        UsageDaily.day >= first,
-        UsageDaily.day < following,
-    )
+    in_month = live_rows(user_id, first, following)
     totals = sa.func.sum
     day_rows = db.session.execute(
         sa.select(
@@ -328,11 +354,7 @@ def daily_tool_rows(user_id: uuid.UUID, first: date, following: date) -> list[di
             UsageDaily.tool_name,
             *(sa.func.sum(column).label(column.key) for column in columns),
         )
-        .where(
-            UsageDaily.user_id == user_id,
-            UsageDaily.day >= first,
-            UsageDaily.day < following,
-        )
+        .where(*live_rows(user_id, first, following))
         .group_by(UsageDaily.day, UsageDaily.tool_name)
         .order_by(UsageDaily.day, UsageDaily.tool_name)
     ).all()
@@ -376,7 +398,8 @@ def tool_breakdown(user_id: uuid.UUID, first: date, following: date) -> list[dic
 
 
 def month_totals_by(group, user_id, first, following, join=None) -> list:
-    """The month's usage_daily counters summed by the `group` columns, busiest first."""
+    """The month's usage_daily counters of live keys summed by the `group` columns, busiest
+    first."""
     total = sa.func.sum
     query = sa.select(
         *group,
@@ -389,11 +412,7 @@ def month_totals_by(group, user_id, first, following, join=None) -> list:
     if join is not None:
         query = query.join(*join)
     return db.session.execute(
-        query.where(
-            UsageDaily.user_id == user_id,
-            UsageDaily.day >= first,
-            UsageDaily.day < following,
-        )
+        query.where(*live_rows(user_id, first, following))
         .group_by(*group)
         .order_by(total(UsageDaily.calls).desc(), *group)
     ).all()
@@ -477,6 +496,7 @@ def usage_report(user_id: uuid.UUID, plan_name: str, period: Period, today: date
         "keys": key_breakdown(user_id, first, following),
         "tools": tool_breakdown(user_id, first, following),
         "trend": monthly_trend(user_id, this_month if period.rolling else first),
+        "test": test_calls(user_id, first, following),
     }
 
 

@@ -192,6 +192,30 @@ def test_noise_and_unknown_tokens_are_false_positives_and_change_nothing(api, us
     assert len(inbox.messages) == 1
 
 
+def test_a_report_naming_too_many_tokens_is_refused_before_any_is_acted_on(
+    api_app, api, user, inbox
+):
+    api_app.config["LEAK_REPORT_MAX_TOKENS"] = 2
+    _, secret = create_key(user, "production")
+    refused = send(api, report_body("tk_live_nope", "ghp_x", secret))
+    assert (refused.status_code, error_code(refused)) == (413, "too_many_leak_reports")
+    assert refused.get_json()["error"]["limit"] == 2
+    assert api.call("echo", {"message": "hi"}, key=secret).status_code == 200
+    assert leak_rows() == [] and inbox.messages == []
+    # At the limit a report is read; the count goes before the shape (a huge batch of
+    # anything is refused as too many, without decoding its items).
+    assert send(api, report_body("tk_live_nope", secret)).status_code == 200
+    assert error_code(send(api, b"[1, 2, 3]")) == "too_many_leak_reports"
+    assert error_code(send(api, b"[1, 2]")) == "invalid_parameters"
+
+
+def test_the_documented_cap_is_the_configured_one(api_app, api):
+    api_app.config["LEAK_REPORT_MAX_TOKENS"] = 7
+    document = api.get("/api/openapi.json").get_json()
+    body = document["paths"]["/api/v1/leaks"]["post"]["requestBody"]["content"]
+    assert body["application/json"]["schema"]["maxItems"] == 7
+
+
 def test_a_key_reported_twice_is_audited_twice_and_emailed_once(api, user, inbox):
     _, secret = create_key(user, "production")
     set_leaked_key_action(user, "alert", actor=user)

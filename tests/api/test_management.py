@@ -10,10 +10,12 @@ import pytest
 import sqlalchemy as sa
 
 from dashboard.extensions import db
+from dashboard.keys.idempotency import purge_idempotent_requests
 from dashboard.keys.root import create_root_key, revoke_root_key
 from dashboard.keys.service import create_key
-from dashboard.models import ApiKey, AuditEvent, RootKey, utcnow
+from dashboard.models import ApiKey, AuditEvent, IdempotentRequest, RootKey, utcnow
 from dashboard.organisations.service import create_organisation
+from dashboard.plans import plan_named
 from tests.api.conftest import error_code
 
 ALL_SCOPES = ["keys:read", "keys:write", "usage:read", "logs:read"]
@@ -115,6 +117,29 @@ def test_keys_of_another_account_and_malformed_ids_are_404(api, user, make_user,
     assert db.session.get(ApiKey, theirs.id).revoked_at is None
 
 
+def test_a_rate_limit_above_the_plan_is_409_and_an_expiry_offset_is_applied(api, user, root):
+    refused = send(api, "POST", "/api/v1/keys", root, {"name": "x", "rate_limit_per_minute": 10**6})
+    assert (refused.status_code, error_code(refused)) == (409, "rate_limit_above_plan")
+    highest = plan_named(user.subscription_plan).max_rate_limit
+    assert refused.get_json()["error"]["limit"] == highest
+    soon = (utcnow() + timedelta(hours=2)).replace(microsecond=0)
+    # Two hours from now in UTC is 22 hours from now at -20:00, never 2 hours past it.
+    written = (soon - timedelta(hours=20)).isoformat() + "-20:00"
+    made = send(api, "POST", "/api/v1/keys", root, {"name": "x", "expires_at": written})
+    assert made.status_code == 201, made.get_json()
+    stored = db.session.get(ApiKey, uuid.UUID(made.get_json()["key"]["id"]))
+    assert stored.expires_at == soon
+    key_id = made.get_json()["key"]["id"]
+    # JSON Schema's integer: 60.0 is one (a fraction is not).
+    whole = send(api, "PATCH", f"/api/v1/keys/{key_id}", root, {"rate_limit_per_minute": 60.0})
+    assert whole.status_code == 200 and whole.get_json()["rate_limit_per_minute"] == 60
+    half = send(api, "PATCH", f"/api/v1/keys/{key_id}", root, {"rate_limit_per_minute": 60.5})
+    assert (half.status_code, error_code(half)) == (422, "invalid_parameters")
+    faster = {"rate_limit_per_minute": highest + 1}
+    too_fast = send(api, "PATCH", f"/api/v1/keys/{key_id}", root, faster)
+    assert (too_fast.status_code, error_code(too_fast)) == (409, "rate_limit_above_plan")
+
+
 @pytest.mark.parametrize(
     "body, path",
     [
@@ -173,6 +198,33 @@ def test_eight_concurrent_retries_make_exactly_one_key(app, user, root):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiKey)) == 1
 
 
+@pytest.mark.parametrize("app_overrides", [{"IDEMPOTENCY_KEYS_MAX": 2}])
+def test_a_root_key_holds_a_bounded_number_of_idempotency_keys(api, root):
+    made = [
+        send(api, "POST", "/api/v1/keys", root, {"name": n}, **{"Idempotency-Key": n})
+        for n in ("a", "b")
+    ]
+    assert [answer.status_code for answer in made] == [201, 201]
+    refused = send(api, "POST", "/api/v1/keys", root, {"name": "c"}, **{"Idempotency-Key": "c"})
+    assert (refused.status_code, error_code(refused)) == (429, "idempotency_keys_exhausted")
+    assert 23 * 3600 < int(refused.headers["Retry-After"]) <= 24 * 3600 + 1
+    # A retry of a kept key still gets its answer, and a write without a key still runs.
+    again = send(api, "POST", "/api/v1/keys", root, {"name": "a"}, **{"Idempotency-Key": "a"})
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["key"]["id"] == made[0].get_json()["key"]["id"]
+    assert send(api, "POST", "/api/v1/keys", root, {"name": "d"}).status_code == 201
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiKey)) == 3
+    # Once the window has passed, the purge frees room for new keys.
+    db.session.execute(sa.update(IdempotentRequest).values(created_at=utcnow() - timedelta(days=2)))
+    db.session.commit()
+    assert purge_idempotent_requests() == 2
+    key_id = made[0].get_json()["key"]["id"]
+    fresh = send(
+        api, "PATCH", f"/api/v1/keys/{key_id}", root, {"name": "e"}, **{"Idempotency-Key": "c"}
+    )
+    assert fresh.status_code == 200
+
+
 @pytest.mark.parametrize("app_overrides", [{"MANAGEMENT_RATE_LIMIT_PER_MINUTE": 2}])
 def test_each_root_key_has_its_own_limit(api, user, root):
     other = create_root_key(user, user, "other", ALL_SCOPES)[1]
@@ -198,11 +250,25 @@ def test_logs_page_by_cursor_and_filter(api, user, make_key, root):
         ("status=maybe", "/query/status"),
         ("limit=0", "/query/limit"),
         ("since=yesterday", "/query/since"),
+        ("until=", "/query/until"),  # present but empty: no time either
+        ("since=2026-12-01", "/query/since"),  # a date, not a date-time
+        ("since=2026-12-01T00:00:00", "/query/since"),  # RFC 3339 names its offset
+        ("status=", "/query/status"),
+        ("limit=", "/query/limit"),
+        ("limit=1_0", "/query/limit"),
         ("cursor=garbage", "/query/cursor"),
     ]:
         answer = send(api, "GET", f"/api/v1/logs?{query}", root)
         assert (answer.status_code, error_code(answer)) == (422, "invalid_parameters"), query
         assert answer.get_json()["error"]["errors"][0]["path"] == field
+    # Any RFC 3339 offset, and the ends of time, are bounds, never a 500.
+    for query in (
+        "since=2026-01-01T05:30:00%2B05:30&until=2099-01-01T00:00:00.1234567z",
+        "since=0001-01-01T00:00:00%2B05:00&until=9999-12-31T23:59:59-05:00",
+    ):
+        answer = send(api, "GET", f"/api/v1/logs?{query}", root)
+        assert answer.status_code == 200, query
+        assert len(answer.get_json()["logs"]) == 6, query
     other = send(api, "GET", f"/api/v1/logs?key_id={uuid.uuid4()}", root)
     assert (other.status_code, error_code(other)) == (404, "key_not_found")
 

@@ -9,8 +9,10 @@ import sqlalchemy as sa
 
 from dashboard.alerts.service import check_expiring_keys
 from dashboard.extensions import db
+from dashboard.keys.secrets import has_valid_checksum
 from dashboard.keys.service import create_key, keys_of, playground_key
-from dashboard.models import ApiKey, Tool, ToolLog, UsageSummary, utcnow
+from dashboard.models import ApiKey, Tool, ToolLog, UsageDaily, UsageSummary, utcnow
+from dashboard.plans import plan_named
 from dashboard.tools.registry import all_tools
 from dashboard.tools.sync import sync_tools
 
@@ -113,8 +115,10 @@ def test_a_run_goes_through_the_api_and_is_metered_and_logged_as_playground(
     (key,) = playground_keys(user)
     assert log.api_key_id == key.id
     assert key.prefix in page
-    summary = db.session.scalars(sa.select(UsageSummary)).one()
-    assert (summary.user_id, summary.total_calls) == (user.id, 1)
+    # A test-mode key: in the daily rollup (its logs and charts), never billed.
+    assert key.is_test and key.prefix.startswith("tk_test_")
+    assert db.session.scalars(sa.select(UsageSummary)).all() == []
+    assert db.session.scalar(sa.select(sa.func.sum(UsageDaily.calls))) == 1
 
     run(client, in_message="again")
     assert len(logs()) == 2
@@ -301,6 +305,32 @@ def test_playground_key_reuse_needs_the_same_secret_key(app, user):
     app.config["SECRET_KEY"] = "another-secret-key"
     new_key, new_secret = playground_key(user)
     assert new_key.id != key.id and new_secret != secret
+
+
+def test_playground_calls_never_count_against_the_quota(client, logged_in, user):
+    month = utcnow().strftime("%Y-%m")
+    quota = plan_named(user.subscription_plan).monthly_calls
+    db.session.add(UsageSummary(user_id=user.id, month_year=month, total_calls=quota))
+    db.session.commit()
+    _, secret = create_key(user, "Production")
+    for message in ("one", "two"):
+        assert "200 OK" in run(client, in_message=message).get_data(as_text=True)
+    refused = paste(client, secret).get_data(as_text=True)  # a live key is refused
+    assert "429 TOO MANY REQUESTS" in refused and "quota_exceeded" in refused
+    db.session.expire_all()
+    (summary,) = db.session.scalars(sa.select(UsageSummary))
+    assert summary.total_calls == quota
+    assert [log.source for log in logs()] == ["playground", "playground"]  # still logged
+
+
+def test_a_playground_key_made_before_test_mode_is_not_used_again(app, user):
+    key, _ = playground_key(user)
+    key.is_test = False  # as playground keys were made before they became test keys
+    db.session.commit()
+    new_key, new_secret = playground_key(user)
+    assert new_key.id != key.id and new_key.is_test
+    assert new_secret.startswith("tk_test_") and has_valid_checksum(new_secret)
+    assert new_key.rate_limit_per_minute == app.config["TEST_KEY_RATE_LIMIT_PER_MINUTE"]
 
 
 def test_the_logs_filter_calls_by_where_they_were_made(client, logged_in, user):

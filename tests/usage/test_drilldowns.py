@@ -44,6 +44,25 @@ def test_each_count_links_to_logs_that_show_that_many_calls(client, logged_in):
         record_rejection(
             user_id=logged_in.id, api_key_id=staging.id, tool_name="echo", reason=reason, at=at
         )
+    # A test-mode key's calls and refusals: in no number of the page but their own.
+    ci, _ = create_key(logged_in, "CI", is_test=True)
+    for n in range(5):
+        record_call(
+            user_id=logged_in.id,
+            api_key_id=ci.id,
+            tool_name="echo",
+            tool_version="v1",
+            input_payload={"n": n},
+            output_payload={"ok": True},
+            status="success",
+            execution_time_ms=5,
+            tokens_used=2,
+            at=at - timedelta(seconds=n),
+            billable=False,
+        )
+    record_rejection(
+        user_id=logged_in.id, api_key_id=ci.id, tool_name="echo", reason="quota", at=at
+    )
     page = client.get("/usage/").text
     links = DRILL.findall(page)
     assert len(links) > 20
@@ -51,3 +70,7 @@ def test_each_count_links_to_logs_that_show_that_many_calls(client, logged_in):
         assert shown_calls(client, link) == int(number.replace(",", "")), link
     assert re.search(r'data-testid="stat-calls"><a href="[^"]+" class="drill">14<', page)
     assert re.search(r'class="drill">3</a></div>', page)  # rejected, in total
+    assert re.search(
+        r'data-testid="stat-test-calls"><a href="[^"]+mode=test[^"]*" class="drill">5<', page
+    )
+    assert "CI" not in re.search(r'data-testid="by-key".*?</table>', page, re.S).group(0)

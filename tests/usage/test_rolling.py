@@ -43,7 +43,7 @@ def test_on_the_1st_the_default_shows_the_29_days_before(client, across_months):
     assert '<time datetime="2026-04-01T00:00:00Z">April 1, 2026, 00:00 UTC</time>' in page
     assert "Resets on" in page and "Free plan · March 2026" in page
     # Counts link to the logs of exactly these days.
-    assert 'href="/logs/?from=2026-01-31&amp;to=2026-03-01"' in page
+    assert 'href="/logs/?from=2026-01-31&amp;to=2026-03-01&amp;mode=live"' in page
     assert "Breakdown for the last 30 days" in page
 
 

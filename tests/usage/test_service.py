@@ -2,6 +2,7 @@
 
 from datetime import date, datetime
 
+from dashboard.api.metering import record_call
 from dashboard.keys.service import create_key
 from dashboard.usage import service
 from dashboard.usage.service import month_usage, parse_month, shift_month
@@ -157,3 +158,42 @@ def test_parse_period():
     )
     assert (february.label, february.name) == ("February 2026", "February 2026")
     assert service.rolling_period(today).name == "the last 30 days"
+
+
+def test_test_mode_calls_are_left_out_of_every_number_and_counted_apart(user, key, call, reject):
+    test_key = create_key(user, "CI", is_test=True)[0]
+    at = datetime(2026, 3, 10, 12, 0)
+    call(user, key, "echo", at, tokens=3)
+    call(user, key, "echo", at, status="error", tokens=1)
+    reject(user, key, "echo", at)
+    for n in range(3):  # as the gateway meters a test-mode key's call: not billable
+        record_call(
+            user_id=user.id,
+            api_key_id=test_key.id,
+            tool_name="sentiment",
+            tool_version="v1",
+            input_payload={"n": n},
+            output_payload=None,
+            status="error" if n else "success",
+            execution_time_ms=10,
+            tokens_used=50,
+            error_message="boom" if n else None,
+            error_code="tool_error" if n else None,
+            at=at,
+            billable=False,
+        )
+    reject(user, test_key, "sentiment", at, reason="rate_limit")
+
+    month = month_usage(user.id, "free", *MARCH)
+    assert (month.calls, month.tokens, month.errors, month.error_rate) == (2, 4, 1, 0.5)
+    assert (month.rejected.rate_limit, month.rejected.quota) == (1, 0)
+    assert [(day.calls, day.errors, day.tokens) for day in month.days] == [(2, 1, 4)]
+    assert [tool.tool for tool in month.tools] == ["echo"]
+    days = service.days_usage(user.id, "free", date(2026, 3, 1), date(2026, 3, 31), MARCH[0])
+    assert (days.calls, days.tokens, days.errors) == (2, 4, 1)
+    rows = service.daily_tool_rows(user.id, *MARCH)
+    assert [(row["tool"], row["calls"]) for row in rows] == [("echo", 2)]
+    assert [row["name"] for row in service.key_breakdown(user.id, *MARCH)] == ["Production"]
+    assert [row["tool"] for row in service.tool_breakdown(user.id, *MARCH)] == ["echo"]
+    assert service.test_calls(user.id, *MARCH) == {"calls": 3, "errors": 2}
+    assert service.test_calls(user.id, *APRIL) == {"calls": 0, "errors": 0}
