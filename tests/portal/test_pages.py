@@ -154,7 +154,8 @@ def test_public_pages_carry_an_etag_and_answer_304_when_it_matches(client):
 def test_the_sitemap_lists_every_public_page_and_robots_points_at_it(client):
     tree = ElementTree.fromstring(client.get("/sitemap.xml").get_data())  # noqa: S314 (ours)
     listed = [loc.text for loc in tree.iter(f"{SITEMAP}loc")]
-    expected = [f"http://localhost{path}" for path in FIXED_PAGES[:4]]
+    indexed = [*FIXED_PAGES[:4], "/docs/api", "/docs/changelog"]
+    expected = [f"http://localhost{path}" for path in indexed]
     expected += [f"http://localhost{path}" for path, _ in tool_pages()]
     assert sorted(listed) == sorted(expected)
     for url in listed:
