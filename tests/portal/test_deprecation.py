@@ -210,3 +210,13 @@ def test_the_logged_in_tool_page_says_a_version_is_deprecated(client, logged_in,
     assert "/docs/changelog#sentiment-v1-deprecated" in page
     newest = client.get("/tools/sentiment/v2").get_data(as_text=True)
     assert 'data-testid="deprecated"' not in newest
+
+
+def test_the_public_tool_page_says_a_version_is_deprecated(client):
+    page = client.get("/docs/tools/sentiment/v1").get_data(as_text=True)
+    notice = page.split('data-testid="deprecated"')[1].split("</div>")[0]
+    assert "2027-12-31" in notice and 'href="/docs/tools/sentiment/v2"' in notice
+    assert "/docs/changelog#sentiment-v1-deprecated" in notice
+    assert "v1 (deprecated)" in page  # in the version switch
+    newest = client.get("/docs/tools/sentiment/v2").get_data(as_text=True)
+    assert 'data-testid="deprecated"' not in newest
