@@ -8,6 +8,7 @@ PostgreSQL tests are skipped when no server answers, except in CI (CI=true), whe
 import itertools
 import os
 import re
+import threading
 import uuid
 
 import pytest
@@ -15,6 +16,7 @@ import redis
 import sqlalchemy as sa
 from flask import g
 from hypothesis import settings
+from werkzeug.serving import make_server
 
 from dashboard import create_app, create_wsgi_app
 from dashboard.auth.service import create_user
@@ -308,3 +310,15 @@ def logged_in(auth, user):
     """A client logged in as `user`."""
     auth.login(user)
     return user
+
+
+@pytest.fixture
+def http_server(app):
+    """The test's app served over HTTP on a free loopback port (a thread): its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+    server.server_close()

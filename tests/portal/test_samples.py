@@ -10,10 +10,8 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from dashboard.extensions import db
 from dashboard.keys.service import create_key
@@ -24,18 +22,6 @@ pytestmark = pytest.mark.slow
 
 SAMPLE = re.compile(r'<code id="sample-(\w+)"[^>]*>(.*?)</code>', re.S)
 PUBLIC_URL = "http://localhost"  # TestConfig's PUBLIC_URL, which the samples are written for
-
-
-@pytest.fixture
-def live_server(app):
-    """The test's app served over HTTP on a free loopback port: its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
-    server.server_close()
 
 
 @pytest.fixture
@@ -65,12 +51,12 @@ def builtin_versions():
     return [tool for entry in public_tools() for tool in entry.versions if tool.kind == "builtin"]
 
 
-def test_curl_and_requests_samples_of_every_tool_work_as_written(client, live_server, key_env):
+def test_curl_and_requests_samples_of_every_tool_work_as_written(client, http_server, key_env):
     require(shutil.which("curl") is not None, "curl is not installed")
     tools = [tool for tool in builtin_versions() if tool.name != "broken_example"]
     assert len(tools) >= 7
     for tool in tools:
-        samples = samples_on(client, f"/docs/tools/{tool.name}/{tool.version}", live_server)
+        samples = samples_on(client, f"/docs/tools/{tool.name}/{tool.version}", http_server)
         expected = tool.run(tool.example_input)
         answer = json.loads(run(["bash", "-c", samples["curl"]], key_env))
         assert answer["output"] == expected, (tool.name, tool.version, answer)
@@ -78,20 +64,20 @@ def test_curl_and_requests_samples_of_every_tool_work_as_written(client, live_se
         assert ast.literal_eval(printed) == expected, (tool.name, tool.version)
 
 
-def test_the_javascript_sample_works_in_node(client, live_server, key_env):
+def test_the_javascript_sample_works_in_node(client, http_server, key_env):
     require(shutil.which("node") is not None, "node is not installed")
-    samples = samples_on(client, "/docs/tools/sentiment/v2", live_server)
+    samples = samples_on(client, "/docs/tools/sentiment/v2", http_server)
     printed = run(["node", "--input-type=module", "-e", samples["javascript"]], key_env)
     assert "compound" in printed
 
 
-def test_the_generated_client_sample_works(client, live_server, key_env, tmp_path):
+def test_the_generated_client_sample_works(client, http_server, key_env, tmp_path):
     """The sample's three commented commands make the client; its code then runs as written."""
     generator = shutil.which("openapi-python-client") or os.path.join(
         os.path.dirname(sys.executable), "openapi-python-client"
     )
     require(os.path.exists(generator), "openapi-python-client is not installed")
-    code = samples_on(client, "/docs/tools/echo/v1", live_server)["client"]
+    code = samples_on(client, "/docs/tools/echo/v1", http_server)["client"]
     commands = [line.removeprefix("# ") for line in code.splitlines()[:3]]
     assert commands[0] == "pip install openapi-python-client"
     assert commands[2] == "pip install ./tools-api-client"
@@ -103,13 +89,13 @@ def test_the_generated_client_sample_works(client, live_server, key_env, tmp_pat
     assert printed.startswith("EchoV1Output(") and "echo=" in printed
 
 
-def test_the_quickstarts_commands_make_a_call_and_find_it_counted(client, live_server, key_env):
+def test_the_quickstarts_commands_make_a_call_and_find_it_counted(client, http_server, key_env):
     require(shutil.which("curl") is not None, "curl is not installed")
     page = html.unescape(client.get("/quickstart").get_data(as_text=True))
     steps = dict(re.findall(r'<code id="step-(\w+)">(.*?)</code>', page, re.S))
     assert steps["key"] == "export TOOLBOX_API_KEY=tk_live_…"
     call, usage = (
-        json.loads(run(["bash", "-c", steps[step].replace(PUBLIC_URL, live_server)], key_env))
+        json.loads(run(["bash", "-c", steps[step].replace(PUBLIC_URL, http_server)], key_env))
         for step in ("call", "usage")
     )
     assert call["tool"] == "echo" and call["request_id"]

@@ -113,41 +113,10 @@ def test_the_management_api_matches_its_document_with_a_root_key(app, root_secre
     check_every_operation(schema, headers)
 
 
-@pytest.mark.parametrize("app_overrides", [{"MANAGEMENT_RATE_LIMIT_PER_MINUTE": 100_000}])
-def test_the_stateful_phase_walks_create_then_get_update_roll_expire_and_delete(app, root_secret):
-    """Schemathesis follows the document's links from a created key to its other operations."""
-    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app).include(tag="management")
-    headers = {"Authorization": f"Bearer {root_secret}"}
-    followed = set()
-
-    class Walk(schema.as_state_machine()):
-        def get_call_kwargs(self, case):
-            return {"headers": headers}
-
-        def after_call(self, response, case):
-            super().after_call(response, case)
-            if response.status_code < 300:
-                followed.add(case.operation.definition.raw["operationId"])
-
-        def validate_response(self, response, case, additional_checks=None, **kwargs):
-            case.validate_response(response, checks=CHECKS)
-
-    Walk.run(
-        settings=settings(
-            max_examples=15,
-            stateful_step_count=6,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-    )
-    assert {"create_key", "get_key", "delete_key"} <= followed
-
-
-@pytest.mark.parametrize("app_overrides", [{"MANAGEMENT_RATE_LIMIT_PER_MINUTE": 100_000}])
-def test_the_stateful_phase_walks_a_webhook_from_create_to_get_update_and_delete(app, root_secret):
-    """The links from a created (or listed) webhook endpoint to its get, update and delete."""
-    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app).include(tag="webhooks")
+def stateful_walk(app, root_secret, tag: str, max_examples: int, teardown=None) -> set[str]:
+    """Run Schemathesis's stateful phase over the operations of `tag` with a root key; the
+    operationIds it called successfully. `teardown` runs after each example."""
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app).include(tag=tag)
     headers = {"Authorization": f"Bearer {root_secret}"}
     followed = set()
 
@@ -164,21 +133,40 @@ def test_the_stateful_phase_walks_a_webhook_from_create_to_get_update_and_delete
             case.validate_response(response, checks=CHECKS)
 
         def teardown(self):
-            # Each example starts with no endpoint, so a create answers the same way when
-            # Hypothesis replays it (the account's cap of 10 would otherwise fill up).
-            db.session.rollback()
-            db.session.execute(sa.delete(WebhookEndpoint))
-            db.session.commit()
+            if teardown is not None:
+                teardown()
             super().teardown()
 
     Walk.run(
         settings=settings(
-            max_examples=25,
+            max_examples=max_examples,
             stateful_step_count=6,
             deadline=None,
             database=None,
             suppress_health_check=list(HealthCheck),
         )
     )
+    return followed
+
+
+@pytest.mark.parametrize("app_overrides", [{"MANAGEMENT_RATE_LIMIT_PER_MINUTE": 100_000}])
+def test_the_stateful_phase_walks_create_then_get_update_roll_expire_and_delete(app, root_secret):
+    """Schemathesis follows the document's links from a created key to its other operations."""
+    followed = stateful_walk(app, root_secret, "management", max_examples=15)
+    assert {"create_key", "get_key", "delete_key"} <= followed
+
+
+@pytest.mark.parametrize("app_overrides", [{"MANAGEMENT_RATE_LIMIT_PER_MINUTE": 100_000}])
+def test_the_stateful_phase_walks_a_webhook_from_create_to_get_update_and_delete(app, root_secret):
+    """The links from a created (or listed) webhook endpoint to its get, update and delete."""
+
+    def no_endpoints():
+        # Each example starts with no endpoint, so a create answers the same way when
+        # Hypothesis replays it (the account's cap of 10 would otherwise fill up).
+        db.session.rollback()
+        db.session.execute(sa.delete(WebhookEndpoint))
+        db.session.commit()
+
+    followed = stateful_walk(app, root_secret, "webhooks", max_examples=25, teardown=no_endpoints)
     assert "create_webhook" in followed
     assert {"get_webhook", "update_webhook", "delete_webhook"} & followed  # by a link
