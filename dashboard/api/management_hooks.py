@@ -185,22 +185,19 @@ def after_cursor(cursor: str) -> tuple[datetime, tuple[str, str, str, str]]:
 
 
 def query_days(account: User) -> inbox.Period:
-    """The period from `?days=`: one the errors inbox offers, or any number of days beyond
-    the plan's log retention (cut to it, with a note); left out, the inbox's default."""
+    """The period from `?days=`: one of the errors inbox's periods (1, 7, 30, 90, or 0 for the
+    whole log retention); one longer than the plan keeps logs is cut to the retention, with a
+    note. Left out, the inbox's default."""
     retention = plan_named(account.subscription_plan).log_retention_days
     value = request.args.get("days")
-    offered = inbox.periods_for(retention)
     if value is None or value == "":
         return inbox.parse_period(None, retention)
-    if value.isdecimal() and len(value) <= 6:
-        days = int(value)
-        if days in offered or days >= retention:
-            return inbox.parse_period(value, retention)
-    choices = ", ".join(str(days) for days in offered)
+    if value.isdecimal() and len(value) <= 6 and int(value) in inbox.PERIODS:
+        return inbox.parse_period(value, retention)
+    choices = ", ".join(str(days) for days in inbox.PERIODS)
     raise ApiError(
         ErrorCode.INVALID_PARAMETERS,
-        f"days is one of {choices} (0: the plan's whole log retention of {retention} days), "
-        "or more than the retention.",
+        f"days is one of {choices} (0: the plan's whole log retention of {retention} days).",
         errors=[{"path": "/query/days", "message": f"one of {choices}"}],
     )
 

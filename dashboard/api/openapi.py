@@ -791,10 +791,10 @@ ERROR_PARAMETERS = tuple(
     for name, description, schema in (
         (
             "days",
-            "The period in UTC days, as the errors inbox offers it (1, 7, 30, 90 within the "
-            "plan's log retention; 0 or any number beyond it: the whole retention). Default 30, "
-            "or the whole retention when it is shorter.",
-            {"type": "integer", "minimum": 0, "maximum": 999999},
+            "The period in UTC days, as the errors inbox offers it (1, 7, 30, 90; 0: the plan's "
+            "whole log retention). A period longer than the retention is cut to it, with a "
+            "`note`. Default 30, or the whole retention when it is shorter.",
+            {"type": "integer", "enum": [1, 7, 30, 90, 0]},
         ),
         ("cursor", "The next_cursor of the page before.", {"type": "string"}),
         (

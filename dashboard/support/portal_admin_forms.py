@@ -52,7 +52,10 @@ class PortalSettingsForm(FlaskForm):
             Length(max=LOGO_URL_MAX, message=f"A URL has at most {LOGO_URL_MAX} characters.")
         ],
         render_kw={"maxlength": LOGO_URL_MAX, "inputmode": "url", "spellcheck": "false"},
-        description="A path on this site, such as /static/logo.svg (pages show images from this site only).",
+        description=(
+            "A path on this site, such as /static/logo.svg (pages show images from this site "
+            "only)."
+        ),
     )
     intro = TextAreaField(
         "Introduction (Markdown)",

@@ -252,17 +252,20 @@ def test_error_groups_of_another_account_are_never_listed(api, make_user, reques
 
 
 def test_the_period_is_the_inboxs_and_is_cut_to_the_retention(api, user, root):
-    user.subscription_plan = "pro"  # logs kept 90 days: 1, 7, 30 and 0 (all 90) offered
+    user.subscription_plan = "free"  # logs kept 7 days
     db.session.commit()
     week = send(api, "GET", "/api/v1/errors?days=7", root).get_json()
-    assert (week["days"], week["note"]) == (7, None)
+    assert (week["days"], week["note"]) == (0, None)  # the whole retention
+    day = send(api, "GET", "/api/v1/errors?days=1", root).get_json()
+    assert (day["days"], day["note"]) == (1, None)
     everything = send(api, "GET", "/api/v1/errors?days=0", root).get_json()
     assert everything["since"] == inbox.first_day(user, 0).isoformat()
-    beyond = send(api, "GET", "/api/v1/errors?days=5000", root).get_json()
-    assert beyond["days"] == 0 and "keeps logs for 90 days" in beyond["note"]
-    between = send(api, "GET", "/api/v1/errors?days=14", root)
-    assert (between.status_code, error_code(between)) == (422, "invalid_parameters")
-    assert "1, 7, 30, 0" in between.get_json()["error"]["message"]
+    beyond = send(api, "GET", "/api/v1/errors?days=90", root).get_json()
+    assert beyond["days"] == 0 and "keeps logs for 7 days" in beyond["note"]
+    for other in ("14", "5000"):
+        refused = send(api, "GET", f"/api/v1/errors?days={other}", root)
+        assert (refused.status_code, error_code(refused)) == (422, "invalid_parameters")
+        assert "1, 7, 30, 90, 0" in refused.get_json()["error"]["message"]
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,11 @@ sends, where the document cannot say it; every check stays on.
   field (tests/api/test_management.py). A positive case keeps only the served tools
   (CONTRACT_TOOLS, set by the test), only the entries that are networks, and an expiry only if
   it is in the future.
+- A webhook endpoint's URL must be public: no user name or password, no private, loopback or
+  link-local address, a port and host a URL parser takes (the webhooks page's rules, which the
+  API keeps). The document gives only its shape, and the API rightly answers 422
+  `invalid_webhook_url` with the page's reason (tests/api/test_management_hooks.py). A positive
+  case's URL is made a public one.
 - A `cursor` is opaque: only a `next_cursor` the API gave out is one, which no schema can say,
   so a made-up one is rightly 422 (tests/api/test_management.py). A positive case's made-up
   cursor is dropped (the first page is asked for instead).
@@ -48,7 +53,10 @@ def before_call(context, case, kwargs):
 
 
 def as_a_client_writes(body: dict) -> None:
-    """A key's body with only served tools, only networks and no expiry in the past."""
+    """A key's body with only served tools, only networks and no expiry in the past; a
+    webhook endpoint's with a public URL."""
+    if isinstance(body.get("url"), str):
+        body["url"] = f"https://hooks.example.com/toolbox/{uuid.uuid4().hex}"
     served = set(os.environ.get("CONTRACT_TOOLS", "").split(","))
     if isinstance(body.get("allowed_tools"), list):
         body["allowed_tools"] = [name for name in body["allowed_tools"] if name in served]
