@@ -53,8 +53,7 @@ class PortalSettingsForm(FlaskForm):
         ],
         render_kw={"maxlength": LOGO_URL_MAX, "inputmode": "url", "spellcheck": "false"},
         description=(
-            "A path on this site, such as /static/logo.svg (pages show images from this site "
-            "only)."
+            "A path on this site, such as /static/logo.svg (pages show images from this site only)."
         ),
     )
     intro = TextAreaField(
