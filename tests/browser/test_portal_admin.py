@@ -37,7 +37,7 @@ def test_a_super_admin_sets_the_portals_texts_and_tools(page: Page, live_app, ad
     page.get_by_role("button", name="Save portal settings").click()
     logo = page.get_by_label("Logo URL")
     expect(logo).to_have_attribute("aria-invalid", "true")
-    expect(page.get_by_text("Use an https:// URL or a path on this site")).to_be_visible()
+    expect(page.get_by_text("Give a path on this site, such as /static/logo.svg")).to_be_visible()
     expect(page.get_by_label("echo", exact=True)).to_be_checked()  # the rest is kept
     assert_accessible(page)
 
