@@ -4,11 +4,12 @@ refused logo URL (the error state passes axe too), chooses the public tools and 
 import uuid
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from dashboard.auth.service import create_user
 from dashboard.extensions import db
-from dashboard.models import SuperAdmin
+from dashboard.models import PortalOverrides, SuperAdmin
 from dashboard.portal.settings import portal_settings
 from tests.browser.axe import assert_accessible
 from tests.browser.test_support import PASSWORD, log_in
@@ -20,7 +21,13 @@ def admin_email(live_app):
         admin = create_user(f"portal-admin-{uuid.uuid4().hex[:8]}@example.com", PASSWORD)
         db.session.add(SuperAdmin(user_id=admin.id, notes="browser test"))
         db.session.commit()
-        return admin.email
+        email = admin.email
+    yield email
+    # The live server's database serves the browser tests that follow: the portal they see is
+    # the configured one again.
+    with live_app.app_context():
+        db.session.execute(sa.delete(PortalOverrides))
+        db.session.commit()
 
 
 def test_a_super_admin_sets_the_portals_texts_and_tools(page: Page, live_app, admin_email):
@@ -41,7 +48,7 @@ def test_a_super_admin_sets_the_portals_texts_and_tools(page: Page, live_app, ad
     expect(page.get_by_label("echo", exact=True)).to_be_checked()  # the rest is kept
     assert_accessible(page)
 
-    logo.fill("/static/logo.svg")
+    logo.fill("/static/favicon.svg")
     page.get_by_role("button", name="Save portal settings").click()
     expect(page.get_by_text("Portal settings saved.")).to_be_visible()
     expect(page.get_by_label("Title")).to_have_value("Acme Tools")
@@ -52,6 +59,6 @@ def test_a_super_admin_sets_the_portals_texts_and_tools(page: Page, live_app, ad
         db.session.remove()
     assert (settings.title, settings.logo_url, settings.public_tools) == (
         "Acme Tools",
-        "/static/logo.svg",
+        "/static/favicon.svg",
         {"echo"},
     )
